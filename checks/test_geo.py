@@ -1,0 +1,147 @@
+"""Geo: roles, health, and whether each site answers at its own URL."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from geopreflight.catalog import CannotEvaluate, Fail, check
+from geopreflight.context import CheckContext
+from geopreflight.facts import FactError
+from geopreflight.geo import geo_match, match, status_of
+
+from . import GEO_PAGE, GEO_SETUP, GEO_SITES_API, GEO_TROUBLESHOOTING
+
+STATUS_MAX_AGE_S = 3600
+
+
+@check("GEO-001", title="Geo is configured with exactly one primary", severity="critical",
+       scope="deployment",
+       rationale="Every scenario but the add-geo ones starts with Geo configured; the Geo "
+                 "sites API (asked of the primary) must list exactly one primary site "
+                 "(fact sheet, D3).",
+       remediation="Set up Geo: one primary (gitlab-ctl set-geo-primary-node) and the "
+                   "secondaries added in Admin > Geo > Sites.",
+       doc=GEO_SETUP)
+def test_geo_001(ctx: CheckContext) -> str:
+    sites = ctx.fact("geo.sites", None)
+    primaries = [g.get("name") for g in sites if g.get("primary")]
+    if len(primaries) != 1:
+        raise Fail(f"the Geo sites API lists {len(sites)} site(s) and {len(primaries)} "
+                   f"primaries ({', '.join(map(str, primaries)) or 'none'})",
+                   observed=f"{len(primaries)} primaries", expected="exactly 1 primary")
+    return f"{len(sites)} Geo site(s); primary {primaries[0]!r}"
+
+
+@check("GEO-002", title="The site is a Geo site with the expected role", severity="critical",
+       rationale="The procedure's steps differ per role (the import runs on the secondary "
+                 "first); the inventory's role must be the role GitLab gives the site. Sites "
+                 "are matched by name, then url/internal_url (fact sheet, A1, D3).",
+       remediation="Make the Geo site's name equal the site's geo_node_name (or external_url) "
+                   "and fix the inventory's name or role, or add the site in Admin > Geo.",
+       doc=GEO_SITES_API)
+def test_geo_002(ctx: CheckContext) -> str:
+    site = ctx.site
+    m = geo_match(ctx, site)
+    if m.geo_site is None:
+        raise Fail(f"{site.name} ({site.gitlab.url}) matches no Geo site by name, url or "
+                   "internal_url", observed="not a Geo site", expected=f"a Geo {site.role}")
+    role = "primary" if m.geo_site.get("primary") else "secondary"
+    if role != site.role:
+        raise Fail(f"{site.name} is {m.describe()}, whose role is {role}; the inventory "
+                   f"expects {site.role}", observed=role, expected=site.role)
+    return f"{m.describe()}, {role}"
+
+
+def _age_s(status: dict) -> float | None:
+    ts = status.get("last_successful_status_check_timestamp")
+    if isinstance(ts, int | float):
+        return time.time() - ts
+    updated = status.get("updated_at")
+    if isinstance(updated, str):
+        try:
+            return time.time() - datetime.fromisoformat(updated.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
+    return None
+
+
+@check("GEO-003", title="The secondary is healthy", severity="critical", roles=("secondary",),
+       rationale="GitLab counts a Geo site healthy when its status is fresher than an hour "
+                 "and its health message is blank or Healthy; health_status is only Healthy "
+                 "or Unhealthy while health carries the error text (fact sheet, D4).",
+       remediation="Run gitlab-rake gitlab:geo:check on the secondary and fix what it reports; "
+                   "see Geo troubleshooting.",
+       doc=GEO_TROUBLESHOOTING)
+def test_geo_003(ctx: CheckContext) -> str:
+    site = ctx.site
+    m = geo_match(ctx, site)
+    if m.geo_site is None:
+        raise Fail(f"{site.name} is not a Geo site, so it has no health",
+                   observed="no Geo site", expected="a healthy Geo secondary")
+    status = status_of(ctx, m.geo_site)
+    if status is None:
+        raise Fail(f"{site.name} has no Geo status: it has not reported to the primary",
+                   observed="no status", expected="a healthy status")
+    age = _age_s(status)
+    if age is None:
+        raise CannotEvaluate(f"{site.name}'s Geo status has no usable timestamp")
+    problems = []
+    if status.get("healthy") is not True:
+        problems.append(f"healthy is {status.get('healthy')}")
+    if status.get("health_status") != "Healthy":
+        problems.append(f"health_status is {status.get('health_status')!r}")
+    if age > STATUS_MAX_AGE_S:
+        problems.append(f"the status is {int(age // 60)} minutes old")
+    if problems:
+        health = status.get("health") or "no health text"
+        raise Fail(f"{site.name} is unhealthy: {'; '.join(problems)}; GitLab says: {health}",
+                   observed=health, expected="Healthy, status fresher than an hour")
+    return f"Healthy, status {int(age)} s old"
+
+
+@check("GEO-004", title="No Geo site exists yet", severity="high", scope="deployment",
+       rationale="The add-geo scenarios start from an instance without Geo; an existing Geo "
+                 "site means the deployment is not in the scenario's starting state (fact "
+                 "sheet, section 0, scenarios 3-5).",
+       remediation="Use the profile that matches the deployment (add-registry-to-geo or "
+                   "migrate-legacy when Geo is already configured).",
+       doc=GEO_PAGE)
+def test_geo_004(ctx: CheckContext) -> str:
+    sites = ctx.fact("geo.sites", None)
+    if sites:
+        names = ", ".join(str(g.get("name")) for g in sites)
+        raise Fail(f"Geo is already configured: {len(sites)} Geo site(s) ({names})",
+                   observed=f"{len(sites)} Geo sites", expected="no Geo site")
+    return "no Geo site"
+
+
+@check("GEO-005", title="Every Geo site is in the inventory", severity="low",
+       scope="deployment",
+       rationale="A Geo site missing from the inventory is not checked at all; a deliberately "
+                 "partial run still works, so this only advises.",
+       remediation="Add the missing sites to the inventory, or accept a partial run.",
+       doc=GEO_SITES_API)
+def test_geo_005(ctx: CheckContext) -> str:
+    sites = ctx.fact("geo.sites", None)
+    known = {id(match(s, sites).geo_site) for s in ctx.inventory.sites}
+    missing = [str(g.get("name")) for g in sites if id(g) not in known]
+    if missing:
+        raise Fail(f"Geo site(s) not in the inventory: {', '.join(missing)}",
+                   observed=", ".join(missing), expected="every Geo site in the inventory")
+    return f"all {len(sites)} Geo site(s) are in the inventory"
+
+
+@check("GEO-006", title="GitLab answers at the site's own URL", severity="critical",
+       rationale="A site that does not answer cannot be judged, and an operator cannot run "
+                 "the step there. The request goes to the site's own URL even though a "
+                 "secondary proxies it onward (fact sheet, D1).",
+       remediation="Make the site's GitLab reachable from where geopreflight runs (DNS, "
+                   "firewall, TLS, Puma/Workhorse running), or fix gitlab.url in the inventory.",
+       doc=GEO_SITES_API)
+def test_geo_006(ctx: CheckContext) -> str:
+    try:
+        ctx.fact("gitlab.own_answer")
+    except FactError as exc:
+        raise CannotEvaluate(f"{ctx.site.name} does not answer at its own URL: {exc}") from None
+    return f"{ctx.site.gitlab.url} answers"

@@ -1,0 +1,93 @@
+"""Versions: the floors of the procedure, and the same version on every Geo site."""
+
+from __future__ import annotations
+
+from geopreflight.catalog import CannotEvaluate, Fail, NotApplicable, Warn, check
+from geopreflight.context import CheckContext
+from geopreflight.facts import FactError
+from geopreflight.geo import own_version, status_of
+from geopreflight.versions import at_least, parse
+
+from . import GEO_PAGE, METADATA_DB_PAGE
+
+GEO_FLOOR = "17.3"
+LINUX_PACKAGE_FLOOR = "17.5"
+
+
+def _version(ctx: CheckContext) -> tuple[str, str]:
+    assert ctx.site is not None
+    own = own_version(ctx, ctx.site)
+    try:
+        parse(own.version)
+    except ValueError:
+        raise CannotEvaluate(f"{ctx.site.name} reports {own.version!r}, which is not a GitLab "
+                             "version") from None
+    return own.version, own.source
+
+
+@check("VER-001", title="GitLab 17.3 or later on every site", severity="critical",
+       rationale="GitLab's Geo page lists GitLab 17.3 or later (database metadata support) as "
+                 "the prerequisite; the metadata database is GA in 17.3 (fact sheet, B1). "
+                 "Judged on the version the site itself reports in its Geo status, because a "
+                 "secondary proxies /api/v4/version to the primary (fact sheet, D1). A release "
+                 "candidate of 17.3.0 comes before 17.3.0 and does not meet the floor.",
+       remediation="Upgrade the site to GitLab 17.3 or later (17.5 or later for a Linux "
+                   "package install), all Geo sites to the same version, before continuing.",
+       doc=GEO_PAGE)
+def test_ver_001(ctx: CheckContext) -> str:
+    version, source = _version(ctx)
+    if not at_least(version, GEO_FLOOR):
+        raise Fail(f"{ctx.site.name} runs GitLab {version} (from {source}); the procedure "
+                   f"needs {GEO_FLOOR} or later", observed=version, expected=f">= {GEO_FLOOR}")
+    return f"{version} (from {source})"
+
+
+@check("VER-002", title="GitLab 17.5 or later on Linux package installs", severity="high",
+       rationale="The metadata database page gives 17.5 as the minimum for Linux package "
+                 "installs, while the Geo page says 17.3; the stricter floor applies to "
+                 "Linux package installs (fact sheet, version conflict note and I.1). The "
+                 "install type comes from the host's version manifest.",
+       remediation="Upgrade Linux package installs to GitLab 17.5 or later (18.3 or later is "
+                   "recommended) before enabling or importing the metadata database.",
+       doc=METADATA_DB_PAGE)
+def test_ver_002(ctx: CheckContext) -> str:
+    version, source = _version(ctx)
+    if at_least(version, LINUX_PACKAGE_FLOOR):
+        return f"{version} (from {source})"
+    try:
+        install = ctx.fact("host.gitlab_version")["install"]
+    except FactError as exc:
+        install, why = "unknown", str(exc)
+    else:
+        why = "no version manifest on the host"
+    if install == "linux-package":
+        raise Fail(f"{ctx.site.name} is a Linux package install on GitLab {version}; the "
+                   f"metadata database needs {LINUX_PACKAGE_FLOOR} or later there",
+                   observed=version, expected=f">= {LINUX_PACKAGE_FLOOR}")
+    raise Warn(f"{ctx.site.name} runs GitLab {version} and its install type is unknown "
+               f"({why}); Linux package installs need {LINUX_PACKAGE_FLOOR} or later")
+
+
+@check("VER-003", title="All Geo sites run the same version and revision", severity="high",
+       scope="deployment",
+       rationale="GitLab requires every Geo site to run the same GitLab version; each site "
+                 "reports its own version and revision in its Geo status (fact sheet, D4).",
+       remediation="Upgrade the sites so that all run the same version and revision; follow "
+                   "GitLab's Geo upgrade order (secondaries, then the primary).",
+       doc="https://docs.gitlab.com/administration/geo/replication/upgrading_the_geo_sites/")
+def test_ver_003(ctx: CheckContext) -> str:
+    sites = ctx.fact("geo.sites", None)
+    if not sites:
+        raise NotApplicable("no Geo site exists yet")
+    seen: dict[tuple[str, str | None], list[str]] = {}
+    for g in sites:
+        status = status_of(ctx, g)
+        if not status or not status.get("version"):
+            raise CannotEvaluate(f"Geo site {g.get('name')!r} has no status with a version")
+        seen.setdefault((status["version"], status.get("revision")), []).append(str(g.get("name")))
+    if len(seen) > 1:
+        found = "; ".join(f"{', '.join(names)}: {v} ({r})" for (v, r), names in seen.items())
+        raise Fail(f"the Geo sites run different versions: {found}", observed=found,
+                   expected="one version and revision on every Geo site")
+    (version, revision), _ = next(iter(seen.items()))
+    return f"every Geo site runs {version} ({revision})"

@@ -1,0 +1,133 @@
+"""Check metadata, the decorator that declares a check, and how a check is evaluated.
+
+A check is a function of one `CheckContext`. It passes by returning (optionally a message
+saying what it saw), and says anything else by
+raising: `Fail` (with the observed and expected values), `Warn`, `NotApplicable`, or
+`CannotEvaluate` (an error: could not evaluate). Metadata sits beside the function and is
+validated when the module is imported, like Prowler's check metadata.
+
+>>> @check("VER-999", title="Example", severity="low", rationale="r", remediation="x",
+...        doc="https://docs.gitlab.com/", scope="deployment")
+... def test_example(ctx):
+...     raise Fail("1 primary site", observed="0", expected="1")
+>>> evaluate(CATALOG["VER-999"], None).outcome
+'fail'
+>>> del CATALOG["VER-999"]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .facts import FactError
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+SCOPES = ("site", "deployment", "pair")
+ROLES = ("primary", "secondary")
+_ID = re.compile(r"^(VER|GEO|REG|DB|IMP|REP|HOST)-\d{3}$")
+
+
+class Fail(Exception):  # noqa: N818 - an outcome, not an error
+    """The check found the deployment not as it must be."""
+
+    def __init__(self, message: str, *, observed: Any = None, expected: Any = None) -> None:
+        super().__init__(message)
+        self.observed, self.expected = observed, expected
+
+
+class Warn(Exception):  # noqa: N818
+    """A finding worth reporting that does not block the step."""
+
+
+class NotApplicable(Exception):  # noqa: N818
+    """The check does not apply here; the message says why."""
+
+
+class CannotEvaluate(Exception):  # noqa: N818
+    """The check could not be evaluated (a fact failed, data missing): an error, never a pass."""
+
+
+@dataclass(frozen=True)
+class CheckMeta:
+    id: str
+    title: str
+    severity: str
+    rationale: str
+    remediation: str
+    doc: str
+    scope: str = "site"
+    roles: tuple[str, ...] = ROLES
+    func: Callable[[Any], str | None] | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass
+class Result:
+    """One evaluated row: a check for one site (or the deployment)."""
+
+    outcome: str  # pass | fail | warn | error | not-applicable | waived
+    message: str
+    observed: Any = None
+    expected: Any = None
+
+
+CATALOG: dict[str, CheckMeta] = {}
+
+
+def check(check_id: str, *, title: str, severity: str, rationale: str, remediation: str,
+          doc: str, scope: str = "site", roles: tuple[str, ...] = ROLES
+          ) -> Callable[[Callable[[Any], str | None]], Callable[[Any], str | None]]:
+    """Declare a check; bad metadata fails at import, so a broken catalog never runs."""
+    problems = []
+    if not _ID.match(check_id):
+        problems.append("id must look like AREA-NNN with AREA one of VER GEO REG DB IMP REP HOST")
+    if severity not in SEVERITIES:
+        problems.append(f"severity must be one of {', '.join(SEVERITIES)}")
+    if scope not in SCOPES:
+        problems.append(f"scope must be one of {', '.join(SCOPES)}")
+    if not roles or any(r not in ROLES for r in roles):
+        problems.append(f"roles must be a non-empty subset of {ROLES}")
+    if not all((title, rationale, remediation)) or not doc.startswith("https://"):
+        problems.append("title, rationale, remediation and an https doc link are required")
+    if problems:
+        raise ValueError(f"check {check_id}: " + "; ".join(problems))
+
+    def register(func: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
+        known = CATALOG.get(check_id)
+        if known and known.func and known.func.__qualname__ != func.__qualname__:
+            raise ValueError(f"check id {check_id} declared twice ({known.func.__qualname__}, "
+                             f"{func.__qualname__})")
+        meta = CheckMeta(check_id, title, severity, rationale, remediation, doc, scope,
+                         tuple(roles), func)
+        CATALOG[check_id] = meta
+        func.geopreflight_check = meta  # type: ignore[attr-defined]
+        return func
+
+    return register
+
+
+def evaluate(meta: CheckMeta, ctx: Any, redact: Callable[[str], str] = str) -> Result:
+    """Run one check for one context; an unexpected exception is an error row, never a crash."""
+    assert meta.func is not None
+    try:
+        message = meta.func(ctx)
+    except Fail as exc:
+        return Result("fail", redact(str(exc)), _text(exc.observed, redact),
+                      _text(exc.expected, redact))
+    except Warn as exc:
+        return Result("warn", redact(str(exc)))
+    except NotApplicable as exc:
+        return Result("not-applicable", redact(str(exc)))
+    except (CannotEvaluate, FactError) as exc:
+        return Result("error", redact(str(exc)))
+    except Exception as exc:  # noqa: BLE001 - a check bug must not crash the run
+        first = (str(exc).splitlines() or [""])[0]
+        return Result("error", redact(f"internal error in {meta.id}: "
+                                      f"{type(exc).__name__}: {first}"))
+    return Result("pass", redact(message) if isinstance(message, str) else "ok")
+
+
+def _text(value: Any, redact: Callable[[str], str]) -> str | None:
+    return None if value is None else redact(str(value))

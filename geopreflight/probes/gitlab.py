@@ -1,0 +1,88 @@
+"""The GitLab API: Geo sites and statuses (asked of the primary) and each site's own answer.
+
+A Geo secondary proxies nearly every API request to the primary (fact sheet D1), so a
+secondary's `/api/v4/version` is normally the primary's. A site's own version comes from its
+Geo status; `/api/v4/metadata` only speaks for a site that is not a Geo site yet.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..http import Reply
+from ..inventory import Site
+from . import ProbeContext, ProbeError, probe
+
+MAX_PAGES = 50
+
+
+def api_get(pc: ProbeContext, site: Site, path: str) -> Reply:
+    """GET an API path at a site with its token; 401/403 say which token and what it lacks."""
+    url = f"{site.gitlab.url}{path}"
+    reply = pc.http.get(url, headers={"PRIVATE-TOKEN": site.gitlab.token.reveal()},
+                        verify=site.gitlab.verify)
+    who = site.gitlab.token.source
+    if reply.status == 401:
+        raise ProbeError(f"GET {url}: 401, GitLab rejected the token from {who} (invalid, "
+                         "expired or revoked)", url)
+    if reply.status == 403:
+        raise ProbeError(f"GET {url}: 403, the token from {who} is not allowed: it needs an "
+                         "administrator's token with read_api (or api), and the admin_mode "
+                         "scope when Admin Mode is on", url)
+    return reply
+
+
+def _json(reply: Reply) -> Any:
+    try:
+        return reply.json()
+    except ValueError:
+        raise ProbeError(f"GET {reply.url}: {reply.status}, the answer is not JSON",
+                         reply.url) from None
+
+
+def _all_pages(pc: ProbeContext, site: Site, path: str) -> tuple[list[Any], str]:
+    """Follow GitLab's pagination (X-Next-Page) to the end, bounded."""
+    items: list[Any] = []
+    page, source = 1, f"{site.gitlab.url}{path}"
+    for _ in range(MAX_PAGES):
+        reply = api_get(pc, site, f"{path}?per_page=100&page={page}")
+        if reply.status != 200:
+            raise ProbeError(f"GET {reply.url}: {reply.status}, expected 200", source)
+        body = _json(reply)
+        if not isinstance(body, list):
+            raise ProbeError(f"GET {reply.url}: expected a JSON list", source)
+        items.extend(body)
+        next_page = reply.headers.get("X-Next-Page", "")
+        if not next_page.isdigit():
+            return items, source
+        page = int(next_page)
+    raise ProbeError(f"GET {source}: more than {MAX_PAGES} pages", source)
+
+
+@probe("geo.sites", scope="deployment")
+def geo_sites(pc: ProbeContext, _site: Site | None) -> tuple[Any, str]:
+    return _all_pages(pc, pc.inventory.primary, "/api/v4/geo_sites")
+
+
+@probe("geo.statuses", scope="deployment")
+def geo_statuses(pc: ProbeContext, _site: Site | None) -> tuple[Any, str]:
+    return _all_pages(pc, pc.inventory.primary, "/api/v4/geo_sites/status")
+
+
+@probe("gitlab.own_answer")
+def own_answer(pc: ProbeContext, site: Site | None) -> tuple[Any, str]:
+    """What the site's own URL answers to `/api/v4/metadata` (or `/api/v4/version`).
+
+    For a Geo secondary this is normally the primary's answer, proxied: it proves the site
+    answers, and gives a version only for a site that is not a Geo site.
+    """
+    assert site is not None
+    reply = api_get(pc, site, "/api/v4/metadata")
+    if reply.status == 404:
+        reply = api_get(pc, site, "/api/v4/version")
+    if reply.status != 200:
+        raise ProbeError(f"GET {reply.url}: {reply.status}, expected 200", reply.url)
+    body = _json(reply)
+    if not isinstance(body, dict) or not isinstance(body.get("version"), str):
+        raise ProbeError(f"GET {reply.url}: no version in the answer", reply.url)
+    return {"version": body["version"], "revision": body.get("revision")}, reply.url

@@ -1,0 +1,174 @@
+"""Load and validate `profiles/<name>.yml`, and turn a step into its plan of rows.
+
+A profile maps one scenario of GitLab's page to ordered steps. Each step lists the checks
+that must pass before it starts (`requires`, blocking), those worth reporting
+(`advises`), and those that show it is complete (`completes`). An entry is a check id or
+`{check: ID, roles: [primary|secondary]}`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .catalog import CATALOG, ROLES, CheckMeta
+from .errors import UsageError
+from .inventory import Inventory, Site
+from .schema import Reader
+from .yamlfile import LineDict, LineList, load
+
+PROFILE_DIR = Path(__file__).resolve().parent.parent / "profiles"
+KINDS = ("requires", "advises", "completes")
+
+
+@dataclass(frozen=True)
+class Entry:
+    check: CheckMeta
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    title: str
+    requires: tuple[Entry, ...]
+    advises: tuple[Entry, ...]
+    completes: tuple[Entry, ...]
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    title: str
+    doc: str
+    steps: tuple[Step, ...]
+    path: str
+
+    def step(self, step_id: str) -> Step:
+        return next(s for s in self.steps if s.id == step_id)
+
+    def index(self, step_id: str) -> int:
+        return [s.id for s in self.steps].index(step_id)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of a plan: a check for one site, or for the deployment (`site` None)."""
+
+    check: CheckMeta
+    site: Site | None
+    blocking: bool
+
+    @property
+    def key(self) -> tuple[str, str | None]:
+        return (self.check.id, self.site.name if self.site else None)
+
+    @property
+    def test_id(self) -> str:
+        return f"{self.check.id}@{self.site.name if self.site else 'deployment'}"
+
+
+def available(directory: Path = PROFILE_DIR) -> list[str]:
+    return sorted(p.stem for p in directory.glob("*.yml"))
+
+
+def listing(directory: Path = PROFILE_DIR) -> str:
+    """`name  title` lines for `--profile=help` and unknown names."""
+    lines = []
+    for name in available(directory):
+        doc = load(directory / f"{name}.yml")
+        title = doc.get("title", "") if isinstance(doc, dict) else ""
+        lines.append(f"  {name:<22} {title}")
+    return "\n".join(lines)
+
+
+def load_profile(name: str, directory: Path = PROFILE_DIR) -> Profile:
+    """Load one profile; the catalog must already hold every check it names."""
+    path = directory / f"{name}.yml"
+    if name not in available(directory):
+        raise UsageError(f"unknown profile {name!r}; the profiles are:\n{listing(directory)}")
+    r = Reader(str(path))
+    top = r.mapping(load(path), "profile")
+    r.only(top, {"profile", "title", "doc", "steps"}, "")
+    if r.get(top, "profile", str, "") != name:
+        raise r.error(f"profile: expected {name!r} (the file's name)", top, "profile")
+    doc = r.get(top, "doc", str, "")
+    if not doc.startswith("https://docs.gitlab.com/"):
+        raise r.error("doc: expected a link to GitLab's page (https://docs.gitlab.com/...)",
+                      top, "doc")
+    steps_node = r.get(top, "steps", LineList, "")
+    steps: list[Step] = []
+    for i, node in enumerate(steps_node):
+        where = f"steps[{i}]"
+        node = r.mapping(node, where)
+        r.only(node, {"id", "title", *KINDS}, where)
+        step_id = r.get(node, "id", str, where)
+        if any(s.id == step_id for s in steps):
+            raise r.error(f"{where}.id: duplicate step {step_id!r}", node, "id")
+        entries = {kind: _entries(r, node, kind, f"{where}.{kind}") for kind in KINDS}
+        steps.append(Step(step_id, r.get(node, "title", str, where), **entries))
+    if not steps:
+        raise r.error("steps: expected at least one step", top, "steps")
+    return Profile(name, r.get(top, "title", str, ""), doc, tuple(steps), str(path))
+
+
+def _entries(r: Reader, step: LineDict, kind: str, where: str) -> tuple[Entry, ...]:
+    node = r.get(step, kind, LineList, where.rsplit(".", 1)[0], required=False, default=[])
+    entries = []
+    for i, item in enumerate(node):
+        roles: tuple[str, ...] = ROLES
+        if isinstance(item, LineDict):
+            r.only(item, {"check", "roles"}, f"{where}[{i}]")
+            check_id = r.get(item, "check", str, f"{where}[{i}]")
+            raw_roles = r.get(item, "roles", LineList, f"{where}[{i}]", required=False,
+                              default=list(ROLES))
+            for j, role in enumerate(raw_roles):
+                if role not in ROLES:
+                    raise r.error(f"{where}[{i}].roles[{j}]: unknown role {role!r} (expected "
+                                  "primary or secondary)", raw_roles, j)
+            roles = tuple(raw_roles)
+        elif isinstance(item, str):
+            check_id = item
+        else:
+            raise r.error(f"{where}[{i}]: expected a check id or {{check: ID, roles: [...]}}",
+                          node, i)
+        meta = CATALOG.get(check_id)
+        if meta is None:
+            raise r.error(f"{where}[{i}]: unknown check id {check_id!r}", node, i)
+        roles = tuple(x for x in roles if x in meta.roles)
+        if not roles:
+            raise r.error(f"{where}[{i}]: {check_id} applies to {', '.join(meta.roles)} only",
+                          node, i)
+        entries.append(Entry(meta, roles))
+    return tuple(entries)
+
+
+def rows(entries: tuple[Entry, ...], inventory: Inventory, *, blocking: bool,
+         only_site: str | None = None) -> list[Row]:
+    """The rows a list of entries makes for this inventory.
+
+    A site check makes one row per site of a matching role; a deployment-wide check one row
+    with no site; a pairwise check one row per non-reference (non-primary) site.
+    `--site` narrows the per-site rows and keeps the deployment-wide ones.
+    """
+    out: list[Row] = []
+    for entry in entries:
+        if entry.check.scope == "deployment":
+            out.append(Row(entry.check, None, blocking))
+            continue
+        for site in inventory.sites:
+            if site.role not in entry.roles or (only_site and site.name != only_site):
+                continue
+            if entry.check.scope == "pair" and site.role == "primary":
+                continue
+            out.append(Row(entry.check, site, blocking))
+    return out
+
+
+def plan(step: Step, inventory: Inventory, only_site: str | None = None) -> list[Row]:
+    """A step's plan: its `requires` rows (blocking), then its `advises` rows."""
+    blocking = rows(step.requires, inventory, blocking=True, only_site=only_site)
+    keys = {r.key for r in blocking}
+    advisory = [r for r in rows(step.advises, inventory, blocking=False, only_site=only_site)
+                if r.key not in keys]
+    return blocking + advisory

@@ -1,0 +1,84 @@
+"""Reports of one run, written to `<report-dir>/<UTC time>-<profile>-<step>[-N]/`, with
+`<report-dir>/latest` pointing at the newest folder."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..catalog import Result
+from ..inventory import Inventory
+from ..profiles import Profile, Row
+
+
+@dataclass
+class RunReport:
+    """Everything a report writer needs, already redacted."""
+
+    profile: Profile
+    requested_step: str
+    step: str | None
+    verdict: str
+    exit_code: int
+    started_at: datetime
+    duration_s: float
+    inventory: Inventory
+    statuses: dict[str, str]
+    rows: list[tuple[Row, Result]]
+    facts: list[dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def step_label(self) -> str:
+        if self.step:
+            return f"{self.step} ({self.profile.index(self.step) + 1}/{len(self.profile.steps)})"
+        return "(all steps)" if self.verdict == "COMPLETE" else "(position unknown)"
+
+
+def run_folder(report_dir: Path, started: datetime, profile: str, step: str) -> Path:
+    """A new folder for this run; `-N` avoids a collision."""
+    base = f"{started.strftime('%Y%m%dT%H%M%SZ')}-{profile}-{step}"
+    report_dir.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        folder = report_dir / (base if n == 1 else f"{base}-{n}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"too many report folders named {base}")
+
+
+def point_latest(report_dir: Path, folder: Path) -> None:
+    """Replace `latest` atomically with a relative symlink (a copy where links are impossible)."""
+    tmp = report_dir / f".latest-{os.getpid()}"
+    try:
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        tmp.symlink_to(folder.name)
+        os.replace(tmp, report_dir / "latest")
+    except OSError:
+        import shutil
+
+        latest = report_dir / "latest"
+        if latest.is_symlink() or latest.is_file():
+            latest.unlink()
+        elif latest.exists():
+            shutil.rmtree(latest)
+        shutil.copytree(folder, latest)
+
+
+def write_all(report: RunReport, report_dir: Path) -> Path:
+    from . import facts_json, html, junit, summary
+
+    folder = run_folder(report_dir, report.started_at, report.profile.name,
+                        report.step or ("complete" if report.verdict == "COMPLETE" else "auto"))
+    junit.write(report, folder / "junit.xml")
+    summary.write(report, folder / "summary.json")
+    facts_json.write(report, folder / "facts.json")
+    html.write(report, folder / "report.html")
+    point_latest(report_dir, folder)
+    return folder

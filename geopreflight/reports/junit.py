@@ -1,0 +1,48 @@
+"""`junit.xml`, written with junit-xml: one suite per site plus one for deployment-wide rows,
+one case per row, with the id, title, site and severity readable in every case."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from junit_xml import TestCase, TestSuite, to_xml_report_string
+
+from . import RunReport
+
+DEPLOYMENT = "deployment"
+
+
+def _case(report: RunReport, row, result) -> TestCase:
+    site = row.site.name if row.site else DEPLOYMENT
+    check = row.check
+    case = TestCase(
+        name=f"{check.id} [{site}] {check.title} (severity: {check.severity})",
+        classname=f"geopreflight.{report.profile.name}.{check.id}",
+        stdout=f"{result.outcome.upper()}: {result.message}\nsite: {site}\nseverity: "
+               f"{check.severity}\nblocking: {str(row.blocking).lower()}\ndoc: {check.doc}",
+    )
+    detail = "\n".join(filter(None, [
+        f"observed: {result.observed}" if result.observed is not None else "",
+        f"expected: {result.expected}" if result.expected is not None else "",
+        f"remediation: {check.remediation}", f"doc: {check.doc}"]))
+    if result.outcome == "fail":
+        case.add_failure_info(message=result.message, output=detail, failure_type="fail")
+    elif result.outcome == "error":
+        case.add_error_info(message=result.message, output=detail, error_type="cannot-evaluate")
+    elif result.outcome == "not-applicable":
+        case.add_skipped_info(message=f"not applicable: {result.message}")
+    return case
+
+
+def write(report: RunReport, path: Path) -> None:
+    suites: dict[str, list[TestCase]] = {}
+    for site in report.inventory.sites:
+        suites[site.name] = []
+    suites[DEPLOYMENT] = []
+    for row, result in report.rows:
+        suites[row.site.name if row.site else DEPLOYMENT].append(_case(report, row, result))
+    xml = to_xml_report_string([
+        TestSuite(f"{report.profile.name} {name}", cases,
+                  timestamp=report.started_at.isoformat().replace("+00:00", "Z"))
+        for name, cases in suites.items() if cases])
+    path.write_text(xml)

@@ -1,0 +1,46 @@
+"""`summary.json`: the machine-readable verdict (schema: shared/schemas/summary.schema.json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from . import RunReport
+
+
+def build(report: RunReport) -> dict[str, Any]:
+    return {
+        "profile": report.profile.name,
+        "requested_step": report.requested_step,
+        "step": report.step,
+        "verdict": report.verdict,
+        "exit_code": report.exit_code,
+        "started_at": report.started_at.isoformat().replace("+00:00", "Z"),
+        "duration_s": round(report.duration_s, 3),
+        "tool_version": __version__,
+        "inventory_sha256": report.inventory.sha256,
+        "deployment": report.inventory.deployment,
+        "notes": report.notes,
+        "steps": [{"id": s.id, "status": report.statuses.get(s.id, "pending")}
+                  for s in report.profile.steps],
+        "checks": [{
+            "id": row.check.id,
+            "site": row.site.name if row.site else None,
+            "outcome": result.outcome,
+            "severity": row.check.severity,
+            "blocking": row.blocking,
+            "title": row.check.title,
+            "message": result.message,
+            **({"observed": result.observed} if result.observed is not None else {}),
+            **({"expected": result.expected} if result.expected is not None else {}),
+            **({"remediation": row.check.remediation}
+               if result.outcome in ("fail", "warn", "error") else {}),
+            "doc": row.check.doc,
+        } for row, result in report.rows],
+    }
+
+
+def write(report: RunReport, path: Path) -> None:
+    path.write_text(json.dumps(build(report), indent=2) + "\n")
