@@ -85,12 +85,21 @@ def _observe(probe: Probe, pc: ProbeContext, site: Site | None, redactor: Redact
     return fact
 
 
+def load_probes() -> None:
+    """Import every module of `probes/`: importing a module registers its probes."""
+    import importlib
+    import pkgutil
+
+    from . import probes
+
+    for mod in pkgutil.iter_modules(probes.__path__):
+        importlib.import_module(f"{probes.__name__}.{mod.name}")
+
+
 def gather(inventory: Inventory, redactor: Redactor, probes: list[Probe] | None = None,
            http: Http | None = None) -> Facts:
     """Run every probe for every site it applies to, concurrently, each request once."""
-    from . import probes as _registered  # noqa: F401 - importing registers the probe modules
-    from .probes import gitlab, host  # noqa: F401
-
+    load_probes()
     http = http or Http(inventory.timeouts.connect_s, inventory.timeouts.read_s)
     pc = ProbeContext(inventory, http)
     tasks = [(p, s) for p in (probes if probes is not None else PROBES)
