@@ -197,7 +197,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = None
         if self.command == "POST":
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+        headers = {k: v for k, v in self.headers.items()
+                   if k.lower() not in ("host", "content-length")}
         try:
             r = requests.request(self.command, target.rstrip("/") + self.path, headers=headers,
                                  data=body, timeout=(5, 30), allow_redirects=False)
@@ -225,9 +226,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         path = urllib.parse.urlsplit(self.path).path
         proxy_to = state.get("proxy_to")
-        if proxy_to and (path.startswith("/api/v4/") or path == "/jwt/auth") and not path.startswith(
-            LOCAL_ROUTES
-        ):
+        proxied = path.startswith("/api/v4/") or path == "/jwt/auth"
+        if proxy_to and proxied and not path.startswith(LOCAL_ROUTES):
             self._proxy(proxy_to)
             return
         if path == "/jwt/auth" and self.command == "GET":
@@ -414,6 +414,13 @@ class StandIn(ThreadingHTTPServer):
                 with open(self.log_path, "a") as fh:
                     fh.write(json.dumps(entry) + "\n")
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet about clients that hang up (port probes); report anything else."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
     def count(self, path_prefix: str) -> int:
         """How many requests this site received under a path (tests count requests)."""
         return sum(1 for r in self.requests if r["path"].split("?")[0].startswith(path_prefix))
@@ -428,12 +435,14 @@ def serve(state: str | os.PathLike[str] | dict[str, Any], host: str = "127.0.0.1
           log_path: str | None = None) -> StandIn:
     """Start a stand-in in a background thread."""
     server = StandIn(state, host, port, log_path)
-    threading.Thread(target=server.serve_forever, daemon=True, name=f"standin:{server.port}").start()
+    threading.Thread(target=server.serve_forever, daemon=True,
+                     name=f"standin:{server.port}").start()
     return server
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m lab.gitlab_api", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m lab.gitlab_api",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--state", required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)

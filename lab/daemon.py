@@ -1,0 +1,64 @@
+"""The lab's Python services, one process per lab: per site the GitLab API stand-in and the
+registry front, per Geo secondary the replicator. `up` starts it detached:
+
+    python -m lab.daemon --dir DIR
+
+It reads `DIR/lab.json` once; the stand-ins and fronts re-read their own files on each request.
+SIGTERM stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from pathlib import Path
+
+from lab import front, gitlab_api, replication, state
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m lab.daemon")
+    parser.add_argument("--dir", required=True)
+    args = parser.parse_args(argv)
+    lab_dir = Path(args.dir).resolve()
+    lab = state.read(lab_dir / "lab.json")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    servers: list[object] = []
+    for site in lab["sites"]:
+        run = Path(site["run"])
+        servers.append(gitlab_api.serve(str(run / "gitlab-state.json"), "127.0.0.1",
+                                        site["ports"]["api"], log_path=str(run / "api.log")))
+        if site["registry"]["enabled"]:
+            servers.append(front.serve("127.0.0.1", site["ports"]["front"],
+                                       upstream_port=site["ports"]["registry"],
+                                       root=Path(site["root"]),
+                                       registry_version=site["registry"]["version"],
+                                       dsn=site["db"]["dsn"], log=run / "front.log"))
+    primary = next((s for s in lab["sites"] if s["geo"] == "primary"), None)
+    workers = []
+    for site in lab["sites"]:
+        if site["geo"] != "secondary" or primary is None or not site["replicating"]:
+            continue
+        w = replication.Replicator(
+            site_id=site["geo_id"], primary_registry=primary["registry_url"],
+            secondary_registry=site["registry_url"],
+            events_file=Path(primary["run"]) / "events.jsonl",
+            primary_state=Path(primary["run"]) / "gitlab-state.json",
+            key_file=Path(lab["key_file"]), cert_file=Path(lab["cert_file"]),
+            ready_file=lab_dir / "run" / "ready", failing=site["replication"]["failing"],
+            delay_s=site["replication"]["delay_s"], log=Path(site["run"]) / "replication.log")
+        w.start()
+        workers.append(w)
+    stop.wait()
+    for w in workers:
+        w.stopping.set()
+    for s in servers:
+        s.shutdown()  # type: ignore[attr-defined]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,543 @@
+"""Bringing a lab up and down, and the operator actions on it (import, finish-import, push).
+
+Layout of a lab directory:
+
+    lab.json                   the lab model (sites, ports, paths, secrets): the source of truth
+    inventory.yml, env         for the checker
+    keys/                      the shared registry token key pair
+    run/                       daemon pidfile and log, `pgroot` (where the clusters live), `ready`
+    sites/<name>/root/         the site's host root (etc/gitlab, var/opt/gitlab, opt/gitlab)
+    sites/<name>/run/          registry pidfile/log/config, stand-in state, request logs, events
+
+PostgreSQL data lives in a short directory under /tmp (`run/pgroot`), so sockets fit and the
+postgres user can reach it whatever the permissions of the lab directory's parents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+import string
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from lab import (
+    hostroot,
+    inventory,
+    metadata,
+    oci,
+    ports,
+    postgres,
+    procs,
+    registry,
+    scenario,
+    state,
+    tokens,
+)
+from lab.gitlab_api import site_object, status_object
+
+USERNAME = "geopreflight"
+OWN_PATHS = ("lab.json", "inventory.yml", "env", "keys", "run", "sites", "pg")
+
+
+class LabError(Exception):
+    """An operator action the lab refuses, with the message the real tool would print."""
+
+
+def _secret(n: int = 24) -> str:
+    alphabet = string.ascii_letters + string.digits
+    return secrets.choice(string.ascii_letters) + "".join(
+        secrets.choice(alphabet) for _ in range(n - 1))
+
+
+def _slug(name: str) -> str:
+    return name.upper().replace("-", "_")
+
+
+def _log(msg: str, t0: float) -> None:
+    if os.environ.get("LAB_VERBOSE"):
+        print(f"[lab {time.monotonic() - t0:5.2f}s] {msg}", file=sys.stderr)
+
+
+# -- the model -------------------------------------------------------------------------------
+def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, Any]:
+    """Ports, paths, secrets and DB placement for every site of a scenario."""
+    geo_token = "glpat-" + _secret(20)
+    sites: list[dict[str, Any]] = []
+    geo_ids = iter(range(1, 100))
+    ordered = sorted(scn["sites"], key=lambda s: s["geo"] != "primary")
+    ids = {s["name"]: next(geo_ids) for s in ordered if s["geo"] != "none"}
+    for spec in scn["sites"]:
+        s = dict(spec)
+        name = s["name"]
+        p = {"api": ports.free_port(), "front": ports.free_port(), "registry": ports.free_port()}
+        s.update({
+            "slug": _slug(name), "geo_id": ids.get(name),
+            "revision": hashlib.sha1(s["version"].encode()).hexdigest()[:11],
+            "health": s.get("health") or ("Healthy" if s["healthy"] else
+                                          "Geo node does not appear to be replicating the "
+                                          "database from the primary node."),
+            "ports": p, "root": str(lab_dir / "sites" / name / "root"),
+            "run": str(lab_dir / "sites" / name / "run"),
+            "external_url": f"http://127.0.0.1:{p['api']}",
+            "registry_url": f"http://127.0.0.1:{p['front']}",
+            "registry_http_addr": f"127.0.0.1:{p['registry']}",
+            "username": USERNAME,
+            "token": geo_token if s["geo"] != "none" else "glpat-" + _secret(20),
+            "token_env": f"GITLAB_{_slug(name)}_TOKEN",
+            "dsn_env": f"{_slug(name)}_REGISTRY_DB_DSN",
+            "notification_secret": _secret(32), "http_secret": _secret(32),
+            "registry": dict(s["registry"]), "db": dict(s["db"]),
+            "replication": dict(s["replication"]),
+        })
+        sites.append(s)
+    by_name = {s["name"]: s for s in sites}
+    primary = next((s for s in sites if s["geo"] == "primary"), None)
+    for s in sites:
+        s["replicating"] = bool(s["geo"] == "secondary" and primary is not None
+                                and s["replication"]["enabled"] and s["registry"]["enabled"]
+                                and primary["registry"]["enabled"])
+    clusters: dict[str, dict[str, Any]] = {}
+    for s in sites:  # own clusters first, then the ones that borrow
+        kind = str(s["db"]["placement"]).partition(":")[0]
+        if kind in ("external", "bundled"):
+            clusters[s["name"]] = {"name": s["name"], "port": ports.free_port(),
+                                   "data": str(pg_root / s["name"] / "data"),
+                                   "password": _secret(20), "replica_of": None,
+                                   "bundled_root": s["root"] if kind == "bundled" else None}
+    for s in sites:
+        kind, _, other = str(s["db"]["placement"]).partition(":")
+        if kind == "replica-of":
+            clusters[s["name"]] = {"name": s["name"], "port": ports.free_port(),
+                                   "data": str(pg_root / s["name"] / "data"),
+                                   "password": clusters[other]["password"],
+                                   "replica_of": other, "bundled_root": None}
+        cl = clusters[other if kind == "shared-with" else s["name"]]
+        dbname = "registry" if kind != "shared-with" else "registry_" + s["name"].replace("-", "_")
+        s["db"].update({
+            "kind": kind, "bundled": kind == "bundled", "cluster": cl["name"],
+            "host": "127.0.0.1", "port": cl["port"], "user": "registry",
+            "password": cl["password"], "dbname": dbname,
+            "migrated": by_name[other]["db"]["migrated"] if kind == "replica-of"
+            else s["db"]["migrated"],
+            "dsn": f"postgresql://registry:{cl['password']}@127.0.0.1:{cl['port']}/{dbname}"
+                   "?connect_timeout=5",
+        })
+    return {"scenario": scn["name"], "description": scn["description"],
+            "deployment": scn["deployment"], "dir": str(lab_dir), "pg_root": str(pg_root),
+            "key_file": str(lab_dir / "keys" / "gitlab-registry.key"),
+            "cert_file": str(lab_dir / "keys" / "gitlab-registry.crt"),
+            "sites": sites, "clusters": list(clusters.values()), "status": "starting"}
+
+
+def _primary(lab: dict[str, Any]) -> dict[str, Any] | None:
+    return next((s for s in lab["sites"] if s["geo"] == "primary"), None)
+
+
+def site_of(lab: dict[str, Any], name: str) -> dict[str, Any]:
+    for s in lab["sites"]:
+        if s["name"] == name:
+            return s
+    raise LabError(f"no site {name!r} in this lab (sites: "
+                   + ", ".join(s["name"] for s in lab["sites"]) + ")")
+
+
+def _cluster(c: dict[str, Any], pg_root: Path) -> postgres.Cluster:
+    extra = ()
+    if c["bundled_root"]:
+        extra = (Path(c["bundled_root"]) / hostroot.PG_DIR,)
+    return postgres.Cluster(c["name"], Path(c["data"]), c["port"], pg_root, extra)
+
+
+def _images(site: dict[str, Any]) -> list[tuple[str, str]]:
+    return [oci.split_ref(str(i)) for i in site["registry"]["images"]]
+
+
+# -- stand-in states ---------------------------------------------------------------------------
+def standin_state(lab: dict[str, Any], site: dict[str, Any]) -> dict[str, Any]:
+    primary = _primary(lab)
+    st: dict[str, Any] = {
+        "site": site["name"], "version": site["version"], "revision": site["revision"],
+        "proxy_to": primary["external_url"] if site["geo"] == "secondary" and primary else None,
+        "users": [{"username": site["username"], "token": site["token"], "admin": True,
+                   "scopes": ["api"]}],
+        "admin_mode": False, "geo_sites": [], "geo_statuses": [],
+        "registry": {"enabled": bool(site["registry"]["enabled"]), "key_file": lab["key_file"],
+                     "cert_file": lab["cert_file"], "issuer": tokens.ISSUER,
+                     "service": tokens.SERVICE},
+        "notification_secret": site["notification_secret"],
+        "events_file": str(Path(site["run"]) / "events.jsonl"), "hang": False,
+    }
+    if site["geo"] == "primary":
+        geo = sorted((s for s in lab["sites"] if s["geo"] != "none"), key=lambda s: s["geo_id"])
+        base = site["external_url"]
+        repos = len({r for r, _ in _images(site)})
+        for s in geo:
+            obj = site_object(s["geo_id"], s["name"], s["external_url"],
+                              primary=s["geo"] == "primary", api_base=base)
+            obj["current"] = s is site
+            st["geo_sites"].append(obj)
+            failing = sum(1 for r in {r for r, _ in _images(site)}
+                          if any(__import__("fnmatch").fnmatch(r, p)
+                                 for p in s["replication"]["failing"]))
+            st["geo_statuses"].append(status_object(
+                s["geo_id"], version=s["version"], revision=s["revision"],
+                primary=s["geo"] == "primary", healthy=s["healthy"], health=s["health"],
+                replication_enabled=s["replicating"],
+                repositories=repos if (s["geo"] == "primary" or s["replicating"]) else 0,
+                synced=(repos - failing) if s["replicating"] else 0,
+                failed=failing if s["replicating"] else 0, api_base=base))
+    return st
+
+
+def render_site(lab: dict[str, Any], site: dict[str, Any]) -> None:
+    """Host files and the registry's own config, from the model (`gitlab-ctl reconfigure`)."""
+    key = Path(lab["key_file"]).read_bytes()
+    cert = Path(lab["cert_file"]).read_bytes()
+    hostroot.render(site, _primary(lab), key, cert)
+    if site["registry"]["enabled"]:
+        registry.write_config(Path(site["run"]) / "registry.yml", _upstream_cfg(lab, site))
+
+
+def _upstream_cfg(lab: dict[str, Any], site: dict[str, Any],
+                  read_only: bool | None = None) -> dict[str, Any]:
+    notes = hostroot.notifications(site)
+    return registry.upstream_config(
+        addr=site["registry_http_addr"], storage_root=Path(site["root"]) / hostroot.STORAGE,
+        realm=f"{site['external_url']}/jwt/auth", cert=Path(lab["cert_file"]),
+        read_only=site["registry"]["read_only"] if read_only is None else read_only,
+        http_secret=site["http_secret"], notifications=notes, site=site["name"])
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------------
+def _setup_databases(lab: dict[str, Any], errors: list[BaseException]) -> None:
+    try:
+        pg_root = Path(lab["pg_root"])
+        by_name = {c["name"]: c for c in lab["clusters"]}
+
+        def own(c: dict[str, Any]) -> None:
+            cl = _cluster(c, pg_root)
+            postgres.init(cl)
+            postgres.start(cl, Path(c["data"]).parent / "postgres.log")
+            if c["bundled_root"]:
+                postgres.create_database(cl, "gitlabhq_production")
+            for s in lab["sites"]:
+                if s["db"]["cluster"] == c["name"] and s["db"]["kind"] in ("external", "bundled"):
+                    _create_db(cl, s)
+
+        threads = [threading.Thread(target=_collect, args=(own, c, errors))
+                   for c in lab["clusters"] if c["replica_of"] is None]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            return
+        for s in lab["sites"]:
+            if s["db"]["kind"] == "shared-with":
+                _create_db(_cluster(by_name[s["db"]["cluster"]], pg_root), s)
+        for c in lab["clusters"]:
+            if c["replica_of"]:
+                src = _cluster(by_name[c["replica_of"]], pg_root)
+                rep = _cluster(c, pg_root)
+                postgres.basebackup(src, rep)
+                postgres.start(rep, Path(c["data"]).parent / "postgres.log")
+    except BaseException as exc:  # reported by the caller
+        errors.append(exc)
+
+
+def _collect(fn: Any, arg: Any, errors: list[BaseException]) -> None:
+    try:
+        fn(arg)
+    except BaseException as exc:
+        errors.append(exc)
+
+
+def _create_db(cl: postgres.Cluster, s: dict[str, Any]) -> None:
+    postgres.create_registry_db(cl, s["db"]["dbname"], s["db"]["user"], s["db"]["password"])
+    if s["db"]["migrated"]:
+        metadata.migrate(cl.conninfo(s["db"]["dbname"]), s["db"]["user"])
+
+
+# -- up / down -------------------------------------------------------------------------------------
+def _direct_client(lab: dict[str, Any], site: dict[str, Any]) -> oci.Client:
+    """A client for the site's registry process itself, with tokens signed by the shared key."""
+    key, cert = Path(lab["key_file"]), Path(lab["cert_file"])
+
+    def token(_challenge: str, scope: str) -> str:
+        return tokens.mint(key, cert, tokens.scope_access(scope) if scope else [], "lab-seed")
+
+    return oci.Client("http://" + site["registry_http_addr"], token)
+
+
+def _seed(lab: dict[str, Any]) -> None:
+    """Push every site's images; copy the primary's to replicating secondaries (in sync)."""
+    primary = _primary(lab)
+    for s in lab["sites"]:
+        if s["registry"]["enabled"]:
+            c = _direct_client(lab, s)
+            for repo, tag in _images(s):
+                oci.push(c, repo, tag)
+    if primary is None:
+        return
+    src = _direct_client(lab, primary)
+    import fnmatch
+
+    for s in lab["sites"]:
+        if s["replicating"]:
+            dst = _direct_client(lab, s)
+            for repo, tag in _images(primary):
+                if not any(fnmatch.fnmatch(repo, p) for p in s["replication"]["failing"]):
+                    oci.copy(src, dst, repo, tag)
+
+
+def up(scenario_ref: str, lab_dir: Path) -> dict[str, Any]:
+    """Start a lab for a scenario in `lab_dir`; returns the lab model."""
+    t0 = time.monotonic()
+    if not registry.available():
+        raise LabError("docker-registry is not installed (apt-get install docker-registry)")
+    scn = scenario.load(scenario_ref)
+    lab_dir = Path(lab_dir).resolve()
+    lab_dir.mkdir(parents=True, exist_ok=True)
+    down(lab_dir, quiet=True)
+    for name in OWN_PATHS:
+        p = lab_dir / name
+        if p.is_symlink() or p.is_file():
+            p.unlink()
+        elif p.exists():
+            shutil.rmtree(p)
+    run = lab_dir / "run"
+    run.mkdir()
+    pg_root = Path(tempfile.mkdtemp(prefix="gpl-", dir="/tmp"))
+    (run / "pgroot").write_text(f"{pg_root}\n")
+    pg_root.chmod(0o755)
+    postgres.chown_postgres(pg_root)
+    (lab_dir / "pg").symlink_to(pg_root)
+    lab = build_model(scn, lab_dir, pg_root)
+    state.write(lab_dir / "lab.json", lab)
+    for c in lab["clusters"]:
+        Path(c["data"]).parent.mkdir(parents=True)
+        postgres.chown_postgres(Path(c["data"]).parent)
+    errors: list[BaseException] = []
+    pg_thread = threading.Thread(target=_setup_databases, args=(lab, errors), name="pg-setup")
+    pg_thread.start()
+    try:
+        tokens.generate(Path(lab["key_file"]), Path(lab["cert_file"]))
+        _log("keys", t0)
+        reg_pids = {}
+        for s in lab["sites"]:
+            Path(s["run"]).mkdir(parents=True, exist_ok=True)
+            render_site(lab, s)
+            state.write(Path(s["run"]) / "gitlab-state.json", standin_state(lab, s))
+            if s["registry"]["enabled"]:
+                registry.write_config(Path(s["run"]) / "registry.yml",
+                                      _upstream_cfg(lab, s, read_only=False))
+                reg_pids[s["name"]] = registry.start("registry", Path(s["run"]) / "registry.yml",
+                                                     Path(s["run"]))
+        procs.spawn("daemon", [sys.executable, "-m", "lab.daemon", "--dir", str(lab_dir)], run,
+                    cwd=Path(__file__).resolve().parent.parent)
+        for s in lab["sites"]:
+            if s["name"] in reg_pids:
+                registry.wait_ready(s["ports"]["registry"], reg_pids[s["name"]])
+        _log("registries up", t0)
+        _seed(lab)
+        _log("images seeded", t0)
+        pg_thread.join()
+        if errors:
+            raise errors[0]
+        _log("databases up", t0)
+        for s in lab["sites"]:
+            if not s["registry"]["enabled"]:
+                continue
+            root = Path(s["root"])
+            has_data = bool(metadata.tagged_images(root / hostroot.STORAGE))
+            if s["registry"]["mode"] == "database":
+                if has_data:
+                    metadata.import_storage(s["db"]["dsn"], root / hostroot.STORAGE)
+                    s["imported"] = True
+                hostroot.set_lockfile(root, "database-in-use")
+            else:
+                hostroot.set_lockfile(root, "filesystem-in-use" if has_data else None)
+            if s["registry"]["read_only"]:
+                registry.write_config(Path(s["run"]) / "registry.yml", _upstream_cfg(lab, s))
+                registry.restart("registry", Path(s["run"]) / "registry.yml", Path(s["run"]),
+                                 s["ports"]["registry"])
+        _log("modes applied", t0)
+        _wait_daemon(lab, run)
+        _log("daemon up", t0)
+        lab["status"] = "up"
+        lab["up_seconds"] = round(time.monotonic() - t0, 2)
+        state.write(lab_dir / "lab.json", lab)
+        inventory.write(lab, lab_dir)
+        (run / "ready").touch()
+        return lab
+    except BaseException:
+        pg_thread.join()
+        down(lab_dir, quiet=True)
+        raise
+
+
+def _wait_daemon(lab: dict[str, Any], run: Path, timeout: float = 15) -> None:
+    pid = int((run / "daemon.pid").read_text())
+    wanted = [s["ports"]["api"] for s in lab["sites"]] + [
+        s["ports"]["front"] for s in lab["sites"] if s["registry"]["enabled"]]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(ports.listening(p) for p in wanted):
+            return
+        if not procs.alive(pid):
+            raise LabError("the lab daemon exited during start-up; see "
+                           f"{run / 'daemon.log'}:\n" + (run / "daemon.log").read_text()[-2000:])
+        time.sleep(0.02)
+    raise LabError(f"the lab daemon did not listen within {timeout}s")
+
+
+def _ancestors() -> set[int]:
+    out, pid = set(), os.getpid()
+    while pid > 1:
+        out.add(pid)
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return out
+
+
+def _ours(pid: int, markers: list[str]) -> bool:
+    argv0 = procs.cmdline(pid).split(" ", 1)[0]
+    name = os.path.basename(argv0)
+    return (name.startswith("python") or name in ("docker-registry", "postgres")) and any(
+        m in procs.cmdline(pid) for m in markers)
+
+
+def down(lab_dir: Path, quiet: bool = False) -> list[str]:
+    """Stop everything a lab (alive, dead or half-started) runs; returns what was stopped."""
+    lab_dir = Path(lab_dir).resolve()
+    run = lab_dir / "run"
+    stopped: list[str] = []
+    pg_root = None
+    if (run / "pgroot").exists():
+        pg_root = Path((run / "pgroot").read_text().strip())
+    if pg_root and pg_root.exists():
+        for data in sorted(pg_root.glob("*/data")):
+            pid = postgres.postmaster_pid(data)
+            if pid and procs.alive(pid):
+                postgres.stop(data)
+                stopped.append(f"postgres {data}")
+    pids = procs.pidfile_pids(run) + procs.pidfile_pids(lab_dir / "sites")
+    if pids:
+        procs.kill(pids)
+        stopped += [f"pid {p}" for p in pids]
+    markers = [str(lab_dir) + "/"] + ([str(pg_root) + "/"] if pg_root else [])
+    skip = _ancestors()
+    strays = [p for p in procs.pids_naming(markers[0]) + (
+        procs.pids_naming(markers[1]) if len(markers) > 1 else []) if p not in skip
+        and _ours(p, markers)]
+    if strays:
+        procs.kill(strays)
+        stopped += [f"stray {p}" for p in strays]
+    for f in list(run.glob("*.pid")) + list((lab_dir / "sites").glob("*/run/*.pid")):
+        f.unlink(missing_ok=True)
+    (run / "ready").unlink(missing_ok=True)
+    if pg_root and pg_root.exists():
+        shutil.rmtree(pg_root, ignore_errors=True)
+    if (lab_dir / "lab.json").exists():
+        try:
+            state.update(lab_dir / "lab.json", lambda d: d.update(status="down"))
+        except (OSError, ValueError):
+            pass
+    if not quiet:
+        for line in stopped:
+            print(f"stopped {line}")
+    return stopped
+
+
+# -- operator actions ---------------------------------------------------------------------------
+def load(lab_dir: Path) -> dict[str, Any]:
+    p = Path(lab_dir).resolve() / "lab.json"
+    if not p.exists():
+        raise LabError(f"no lab in {lab_dir} (no lab.json)")
+    lab = state.read(p)
+    if lab.get("status") != "up":
+        raise LabError(f"the lab in {lab_dir} is {lab.get('status')}, not up")
+    return lab
+
+
+def import_(lab_dir: Path, site_name: str, out: Any = sys.stdout) -> dict[str, int]:
+    """`gitlab-ctl registry-database import` (one-step) on a site."""
+    lab = load(lab_dir)
+    site = site_of(lab, site_name)
+    if not site["registry"]["enabled"]:
+        raise LabError("Container registry is not enabled, exiting...")
+    root = Path(site["root"])
+    cfg = hostroot.read_config(root) or {}
+    ro = ((cfg.get("storage") or {}).get("maintenance") or {}).get("readonly") or {}
+    if ro.get("enabled") is not True:
+        raise LabError("Command requires the container registry to be in read-only mode. "
+                       "Exiting...")
+    t = time.monotonic()
+    print("step one: import manifests", file=out)
+    try:
+        counts = metadata.import_storage(site["db"]["dsn"], root / hostroot.STORAGE)
+    except metadata.ImportRefused as exc:
+        raise LabError(f"failed to import metadata: {exc}") from exc
+    except Exception as exc:  # e.g. a read-only replica
+        raise LabError("failed to import metadata: " + str(exc).splitlines()[0]) from exc
+    d = f"{time.monotonic() - t:.3f}s"
+    print(f"step one completed in {d}\nstep two: import tags\nstep two completed in {d}\n"
+          f"step three: import blobs\nstep three completed in {d}", file=out)
+    hostroot.set_lockfile(root, "database-in-use")
+    state.update(Path(lab["dir"]) / "lab.json",
+                 lambda d: site_of(d, site_name).update(imported=True))
+    print(f"registry import complete (repositories={counts['repositories']} "
+          f"manifests={counts['manifests']} tags={counts['tags']} blobs={counts['blobs']})",
+          file=out)
+    return counts
+
+
+def finish_import(lab_dir: Path, site_name: str, out: Any = sys.stdout) -> None:
+    """The operator's follow-up: database enabled, read-only off, reconfigure."""
+    lab = load(lab_dir)
+    site = site_of(lab, site_name)
+    if not site["registry"]["enabled"]:
+        raise LabError("Container registry is not enabled, exiting...")
+    root = Path(site["root"])
+    if "filesystem-in-use" in hostroot.lockfiles(root):
+        raise LabError("registry filesystem metadata in use, please import data before "
+                       "enabling the database, see https://docs.gitlab.com/administration/"
+                       "packages/container_registry_metadata_database/#existing-registries")
+
+    def change(d: dict[str, Any]) -> None:
+        s = site_of(d, site_name)
+        s["registry"]["mode"] = "database"
+        s["registry"]["read_only"] = False
+
+    lab = state.update(Path(lab["dir"]) / "lab.json", change)
+    site = site_of(lab, site_name)
+    render_site(lab, site)
+    registry.restart("registry", Path(site["run"]) / "registry.yml", Path(site["run"]),
+                     site["ports"]["registry"])
+    print(f"{site_name}: registry['database']['enabled'] = true, read-only off; reconfigured",
+          file=out)
+
+
+def push(lab_dir: Path, site_name: str, image: str, salt: str = "") -> str:
+    """Push a tiny image to a site's registry URL as the lab's user (`docker push`)."""
+    lab = load(lab_dir)
+    site = site_of(lab, site_name)
+    if not site["registry"]["enabled"]:
+        raise LabError(f"the registry of {site_name} is not enabled")
+    repo, tag = oci.split_ref(image)
+    client = oci.Client(site["registry_url"],
+                        oci.basic_auth_tokens(site["username"], site["token"]))
+    try:
+        return oci.push(client, repo, tag, salt)
+    except oci.RegistryError as exc:
+        hint = " (the registry is in read-only mode)" if exc.status == 405 else ""
+        raise LabError(f"push {repo}:{tag} to {site_name} failed: {exc}{hint}") from exc

@@ -1,0 +1,44 @@
+"""What `up` hands to the checker: `inventory.yml` (the design's format) and `env`."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def env_vars(lab: dict[str, Any]) -> dict[str, str]:
+    """The secrets the inventory names, by variable."""
+    out: dict[str, str] = {}
+    for s in lab["sites"]:
+        out[s["token_env"]] = s["token"]
+        out[s["dsn_env"]] = s["db"]["dsn"]
+    return out
+
+
+def inventory(lab: dict[str, Any]) -> dict[str, Any]:
+    sites = []
+    for s in lab["sites"]:
+        sites.append({
+            "name": s["name"],
+            "role": s["role"],
+            "gitlab": {"url": s["external_url"], "token_env": s["token_env"],
+                       "username": s["username"]},
+            "registry": {"url": s["registry_url"]},
+            "metadata_db": {"dsn_env": s["dsn_env"]},
+            "host": {"target": "local://", "root": s["root"]},
+        })
+    return {"deployment": lab["deployment"], "sites": sites,
+            "timeouts": {"connect_s": 5, "read_s": 10}}
+
+
+def write(lab: dict[str, Any], lab_dir: Path) -> None:
+    head = (f"# geopreflight lab: scenario {lab['scenario']} ({lab['description']})\n"
+            f"# secrets: source {lab_dir / 'env'}\n")
+    (lab_dir / "inventory.yml").write_text(head + yaml.safe_dump(inventory(lab), sort_keys=False))
+    lines = [f"export {k}={shlex.quote(v)}" for k, v in env_vars(lab).items()]
+    env = lab_dir / "env"
+    env.write_text("# geopreflight lab secrets (random per run)\n" + "\n".join(lines) + "\n")
+    env.chmod(0o600)

@@ -1,0 +1,173 @@
+"""The registry metadata schema (our own DDL, named like the registry's tables) and its rows.
+
+`migrate` plays `registry database migrate up`; `import_storage` plays the one-step
+`registry database import`: it walks the filesystem storage the way the real importer does and
+writes a row for every tagged image. `record_manifest` is what a registry in database mode
+writes on a manifest push.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+DDL = """
+CREATE TABLE schema_migrations (id text PRIMARY KEY, applied_at timestamptz);
+CREATE TABLE post_deploy_schema_migrations (id text PRIMARY KEY, applied_at timestamptz);
+CREATE TABLE top_level_namespaces (
+  id bigserial PRIMARY KEY, name text NOT NULL UNIQUE,
+  created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz);
+CREATE TABLE repositories (
+  id bigserial PRIMARY KEY,
+  top_level_namespace_id bigint NOT NULL REFERENCES top_level_namespaces ON DELETE CASCADE,
+  parent_id bigint, name text NOT NULL, path text NOT NULL UNIQUE,
+  created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz);
+CREATE TABLE blobs (
+  digest text PRIMARY KEY, media_type text NOT NULL, size bigint NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE repository_blobs (
+  repository_id bigint NOT NULL REFERENCES repositories ON DELETE CASCADE,
+  blob_digest text NOT NULL REFERENCES blobs, created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (repository_id, blob_digest));
+CREATE TABLE manifests (
+  id bigserial PRIMARY KEY,
+  repository_id bigint NOT NULL REFERENCES repositories ON DELETE CASCADE,
+  digest text NOT NULL, schema_version integer NOT NULL, media_type text NOT NULL,
+  configuration_blob_digest text, total_size bigint NOT NULL, payload bytea NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(), UNIQUE (repository_id, digest));
+CREATE TABLE tags (
+  id bigserial PRIMARY KEY,
+  repository_id bigint NOT NULL REFERENCES repositories ON DELETE CASCADE,
+  manifest_id bigint NOT NULL REFERENCES manifests ON DELETE CASCADE, name text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz,
+  UNIQUE (repository_id, name));
+CREATE TABLE import_statistics (
+  id bigserial PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now(),
+  pre_import boolean NOT NULL, tag_import boolean NOT NULL, blob_import boolean NOT NULL,
+  repositories_count integer, tags_count integer, manifests_count integer,
+  blobs_count integer, storage_driver text, finished_at timestamptz);
+"""
+
+MIGRATIONS = [
+    "20200319122755_create_top_level_namespaces_table",
+    "20200319122800_create_repositories_table",
+    "20200319131222_create_blobs_table",
+    "20200319131542_create_repository_blobs_table",
+    "20200319132010_create_manifests_table",
+    "20200319132237_create_tags_table",
+    "20220729143447_create_import_statistics_table",
+]
+POST_DEPLOY_MIGRATIONS = [
+    "20220803114849_post_add_repositories_path_index",
+    "20230601120000_post_add_tags_name_index",
+]
+
+
+def migrate(conninfo: str, owner: str) -> None:
+    """Create the schema as `owner` and record the applied migrations."""
+    with psycopg.connect(conninfo, autocommit=False) as conn:
+        conn.execute(psycopg.sql.SQL("SET ROLE {}").format(psycopg.sql.Identifier(owner)))
+        conn.execute(DDL)
+        for table, ids in (("schema_migrations", MIGRATIONS),
+                           ("post_deploy_schema_migrations", POST_DEPLOY_MIGRATIONS)):
+            for mid in ids:
+                conn.execute(f"INSERT INTO {table} (id, applied_at) VALUES (%s, now())", (mid,))
+
+
+@dataclass
+class Image:
+    """One tagged image found in storage."""
+
+    repository: str
+    tag: str
+    digest: str
+    media_type: str
+    payload: bytes
+    blobs: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _blob_path(root: Path, digest: str) -> Path:
+    algo, hexd = digest.split(":", 1)
+    return root / "docker/registry/v2/blobs" / algo / hexd[:2] / hexd / "data"
+
+
+def tagged_images(storage_root: Path) -> list[Image]:
+    """Every tagged image in a filesystem storage tree (`docker/registry/v2/...`)."""
+    repos_dir = storage_root / "docker/registry/v2/repositories"
+    images = []
+    for tags_dir in sorted(repos_dir.glob("**/_manifests/tags")):
+        repo = str(tags_dir.parent.parent.relative_to(repos_dir))
+        for tag_dir in sorted(tags_dir.iterdir()):
+            link = tag_dir / "current/link"
+            if not link.exists():
+                continue
+            digest = link.read_text().strip()
+            payload = _blob_path(storage_root, digest).read_bytes()
+            m = json.loads(payload)
+            descs = [m["config"], *m.get("layers", [])] if "config" in m else []
+            images.append(Image(repo, tag_dir.name, digest, m.get("mediaType", ""), payload,
+                                [{"digest": d["digest"], "mediaType": d["mediaType"],
+                                  "size": d["size"]} for d in descs]))
+    return images
+
+
+def record_manifest(conn: psycopg.Connection, img: Image) -> None:
+    """Rows for one tagged image: namespace, repository, blobs, manifest, tag."""
+    top = img.repository.split("/")[0]
+    ns = conn.execute("INSERT INTO top_level_namespaces (name) VALUES (%s) ON CONFLICT (name) "
+                      "DO UPDATE SET updated_at = now() RETURNING id", (top,)).fetchone()[0]
+    repo = conn.execute(
+        "INSERT INTO repositories (top_level_namespace_id, name, path) VALUES (%s, %s, %s) "
+        "ON CONFLICT (path) DO UPDATE SET updated_at = now() RETURNING id",
+        (ns, img.repository.rsplit("/", 1)[-1], img.repository)).fetchone()[0]
+    for b in img.blobs:
+        conn.execute("INSERT INTO blobs (digest, media_type, size) VALUES (%s, %s, %s) "
+                     "ON CONFLICT DO NOTHING", (b["digest"], b["mediaType"], b["size"]))
+        conn.execute("INSERT INTO repository_blobs (repository_id, blob_digest) VALUES (%s, %s) "
+                     "ON CONFLICT DO NOTHING", (repo, b["digest"]))
+    config = next((b["digest"] for b in img.blobs if "config" in b["mediaType"]), None)
+    man = conn.execute(
+        "INSERT INTO manifests (repository_id, digest, schema_version, media_type, "
+        "configuration_blob_digest, total_size, payload) VALUES (%s, %s, 2, %s, %s, %s, %s) "
+        "ON CONFLICT (repository_id, digest) DO UPDATE SET media_type = EXCLUDED.media_type "
+        "RETURNING id",
+        (repo, img.digest, img.media_type, config,
+         len(img.payload) + sum(b["size"] for b in img.blobs), img.payload)).fetchone()[0]
+    conn.execute("INSERT INTO tags (repository_id, manifest_id, name) VALUES (%s, %s, %s) "
+                 "ON CONFLICT (repository_id, name) DO UPDATE SET "
+                 "manifest_id = EXCLUDED.manifest_id, updated_at = now()", (repo, man, img.tag))
+
+
+class ImportRefused(Exception):
+    """The import would harm data, as the real command refuses."""
+
+
+def import_storage(conninfo: str, storage_root: Path) -> dict[str, int]:
+    """Import every tagged image in one transaction; refuse when tags already exist."""
+    with psycopg.connect(conninfo) as conn:
+        pending = conn.execute("SELECT to_regclass('schema_migrations') IS NULL").fetchone()[0]
+        if pending or not conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0]:
+            raise ImportRefused("there are pending database migrations, use the 'registry "
+                                "database migrate' CLI command to check and apply them")
+        if conn.execute("SELECT count(*) FROM tags").fetchone()[0]:
+            raise ImportRefused("halting import to protect data: tags already present in "
+                                "database - this may be an imported registry!")
+        images = tagged_images(storage_root)
+        for img in images:
+            record_manifest(conn, img)
+        counts = counts_of(conn)
+        conn.execute("INSERT INTO import_statistics (pre_import, tag_import, blob_import, "
+                     "repositories_count, tags_count, manifests_count, blobs_count, "
+                     "storage_driver, finished_at) VALUES (true, true, true, %s, %s, %s, %s, "
+                     "'filesystem', now())", (counts["repositories"], counts["tags"],
+                                              counts["manifests"], counts["blobs"]))
+    return counts
+
+
+def counts_of(conn: psycopg.Connection) -> dict[str, int]:
+    return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("repositories", "manifests", "tags", "blobs")}

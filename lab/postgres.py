@@ -1,0 +1,147 @@
+"""Real PostgreSQL clusters for the registry metadata databases.
+
+The machine's PostgreSQL 15 (`initdb`, `pg_ctl`, `pg_basebackup`), run as the `postgres` user
+through `runuser`, since the server refuses to run as root. Every cluster listens on 127.0.0.1
+and on a Unix socket in a short directory (socket paths are limited to ~107 bytes).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from lab import procs
+
+PG_USER = "postgres"
+
+
+@dataclass
+class Cluster:
+    """One PostgreSQL cluster: data directory, TCP port, socket directory."""
+
+    name: str
+    data: Path
+    port: int
+    socket_dir: Path
+    extra_socket_dirs: tuple[Path, ...] = ()
+
+    def conninfo(self, dbname: str = "postgres") -> str:
+        """Superuser connection over the Unix socket (trust), for the lab's own set-up."""
+        return f"host={self.socket_dir} port={self.port} user={PG_USER} dbname={dbname}"
+
+
+def _as_postgres(argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["runuser", "-u", PG_USER, "--", *argv], check=True, text=True,
+                          capture_output=True, start_new_session=True, **kw)  # type: ignore[arg-type]
+
+
+def chown_postgres(path: Path) -> None:
+    """Give `path` to the postgres user (the server insists on owning its directories)."""
+    pw = pwd.getpwnam(PG_USER)
+    os.chown(path, pw.pw_uid, pw.pw_gid)
+
+
+def _conf(c: Cluster) -> str:
+    sockets = ", ".join(str(p) for p in (c.socket_dir, *c.extra_socket_dirs)
+                        if len(str(p)) + 20 < 107)
+    return f"""
+# --- geopreflight lab ---
+listen_addresses = '127.0.0.1'
+port = {c.port}
+unix_socket_directories = '{sockets}'
+wal_level = replica
+max_wal_senders = 5
+hot_standby = on
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+shared_buffers = 16MB
+max_connections = 40
+"""
+
+
+HBA = """# geopreflight lab: the superuser over the socket only; everyone else with a password
+local   all          postgres                  trust
+local   all          all                       scram-sha-256
+host    replication  postgres   127.0.0.1/32   trust
+host    all          postgres   127.0.0.1/32   reject
+host    all          all        127.0.0.1/32   scram-sha-256
+"""
+
+
+def init(c: Cluster) -> None:
+    """initdb a new cluster (its own system_identifier) and configure it."""
+    c.data.parent.mkdir(parents=True, exist_ok=True)
+    _as_postgres(["initdb", "-D", str(c.data), "-U", PG_USER, "-E", "UTF8", "--no-sync",
+                  "--no-instructions", "--auth-local=trust", "--auth-host=scram-sha-256"])
+    with open(c.data / "postgresql.conf", "a") as fh:
+        fh.write(_conf(c))
+    (c.data / "pg_hba.conf").write_text(HBA)
+
+
+def start(c: Cluster, log: Path) -> None:
+    """Start the server and wait until it accepts connections."""
+    log.touch()
+    chown_postgres(log)
+    _as_postgres(["pg_ctl", "-D", str(c.data), "-l", str(log), "-w", "-t", "30", "start"])
+
+
+def basebackup(primary: Cluster, replica: Cluster) -> None:
+    """Make `replica` a streaming replica of `primary` (pg_basebackup -R), not yet started."""
+    replica.data.parent.mkdir(parents=True, exist_ok=True)
+    _as_postgres(["pg_basebackup", "-h", "127.0.0.1", "-p", str(primary.port), "-U", PG_USER,
+                  "-D", str(replica.data), "-R", "-X", "stream", "-c", "fast", "--no-sync"])
+    with open(replica.data / "postgresql.conf", "a") as fh:  # later lines win
+        fh.write(_conf(replica))
+
+
+def postmaster_pid(data: Path) -> int | None:
+    try:
+        return int((data / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def stop(data: Path, timeout: float = 10.0) -> None:
+    """Immediate shutdown (SIGQUIT to the postmaster), as `pg_ctl stop -m immediate` does."""
+    pid = postmaster_pid(data)
+    if pid is None or not procs.alive(pid):
+        return
+    try:
+        os.kill(pid, signal.SIGQUIT)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while procs.alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if procs.alive(pid):
+        procs.kill([pid], timeout=2)
+
+
+def create_registry_db(c: Cluster, dbname: str, role: str, password: str) -> None:
+    """A non-superuser role owning the registry database (as the docs' external-DB set-up)."""
+    with psycopg.connect(c.conninfo(), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+        if not exists:
+            conn.execute(psycopg.sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                psycopg.sql.Identifier(role), psycopg.sql.Literal(password)))
+        conn.execute(psycopg.sql.SQL("CREATE DATABASE {} OWNER {}").format(
+            psycopg.sql.Identifier(dbname), psycopg.sql.Identifier(role)))
+
+
+def create_database(c: Cluster, dbname: str) -> None:
+    """An extra database owned by the superuser (e.g. the bundled `gitlabhq_production`)."""
+    with psycopg.connect(c.conninfo(), autocommit=True) as conn:
+        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(dbname)))
+
+
+def system_identifier(c: Cluster) -> int:
+    with psycopg.connect(c.conninfo()) as conn:
+        return int(conn.execute("SELECT system_identifier FROM pg_control_system()").fetchone()[0])

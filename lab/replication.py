@@ -1,0 +1,150 @@
+"""Geo container registry replication for one secondary, driven by real notifications.
+
+The primary registry notifies the primary's stand-in (`geo_event` endpoint), which appends each
+envelope to its events file: that file plays the Geo event log. This replicator plays the
+secondary's log cursor and `Geo::ContainerRepositorySync`: for each pushed tag it syncs the
+repository from the primary registry (`geo_registry_replication_primary_api_url`) to the
+secondary's, with pull/push tokens it signs with the shared `gitlab-registry.key`, as Geo does.
+It then writes the secondary's `container_repositories_*` counts into the primary stand-in's
+Geo status, from what is really on both registries.
+
+Knobs: `failing` (repository globs whose sync fails, as a fault injection), `delay_s` (lag).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from lab import oci, state, tokens
+from lab.gitlab_api import set_repository_counts
+
+
+class Replicator(threading.Thread):
+    """Syncs primary -> one secondary; updates that secondary's status counts."""
+
+    def __init__(self, *, site_id: int, primary_registry: str, secondary_registry: str,
+                 events_file: Path, primary_state: Path, key_file: Path, cert_file: Path,
+                 ready_file: Path, failing: list[str], delay_s: float, log: Path | None) -> None:
+        super().__init__(daemon=True, name=f"replicator:{site_id}")
+        self.site_id = site_id
+        self.events_file = Path(events_file)
+        self.primary_state = Path(primary_state)
+        self.ready_file = Path(ready_file)
+        self.failing = list(failing)
+        self.delay_s = float(delay_s)
+        self.log_path = log
+        self.stopping = threading.Event()
+        self.failed: dict[str, str] = {}
+
+        def token(_challenge: str, scope: str) -> str:
+            return tokens.mint(key_file, cert_file, tokens.scope_access(scope) if scope else [])
+
+        self.src = oci.Client(primary_registry, token)
+        self.dst = oci.Client(secondary_registry, token)
+
+    def log(self, **entry: Any) -> None:
+        if self.log_path:
+            with open(self.log_path, "a") as fh:
+                fh.write(json.dumps({"t": time.time(), **entry}) + "\n")
+
+    # -- syncing --------------------------------------------------------------------------------
+    def in_sync(self, repo: str) -> bool:
+        for tag in self.src.tags(repo):
+            if self.dst.digest(repo, tag) != self.src.digest(repo, tag):
+                return False
+        return True
+
+    def sync(self, repo: str) -> None:
+        """Copy every tag of `repo` that the secondary lacks or has with another digest."""
+        try:
+            if any(fnmatch.fnmatch(repo, pat) for pat in self.failing):
+                raise oci.RegistryError("Geo::ContainerRepositorySync failed (lab knob: "
+                                        "replication.failing)")
+            copied = []
+            for tag in self.src.tags(repo):
+                want = self.src.digest(repo, tag)
+                if want and self.dst.digest(repo, tag) != want:
+                    oci.copy(self.src, self.dst, repo, tag)
+                    copied.append(tag)
+            self.failed.pop(repo, None)
+            self.log(event="synced", repository=repo, copied=copied)
+        except (oci.RegistryError, OSError) as exc:
+            self.failed[repo] = str(exc)
+            self.log(event="failed", repository=repo, error=str(exc))
+
+    def update_counts(self) -> None:
+        """The secondary's counts, from what is really on both registries."""
+        try:
+            repos = self.src.catalog()
+            synced = sum(1 for r in repos if r not in self.failed and self.in_sync(r))
+        except (oci.RegistryError, OSError) as exc:
+            self.log(event="count-error", error=str(exc))
+            return
+        failed = sum(1 for r in repos if r in self.failed)
+
+        def change(st: dict[str, Any]) -> None:
+            now = time.time()
+            for status in st.get("geo_statuses", []):
+                primary = status.get("container_repositories_replication_enabled") is None
+                if status["geo_node_id"] == self.site_id:
+                    set_repository_counts(status, primary=False, repositories=len(repos),
+                                          synced=synced, failed=failed)
+                elif primary:
+                    set_repository_counts(status, primary=True, repositories=len(repos))
+                else:
+                    continue
+                status["last_successful_status_check_timestamp"] = int(now)
+                status["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now))
+
+        state.update(self.primary_state, change)
+
+    # -- the event loop -------------------------------------------------------------------------
+    def _new_events(self, offset: int) -> tuple[int, list[dict[str, Any]]]:
+        try:
+            with open(self.events_file) as fh:
+                fh.seek(offset)
+                lines = fh.readlines()
+                if lines and not lines[-1].endswith("\n"):
+                    lines.pop()
+                offset += sum(len(x.encode()) for x in lines)
+        except FileNotFoundError:
+            return offset, []
+        events = []
+        for line in lines:
+            try:
+                events.extend(json.loads(line).get("events", []))
+            except ValueError:
+                continue
+        return offset, events
+
+    def run(self) -> None:
+        while not self.ready_file.exists() and not self.stopping.wait(0.05):
+            pass
+        offset = 0
+        try:
+            for repo in self.src.catalog():  # backfill, as Geo does for existing repositories
+                if not self.in_sync(repo):
+                    self.sync(repo)
+        except (oci.RegistryError, OSError) as exc:
+            self.log(event="backfill-error", error=str(exc))
+        self.update_counts()
+        while not self.stopping.is_set():
+            offset, events = self._new_events(offset)
+            repos = []
+            for ev in events:
+                target = ev.get("target", {})
+                if ev.get("action") == "push" and target.get("tag") and \
+                        target.get("repository") not in repos:
+                    repos.append(target["repository"])
+            if repos:
+                if self.delay_s:
+                    self.stopping.wait(self.delay_s)
+                for repo in repos:
+                    self.sync(repo)
+                self.update_counts()
+            self.stopping.wait(0.1)

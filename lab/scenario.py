@@ -1,0 +1,146 @@
+"""Scenario files: what each site of a lab deployment looks like when it comes up.
+
+A scenario is YAML::
+
+    name: legacy-both
+    description: one line
+    extends: other-scenario          # optional; `sites` is then a mapping name -> overrides
+    sites:
+      - name: eu-primary
+        role: primary                # what the operator expects (inventory role)
+        geo: primary                 # primary | secondary | none (not a Geo site yet)
+        version: 17.10.2-ee
+        healthy: true                # Geo health of this site
+        registry: {enabled: true, mode: legacy, read_only: true, images: [group/app:v1]}
+        db: {placement: external, migrated: true}   # external | shared-with:<site> |
+                                                    # replica-of:<site> | bundled
+        replication: {enabled: true, failing: [], delay_s: 0}   # secondaries
+
+`load` returns the fully defaulted, validated form.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+BUILTIN_DIR = Path(__file__).parent / "scenarios"
+MODES = ("legacy", "database", "prefer")
+GEO = ("primary", "secondary", "none")
+
+SITE_DEFAULTS: dict[str, Any] = {
+    "version": "17.10.2-ee",
+    "healthy": True,
+    "health": None,
+    "registry": {"enabled": True, "mode": "legacy", "read_only": False, "images": [],
+                 "version": "4.39.0-gitlab"},
+    "db": {"placement": "external", "migrated": True},
+    "replication": {"enabled": True, "failing": [], "delay_s": 0.0},
+}
+
+
+class ScenarioError(ValueError):
+    """A scenario file that does not say what the lab needs."""
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.stem for p in BUILTIN_DIR.glob("*.yml"))
+
+
+def _read(name_or_file: str) -> tuple[dict[str, Any], Path]:
+    path = Path(name_or_file)
+    if not path.suffix and not path.exists():
+        path = BUILTIN_DIR / f"{name_or_file}.yml"
+    if not path.exists():
+        raise ScenarioError(f"unknown scenario {name_or_file!r}; built-in: "
+                            + ", ".join(builtin_names()))
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: expected a mapping at the top")
+    return data, path
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _raw(name_or_file: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    data, path = _read(name_or_file)
+    data.setdefault("name", path.stem)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if parent in seen:
+        raise ScenarioError(f"{path}: extends loops through {parent!r}")
+    base = _raw(str(parent), (*seen, name_or_file))
+    over = data.pop("sites", {}) or {}
+    if not isinstance(over, dict):
+        raise ScenarioError(f"{path}: with extends, sites is a mapping of site name -> changes")
+    names = [s["name"] for s in base["sites"]]
+    for name in over:
+        if name not in names:
+            raise ScenarioError(f"{path}: site {name!r} is not in {parent!r} ({names})")
+    base["sites"] = [_merge(s, over.get(s["name"]) or {}) for s in base["sites"]]
+    base.update({k: v for k, v in data.items()})
+    return base
+
+
+def load(name_or_file: str) -> dict[str, Any]:
+    """Load, resolve `extends`, fill defaults and validate."""
+    data = _raw(name_or_file)
+    sites = data.get("sites")
+    if not isinstance(sites, list) or not sites:
+        raise ScenarioError(f"scenario {data['name']!r}: sites must be a non-empty list")
+    out_sites = []
+    for raw in sites:
+        if not isinstance(raw, dict) or not raw.get("name"):
+            raise ScenarioError(f"scenario {data['name']!r}: each site needs a name")
+        site = _merge(SITE_DEFAULTS, raw)
+        site.setdefault("role", "primary" if site.get("geo") == "primary" else "secondary")
+        site.setdefault("geo", site["role"])
+        out_sites.append(site)
+    names = [s["name"] for s in out_sites]
+    if len(set(names)) != len(names):
+        raise ScenarioError(f"scenario {data['name']!r}: duplicate site names")
+    for s in out_sites:
+        where = f"scenario {data['name']!r}, site {s['name']!r}"
+        if not re.fullmatch(r"[a-z][a-z0-9-]*", s["name"]):
+            raise ScenarioError(f"{where}: name must be lower-case letters, digits and dashes")
+        if s["role"] not in ("primary", "secondary"):
+            raise ScenarioError(f"{where}: role must be primary or secondary")
+        if s["geo"] not in GEO:
+            raise ScenarioError(f"{where}: geo must be one of {GEO}")
+        if s["registry"]["mode"] not in MODES:
+            raise ScenarioError(f"{where}: registry.mode must be one of {MODES}")
+        placement = str(s["db"]["placement"])
+        kind, _, other = placement.partition(":")
+        if kind not in ("external", "bundled", "shared-with", "replica-of") or \
+                (kind in ("shared-with", "replica-of")) != bool(other):
+            raise ScenarioError(f"{where}: db.placement {placement!r} is not external, bundled, "
+                                "shared-with:<site> or replica-of:<site>")
+        if other and (other not in names or other == s["name"]):
+            raise ScenarioError(f"{where}: db.placement names unknown site {other!r}")
+        if other:
+            target = next(t for t in out_sites if t["name"] == other)
+            if str(target["db"]["placement"]).partition(":")[0] not in ("external", "bundled"):
+                raise ScenarioError(f"{where}: {other!r} must have its own cluster")
+        for img in s["registry"]["images"]:
+            if not re.fullmatch(r"[a-z0-9]+([._/-][a-z0-9]+)*(:[\w][\w.-]*)?", str(img)):
+                raise ScenarioError(f"{where}: bad image reference {img!r}")
+    if [s["geo"] for s in out_sites].count("primary") > 1:
+        raise ScenarioError(f"scenario {data['name']!r}: more than one Geo primary")
+    if any(s["geo"] == "secondary" for s in out_sites) and not any(
+            s["geo"] == "primary" for s in out_sites):
+        raise ScenarioError(f"scenario {data['name']!r}: a Geo secondary needs a Geo primary")
+    return {"name": data["name"], "description": data.get("description", ""),
+            "deployment": data.get("deployment", f"lab-{data['name']}"), "sites": out_sites}
