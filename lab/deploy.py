@@ -324,6 +324,11 @@ def up(scenario_ref: str, lab_dir: Path) -> dict[str, Any]:
     for c in lab["clusters"]:
         Path(c["data"]).parent.mkdir(parents=True)
         postgres.chown_postgres(Path(c["data"]).parent)
+        if c["bundled_root"]:  # the Linux package's PostgreSQL lives in the host root
+            pg_dir = Path(c["bundled_root"]) / hostroot.PG_DIR
+            pg_dir.mkdir(parents=True, exist_ok=True)
+            postgres.chown_postgres(pg_dir)
+            (pg_dir / "data").symlink_to(c["data"])
     errors: list[BaseException] = []
     pg_thread = threading.Thread(target=_setup_databases, args=(lab, errors), name="pg-setup")
     pg_thread.start()

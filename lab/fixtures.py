@@ -1,0 +1,193 @@
+"""pytest plugin: labs for the project's tests (`pytest_plugins = ["lab.fixtures"]`).
+
+    def test_something(lab):
+        deployment = lab("legacy-both")            # up once per session, shared
+        mine = lab("legacy-both", fresh=True)      # a new one, for tests that change it
+        deployment.inventory, deployment.env, deployment.site("eu-primary").registry_url
+
+`fresh_lab` is the same factory, but its labs go down at the end of the test. Every lab goes
+down at the end of the session. When docker-registry or PostgreSQL is missing the lab tests are
+skipped, except under CI (`CI` set), where that is an error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from lab import deploy, inventory, state
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    """What a test needs to reach one site of a lab."""
+
+    name: str
+    role: str
+    geo: str
+    gitlab_url: str
+    registry_url: str
+    registry_http_addr: str
+    api_port: int
+    front_port: int
+    registry_port: int
+    root: Path
+    run: Path
+    username: str
+    token: str
+    dsn: str
+    db: dict[str, Any]
+
+
+class Lab:
+    """One running lab: its directory, inventory, secrets, sites and operator actions."""
+
+    def __init__(self, lab_dir: Path) -> None:
+        self.dir = Path(lab_dir)
+        self.inventory = self.dir / "inventory.yml"
+
+    @property
+    def model(self) -> dict[str, Any]:
+        """lab.json, re-read each time (import/finish-import change it)."""
+        return state.read(self.dir / "lab.json")
+
+    @property
+    def env(self) -> dict[str, str]:
+        return inventory.env_vars(self.model)
+
+    def environ(self) -> dict[str, str]:
+        """os.environ plus the lab's secrets, for a subprocess running the checker."""
+        return {**os.environ, **self.env}
+
+    @property
+    def scenario(self) -> str:
+        return self.model["scenario"]
+
+    def site(self, name: str) -> SiteInfo:
+        s = deploy.site_of(self.model, name)
+        return SiteInfo(s["name"], s["role"], s["geo"], s["external_url"], s["registry_url"],
+                        s["registry_http_addr"], s["ports"]["api"], s["ports"]["front"],
+                        s["ports"]["registry"], Path(s["root"]), Path(s["run"]), s["username"],
+                        s["token"], s["db"]["dsn"], s["db"])
+
+    @property
+    def sites(self) -> list[SiteInfo]:
+        return [self.site(s["name"]) for s in self.model["sites"]]
+
+    @property
+    def primary(self) -> SiteInfo:
+        return next(s for s in self.sites if s.role == "primary")
+
+    @property
+    def secondary(self) -> SiteInfo:
+        return next(s for s in self.sites if s.role == "secondary")
+
+    def token(self, site: str, scope: str = "") -> str:
+        """A registry token from the site's `/jwt/auth`, as the lab's administrator."""
+        s = self.site(site)
+        params = {"service": "container_registry"} | ({"scope": scope} if scope else {})
+        r = requests.get(f"{s.gitlab_url}/jwt/auth", params=params,
+                         auth=(s.username, s.token), timeout=10)
+        r.raise_for_status()
+        return r.json()["token"]
+
+    def api(self, site: str, path: str) -> Any:
+        s = self.site(site)
+        r = requests.get(f"{s.gitlab_url}/api/v4/{path.lstrip('/')}",
+                         headers={"PRIVATE-TOKEN": s.token}, timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def push(self, site: str, image: str, salt: str = "") -> str:
+        return deploy.push(self.dir, site, image, salt)
+
+    def import_(self, site: str) -> dict[str, int]:
+        return deploy.import_(self.dir, site, out=_Null())
+
+    def finish_import(self, site: str) -> None:
+        deploy.finish_import(self.dir, site, out=_Null())
+
+    def down(self) -> None:
+        deploy.down(self.dir, quiet=True)
+
+
+class _Null:
+    def write(self, _s: str) -> int:
+        return 0
+
+    def flush(self) -> None:
+        pass
+
+
+def missing_tools() -> list[str]:
+    return [t for t in ("docker-registry", "initdb", "pg_ctl", "pg_basebackup")
+            if shutil.which(t) is None]
+
+
+class LabFactory:
+    """`lab("name")` -> a running Lab; shared per scenario unless `fresh=True`."""
+
+    def __init__(self, tmp: pytest.TempPathFactory) -> None:
+        self.tmp = tmp
+        self.shared: dict[str, Lab] = {}
+        self.owned: list[Lab] = []
+
+    def __call__(self, scenario: str, fresh: bool = False) -> Lab:
+        if not fresh and scenario in self.shared:
+            return self.shared[scenario]
+        missing = missing_tools()
+        if missing:
+            msg = "the lab needs " + ", ".join(missing) + " (apt-get install docker-registry " \
+                  "postgresql)"
+            if os.environ.get("CI"):
+                pytest.fail(msg)
+            pytest.skip(msg)
+        name = re.sub(r"[^A-Za-z0-9_-]", "_", Path(scenario).stem)
+        d = self.tmp.mktemp(f"lab-{name}")
+        deploy.up(scenario, d)
+        lab = Lab(d)
+        self.owned.append(lab)
+        if not fresh:
+            self.shared[scenario] = lab
+        return lab
+
+    def close(self) -> None:
+        for lab in self.owned:
+            lab.down()
+        self.owned.clear()
+        self.shared.clear()
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabFactory]:
+    """Session-wide lab factory; every lab it started goes down at the end of the session."""
+    factory = LabFactory(tmp_path_factory)
+    try:
+        yield factory
+    finally:
+        factory.close()
+
+
+class FreshLabFactory(LabFactory):
+    """A factory whose every call starts a new lab."""
+
+    def __call__(self, scenario: str, fresh: bool = True) -> Lab:
+        return super().__call__(scenario, fresh=True)
+
+
+@pytest.fixture
+def fresh_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabFactory]:
+    """Like `lab`, but always new labs, down at the end of the test."""
+    factory = FreshLabFactory(tmp_path_factory)
+    try:
+        yield factory
+    finally:
+        factory.close()
