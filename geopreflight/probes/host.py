@@ -75,3 +75,143 @@ def gitlab_version(pc: ProbeContext, site: Site | None) -> tuple[Any, str]:
              "install": "linux-package" if manifest else "unknown",
              "manifest": manifest},
             f"{site.host.target if site.host else ''}{host.path(VERSION_FILE)}")
+
+
+# --- registry, Geo and PostgreSQL settings (gitlab.rb, rendered files, lockfiles) -----------
+
+GITLAB_RB = "/etc/gitlab/gitlab.rb"
+CLUSTER_JSON = "/etc/gitlab/gitlab-cluster.json"
+CONFIG_YML = "/var/opt/gitlab/registry/config.yml"
+GITLAB_YML = "/var/opt/gitlab/gitlab-rails/etc/gitlab.yml"
+SECRET_KEYS = ("password", "secret", "token", "authorization", "key")
+
+
+def _scrub(value: Any, key: str = "") -> Any:
+    """gitlab.rb values without secrets: passwords dropped, other secrets as digests.
+
+    A key holding a secret becomes `<key>_digest` (notification Authorization values are
+    compared across files); passwords become `<key>_set` only.
+    """
+    from ..registry_config import digest
+
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            low = str(k).lower()
+            if any(low.endswith(s) for s in SECRET_KEYS) and not low.endswith("_path"):
+                if "password" in low:
+                    out[f"{k}_set"] = v not in (None, "")
+                elif isinstance(v, list):
+                    out[f"{k}_digest"] = [digest(x) for x in v]
+                else:
+                    out[f"{k}_digest"] = None if v is None else digest(v)
+            else:
+                out[k] = _scrub(v, str(k))
+        return out
+    if isinstance(value, list):
+        return [_scrub(v, key) for v in value]
+    return value
+
+
+def _gitlab_rb(host: HostFiles) -> dict[str, Any]:
+    from ..gitlab_rb import parse
+
+    text = host.read(GITLAB_RB)
+    if text is None:
+        return {"present": False, "values": {}, "problems": []}
+    cfg = parse(text)
+    return {"present": True, "values": _scrub(cfg.values),
+            "problems": [{"line": p.line, "path": list(p.path), "reason": p.reason}
+                         for p in cfg.problems]}
+
+
+def _cluster_json(host: HostFiles) -> dict[str, Any]:
+    import json
+
+    text = host.read(CLUSTER_JSON)
+    if text is None:
+        return {"present": False}
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        return {"present": True, "error": f"{CLUSTER_JSON} is not JSON: {exc}"}
+    if not isinstance(doc, dict):
+        return {"present": True, "error": f"{CLUSTER_JSON} is not a JSON object"}
+    return {"present": True, "primary": doc.get("primary"), "secondary": doc.get("secondary")}
+
+
+def _config_yml(host: HostFiles) -> dict[str, Any]:
+    from ..registry_config import ConfigError, summary
+
+    text = host.read(CONFIG_YML)
+    if text is None:
+        return {"present": False}
+    try:
+        return {"present": True, **summary(text)}
+    except ConfigError as exc:
+        return {"present": True, "error": str(exc)}
+
+
+def _gitlab_yml(host: HostFiles) -> dict[str, Any]:
+    import yaml
+
+    from ..registry_config import digest
+
+    text = host.read(GITLAB_YML)
+    if text is None:
+        return {"present": False}
+    try:
+        doc = yaml.safe_load(text)
+        prod = doc.get("production", doc) if isinstance(doc, dict) else {}
+        reg = prod.get("registry") or {}
+        geo = prod.get("geo") or {}
+    except (yaml.YAMLError, AttributeError) as exc:
+        return {"present": True, "error": f"{GITLAB_YML} is not readable YAML: "
+                                          f"{str(exc).splitlines()[0]}"}
+    secret = reg.get("notification_secret")
+    rep = geo.get("registry_replication") or {}
+    return {"present": True, "registry_enabled": reg.get("enabled"),
+            "notification_secret_digest": digest(secret) if secret else None,
+            "geo_node_name": geo.get("node_name"),
+            "registry_replication_enabled": rep.get("enabled"),
+            "registry_replication_primary_api_url": rep.get("primary_api_url")}
+
+
+def _digest_file(host: HostFiles, path: str | None) -> str | None:
+    from ..registry_config import digest
+
+    if not path:
+        return None
+    text = host.read(path)
+    return digest(text.strip()) if text is not None else None
+
+
+def _lockfiles(host: HostFiles, config: dict[str, Any]) -> dict[str, Any]:
+    from ..registry_config import LOCKFILE_DIR, LOCKFILES
+
+    if not config.get("present") or config.get("error"):
+        return {"readable": False, "why": "no readable rendered config.yml says where the "
+                                          "storage is"}
+    if config.get("storage_backend") != "filesystem":
+        return {"readable": False, "why": f"{config.get('storage_backend')} storage: the "
+                                          "lockfiles live in object storage, not on the host"}
+    base = posixpath.join(config["storage_root"], LOCKFILE_DIR)
+    out: dict[str, Any] = {"readable": True, "dir": base}
+    for name in LOCKFILES:
+        out[name] = host.read(posixpath.join(base, name)) is not None
+    return out
+
+
+@probe("host.config")
+def host_config(pc: ProbeContext, site: Site | None) -> tuple[Any, str]:
+    """gitlab.rb, gitlab-cluster.json, the rendered config.yml and gitlab.yml, the token
+    certificate's digest and the storage lockfiles: only what checks need, secrets as digests."""
+    assert site is not None
+    host = host_files(pc, site)
+    config = _config_yml(host)
+    value = {"gitlab_rb": _gitlab_rb(host), "cluster_json": _cluster_json(host),
+             "config_yml": config, "gitlab_yml": _gitlab_yml(host),
+             "cert_digest": _digest_file(host, config.get("rootcertbundle")),
+             "lockfiles": _lockfiles(host, config)}
+    target = site.host.target if site.host else ""
+    return value, f"{target}{host.path(GITLAB_RB)}, {host.path(CONFIG_YML)}, {host.path(GITLAB_YML)}"
