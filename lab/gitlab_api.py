@@ -435,7 +435,7 @@ def serve(state: str | os.PathLike[str] | dict[str, Any], host: str = "127.0.0.1
           log_path: str | None = None) -> StandIn:
     """Start a stand-in in a background thread."""
     server = StandIn(state, host, port, log_path)
-    threading.Thread(target=server.serve_forever, daemon=True,
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
                      name=f"standin:{server.port}").start()
     return server
 
