@@ -1,0 +1,318 @@
+"""The registry metadata database: reachable, recent enough, one per site and independent,
+external, the one the registry uses, configured for imports and migrations, and holding the
+data each step expects."""
+
+from __future__ import annotations
+
+import socket
+
+from geopreflight import site_view as sv
+from geopreflight.catalog import CannotEvaluate, Fail, NotApplicable, Warn, check
+from geopreflight.context import CheckContext
+from geopreflight.facts import FactError
+from geopreflight.registry_config import BUNDLED_PG_DIR, normal_host
+from geopreflight.versions import at_least
+
+from . import GEO_PAGE, METADATA_DB_PAGE
+
+TROUBLESHOOTING = ("https://docs.gitlab.com/administration/packages/"
+                   "container_registry_metadata_database_troubleshooting/")
+EXTERNAL_DB = METADATA_DB_PAGE + "#using-an-external-database"
+PG_FLOOR_NUM, PG_FLOOR = 150000, "15"
+REGISTRY_WITH_FLOOR = "4.39.0"
+
+
+@check("DB-001", title="The registry metadata database is reachable (read-only)",
+       severity="critical",
+       rationale="Every metadata-database step needs the site's registry database reachable "
+                 "with the inventory's credentials; geopreflight reads it only in read-only "
+                 "transactions with statement_timeout (fact sheet, H; design, never write).",
+       remediation="Fix metadata_db in the inventory (DSN, user, password) or the network and "
+                   "pg_hba.conf so that the checker can connect; use the registry's own user "
+                   "or a read-only monitoring user.",
+       doc=METADATA_DB_PAGE)
+def test_db_001(ctx: CheckContext) -> str:
+    info = sv.db(ctx)
+    return (f"PostgreSQL {info['version']}, database {info['dbname']} as {info['user']} "
+            f"(system_identifier {info['system_identifier']})")
+
+
+@check("DB-002", title="PostgreSQL is at least the registry's floor", severity="critical",
+       rationale="Registry v4.39 and later refuse to start on PostgreSQL older than 15.0 "
+                 "(MinPostgresqlVersion; fact sheet, B1 and F3). The registry version comes "
+                 "from its Gitlab-Container-Registry-Version header.",
+       remediation="Upgrade the registry's PostgreSQL to 15 or later (and within GitLab's own "
+                   "PostgreSQL range) before enabling or importing the metadata database.",
+       doc=METADATA_DB_PAGE)
+def test_db_002(ctx: CheckContext) -> str:
+    info = sv.db(ctx)
+    try:
+        reg_version = sv.gitlab_registry(ctx).get("version")
+    except (CannotEvaluate, FactError):
+        reg_version = None
+    num, shown = int(info["version_num"]), info["version"]
+    if num >= PG_FLOOR_NUM:
+        return f"PostgreSQL {shown} >= {PG_FLOOR}"
+    if reg_version and not at_least(reg_version.split("-")[0], REGISTRY_WITH_FLOOR):
+        raise Warn(f"{ctx.site.name}'s registry {reg_version} predates the enforced floor, but "
+                   f"PostgreSQL {shown} is below the documented {PG_FLOOR}; upgrade it")
+    raise Fail(f"{ctx.site.name}'s registry metadata database runs PostgreSQL {shown}; registry "
+               f"{reg_version or '(version unknown)'} needs {PG_FLOOR} or later",
+               observed=shown, expected=f">= {PG_FLOOR}")
+
+
+def _sysid(ctx: CheckContext, site) -> str:
+    return str(sv.db(ctx, site)["system_identifier"])
+
+
+def _replica(info: dict) -> bool:
+    return bool(info["in_recovery"]) or int(info["wal_receivers"]) > 0
+
+
+@check("DB-003", title="The site's registry database is its own, independent of other sites'",
+       severity="critical", scope="pair",
+       rationale="Each Geo site needs its own PostgreSQL instance for the registry metadata; "
+                 "Geo replicates the registry through notifications, not the database, and "
+                 "each registry must write its own metadata (fact sheet, section 0, E1, F2). "
+                 "Distinct clusters have different system_identifiers; a replica shares its "
+                 "primary's and is in recovery; a shared server shows the other site's "
+                 "session marker in pg_stat_activity (fact sheet, F3; lab notes, section 1).",
+       remediation="Give the site a separate, writable PostgreSQL instance for its registry "
+                   "database (not a replica, not another site's server or a copy of it) and "
+                   "point registry['database'] there.",
+       doc=GEO_PAGE)
+def test_db_003(ctx: CheckContext) -> str:
+    me = ctx.site
+    mine = sv.db(ctx)
+    sessions = ctx.fact("db.sessions", None)
+    others = [s for s in ctx.inventory.sites if s is not me and s.metadata_db is not None]
+    if not others:
+        raise NotApplicable("no other site with a metadata database in the inventory")
+    seen = []
+    for other in others:
+        theirs = sv.db(ctx, other)
+        shared = (other.name in (sessions.get(me.name) or {}).get("sees", [])
+                  or me.name in (sessions.get(other.name) or {}).get("sees", []))
+        sysid = str(mine["system_identifier"])
+        if shared:
+            raise Fail(f"{me.name}'s registry database ({mine['dbname']}) is on the same "
+                       f"PostgreSQL instance as {other.name}'s ({theirs['dbname']}): this run's "
+                       f"session marker from one site shows in the other's pg_stat_activity",
+                       observed=f"shared server (system_identifier {sysid})",
+                       expected="a separate PostgreSQL instance per site")
+        if sysid != str(theirs["system_identifier"]):
+            seen.append(f"{other.name}: {theirs['system_identifier']}")
+            continue
+        if _replica(mine):
+            raise Fail(f"{me.name}'s registry database is a streaming replica of "
+                       f"{other.name}'s (same system_identifier {sysid}, in recovery, "
+                       f"{mine['wal_receivers']} WAL receiver): read-only, and it holds "
+                       f"{other.name}'s metadata", observed="replica of " + other.name,
+                       expected="an independent, writable cluster")
+        if _replica(theirs):
+            raise Fail(f"{other.name}'s registry database is a streaming replica of "
+                       f"{me.name}'s (same system_identifier {sysid})",
+                       observed=f"{other.name} replicates {me.name}",
+                       expected="independent clusters")
+        raise Fail(f"{me.name}'s registry database has the same system_identifier ({sysid}) "
+                   f"as {other.name}'s but is a separate writable server: a physical copy "
+                   "(promoted replica or restored base backup) of it",
+                   observed="physical copy of " + other.name,
+                   expected="a cluster created for this site (its own initdb)")
+    return f"system_identifier {mine['system_identifier']} differs from " + ", ".join(seen)
+
+
+@check("DB-004", title="The registry database is writable, not a standby", severity="critical",
+       rationale="A registry needs write access to its metadata database; a standby "
+                 "(pg_is_in_recovery() true, a WAL receiver) rejects every write with "
+                 "SQLSTATE 25006. On a Geo secondary the bundled PostgreSQL is exactly such a "
+                 "replica of the primary (fact sheet, F2, F3).",
+       remediation="Point the site's registry at a writable PostgreSQL primary of its own.",
+       doc=GEO_PAGE)
+def test_db_004(ctx: CheckContext) -> str:
+    info = sv.db(ctx)
+    if _replica(info):
+        raise Fail(f"{ctx.site.name}'s registry database is a standby: pg_is_in_recovery() is "
+                   f"{info['in_recovery']}, {info['wal_receivers']} WAL receiver(s)",
+                   observed="in recovery (read-only)", expected="a writable primary server")
+    return "not in recovery, no WAL receiver"
+
+
+def _bundled(ctx: CheckContext) -> tuple[bool, str]:
+    """Whether config.yml points the registry at the Linux package's PostgreSQL (F1)."""
+    cfg = sv.config_yml(ctx)["database"]
+    pg_enabled = sv.rb_get(ctx, "postgresql", "enable", default=True)
+    listen = str(sv.rb_get(ctx, "postgresql", "listen_address", default="") or "")
+    pg_port = sv.rb_get(ctx, "postgresql", "port", default=5432)
+    host, port = cfg.get("host"), cfg.get("port") or 5432
+    where = f"config.yml database.host={host!r}, port={port}"
+    if pg_enabled is False:
+        return False, f"{where}; postgresql['enable'] = false"
+    local = {BUNDLED_PG_DIR, normal_host(listen.split(",")[0]) if listen else None}
+    if not host or str(host).rstrip("/") in local or normal_host(host) in local:
+        if int(port) == int(pg_port):
+            return True, f"{where}, the bundled PostgreSQL (postgresql['enable'] is on, " \
+                         f"listen_address {listen or 'unset'}, port {pg_port})"
+    return False, f"{where}, not the bundled PostgreSQL's socket or listen address"
+
+
+@check("DB-005", title="The registry database is external, not the bundled PostgreSQL",
+       severity="critical",
+       rationale="With Geo each site needs a separate external PostgreSQL for the registry "
+                 "metadata (fact sheet, section 0). An unset registry database host resolves "
+                 "to the Linux package's PostgreSQL socket or listen address (fact sheet, A3, "
+                 "F1); on a secondary that PostgreSQL is a read-only replica of the primary's "
+                 "(F2). Decided from the rendered config.yml and gitlab.rb, never from the "
+                 "inventory's DSN.",
+       remediation="Create a registry database on a separate PostgreSQL instance for the site "
+                   "and set registry['database'] host, port, user, password and dbname to it "
+                   "(move the data first when the bundled one holds it), then reconfigure.",
+       doc=EXTERNAL_DB)
+def test_db_005(ctx: CheckContext) -> str:
+    bundled, how = _bundled(ctx)
+    if bundled:
+        extra = (" On a Geo secondary the bundled PostgreSQL is a read-only replica of the "
+                 "primary's, so this registry would read the primary's metadata and fail on "
+                 "every write." if ctx.site.role == "secondary" else "")
+        raise Fail(f"{ctx.site.name}'s registry uses the bundled PostgreSQL: {how}.{extra}",
+                   observed="bundled PostgreSQL", expected="a separate external PostgreSQL")
+    return how
+
+
+def _addresses(host: str) -> set[str]:
+    try:
+        return {a[4][0] for a in socket.getaddrinfo(host, None)}
+    except OSError:
+        return set()
+
+
+@check("DB-006", title="The inventory's database is the one the registry uses", severity="high",
+       rationale="The inventory's DSN is only the checker's route; the checks about the "
+                 "database only mean something if it reaches the host, port and database "
+                 "that the registry's rendered config.yml names (fact sheet, A7).",
+       remediation="Make metadata_db in the inventory point at config.yml's database host, "
+                   "port and dbname (or fix registry['database'] and reconfigure).",
+       doc=METADATA_DB_PAGE)
+def test_db_006(ctx: CheckContext) -> str:
+    cfg = sv.config_yml(ctx)["database"]
+    info = sv.db(ctx)
+    want_host, want_port = cfg.get("host"), int(cfg.get("port") or 5432)
+    want_db = cfg.get("dbname") or "registry"
+    got_addr = (info.get("server_addr") or "").split("/")[0] or None
+    got = f"{got_addr or 'unix socket'}:{info['server_port']}/{info['dbname']}"
+    want = f"{want_host}:{want_port}/{want_db}"
+    problems = []
+    if info["dbname"] != want_db:
+        problems.append("database name")
+    if int(info["server_port"] or 5432) != want_port:
+        problems.append("port")
+    if want_host and not str(want_host).startswith("/") and got_addr:
+        ips = {normal_host(a) for a in _addresses(str(want_host))} | {normal_host(want_host)}
+        if normal_host(got_addr) not in ips:
+            problems.append("host")
+    if problems:
+        raise Fail(f"the inventory's DSN for {ctx.site.name} reaches {got}, but config.yml says "
+                   f"{want} ({', '.join(problems)} differ)", observed=got, expected=want)
+    return f"{got} matches config.yml {want}"
+
+
+@check("DB-007", title="Database settings let imports and migrations write", severity="high",
+       rationale="Migrations fail with SQLSTATE 25006 when default_transaction_read_only is "
+                 "on; the import fails with 'invalid hex format' when bytea_output is escape; "
+                 "on PostgreSQL 15+ the registry user must own the database or it gets "
+                 "'permission denied for schema public' (fact sheet, B1, F3, H).",
+       remediation="ALTER DATABASE <db> SET default_transaction_read_only = off; ALTER DATABASE "
+                   "<db> SET bytea_output = 'hex'; ALTER DATABASE <db> OWNER TO <registry user>.",
+       doc=TROUBLESHOOTING)
+def test_db_007(ctx: CheckContext) -> str:
+    info = sv.db(ctx)
+    user = sv.config_yml(ctx)["database"].get("user") or "registry"
+    problems = []
+    if info["default_transaction_read_only"] != "off":
+        problems.append(f"default_transaction_read_only is {info['default_transaction_read_only']}"
+                        " (expected off)")
+    if info["bytea_output"] != "hex":
+        problems.append(f"bytea_output is {info['bytea_output']} (expected hex)")
+    if info["owner"] != user:
+        problems.append(f"database {info['dbname']} is owned by {info['owner']}, not the "
+                        f"registry's user {user} (config.yml database.user)")
+    if problems:
+        raise Fail(f"{ctx.site.name}: " + "; ".join(problems), observed="; ".join(problems),
+                   expected=f"read-write by default, bytea_output hex, owner {user}")
+    return f"read-write by default, bytea_output hex, owned by {user}"
+
+
+@check("DB-008", title="The registry's schema migrations are applied", severity="high",
+       rationale="The import refuses to run with pending migrations ('there are pending "
+                 "database migrations'); the registry records them in schema_migrations and "
+                 "post_deploy_schema_migrations, and pending post-deployment migrations do "
+                 "not block start-up (fact sheet, B6, B8, F4).",
+       remediation="Run sudo gitlab-ctl registry-database migrate up (before 18.7: "
+                   "sudo -u registry gitlab-ctl registry-database migrate up).",
+       doc=METADATA_DB_PAGE)
+def test_db_008(ctx: CheckContext) -> str:
+    pre = sv.table(ctx, "schema_migrations")
+    if not pre["exists"] or not pre["rows"]:
+        state = "missing" if not pre["exists"] else "empty"
+        raise Fail(f"{ctx.site.name}: schema_migrations is {state}: the registry's schema "
+                   "migrations have not been applied", observed=f"schema_migrations {state}",
+                   expected="pre-deployment migrations applied")
+    post = sv.table(ctx, "post_deploy_schema_migrations")
+    if not post["exists"] or not post["rows"]:
+        raise Warn(f"{ctx.site.name}: {pre['rows']} migration(s) applied but no post-deployment "
+                   "migration; run sudo gitlab-ctl registry-database migrate up")
+    return f"{pre['rows']} pre- and {post['rows']} post-deployment migration(s) applied"
+
+
+@check("DB-009", title="No tags in the database before an import", severity="critical",
+       rationale="The tag import refuses to run when the tags table has rows ('tags already "
+                 "present in database - this may be an imported registry!'); a missing table "
+                 "counts as empty (fact sheet, B7, F4, H).",
+       remediation="Do not import twice: if the site was already imported, continue with the "
+                   "next step; otherwise point the registry at an empty, migrated database.",
+       doc=METADATA_DB_PAGE)
+def test_db_009(ctx: CheckContext) -> str:
+    tags = sv.table(ctx, "tags")
+    if tags["exists"] and tags["rows"]:
+        more = "+" if tags.get("capped") else ""
+        raise Fail(f"{ctx.site.name}: the tags table holds {tags['rows']}{more} row(s)",
+                   observed=f"{tags['rows']}{more} tags", expected="0 tags")
+    return "tags table empty" if tags["exists"] else "no tags table yet (counts as empty)"
+
+
+@check("DB-010", title="A new registry database holds no repositories or tags", severity="high",
+       rationale="A new site's registry must start on an empty metadata database; a restored "
+                 "dump of another site's database passes the system_identifier test but "
+                 "describes the other site's storage (fact sheet, F2, section 0).",
+       remediation="Recreate the site's registry database empty (CREATE DATABASE ... OWNER "
+                   "registry) and run the migrations; never restore another site's dump.",
+       doc=GEO_PAGE)
+def test_db_010(ctx: CheckContext) -> str:
+    found = []
+    for name in ("repositories", "tags"):
+        t = sv.table(ctx, name)
+        if t["exists"] and t["rows"]:
+            found.append(f"{t['rows']}{'+' if t.get('capped') else ''} {name}")
+    if found:
+        raise Fail(f"{ctx.site.name}'s registry database is not empty: {', '.join(found)}",
+                   observed=", ".join(found), expected="no repositories and no tags")
+    return "no repositories, no tags"
+
+
+@check("DB-011", title="The registry database holds the registry's data", severity="critical",
+       rationale="A registry in database mode (database-in-use lockfile) serves only what "
+                 "its database holds; after moving the database the tags must be there, or "
+                 "every image disappears (fact sheet, B7, F2, F4).",
+       remediation="Restore the registry database's dump into the new PostgreSQL (pg_dump/"
+                   "pg_restore with both the public and partitions schemas) and point "
+                   "registry['database'] at it.",
+       doc="https://docs.gitlab.com/administration/postgresql/moving/")
+def test_db_011(ctx: CheckContext) -> str:
+    locks = sv.lockfiles(ctx)
+    tags = sv.table(ctx, "tags")
+    if tags["exists"] and tags["rows"]:
+        return f"{tags['rows']}{'+' if tags.get('capped') else ''} tag(s)"
+    lock = ("with the database-in-use lockfile present" if locks.get("database-in-use")
+            else "")
+    raise Fail(f"{ctx.site.name}'s registry database holds no tags {lock}".strip(),
+               observed="0 tags", expected="the registry's tags")

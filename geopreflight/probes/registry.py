@@ -1,0 +1,187 @@
+"""The container registry, as a client sees it: GET and HEAD only, the token request included.
+
+`GET /v2/` challenges with `WWW-Authenticate: Bearer realm=...,service=...`; the realm is
+GitLab's `/jwt/auth`, asked with the site's username and token and `service=container_registry`
+(fact sheet C1, C1b). With that token: `/v2/` (the GitLab headers: version, features,
+database-enabled), `/gitlab/v1/` (200 in database mode, 404 with the version header in legacy
+mode, fact sheet C2). Only the data probe asks for `registry:catalog:*`, and reads one catalog
+entry (`n=1`), never the whole catalog. Tokens never leave this module.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlencode
+
+from ..http import Reply, Unreachable
+from ..inventory import Site
+from . import ProbeContext, ProbeError, probe
+from .gitlab import api_get
+
+SERVICE = "container_registry"
+CATALOG_SCOPE = "registry:catalog:*"
+_PARAM = re.compile(r'(\w+)="([^"]*)"')
+
+
+def challenge(reply: Reply) -> dict[str, str] | None:
+    """The Bearer challenge's parameters (realm, service, scope), or None.
+
+    >>> from requests.structures import CaseInsensitiveDict as H
+    >>> challenge(Reply("u", 401, H({"WWW-Authenticate":
+    ...     'Bearer realm="https://gl/jwt/auth",service="container_registry"'}), b""))
+    {'realm': 'https://gl/jwt/auth', 'service': 'container_registry'}
+    """
+    header = reply.headers.get("WWW-Authenticate", "")
+    if reply.status != 401 or not header.lower().startswith("bearer "):
+        return None
+    return dict(_PARAM.findall(header))
+
+
+def _username(pc: ProbeContext, site: Site) -> str:
+    if site.gitlab.username:
+        return site.gitlab.username
+    reply = api_get(pc, site, "/api/v4/user")
+    try:
+        name = reply.json().get("username") if reply.status == 200 else None
+    except ValueError:
+        name = None
+    if not name:
+        raise ProbeError(f"GET {reply.url}: {reply.status}, cannot learn the token's username "
+                         "(set gitlab.username in the inventory)", reply.url)
+    return name
+
+
+def _registry_url(site: Site) -> str:
+    if site.registry is None:
+        raise ProbeError(f"the inventory gives no registry for {site.name}")
+    return site.registry.url
+
+
+def token(pc: ProbeContext, site: Site, realm: str, scope: str | None = None) -> tuple[str | None,
+                                                                                     str]:
+    """A registry token from the realm, or None and why (GitLab's 401/403/404 meanings)."""
+    params = {"service": SERVICE} | ({"scope": scope} if scope else {})
+    url = f"{realm}?{urlencode(params)}"
+    reply = pc.http.get(url, auth=(_username(pc, site), site.gitlab.token.reveal()),
+                        verify=site.gitlab.verify)
+    if reply.status == 200:
+        try:
+            body = reply.json()
+            value = body.get("token") or body.get("access_token")
+        except (ValueError, AttributeError):
+            value = None
+        return (value, "") if value else (None, f"GET {realm}: 200 without a token")
+    why = {401: "the username or token is wrong (HTTP Basic: Access denied)",
+           403: "the token has no registry ability: it needs read_registry (or api)",
+           404: "GitLab says the registry is not enabled (UNAVAILABLE)"}.get(
+        reply.status, "unexpected answer")
+    return None, f"GET {realm}?service={SERVICE}: {reply.status}, {why}"
+
+
+def _get(pc: ProbeContext, url: str, bearer: str | None = None) -> Reply:
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else None
+    try:
+        return pc.http.get(url, headers=headers)
+    except Unreachable as exc:
+        raise ProbeError(str(exc), url) from None
+
+
+def _authorised(pc: ProbeContext, site: Site) -> tuple[dict[str, Any], str | None]:
+    """`/v2/` without and then with a token; the value and the token (None on failure)."""
+    base = _registry_url(site)
+    first = _get(pc, f"{base}/v2/")
+    value: dict[str, Any] = {"url": base, "unauthenticated_status": first.status}
+    if first.status == 200:
+        value["problem"] = ("GET /v2/ answers 200 without a token: the registry does not use "
+                            "GitLab's token authentication")
+        return value, None
+    params = challenge(first)
+    if params is None or not params.get("realm"):
+        value["problem"] = (f"GET {base}/v2/: {first.status} without a Bearer challenge "
+                            "(expected 401 with WWW-Authenticate: Bearer realm=...)")
+        return value, None
+    value["challenge"] = {"realm": params["realm"], "service": params.get("service")}
+    bearer, why = token(pc, site, params["realm"])
+    if bearer is None:
+        value["problem"] = why
+        return value, None
+    return value, bearer
+
+
+@probe("registry.api")
+def registry_api(pc: ProbeContext, site: Site | None) -> tuple[Any, str]:
+    """Does the registry answer, with GitLab token auth, and what does it say about itself."""
+    assert site is not None
+    value, bearer = _authorised(pc, site)
+    base = value["url"]
+    if bearer is None:
+        return value, f"{base}/v2/"
+    reply = _get(pc, f"{base}/v2/", bearer)
+    h = reply.headers
+    value.update({
+        "status": reply.status,
+        "api_version": h.get("Docker-Distribution-Api-Version"),
+        "version": h.get("Gitlab-Container-Registry-Version"),
+        "features": h.get("Gitlab-Container-Registry-Features"),
+        "database_enabled": h.get("Gitlab-Container-Registry-Database-Enabled"),
+    })
+    if reply.status == 401 and site.role == "secondary":
+        primary = pc.inventory.primary
+        if primary.registry is not None:
+            other = _get(pc, f"{primary.registry.url}/v2/", bearer)
+            value["token_accepted_by_primary"] = other.status == 200
+    if reply.status == 200:
+        v1 = _get(pc, f"{base}/gitlab/v1/", bearer)
+        value["gitlab_v1"] = {"status": v1.status,
+                              "version_header": "Gitlab-Container-Registry-Version" in v1.headers}
+    return value, f"{base}/v2/, {base}/gitlab/v1/"
+
+
+@probe("registry.catalog")
+def registry_catalog(pc: ProbeContext, site: Site | None) -> tuple[Any, str]:
+    """The first catalog entry (`n=1`) with a `registry:catalog:*` token: data or none."""
+    assert site is not None
+    value, _ = _authorised(pc, site)
+    if value.get("problem"):
+        raise ProbeError(value["problem"], f"{value['url']}/v2/")
+    bearer, why = token(pc, site, value["challenge"]["realm"], CATALOG_SCOPE)
+    if bearer is None:
+        raise ProbeError(why, value["challenge"]["realm"])
+    url = f"{value['url']}/v2/_catalog?n=1"
+    reply = _get(pc, url, bearer)
+    if reply.status in (401, 403):
+        raise ProbeError(f"GET {url}: {reply.status}; GitLab grants registry:catalog:* only to "
+                         "administrators, so the inventory's token must belong to an admin", url)
+    if reply.status != 200:
+        raise ProbeError(f"GET {url}: {reply.status}, expected 200", url)
+    try:
+        repos = reply.json().get("repositories") or []
+    except (ValueError, AttributeError):
+        raise ProbeError(f"GET {url}: the answer is not the catalog's JSON", url) from None
+    return {"repositories_on_first_page": len(repos),
+            "more": "Link" in reply.headers}, url
+
+
+@probe("registry.primary_api")
+def registry_primary_api(pc: ProbeContext, site: Site | None) -> tuple[Any, str]:
+    """A secondary's `geo_registry_replication_primary_api_url`, asked for `/v2/` unauthenticated:
+    the primary registry must answer with a Bearer challenge (fact sheet A6, E2)."""
+    assert site is not None
+    if site.role != "secondary" or site.host is None:
+        return None, "not a secondary with a host"
+    from .host import host_config
+
+    cfg, _ = host_config(pc, site)
+    url = (cfg["gitlab_yml"].get("registry_replication_primary_api_url")
+           or ((cfg["gitlab_rb"]["values"].get("gitlab_rails") or {})
+               .get("geo_registry_replication_primary_api_url")))
+    if not url:
+        return {"url": None}, "gitlab.yml, gitlab.rb"
+    target = f"{str(url).rstrip('/')}/v2/"
+    try:
+        reply = pc.http.get(target)
+    except Unreachable as exc:
+        return {"url": url, "error": str(exc)}, target
+    return {"url": url, "status": reply.status, "bearer_challenge": challenge(reply) is not None,
+            "version": reply.headers.get("Gitlab-Container-Registry-Version")}, target

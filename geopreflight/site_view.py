@@ -1,0 +1,153 @@
+"""Views over one site's registry, host and database facts that several checks share.
+
+Each accessor turns a missing or unreadable source into `CannotEvaluate` with the reason, so a
+check never passes on data it could not read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .catalog import CannotEvaluate
+from .context import CheckContext
+from .gitlab_rb import MISSING, Problem, RubyConfig, Unparsed
+from .inventory import Site
+from .registry_config import config_mode, gitlab_v1_mode, header_mode, lockfile_mode
+
+
+def _site(ctx: CheckContext, site: Site | None) -> Site:
+    s = site or ctx.site
+    assert s is not None
+    return s
+
+
+def host(ctx: CheckContext, site: Site | None = None) -> dict[str, Any]:
+    return ctx.fact("host.config", _site(ctx, site))
+
+
+def rb(ctx: CheckContext, site: Site | None = None) -> RubyConfig:
+    """The site's gitlab.rb (its literal settings and the statements that could not be read)."""
+    s = _site(ctx, site)
+    g = host(ctx, s)["gitlab_rb"]
+    if not g["present"]:
+        raise CannotEvaluate(f"{s.name}: /etc/gitlab/gitlab.rb does not exist on the host")
+    return RubyConfig(g["values"], [Problem(p["line"], tuple(p["path"]), p["reason"])
+                                    for p in g["problems"]])
+
+
+def rb_get(ctx: CheckContext, *path: str, default: Any = None, site: Site | None = None) -> Any:
+    try:
+        return rb(ctx, site).get(*path, default=default)
+    except Unparsed as exc:
+        raise CannotEvaluate(f"{_site(ctx, site).name}: {exc}") from None
+
+
+def rb_has(ctx: CheckContext, *path: str, site: Site | None = None) -> bool:
+    return rb_get(ctx, *path, default=MISSING, site=site) is not MISSING
+
+
+def config_yml(ctx: CheckContext, site: Site | None = None) -> dict[str, Any]:
+    """The rendered registry config.yml summary; an error when it is missing or unreadable."""
+    s = _site(ctx, site)
+    c = host(ctx, s)["config_yml"]
+    if not c.get("present"):
+        raise CannotEvaluate(f"{s.name}: /var/opt/gitlab/registry/config.yml does not exist "
+                             "(registry not enabled, or gitlab-ctl reconfigure not run)")
+    if c.get("error"):
+        raise CannotEvaluate(f"{s.name}: {c['error']}")
+    return c
+
+
+def lockfiles(ctx: CheckContext, site: Site | None = None) -> dict[str, Any]:
+    return host(ctx, site)["lockfiles"]
+
+
+def api(ctx: CheckContext, site: Site | None = None) -> dict[str, Any]:
+    """The authorised `/v2/` answer; an error when the registry could not be authorised."""
+    s = _site(ctx, site)
+    value = ctx.fact("registry.api", s)
+    if value.get("problem"):
+        raise CannotEvaluate(f"{s.name}'s registry: {value['problem']}")
+    if value.get("status") != 200:
+        raise CannotEvaluate(f"{s.name}'s registry answers {value.get('status')} to an "
+                             "authorised GET /v2/")
+    return value
+
+
+def gitlab_registry(ctx: CheckContext, site: Site | None = None) -> dict[str, Any]:
+    """`api` for a GitLab container registry; the mode rules do not apply to any other."""
+    value = api(ctx, site)
+    if not value.get("version"):
+        raise CannotEvaluate(f"{_site(ctx, site).name}'s registry sends no "
+                             "Gitlab-Container-Registry-Version: not a GitLab container "
+                             "registry, so the metadata-mode rules do not apply")
+    return value
+
+
+def mode_sources(ctx: CheckContext, site: Site | None = None) -> dict[str, str]:
+    """The metadata mode each readable source gives; the header source is required.
+
+    Sources that cannot be read (lockfiles on object storage) are absent, not errors.
+    """
+    s = _site(ctx, site)
+    value = gitlab_registry(ctx, s)
+    out: dict[str, str] = {}
+    header = header_mode(value.get("database_enabled"))
+    if header is None:
+        raise CannotEvaluate(f"{s.name}'s registry sends no usable "
+                             "Gitlab-Container-Registry-Database-Enabled header "
+                             f"({value.get('database_enabled')!r})")
+    out["header Gitlab-Container-Registry-Database-Enabled"] = header
+    v1 = value.get("gitlab_v1") or {}
+    v1_mode = gitlab_v1_mode(v1.get("status"), bool(v1.get("version_header")))
+    if v1_mode:
+        out[f"/gitlab/v1/ ({v1.get('status')})"] = v1_mode
+    locks = lockfiles(ctx, s)
+    lock_mode = lockfile_mode(locks)
+    if lock_mode:
+        out["storage lockfiles"] = lock_mode
+    cfg = config_yml(ctx, s)
+    fs_lock = locks.get("filesystem-in-use") if locks.get("readable") else None
+    cmode = config_mode(cfg["database"].get("enabled"), fs_lock)
+    if cmode:
+        out[f"config.yml database.enabled={cfg['database'].get('enabled')!r}"] = cmode
+    return out
+
+
+def mode(ctx: CheckContext, site: Site | None = None) -> tuple[str | None, dict[str, str]]:
+    """The agreed mode (None when the sources disagree) and the sources."""
+    sources = mode_sources(ctx, site)
+    modes = set(sources.values())
+    return (modes.pop() if len(modes) == 1 else None), sources
+
+
+def describe(sources: dict[str, str]) -> str:
+    return "; ".join(f"{k}: {v}" for k, v in sources.items())
+
+
+def db(ctx: CheckContext, site: Site | None = None) -> dict[str, Any]:
+    return ctx.fact("db.server", _site(ctx, site))
+
+
+def table(ctx: CheckContext, name: str, site: Site | None = None) -> dict[str, Any]:
+    t = db(ctx, site)["tables"][name]
+    if t.get("error"):
+        raise CannotEvaluate(f"{_site(ctx, site).name}: cannot read table {name}: {t['error']}")
+    return t
+
+
+def has_data(ctx: CheckContext, site: Site | None = None) -> tuple[bool, str]:
+    """Whether the registry holds at least one repository, and from where that was read.
+
+    Legacy mode: the catalog's first page (`n=1`). Database mode: rows in `repositories`.
+    """
+    s = _site(ctx, site)
+    agreed, sources = mode(ctx, s)
+    if agreed == "database":
+        rows = table(ctx, "repositories", s)["rows"]
+        return rows > 0, f"{rows} row(s) in repositories"
+    if agreed != "legacy":
+        raise CannotEvaluate(f"{s.name}: the metadata mode is unclear ({describe(sources)})")
+    cat = ctx.fact("registry.catalog", s)
+    n = cat["repositories_on_first_page"]
+    return n > 0, f"the catalog's first page lists {n} repository(ies)"
