@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> None:
             primary_state=Path(primary["run"]) / "gitlab-state.json",
             key_file=Path(lab["key_file"]), cert_file=Path(lab["cert_file"]),
             ready_file=lab_dir / "run" / "ready", failing=site["replication"]["failing"],
-            delay_s=site["replication"]["delay_s"], log=Path(site["run"]) / "replication.log")
+            delay_s=site["replication"]["delay_s"], log=Path(site["run"]) / "replication.log",
+            caught_up_file=Path(site["run"]) / "replication.ready")
         w.start()
         workers.append(w)
     stop.wait()

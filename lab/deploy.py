@@ -381,6 +381,10 @@ def up(scenario_ref: str, lab_dir: Path) -> dict[str, Any]:
         state.write(lab_dir / "lab.json", lab)
         inventory.write(lab, lab_dir)
         (run / "ready").touch()
+        _wait_replicators(lab)
+        _log("replicators caught up", t0)
+        lab["up_seconds"] = round(time.monotonic() - t0, 2)
+        state.write(lab_dir / "lab.json", lab)
         return lab
     except BaseException:
         pg_thread.join()
@@ -401,6 +405,16 @@ def _wait_daemon(lab: dict[str, Any], run: Path, timeout: float = 15) -> None:
                            f"{run / 'daemon.log'}:\n" + (run / "daemon.log").read_text()[-2000:])
         time.sleep(0.02)
     raise LabError(f"the lab daemon did not listen within {timeout}s")
+
+
+def _wait_replicators(lab: dict[str, Any], timeout: float = 15) -> None:
+    """Until each replicator has backfilled and written its first counts."""
+    files = [Path(s["run"]) / "replication.ready" for s in lab["sites"] if s["replicating"]]
+    deadline = time.monotonic() + timeout
+    while not all(f.exists() for f in files):
+        if time.monotonic() > deadline:
+            raise LabError(f"the replicators did not catch up within {timeout}s")
+        time.sleep(0.02)
 
 
 def _ancestors() -> set[int]:
@@ -450,6 +464,8 @@ def down(lab_dir: Path, quiet: bool = False) -> list[str]:
     for f in list(run.glob("*.pid")) + list((lab_dir / "sites").glob("*/run/*.pid")):
         f.unlink(missing_ok=True)
     (run / "ready").unlink(missing_ok=True)
+    for f in (lab_dir / "sites").glob("*/run/replication.ready"):
+        f.unlink()
     if pg_root and pg_root.exists():
         shutil.rmtree(pg_root, ignore_errors=True)
     if (lab_dir / "lab.json").exists():

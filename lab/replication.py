@@ -29,7 +29,8 @@ class Replicator(threading.Thread):
 
     def __init__(self, *, site_id: int, primary_registry: str, secondary_registry: str,
                  events_file: Path, primary_state: Path, key_file: Path, cert_file: Path,
-                 ready_file: Path, failing: list[str], delay_s: float, log: Path | None) -> None:
+                 ready_file: Path, failing: list[str], delay_s: float, log: Path | None,
+                 caught_up_file: Path | None = None) -> None:
         super().__init__(daemon=True, name=f"replicator:{site_id}")
         self.site_id = site_id
         self.events_file = Path(events_file)
@@ -38,6 +39,7 @@ class Replicator(threading.Thread):
         self.failing = list(failing)
         self.delay_s = float(delay_s)
         self.log_path = log
+        self.caught_up_file = caught_up_file
         self.stopping = threading.Event()
         self.failed: dict[str, str] = {}
 
@@ -59,14 +61,17 @@ class Replicator(threading.Thread):
                 return False
         return True
 
-    def sync(self, repo: str) -> None:
-        """Copy every tag of `repo` that the secondary lacks or has with another digest."""
+    def sync(self, repo: str, tags: set[str] | None = None) -> None:
+        """Copy the tags of `repo` (all, or those named) that the secondary lacks or has with
+        another digest."""
         try:
             if any(fnmatch.fnmatch(repo, pat) for pat in self.failing):
                 raise oci.RegistryError("Geo::ContainerRepositorySync failed (lab knob: "
                                         "replication.failing)")
             copied = []
             for tag in self.src.tags(repo):
+                if tags is not None and tag not in tags:
+                    continue
                 want = self.src.digest(repo, tag)
                 if want and self.dst.digest(repo, tag) != want:
                     oci.copy(self.src, self.dst, repo, tag)
@@ -133,18 +138,23 @@ class Replicator(threading.Thread):
         except (oci.RegistryError, OSError) as exc:
             self.log(event="backfill-error", error=str(exc))
         self.update_counts()
+        if self.caught_up_file:
+            self.caught_up_file.touch()
+        pending: list[tuple[float, str, str]] = []  # (due, repository, tag)
         while not self.stopping.is_set():
             offset, events = self._new_events(offset)
-            repos = []
+            now = time.time()
             for ev in events:
                 target = ev.get("target", {})
-                if ev.get("action") == "push" and target.get("tag") and \
-                        target.get("repository") not in repos:
-                    repos.append(target["repository"])
-            if repos:
-                if self.delay_s:
-                    self.stopping.wait(self.delay_s)
-                for repo in repos:
-                    self.sync(repo)
+                if ev.get("action") == "push" and target.get("tag"):
+                    pending.append((now + self.delay_s, target["repository"], target["tag"]))
+            due = [p for p in pending if p[0] <= now]
+            pending = [p for p in pending if p[0] > now]
+            if due:
+                by_repo: dict[str, set[str]] = {}
+                for _, repo, tag in due:
+                    by_repo.setdefault(repo, set()).add(tag)
+                for repo, tags in by_repo.items():
+                    self.sync(repo, tags)
                 self.update_counts()
             self.stopping.wait(0.1)

@@ -102,7 +102,8 @@ def test_jwt_auth_grants_like_gitlab(lab):
     # the secondary's /jwt/auth is answered by the primary, and its registry trusts that token
     sec = d.secondary
     tok = d.token(sec.name)
-    assert requests.get(f"{sec.registry_url}/v2/", headers=bearer(tok), timeout=5).status_code == 200
+    r = requests.get(f"{sec.registry_url}/v2/", headers=bearer(tok), timeout=5)
+    assert r.status_code == 200
 
 
 def test_registry_disabled_site(lab):
