@@ -1,0 +1,199 @@
+"""Host configuration read through testinfra: gitlab.rb (Ruby, parsed literally), the
+cluster file, and the rendered config.yml and gitlab.yml. Secrets are compared as digests."""
+
+from __future__ import annotations
+
+from geopreflight import site_view as sv
+from geopreflight.catalog import CannotEvaluate, Fail, Warn, check
+from geopreflight.context import CheckContext
+from geopreflight.geo import geo_match, match_site_url
+from geopreflight.gitlab_rb import Unparsed, geo_role
+from geopreflight.registry_config import enabled_value
+
+from . import GEO_SETUP, METADATA_DB_PAGE
+
+GEO_REGISTRY = "https://docs.gitlab.com/administration/geo/replication/container_registry/"
+
+
+def _role(ctx: CheckContext) -> tuple[str | None, str]:
+    cluster = sv.host(ctx)["cluster_json"]
+    if cluster.get("present"):
+        if cluster.get("error"):
+            raise CannotEvaluate(f"{ctx.site.name}: {cluster['error']}")
+        for role in ("primary", "secondary"):
+            if cluster.get(role) is True:
+                return role, "/etc/gitlab/gitlab-cluster.json"
+    try:
+        return geo_role(sv.rb(ctx)), "/etc/gitlab/gitlab.rb"
+    except Unparsed as exc:
+        raise CannotEvaluate(f"{ctx.site.name}: {exc}") from None
+
+
+@check("HOST-001", title="The host's Geo role is the expected one", severity="critical",
+       rationale="The role comes from /etc/gitlab/gitlab-cluster.json first (it overrides "
+                 "gitlab.rb after a failover), then gitlab.rb's roles(['geo_*_role']) or "
+                 "geo_*_role['enable'] = true (fact sheet, A1).",
+       remediation="Fix roles in /etc/gitlab/gitlab.rb (or gitlab-cluster.json after a "
+                   "promotion) and reconfigure, or fix the inventory's role.",
+       doc=GEO_SETUP)
+def test_host_001(ctx: CheckContext) -> str:
+    role, where = _role(ctx)
+    if role != ctx.site.role:
+        raise Fail(f"{ctx.site.name}: {where} makes the host a Geo {role or 'nothing'}; the "
+                   f"inventory expects {ctx.site.role}", observed=role or "no Geo role",
+                   expected=ctx.site.role)
+    return f"geo_{role}_role (from {where})"
+
+
+def _rb_enabled(ctx: CheckContext) -> tuple[str | None, bool]:
+    present = sv.rb_has(ctx, "registry", "database", "enabled")
+    return enabled_value(sv.rb_get(ctx, "registry", "database", "enabled")), present
+
+
+@check("HOST-002", title="registry['database'] says 'enabled' => true explicitly",
+       severity="high",
+       rationale="With an external database, prefer is silently rewritten to false when the "
+                 "bundled PostgreSQL is off, so the steps that end in database mode need an "
+                 "explicit true (fact sheet, A3, B9).",
+       remediation="Set 'enabled' => true in registry['database'] and reconfigure.",
+       doc=METADATA_DB_PAGE)
+def test_host_002(ctx: CheckContext) -> str:
+    value, present = _rb_enabled(ctx)
+    if value != "true":
+        seen = value if present else "unset"
+        raise Fail(f"{ctx.site.name}: registry['database']['enabled'] is {seen} in gitlab.rb",
+                   observed=seen, expected="true")
+    return "registry['database']['enabled'] = true"
+
+
+@check("HOST-003", title="registry['database'] says 'enabled' => false before the import",
+       severity="critical",
+       rationale="Before and during an import the docs require enabled false ('Must be "
+                 "false!'); prefer or unset could start the registry on the database (fact "
+                 "sheet, B3, B9).",
+       remediation="Set 'enabled' => false in registry['database'] and reconfigure.",
+       doc=METADATA_DB_PAGE)
+def test_host_003(ctx: CheckContext) -> str:
+    value, present = _rb_enabled(ctx)
+    if value != "false":
+        seen = value if present else "unset"
+        raise Fail(f"{ctx.site.name}: registry['database']['enabled'] is {seen} in gitlab.rb",
+                   observed=seen, expected="false")
+    return "registry['database']['enabled'] = false"
+
+
+@check("HOST-004", title="The primary notifies Geo of registry events", severity="critical",
+       roles=("primary",),
+       rationale="The primary registry needs a notification endpoint named geo_event at "
+                 "<external_url>/api/v4/container_registry_event/events whose Authorization "
+                 "equals registry.notification_secret in gitlab.yml, else events get 401 "
+                 "(fact sheet, A5, E1).",
+       remediation="Add registry['notifications'] with the geo_event endpoint (fact sheet A5) "
+                   "and the same secret as gitlab_rails['registry_notification_secret'], "
+                   "reconfigure.",
+       doc=GEO_REGISTRY)
+def test_host_004(ctx: CheckContext) -> str:
+    cfg = sv.config_yml(ctx)
+    ep = next((e for e in cfg.get("notifications") or [] if e.get("name") == "geo_event"), None)
+    external = sv.rb_get(ctx, "external_url") or ctx.site.gitlab.url
+    want = f"{str(external).rstrip('/')}/api/v4/container_registry_event/events"
+    if ep is None:
+        raise Fail(f"{ctx.site.name}: config.yml has no notification endpoint named geo_event",
+                   observed="no geo_event endpoint", expected=f"geo_event -> {want}")
+    if not match_site_url(ep.get("url") or "", want):
+        raise Fail(f"{ctx.site.name}: geo_event points at {ep.get('url')}",
+                   observed=ep.get("url"), expected=want)
+    gy = sv.host(ctx)["gitlab_yml"]
+    secret = gy.get("notification_secret_digest")
+    if not secret or secret != ep.get("auth_digest"):
+        why = "is not set" if not secret else "differs from the endpoint's Authorization"
+        raise Fail(f"{ctx.site.name}: gitlab.yml registry.notification_secret {why} (compared "
+                   "as digests)", observed=f"secret {why}",
+                   expected="the same secret on both ends")
+    return f"geo_event -> {want}, secrets match"
+
+
+@check("HOST-005", title="The secondary replicates the registry", severity="critical",
+       roles=("secondary",),
+       rationale="Each secondary needs gitlab_rails['geo_registry_replication_enabled'] = true "
+                 "and geo_registry_replication_primary_api_url (fact sheet, A6).",
+       remediation="Set both in the secondary's gitlab.rb (every Rails and Sidekiq node) and "
+                   "reconfigure.",
+       doc=GEO_REGISTRY)
+def test_host_005(ctx: CheckContext) -> str:
+    enabled = sv.rb_get(ctx, "gitlab_rails", "geo_registry_replication_enabled")
+    url = sv.rb_get(ctx, "gitlab_rails", "geo_registry_replication_primary_api_url")
+    if enabled is not True or not url:
+        seen = f"enabled {enabled}, primary_api_url {url or 'unset'}"
+        raise Fail(f"{ctx.site.name}: {seen}", observed=seen,
+                   expected="enabled true and primary_api_url set")
+    return f"enabled, primary_api_url {url}"
+
+
+@check("HOST-006", title="Every registry trusts the same token key and issuer",
+       severity="critical", scope="deployment",
+       rationale="Geo needs the primary's gitlab-registry.key on every site and one token "
+                 "issuer, else 'token from untrusted issuer' (fact sheet, A6, C1b).",
+       remediation="Copy the primary's gitlab-registry.key (and certificate) to each "
+                   "secondary, use one registry_issuer, reconfigure.",
+       doc=GEO_REGISTRY)
+def test_host_006(ctx: CheckContext) -> str:
+    seen = {}
+    for site in ctx.inventory.sites:
+        cfg = sv.config_yml(ctx, site)
+        cert = sv.host(ctx, site)["cert_digest"]
+        if cert is None:
+            raise CannotEvaluate(f"{site.name}: the token certificate "
+                                 f"{cfg.get('rootcertbundle')} cannot be read")
+        seen[site.name] = (cert, cfg.get("token_issuer"))
+    if len(set(seen.values())) > 1:
+        found = ", ".join(f"{k}: cert {v[0][7:19]}…, issuer {v[1]}" for k, v in seen.items())
+        raise Fail(f"the registries trust different token keys or issuers ({found})",
+                   observed=found, expected="one certificate and issuer everywhere")
+    return f"one certificate and issuer {next(iter(seen.values()))[1]!r} on every site"
+
+
+@check("HOST-007", title="gitlab.rb and the rendered config.yml agree", severity="medium",
+       rationale="config.yml is what the registry runs with; when gitlab.rb says otherwise a "
+                 "gitlab-ctl reconfigure is pending (fact sheet, A3, A7).",
+       remediation="Run gitlab-ctl reconfigure (and restart the registry) after editing "
+                   "gitlab.rb.",
+       doc=METADATA_DB_PAGE)
+def test_host_007(ctx: CheckContext) -> str:
+    cfg = sv.config_yml(ctx)
+    rb_db = sv.rb_get(ctx, "registry", "database", default={}) or {}
+    differ = []
+    if "enabled" in rb_db:
+        a, b = enabled_value(rb_db["enabled"]), enabled_value(cfg["database"].get("enabled"))
+        if a != b and not (a == "prefer" and b == "false"):
+            differ.append(f"database.enabled {a} vs {b}")
+    for key in ("host", "port", "dbname", "user"):
+        if key in rb_db and str(rb_db[key]) != str(cfg["database"].get(key)):
+            differ.append(f"database.{key} {rb_db[key]} vs {cfg['database'].get(key)}")
+    ro = sv.rb_get(ctx, "registry", "storage", "maintenance", "readonly", "enabled")
+    if bool(ro) != bool(cfg.get("readonly")):
+        differ.append(f"read-only {bool(ro)} vs {bool(cfg.get('readonly'))}")
+    if differ:
+        raise Warn(f"{ctx.site.name}: gitlab.rb vs config.yml: {'; '.join(differ)}: a "
+                   "reconfigure is pending")
+    return "gitlab.rb and config.yml agree"
+
+
+@check("HOST-008", title="The Geo site name matches geo_node_name or external_url",
+       severity="high",
+       rationale="A Geo site's name must equal gitlab_rails['geo_node_name'] when set, "
+                 "otherwise external_url (fact sheet, A1).",
+       remediation="Rename the Geo site in Admin > Geo > Sites, or set geo_node_name.",
+       doc=GEO_SETUP)
+def test_host_008(ctx: CheckContext) -> str:
+    m = geo_match(ctx, ctx.site)
+    if m.geo_site is None:
+        raise Fail(f"{ctx.site.name} is not a Geo site", observed="no Geo site",
+                   expected="a Geo site")
+    node = sv.rb_get(ctx, "gitlab_rails", "geo_node_name")
+    want = node or sv.rb_get(ctx, "external_url")
+    name = m.geo_site.get("name")
+    if name != want and not (not node and match_site_url(str(name), str(want))):
+        raise Fail(f"{ctx.site.name}: the Geo site is named {name!r}, the host expects "
+                   f"{want!r}", observed=name, expected=want)
+    return f"Geo site name {name!r}"

@@ -1,0 +1,57 @@
+"""The import: the storage lockfiles before and after it (fact sheet, B7, B10, C4)."""
+
+from __future__ import annotations
+
+from geopreflight import site_view as sv
+from geopreflight.catalog import CannotEvaluate, Fail, check
+from geopreflight.context import CheckContext
+
+from . import METADATA_DB_PAGE
+
+TROUBLESHOOTING = ("https://docs.gitlab.com/administration/packages/"
+                   "container_registry_metadata_database_troubleshooting/")
+
+
+def _locks(ctx: CheckContext) -> tuple[bool, bool]:
+    locks = sv.lockfiles(ctx)
+    if not locks.get("readable"):
+        raise CannotEvaluate(f"{ctx.site.name}: the storage lockfiles cannot be read: "
+                             f"{locks.get('why')}")
+    return bool(locks.get("database-in-use")), bool(locks.get("filesystem-in-use"))
+
+
+def _state(db: bool, fs: bool) -> str:
+    names = [n for n, on in (("database-in-use", db), ("filesystem-in-use", fs)) if on]
+    return " and ".join(names) or "no lockfile"
+
+
+@check("IMP-001", title="The lockfiles say the site has not been imported", severity="critical",
+       rationale="A legacy registry with data writes filesystem-in-use at start-up; a "
+                 "finished import replaces it with database-in-use, and a second import then "
+                 "fails ('database-in-use lockfile exists'); both lockfiles stop the registry "
+                 "(fact sheet, B7, B9, B10). Read under the filesystem storage root.",
+       remediation="If database-in-use is there the site is imported: go on with the next "
+                   "step. If no lockfile exists, restart the registry in legacy mode "
+                   "(enabled false) so it writes filesystem-in-use; never leave both.",
+       doc=TROUBLESHOOTING)
+def test_imp_001(ctx: CheckContext) -> str:
+    db, fs = _locks(ctx)
+    if db or not fs:
+        raise Fail(f"{ctx.site.name}: {_state(db, fs)} in the storage's lockfiles directory",
+                   observed=_state(db, fs), expected="filesystem-in-use only")
+    return "filesystem-in-use only"
+
+
+@check("IMP-002", title="The lockfiles say the import finished", severity="critical",
+       rationale="When the tag import succeeds, the importer removes filesystem-in-use and "
+                 "creates database-in-use; on failure or a dry run it restores "
+                 "filesystem-in-use (fact sheet, B7).",
+       remediation="Run (or re-run) sudo -u registry gitlab-ctl registry-database import on "
+                   "the site and check that it ends with 'registry import complete'.",
+       doc=METADATA_DB_PAGE)
+def test_imp_002(ctx: CheckContext) -> str:
+    db, fs = _locks(ctx)
+    if not db or fs:
+        raise Fail(f"{ctx.site.name}: {_state(db, fs)} in the storage's lockfiles directory",
+                   observed=_state(db, fs), expected="database-in-use only")
+    return "database-in-use only"

@@ -1,0 +1,281 @@
+"""The container registry: answering with GitLab token auth, enabled, its metadata mode from
+every source, the prefer-mode hazard, its data, read-only maintenance, and what the
+secondaries need from the primary's registry."""
+
+from __future__ import annotations
+
+from geopreflight import site_view as sv
+from geopreflight.catalog import CannotEvaluate, Fail, NotApplicable, check
+from geopreflight.context import CheckContext
+from geopreflight.facts import FactError
+from geopreflight.geo import match_site_url
+from geopreflight.registry_config import is_loopback, prefer_hazard
+
+from . import GEO_PAGE, METADATA_DB_PAGE
+
+GEO_REGISTRY = "https://docs.gitlab.com/administration/geo/replication/container_registry/"
+REGISTRY_ADMIN = "https://docs.gitlab.com/administration/packages/container_registry/"
+ONE_STEP = ("https://docs.gitlab.com/administration/packages/"
+            "container_registry_metadata_database_one_step_import/")
+
+
+@check("REG-001", title="The registry answers with GitLab token authentication",
+       severity="critical",
+       rationale="GET /v2/ challenges with WWW-Authenticate: Bearer realm=<GitLab>/jwt/auth; "
+                 "a token from the realm (service=container_registry, no scope) gets 200 with "
+                 "Docker-Distribution-Api-Version: registry/2.0 (fact sheet, C1, C1b). A "
+                 "secondary's /jwt/auth is answered by the primary, so a 401 there with a token "
+                 "the primary's registry accepts means the secondary does not trust the "
+                 "primary's token key (fact sheet, C1b, A6).",
+       remediation="Start the registry and make it reachable; give the inventory an admin "
+                   "token with read_registry (or api); on a secondary copy the primary's "
+                   "gitlab-registry.key (and certificate) and reconfigure.",
+       doc=REGISTRY_ADMIN)
+def test_reg_001(ctx: CheckContext) -> str:
+    value = ctx.fact("registry.api")
+    if value.get("problem"):
+        raise Fail(f"{ctx.site.name}: {value['problem']}", observed=value["problem"],
+                   expected="401 Bearer challenge, then 200 with a token")
+    if value.get("status") != 200:
+        hint = ""
+        if value.get("token_accepted_by_primary"):
+            hint = (": the primary's registry accepts the same token, so this registry does not "
+                    "trust the primary's token-signing key (copy gitlab-registry.key from the "
+                    "primary)")
+        raise Fail(f"{ctx.site.name}'s registry answers {value.get('status')} to GET /v2/ with "
+                   f"a token from {value['challenge']['realm']}{hint}",
+                   observed=value.get("status"), expected=200)
+    if value.get("api_version") != "registry/2.0":
+        raise Fail(f"{ctx.site.name}'s /v2/ lacks Docker-Distribution-Api-Version: registry/2.0",
+                   observed=value.get("api_version"), expected="registry/2.0")
+    return f"{value['url']}/v2/: 401 Bearer challenge, 200 with a token"
+
+
+@check("REG-002", title="It is a GitLab container registry", severity="critical",
+       rationale="Only the GitLab container registry has a metadata database; it sends "
+                 "Gitlab-Container-Registry-Version on an authorised /v2/ (Rails calls any "
+                 "other vendor 'other'), and the mode, lockfile and PostgreSQL-floor rules "
+                 "apply only to it (fact sheet, C1).",
+       remediation="Use the registry bundled with GitLab (registry['enable'] = true) or the "
+                   "GitLab container registry; an upstream distribution registry has no "
+                   "metadata database.",
+       doc=REGISTRY_ADMIN)
+def test_reg_002(ctx: CheckContext) -> str:
+    value = sv.api(ctx)
+    if not value.get("version"):
+        raise Fail(f"{ctx.site.name}'s registry sends no Gitlab-Container-Registry-Version on "
+                   "an authorised /v2/: not a GitLab container registry",
+                   observed="no version header", expected="Gitlab-Container-Registry-Version")
+    return f"GitLab container registry {value['version']} (features {value.get('features')})"
+
+
+@check("REG-003", title="The registry is enabled on the site", severity="critical",
+       rationale="registry_external_url in gitlab.rb enables the registry unless registry"
+                 "['enable'] is false (fact sheet, A2); and it must answer (REG-001).",
+       remediation="Set registry_external_url (and registry['enable'] = true) in "
+                   "/etc/gitlab/gitlab.rb and run gitlab-ctl reconfigure.",
+       doc=REGISTRY_ADMIN)
+def test_reg_003(ctx: CheckContext) -> str:
+    url = sv.rb_get(ctx, "registry_external_url")
+    enable = sv.rb_get(ctx, "registry", "enable")
+    if not url or enable is False:
+        why = "registry_external_url is not set" if not url else "registry['enable'] = false"
+        raise Fail(f"{ctx.site.name}: the registry is not enabled in gitlab.rb ({why})",
+                   observed=why, expected="registry_external_url set, registry enabled")
+    value = ctx.fact("registry.api")
+    if value.get("problem") or value.get("status") != 200:
+        raise Fail(f"{ctx.site.name}: enabled in gitlab.rb ({url}) but the registry does not "
+                   f"answer: {value.get('problem') or value.get('status')}",
+                   observed="not answering", expected="an answering registry")
+    return f"registry_external_url {url}, answering"
+
+
+@check("REG-004", title="Every source agrees on the metadata mode", severity="high",
+       rationale="The mode shows in the rendered database.enabled (prefer: database unless a "
+                 "filesystem-in-use lockfile exists), the Database-Enabled header, the status "
+                 "of /gitlab/v1/ and the storage lockfiles (fact sheet, B9, C1, C2, C4). "
+                 "Sources that disagree mean a pending reconfigure, a half-done import or a "
+                 "registry not restarted.",
+       remediation="Finish the import or revert it, run gitlab-ctl reconfigure and restart the "
+                   "registry so that config, lockfiles and the running registry agree.",
+       doc=METADATA_DB_PAGE)
+def test_reg_004(ctx: CheckContext) -> str:
+    agreed, sources = sv.mode(ctx)
+    if agreed is None or agreed.startswith("invalid") or agreed == "not-gitlab":
+        raise Fail(f"{ctx.site.name}: the metadata-mode sources disagree: "
+                   f"{sv.describe(sources)}", observed=sv.describe(sources),
+                   expected="one mode from every source")
+    return f"{agreed} ({sv.describe(sources)})"
+
+
+def _expect_mode(ctx: CheckContext, want: str) -> str:
+    agreed, sources = sv.mode(ctx)
+    if agreed != want:
+        raise Fail(f"{ctx.site.name}'s registry is {agreed or 'in no single mode'}, expected "
+                   f"{want} ({sv.describe(sources)})", observed=agreed or sv.describe(sources),
+                   expected=want)
+    return f"{want} ({sv.describe(sources)})"
+
+
+@check("REG-005", title="The registry uses legacy (filesystem) metadata", severity="critical",
+       rationale="The migration starts from registries on legacy metadata, and a site is "
+                 "imported only while it still is (fact sheet, section 0 scenario 6, B3).",
+       remediation="A site already in database mode is imported: skip its import. Otherwise "
+                   "set registry['database'] = { 'enabled' => false } and reconfigure.",
+       doc=GEO_PAGE)
+def test_reg_005(ctx: CheckContext) -> str:
+    return _expect_mode(ctx, "legacy")
+
+
+@check("REG-006", title="The registry uses the metadata database", severity="critical",
+       rationale="After its import (or its set-up) a site's registry must run in database "
+                 "mode: header true, /gitlab/v1/ 200, database-in-use lockfile (fact sheet, "
+                 "B7, H).",
+       remediation="Finish the site's import (registry['database']['enabled'] = true, "
+                   "read-only off, gitlab-ctl reconfigure).",
+       doc=METADATA_DB_PAGE)
+def test_reg_006(ctx: CheckContext) -> str:
+    return _expect_mode(ctx, "database")
+
+
+@check("REG-007", title="No prefer-mode hazard on a legacy registry with data", severity="high",
+       rationale="A legacy registry with data but no filesystem-in-use lockfile, switched to "
+                 "prefer (explicitly, or by the 19.0 default when the key is unset), starts on "
+                 "the empty database and hides every image; an explicit false is safe, and "
+                 "omnibus rewrites prefer to false when its bundled PostgreSQL is off (fact "
+                 "sheet, B9 INFERENCE, A3).",
+       remediation="Set registry['database'] = { 'enabled' => false, ... } explicitly until the "
+                   "import, or restart the registry in legacy mode so that it writes the "
+                   "filesystem-in-use lockfile.",
+       doc=METADATA_DB_PAGE)
+def test_reg_007(ctx: CheckContext) -> str:
+    agreed, sources = sv.mode(ctx)
+    if agreed != "legacy":
+        raise NotApplicable(f"the registry is not legacy ({agreed or sv.describe(sources)})")
+    data, how = sv.has_data(ctx)
+    locks = sv.lockfiles(ctx)
+    hazard = prefer_hazard(
+        mode=agreed, has_data=data, rb_enabled=sv.rb_get(ctx, "registry", "database", "enabled"),
+        rb_enabled_set=sv.rb_has(ctx, "registry", "database", "enabled"),
+        bundled_pg_enabled=sv.rb_get(ctx, "postgresql", "enable", default=True) is not False,
+        filesystem_lock=locks.get("filesystem-in-use") if locks.get("readable") else None)
+    if hazard:
+        raise Fail(f"{ctx.site.name}: {hazard}", observed=hazard,
+                   expected="enabled false, or a filesystem-in-use lockfile")
+    return f"safe ({how})"
+
+
+@check("REG-008", title="The registry holds existing data", severity="high",
+       rationale="The migration's prerequisite: both registries have existing data (images "
+                 "pushed) (fact sheet, section 0 scenario 6, B1). Read from the catalog's first "
+                 "page (n=1) in legacy mode, from repositories rows in database mode; the "
+                 "catalog is never walked.",
+       remediation="If the registry has no images, there is nothing to migrate: use the "
+                   "new-installation set-up instead of the import.",
+       doc=GEO_PAGE)
+def test_reg_008(ctx: CheckContext) -> str:
+    data, how = sv.has_data(ctx)
+    if not data:
+        raise Fail(f"{ctx.site.name}'s registry holds no data: {how}", observed=how,
+                   expected="at least one repository")
+    return how
+
+
+@check("REG-009", title="The registry holds no data yet", severity="high",
+       rationale="The new-installation scenarios start with a configured registry with no "
+                 "data; a registry with images must be imported instead (fact sheet, section 0 "
+                 "scenarios 1-3).",
+       remediation="Import the existing data (migrate-legacy) instead of setting up the "
+                   "metadata database as a new installation.",
+       doc=GEO_PAGE)
+def test_reg_009(ctx: CheckContext) -> str:
+    data, how = sv.has_data(ctx)
+    if data:
+        raise Fail(f"{ctx.site.name}'s registry already holds data: {how}", observed=how,
+                   expected="no repository")
+    return how
+
+
+def _readonly(ctx: CheckContext) -> bool:
+    return sv.config_yml(ctx).get("readonly") is True
+
+
+@check("REG-010", title="Read-only maintenance mode is configured", severity="critical",
+       rationale="The registry must be read-only (or stopped) during a one-step import or "
+                 "step two, else data written meanwhile is lost; the wrapper does not check it "
+                 "for a one-step import. It is storage.maintenance.readonly.enabled in the "
+                 "rendered config.yml (fact sheet, A4, B3, B5).",
+       remediation="Add 'maintenance' => { 'readonly' => { 'enabled' => true } } to "
+                   "registry['storage'] next to the real storage backend, and reconfigure.",
+       doc=ONE_STEP)
+def test_reg_010(ctx: CheckContext) -> str:
+    if not _readonly(ctx):
+        raise Fail(f"{ctx.site.name}: config.yml storage.maintenance.readonly.enabled is "
+                   f"{sv.config_yml(ctx).get('readonly')!r}", observed="read-write",
+                   expected="storage.maintenance.readonly.enabled: true")
+    return "storage.maintenance.readonly.enabled: true"
+
+
+@check("REG-011", title="Read-only maintenance mode is off", severity="high",
+       rationale="After the import the registry returns to read-write with the database "
+                 "enabled (fact sheet, B3, B4 table, H); a read-only registry refuses pushes "
+                 "(405) and a read-only secondary cannot receive Geo syncs (E2).",
+       remediation="Remove the maintenance section from registry['storage'] and reconfigure.",
+       doc=ONE_STEP)
+def test_reg_011(ctx: CheckContext) -> str:
+    if _readonly(ctx):
+        raise Fail(f"{ctx.site.name}: the registry is still in read-only maintenance mode",
+                   observed="storage.maintenance.readonly.enabled: true", expected="read-write")
+    return "read-write"
+
+
+@check("REG-012", title="The secondaries can reach the primary registry", severity="critical",
+       roles=("secondary",),
+       rationale="A secondary pulls from geo_registry_replication_primary_api_url, the primary "
+                 "registry's address (not GitLab's URL), and aborts without a working /v2/ "
+                 "there; the primary's registry_http_addr defaults to loopback (fact sheet, "
+                 "A2, A5, A6, E2).",
+       remediation="Set gitlab_rails['geo_registry_replication_primary_api_url'] on the "
+                   "secondary to the primary registry's address, and make the primary registry "
+                   "listen there (registry['registry_http_addr'] = '0.0.0.0:5000' if used).",
+       doc=GEO_REGISTRY)
+def test_reg_012(ctx: CheckContext) -> str:
+    value = ctx.fact("registry.primary_api")
+    if not value or not value.get("url"):
+        raise Fail(f"{ctx.site.name}: geo_registry_replication_primary_api_url is not set",
+                   observed="unset", expected="the primary registry's URL")
+    url = value["url"]
+    primary = ctx.inventory.primary
+    if match_site_url(url, primary.gitlab.url):
+        raise Fail(f"{ctx.site.name}: primary_api_url {url} is the primary's GitLab URL, not "
+                   "its registry", observed=url, expected="the primary registry's address")
+    try:
+        addr = sv.config_yml(ctx, primary).get("http_addr")
+    except (CannotEvaluate, FactError):
+        addr = None
+    if addr and is_loopback(addr) and url.split("://")[-1].rstrip("/") == addr:
+        raise Fail(f"{ctx.site.name} uses the primary's registry_http_addr {addr}, which listens "
+                   "on loopback only", observed=addr, expected="an address the secondary reaches")
+    if value.get("error") or not value.get("bearer_challenge"):
+        seen = value.get("error") or f"{value.get('status')} without a Bearer challenge"
+        raise Fail(f"{ctx.site.name}: GET {url.rstrip('/')}/v2/ answers {seen}", observed=seen,
+                   expected="401 with WWW-Authenticate: Bearer")
+    return f"{url} answers /v2/ with a Bearer challenge"
+
+
+@check("REG-013", title="All sites' registries use the same metadata mode", severity="medium",
+       scope="deployment",
+       rationale="A database-backed primary has GitLab API endpoints a legacy secondary lacks; "
+                 "the Geo issue warns against syncing from a DB-backed primary to a secondary "
+                 "that is not (fact sheet, section 0, issue 458440).",
+       remediation="Set up the metadata database on every site before configuring replication.",
+       doc=GEO_PAGE)
+def test_reg_013(ctx: CheckContext) -> str:
+    modes = {}
+    for site in ctx.inventory.sites:
+        modes[site.name] = sv.mode(ctx, site)[0] or "unclear"
+    if len(set(modes.values())) > 1:
+        found = ", ".join(f"{k}: {v}" for k, v in modes.items())
+        raise Fail(f"the registries' metadata modes differ ({found})", observed=found,
+                   expected="the same mode on every site")
+    return f"every registry: {next(iter(modes.values()))}"
