@@ -10,7 +10,9 @@ SIGTERM stops it.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -27,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
-    servers: list[object] = []
+    servers: list[object] = []  # kept referenced while serving
     for site in lab["sites"]:
         run = Path(site["run"])
         servers.append(gitlab_api.serve(str(run / "gitlab-state.json"), "127.0.0.1",
@@ -57,8 +59,13 @@ def main(argv: list[str] | None = None) -> None:
     stop.wait()
     for w in workers:
         w.stopping.set()
-    for s in servers:
-        s.shutdown()  # type: ignore[attr-defined]
+    for w in workers:
+        w.join(timeout=2)
+    # The servers are daemon threads and every file they write is replaced atomically, so the
+    # process can end now (a polite shutdown() waits up to 0.5 s per server).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

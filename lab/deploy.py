@@ -353,6 +353,12 @@ def up(scenario_ref: str, lab_dir: Path) -> dict[str, Any]:
         _log("registries up", t0)
         _seed(lab)
         _log("images seeded", t0)
+        for s in lab["sites"]:  # read-only maintenance mode, once the images are in
+            if s["registry"]["enabled"] and s["registry"]["read_only"]:
+                registry.write_config(Path(s["run"]) / "registry.yml", _upstream_cfg(lab, s))
+                registry.restart("registry", Path(s["run"]) / "registry.yml", Path(s["run"]),
+                                 s["ports"]["registry"])
+        (run / "ready").touch()  # the replicators start their backfill now
         pg_thread.join()
         if errors:
             raise errors[0]
@@ -369,22 +375,15 @@ def up(scenario_ref: str, lab_dir: Path) -> dict[str, Any]:
                 hostroot.set_lockfile(root, "database-in-use")
             else:
                 hostroot.set_lockfile(root, "filesystem-in-use" if has_data else None)
-            if s["registry"]["read_only"]:
-                registry.write_config(Path(s["run"]) / "registry.yml", _upstream_cfg(lab, s))
-                registry.restart("registry", Path(s["run"]) / "registry.yml", Path(s["run"]),
-                                 s["ports"]["registry"])
         _log("modes applied", t0)
         _wait_daemon(lab, run)
         _log("daemon up", t0)
         lab["status"] = "up"
-        lab["up_seconds"] = round(time.monotonic() - t0, 2)
-        state.write(lab_dir / "lab.json", lab)
-        inventory.write(lab, lab_dir)
-        (run / "ready").touch()
         _wait_replicators(lab)
         _log("replicators caught up", t0)
         lab["up_seconds"] = round(time.monotonic() - t0, 2)
         state.write(lab_dir / "lab.json", lab)
+        inventory.write(lab, lab_dir)
         return lab
     except BaseException:
         pg_thread.join()

@@ -367,17 +367,31 @@ def _grant(scope: str, user: dict[str, Any] | None) -> dict[str, Any] | None:
 def issue_token(registry: dict[str, Any], subject: str, access: list[dict[str, Any]]) -> str:
     """An RS256 JWT with an x5c header, as GitLab signs registry tokens."""
     import jwt  # PyJWT: a lab and test dependency only
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding
 
-    cert = x509.load_pem_x509_certificate(Path(registry["cert_file"]).read_bytes())
+    key, x5c = _signing_material(registry["key_file"], registry["cert_file"])
     now = int(time.time())
     claims = {"iss": registry.get("issuer", "omnibus-gitlab-issuer"), "sub": subject,
               "aud": registry.get("service", "container_registry"), "iat": now, "nbf": now - 5,
               "exp": now + 300, "jti": uuid.uuid4().hex, "access": access}
-    x5c = [base64.b64encode(cert.public_bytes(Encoding.DER)).decode()]
-    return jwt.encode(claims, Path(registry["key_file"]).read_bytes(), algorithm="RS256",
-                      headers={"x5c": x5c})
+    return jwt.encode(claims, key, algorithm="RS256", headers={"x5c": x5c})
+
+
+_KEYS: dict[tuple[str, str, int, int], tuple[Any, list[str]]] = {}
+
+
+def _signing_material(key_file: str, cert_file: str) -> tuple[Any, list[str]]:
+    """The private key object and x5c chain, loaded once per file version (loading an RSA key
+    with its consistency checks costs ~30 ms, too much for every token)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding, load_pem_private_key
+
+    ident = (str(key_file), str(cert_file), os.stat(key_file).st_mtime_ns,
+             os.stat(cert_file).st_mtime_ns)
+    if ident not in _KEYS:
+        key = load_pem_private_key(Path(key_file).read_bytes(), None)
+        cert = x509.load_pem_x509_certificate(Path(cert_file).read_bytes())
+        _KEYS[ident] = (key, [base64.b64encode(cert.public_bytes(Encoding.DER)).decode()])
+    return _KEYS[ident]
 
 
 class StandIn(ThreadingHTTPServer):

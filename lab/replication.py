@@ -41,7 +41,7 @@ class Replicator(threading.Thread):
         self.log_path = log
         self.caught_up_file = caught_up_file
         self.stopping = threading.Event()
-        self.failed: dict[str, str] = {}
+        self.states: dict[str, str] = {}  # repository -> synced | failed | pending
 
         def token(_challenge: str, scope: str) -> str:
             return tokens.mint(key_file, cert_file, tokens.scope_access(scope) if scope else [])
@@ -63,7 +63,7 @@ class Replicator(threading.Thread):
 
     def sync(self, repo: str, tags: set[str] | None = None) -> None:
         """Copy the tags of `repo` (all, or those named) that the secondary lacks or has with
-        another digest."""
+        another digest; then note whether the repository is in sync."""
         try:
             if any(fnmatch.fnmatch(repo, pat) for pat in self.failing):
                 raise oci.RegistryError("Geo::ContainerRepositorySync failed (lab knob: "
@@ -76,21 +76,21 @@ class Replicator(threading.Thread):
                 if want and self.dst.digest(repo, tag) != want:
                     oci.copy(self.src, self.dst, repo, tag)
                     copied.append(tag)
-            self.failed.pop(repo, None)
+            self.states[repo] = "synced" if self.in_sync(repo) else "pending"
             self.log(event="synced", repository=repo, copied=copied)
         except (oci.RegistryError, OSError) as exc:
-            self.failed[repo] = str(exc)
+            self.states[repo] = "failed"
             self.log(event="failed", repository=repo, error=str(exc))
 
     def update_counts(self) -> None:
-        """The secondary's counts, from what is really on both registries."""
+        """Write the secondary's counts (and the primary's) into the primary's Geo status."""
         try:
             repos = self.src.catalog()
-            synced = sum(1 for r in repos if r not in self.failed and self.in_sync(r))
         except (oci.RegistryError, OSError) as exc:
             self.log(event="count-error", error=str(exc))
             return
-        failed = sum(1 for r in repos if r in self.failed)
+        synced = sum(1 for r in repos if self.states.get(r) == "synced")
+        failed = sum(1 for r in repos if self.states.get(r) == "failed")
 
         def change(st: dict[str, Any]) -> None:
             now = time.time()
@@ -133,8 +133,11 @@ class Replicator(threading.Thread):
         offset = 0
         try:
             for repo in self.src.catalog():  # backfill, as Geo does for existing repositories
-                if not self.in_sync(repo):
+                if any(fnmatch.fnmatch(repo, pat) for pat in self.failing) or \
+                        not self.in_sync(repo):
                     self.sync(repo)
+                else:
+                    self.states[repo] = "synced"
         except (oci.RegistryError, OSError) as exc:
             self.log(event="backfill-error", error=str(exc))
         self.update_counts()
