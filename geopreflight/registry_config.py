@@ -73,7 +73,8 @@ def summary(text: str) -> dict[str, Any]:
     readonly = ((storage.get("maintenance") or {}).get("readonly") or {}).get("enabled") \
         if isinstance(storage.get("maintenance"), dict) else None
     db = doc.get("database") if isinstance(doc.get("database"), dict) else {}
-    token = ((doc.get("auth") or {}).get("token") or {}) if isinstance(doc.get("auth"), dict) else {}
+    auth = doc.get("auth") if isinstance(doc.get("auth"), dict) else {}
+    token = auth.get("token") if isinstance(auth.get("token"), dict) else {}
     http = doc.get("http") if isinstance(doc.get("http"), dict) else {}
     return {
         "storage_backend": backend,

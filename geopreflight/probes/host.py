@@ -214,4 +214,5 @@ def host_config(pc: ProbeContext, site: Site | None) -> tuple[Any, str]:
              "cert_digest": _digest_file(host, config.get("rootcertbundle")),
              "lockfiles": _lockfiles(host, config)}
     target = site.host.target if site.host else ""
-    return value, f"{target}{host.path(GITLAB_RB)}, {host.path(CONFIG_YML)}, {host.path(GITLAB_YML)}"
+    paths = ", ".join(host.path(p) for p in (GITLAB_RB, CONFIG_YML, GITLAB_YML))
+    return value, f"{target}{paths}"
