@@ -18,7 +18,7 @@ True
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?((?:[-.+~][0-9A-Za-z.]+)*)$")
 _EDITIONS = {"ee", "ce", "jh", "fips"}
@@ -30,7 +30,7 @@ class Version:
     minor: int
     patch: int
     stage: tuple[int, int]  # (0, 0) pre, (1, N) rcN, (2, 0) release
-    text: str = ""
+    text: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         return f"{self.major}.{self.minor}.{self.patch}"

@@ -1,0 +1,128 @@
+"""Inventory validation: every mistake names the file, the line and what was expected."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from geopreflight.errors import UsageError
+from geopreflight.inventory import load_inventory
+
+GOOD = """\
+deployment: acme
+sites:
+  - name: eu-primary
+    role: primary
+    gitlab:
+      url: https://gitlab.example.com
+      token_env: GP_INV_TOKEN
+  - name: us-secondary
+    role: secondary
+    gitlab:
+      url: https://us.gitlab.example.com/
+      token_env: GP_INV_TOKEN
+      username: geopreflight
+    registry:
+      url: https://registry.us.example.com
+    metadata_db:
+      host: db.us.example.com
+      port: 5432
+      dbname: registry
+      user: registry
+      password_env: GP_INV_DBPASS
+    host:
+      target: local://
+      root: /srv/us
+timeouts: {connect_s: 2, read_s: 3}
+"""
+
+
+@pytest.fixture(autouse=True)
+def _secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GP_INV_TOKEN", "glpat-inventorytoken")
+    monkeypatch.setenv("GP_INV_DBPASS", "db-password-123")
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "inventory.yml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def error_of(tmp_path: Path, text: str) -> str:
+    with pytest.raises(UsageError) as exc:
+        load_inventory(write(tmp_path, text))
+    return str(exc.value)
+
+
+def test_a_good_inventory_loads(tmp_path: Path) -> None:
+    inv = load_inventory(write(tmp_path, GOOD))
+    assert [s.name for s in inv.sites] == ["eu-primary", "us-secondary"]
+    assert inv.primary.name == "eu-primary"
+    us = inv.site("us-secondary")
+    assert us.gitlab.url == "https://us.gitlab.example.com"
+    assert us.metadata_db.conninfo()["password"] == "db-password-123"
+    assert inv.timeouts.connect_s == 2 and inv.timeouts.read_s == 3
+    assert len(inv.sha256) == 64
+    assert "glpat-inventorytoken" not in repr(inv) and "db-password-123" not in repr(inv)
+
+
+@pytest.mark.parametrize("old,new,line,expected", [
+    ("deployment: acme\n", "deployment: [acme\n", 2, "not valid YAML"),
+    ("    role: primary\n", "    role: leader\n", 4, "expected one of primary, secondary"),
+    ("      url: https://gitlab.example.com\n", "      url: 42\n", 6, "expected a string"),
+    ("      url: https://gitlab.example.com\n", "      url: gitlab.example.com\n", 6,
+     "expected an http(s) URL"),
+    ("      token_env: GP_INV_TOKEN\n  - name: us", "      token_env: GP_NOT_SET_ANYWHERE\n  - name: us",
+     7, "the environment variable GP_NOT_SET_ANYWHERE is not set"),
+    ("      port: 5432\n", "      port: five\n", 18, "expected a whole number"),
+    ("      target: local://\n", "      taget: local://\n", 23, "unknown key"),
+    ("timeouts: {connect_s: 2, read_s: 3}\n", "timeouts: {connect_s: 0, read_s: 3}\n", 25,
+     "expected a number above 0"),
+    ("  - name: us-secondary\n    role: secondary\n", "  - name: us-secondary\n    role: primary\n",
+     3, "expected exactly one site with role: primary"),
+    ("  - name: us-secondary\n", "  - name: eu-primary\n", 8, "used twice"),
+    ("    role: primary\n", "", 3, "role: missing"),
+])
+def test_each_mistake_names_file_line_and_expectation(tmp_path: Path, old: str, new: str,
+                                                       line: int, expected: str) -> None:
+    assert old in GOOD
+    message = error_of(tmp_path, GOOD.replace(old, new, 1))
+    assert message.startswith(f"{tmp_path / 'inventory.yml'}:{line}: "), message
+    assert expected in message
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="cannot read the inventory"):
+        load_inventory(tmp_path / "nope.yml")
+
+
+def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
+    assert "expected a mapping" in error_of(tmp_path, "- just\n- a list\n")
+
+
+def test_secret_file_and_inline_secret(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("glpat-fromfile\n")
+    text = GOOD.replace("      token_env: GP_INV_TOKEN\n  - name: us",
+                        f"      token_file: {token_file}\n  - name: us", 1)
+    text = text.replace("      password_env: GP_INV_DBPASS", "      password: inline-pass")
+    inv = load_inventory(write(tmp_path, text))
+    assert inv.primary.gitlab.token.reveal() == "glpat-fromfile"
+    assert len(inv.warnings) == 1 and "inline secret" in inv.warnings[0]
+    assert "inline-pass" not in inv.warnings[0]
+
+
+def test_missing_secret_file_is_named(tmp_path: Path) -> None:
+    text = GOOD.replace("      token_env: GP_INV_TOKEN\n  - name: us",
+                        "      token_file: /nonexistent/token\n  - name: us", 1)
+    message = error_of(tmp_path, text)
+    assert ":7: " in message and "/nonexistent/token" in message
+
+
+def test_wrong_type_message_never_echoes_the_value(tmp_path: Path) -> None:
+    text = GOOD.replace("      password_env: GP_INV_DBPASS", "      password: [s3cret-in-list]")
+    message = error_of(tmp_path, text)
+    assert "s3cret-in-list" not in message
