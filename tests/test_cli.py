@@ -96,7 +96,8 @@ def test_a_secondary_below_17_3_is_not_ready(deployment) -> None:
     assert "VER-001 [us-secondary] GitLab 17.3 or later on every site: FAIL" in r.stdout
     assert "observed: 17.2.9-ee" in r.stdout and "expected: >= 17.3" in r.stdout
     assert r.stdout.strip().splitlines()[-1].startswith(
-        "geopreflight: migrate-legacy step prerequisites (1/4): NOT READY, 2 blocking checks failed")
+        "geopreflight: migrate-legacy step prerequisites (1/4): NOT READY, 2 blocking checks "
+        "failed")
     data = summary(d)
     assert data["verdict"] == "NOT_READY" and data["exit_code"] == 1
     assert ("VER-001", "us-secondary") in rows(data, "fail")
