@@ -43,6 +43,7 @@ from lab import (
 from lab.gitlab_api import site_object, status_object
 
 USERNAME = "geopreflight"
+LAB_PROGRAMS = ("docker-registry", "postgres", "initdb", "pg_ctl", "pg_basebackup", "runuser")
 OWN_PATHS = ("lab.json", "inventory.yml", "env", "keys", "run", "sites", "pg")
 
 
@@ -430,7 +431,7 @@ def _ancestors() -> set[int]:
 def _ours(pid: int, markers: list[str]) -> bool:
     argv0 = procs.cmdline(pid).split(" ", 1)[0]
     name = os.path.basename(argv0)
-    return (name.startswith("python") or name in ("docker-registry", "postgres")) and any(
+    return (name.startswith("python") or name in LAB_PROGRAMS) and any(
         m in procs.cmdline(pid) for m in markers)
 
 
