@@ -1,0 +1,45 @@
+"""Shared by the lab tests of the REG, DB, HOST and profile checks: one checker run per
+(scenario, profile, step), cached for the session, read back from summary.json."""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from standin import run_pytest  # noqa: E402
+
+_LABS: dict[str, Any] = {}
+
+
+@cache
+def _run(lab_dir: str, profile: str, step: str, env_items: tuple) -> dict[str, Any]:
+    out = Path(lab_dir) / "reports" / f"{profile}-{step}"
+    proc = run_pytest(f"--profile={profile}", f"--inventory={lab_dir}/inventory.yml",
+                      f"--step={step}", f"--report-dir={out}", env=dict(env_items))
+    summary = json.loads((out / "latest" / "summary.json").read_text())
+    summary["returncode"] = proc.returncode
+    summary["stdout"] = proc.stdout
+    return summary
+
+
+def run(lab: Any, profile: str = "migrate-legacy", step: str = "import-secondary"
+        ) -> dict[str, Any]:
+    """The checker's summary for a lab (a `lab.fixtures.Lab`), one run per session."""
+    return _run(str(lab.dir), profile, step, tuple(sorted(lab.environ().items())))
+
+
+def row(summary: dict[str, Any], check_id: str, site: str | None) -> dict[str, Any]:
+    rows = [c for c in summary["checks"] if c["id"] == check_id and c["site"] == site]
+    assert rows, f"{check_id}@{site} not in the plan: " + ", ".join(
+        f"{c['id']}@{c['site']}" for c in summary["checks"])
+    return rows[0]
+
+
+def failing(summary: dict[str, Any]) -> list[tuple[str, str | None, str]]:
+    return [(c["id"], c["site"], c["outcome"]) for c in summary["checks"]
+            if c["outcome"] not in ("pass", "not-applicable")]
