@@ -128,8 +128,10 @@ class _Null:
 
 
 def missing_tools() -> list[str]:
-    return [t for t in ("docker-registry", "initdb", "pg_ctl", "pg_basebackup")
-            if shutil.which(t) is None]
+    from lab.postgres import pg_bin
+
+    missing = [] if shutil.which("docker-registry") else ["docker-registry"]
+    return missing + [t for t in ("initdb", "pg_ctl", "pg_basebackup") if pg_bin(t) is None]
 
 
 class LabFactory:

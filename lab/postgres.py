@@ -7,8 +7,10 @@ and on a Unix socket in a short directory (socket paths are limited to ~107 byte
 
 from __future__ import annotations
 
+import glob
 import os
 import pwd
+import shutil
 import signal
 import subprocess
 import time
@@ -37,9 +39,32 @@ class Cluster:
         return f"host={self.socket_dir} port={self.port} user={PG_USER} dbname={dbname}"
 
 
+def pg_bin(program: str) -> str | None:
+    """Absolute path of a PostgreSQL server program: on PATH, or Debian's newest
+    /usr/lib/postgresql/<version>/bin (where initdb and pg_ctl live, off PATH)."""
+    found = shutil.which(program)
+    if found:
+        return found
+    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"),
+                  key=lambda d: int(d.split("/")[-2]) if d.split("/")[-2].isdigit() else 0)
+    for d in reversed(dirs):
+        if os.access(os.path.join(d, program), os.X_OK):
+            return os.path.join(d, program)
+    return None
+
+
 def _as_postgres(argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["runuser", "-u", PG_USER, "--", *argv], check=True, text=True,
-                          capture_output=True, start_new_session=True, **kw)  # type: ignore[arg-type]
+    exe = pg_bin(argv[0])
+    if exe is None:
+        raise FileNotFoundError(f"{argv[0]} not found (apt-get install postgresql)")
+    argv = [exe, *argv[1:]]
+    try:
+        return subprocess.run(["runuser", "-u", PG_USER, "--", *argv], check=True, text=True,
+                              capture_output=True, start_new_session=True,
+                              **kw)  # type: ignore[arg-type]
+    except subprocess.CalledProcessError as exc:
+        raise RuntimeError(f"{' '.join(argv[:2])} failed ({exc.returncode}): "
+                           f"{(exc.stderr or exc.stdout or '').strip()[-800:]}") from exc
 
 
 def chown_postgres(path: Path) -> None:
