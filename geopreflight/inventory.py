@@ -128,8 +128,9 @@ class Inventory:
 class _Loader:
     """Reads one inventory file; collects secrets and warnings as it goes."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, resolve_secrets: bool = True) -> None:
         self.r = Reader(path)
+        self.resolve = resolve_secrets
         self.secrets: list[Secret] = []
         self.warnings: list[str] = []
 
@@ -145,6 +146,8 @@ class _Loader:
             return None
         key = given[0]
         name = self.r.get(node, key, str, where)
+        if not self.resolve:  # re-judging recorded facts: the secret is never used
+            return Secret("", f"{where}.{key}")
         if key.endswith("_env"):
             value = os.environ.get(name)
             if not value:
@@ -274,5 +277,13 @@ def load_inventory(path: str | Path) -> Inventory:
     except OSError as exc:
         raise UsageError(f"cannot read the inventory: {exc.strerror} (use --inventory=PATH)",
                          file=path) from None
-    doc = loads(raw.decode("utf-8", errors="replace"), path)
-    return _Loader(path).inventory(doc, hashlib.sha256(raw).hexdigest())
+    return load_inventory_text(raw.decode("utf-8", errors="replace"), path,
+                               sha256=hashlib.sha256(raw).hexdigest())
+
+
+def load_inventory_text(text: str, name: str, *, sha256: str | None = None,
+                        resolve_secrets: bool = True) -> Inventory:
+    """Validate inventory text; without `resolve_secrets`, secrets are placeholders."""
+    doc = loads(text, name)
+    sha = sha256 or hashlib.sha256(text.encode()).hexdigest()
+    return _Loader(name, resolve_secrets).inventory(doc, sha)

@@ -23,11 +23,13 @@ from . import profiles as profiles_mod
 from .catalog import CheckMeta, Result, evaluate
 from .context import CheckContext
 from .errors import USAGE_EXIT, UsageError
+from .evidence import Bundle, EvidencePlugin, redacted_inventory
 from .facts import Facts, gather
 from .inventory import Inventory, load_inventory
 from .profiles import Profile, Row, plan
 from .redact import Redactor
 from .verdict import EXIT_CODES, Position, decide, final, locate
+from .waivers import Waiver, WaiversPlugin, load_waivers
 
 CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"
 RUN_KEY = pytest.StashKey["Run"]()
@@ -48,6 +50,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--report-dir", default="reports", help="where report folders go")
     group.addoption("--list-steps", action="store_true",
                     help="print the profile's steps and the checks that gate them, probe nothing")
+    group.addoption("--evidence", action="store_true",
+                    help="also write evidence.tar.gz, the audit bundle of this run")
+    group.addoption("--from-evidence", metavar="BUNDLE",
+                    help="judge a bundle's recorded facts again, without the deployment")
+    group.addoption("--waivers", metavar="FILE", help="apply governed exceptions from FILE")
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hooks
+
+    pluginmanager.add_hookspecs(hooks)
 
 
 @dataclass
@@ -60,6 +73,9 @@ class Run:
     site: str | None
     report_dir: Path
     redactor: Redactor = field(default_factory=Redactor)
+    facts: Facts | None = None           # recorded facts (--from-evidence)
+    inventory_yml: bytes = b""           # the redacted inventory, for the evidence bundle
+    waivers: list[Waiver] | None = None
 
 
 def load_catalog() -> None:
@@ -92,15 +108,20 @@ def _validate(config: pytest.Config) -> Run | int:
     if opt("list_steps"):
         print(_steps_listing(profile))
         return 0
-    inventory = load_inventory(opt("inventory"))
+    bundle = Bundle(opt("from_evidence")) if opt("from_evidence") else None
+    inventory = bundle.inventory() if bundle else load_inventory(opt("inventory"))
     site = opt("site")
     if site and site not in [s.name for s in inventory.sites]:
         raise UsageError(f"--site={site}: no such site in {inventory.path}; expected one of: "
                          + ", ".join(s.name for s in inventory.sites))
     for warning in inventory.warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
-    return Run(profile, inventory, step, site, Path(opt("report_dir")),
-               Redactor(s.reveal() for s in inventory.secrets))
+    redactor = Redactor(s.reveal() for s in inventory.secrets)
+    return Run(profile, inventory, step, site, Path(opt("report_dir")), redactor,
+               facts=bundle.facts() if bundle else None,
+               inventory_yml=(bundle.files["inventory.yml"] if bundle
+                              else redacted_inventory(inventory, redactor)),
+               waivers=load_waivers(opt("waivers"), inventory) if opt("waivers") else None)
 
 
 def _steps_listing(profile: Profile) -> str:
@@ -116,6 +137,8 @@ def _steps_listing(profile: Profile) -> str:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    if config.option.help or config.option.version:
+        return None
     if not config.getoption("profile"):
         if any(_is_checks_path(a) for a in config.args):
             print("ERROR: checks/ holds geopreflight's check suites; run them with a profile, "
@@ -136,9 +159,16 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
 
 def pytest_configure(config: pytest.Config) -> None:
     run = config.stash.get(RUN_KEY, None)
-    if run is not None:
-        config.args = [str(CHECKS_DIR)]
-        config.pluginmanager.register(GeoPreflight(config, run), "geopreflight-run")
+    if run is None:
+        return
+    config.args = [str(CHECKS_DIR)]
+    config.pluginmanager.register(GeoPreflight(config, run), "geopreflight-run")
+    if run.waivers is not None:
+        config.pluginmanager.register(WaiversPlugin(run.waivers), "geopreflight-waivers")
+    if config.getoption("evidence"):
+        config.pluginmanager.register(
+            EvidencePlugin(run.inventory_yml, run.inventory.sha256, run.profile.path,
+                           config.getoption("waivers"), run.redactor), "geopreflight-evidence")
 
 
 class GeoPreflight:
@@ -170,7 +200,7 @@ class GeoPreflight:
                     seen.setdefault(row.key, row)
             self.rows = list(seen.values())
             return
-        self.facts = gather(self.inventory, self.run.redactor)
+        self.facts = self.run.facts or gather(self.inventory, self.run.redactor)
         if requested == "auto":
             self.position = locate(profile, self.inventory, self._judge)
             self.step = self.position.next_step
@@ -216,6 +246,7 @@ class GeoPreflight:
         if row is None:
             return None
         result = final(row, self._judge(row))
+        result = self.config.hook.pytest_geopreflight_result(row=row, result=result) or result
         self.results[row.key] = result
         pyfuncitem.stash[_RESULT] = result
         return True
@@ -279,6 +310,7 @@ class GeoPreflight:
                            self.started, time.monotonic() - self.t0, self.inventory, statuses,
                            outcomes, [f.as_dict() for f in self.facts.all()], notes)
         self.folder = write_all(report, self.run.report_dir)
+        self.config.hook.pytest_geopreflight_reports_written(report=report, folder=self.folder)
         self.verdict_line = _verdict_line(report, outcomes)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

@@ -11,9 +11,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 import xmlschema
-from standin import ROOT, SiteSpec, run_pytest
 
 from conftest import SCHEMAS
+from standin import ROOT, SiteSpec, run_pytest
 
 PROFILE = ["--profile=migrate-legacy", "--step=prerequisites"]
 

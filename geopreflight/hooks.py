@@ -1,0 +1,19 @@
+"""Hooks geopreflight calls, so a feature (waivers, evidence) or a site's conftest can join
+the run without editing the core."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_geopreflight_result(row: Any, result: Any) -> Any:
+    """A row was evaluated; return a replacement Result (e.g. waived) or None to keep it."""
+
+
+@pytest.hookspec
+def pytest_geopreflight_reports_written(report: Any, folder: Path) -> None:
+    """The run's reports are in `folder`; add more (e.g. the evidence bundle)."""

@@ -1,0 +1,134 @@
+"""Governed exceptions (`--waivers=waivers.yml`): a finding accepted by a named approver, with
+a justification and an expiry. An expired waiver no longer applies; a waived row stays in
+every report as `waived`, never hidden.
+
+```yaml
+waivers:
+  - check: DB-003
+    site: us-secondary          # optional: without it, every row of the check
+    justification: the secondary's DB moves to its own server in CHG-1234
+    approver: jane.doe@example.com
+    expires: 2026-12-31         # the waiver holds until the end of that day (UTC)
+    ticket: CHG-1234            # optional
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+from .catalog import CATALOG, Result
+from .inventory import Inventory
+from .schema import Reader
+from .yamlfile import LineDict, LineList, load
+
+WAIVABLE = ("fail", "error", "warn")
+
+
+@dataclass(frozen=True)
+class Waiver:
+    check: str
+    site: str | None
+    justification: str
+    approver: str
+    expires: datetime
+    ticket: str | None = None
+
+    def covers(self, check_id: str, site: str | None) -> bool:
+        return self.check == check_id and (self.site is None or self.site == site)
+
+
+def load_waivers(path: str | Path, inventory: Inventory) -> list[Waiver]:
+    """Read and validate a waiver file; every mistake names the file and the line."""
+    r = Reader(str(path))
+    top = r.mapping(load(path), "waivers file")
+    r.only(top, {"waivers"}, "")
+    items = r.get(top, "waivers", LineList, "")
+    sites = {s.name for s in inventory.sites}
+    out = []
+    for i, node in enumerate(items):
+        where = f"waivers[{i}]"
+        node = r.mapping(node, where)
+        r.only(node, {"check", "site", "justification", "approver", "expires", "ticket"}, where)
+        check_id = r.get(node, "check", str, where)
+        if check_id not in CATALOG:
+            raise r.error(f"{where}.check: unknown check id {check_id!r}", node, "check")
+        site = r.get(node, "site", str, where, required=False)
+        if site is not None and site not in sites:
+            raise r.error(f"{where}.site: no site {site!r} in the inventory", node, "site")
+        expires = r.get(node, "expires", (date, str), where)
+        out.append(Waiver(check_id, site, _text(r, node, "justification", where),
+                          _text(r, node, "approver", where), _expiry(r, node, expires, where),
+                          r.get(node, "ticket", str, where, required=False)))
+    return out
+
+
+def _text(r: Reader, node: LineDict, key: str, where: str) -> str:
+    value = r.get(node, key, str, where).strip()
+    if not value:
+        raise r.error(f"{where}.{key}: expected a non-empty string", node, key)
+    return value
+
+
+def _expiry(r: Reader, node: LineDict, value: date | str, where: str) -> datetime:
+    """A date means the end of that day in UTC; a datetime without a zone is UTC."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime.combine(value, time.min, UTC) + timedelta(days=1)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise r.error(f"{where}.expires: expected a date (YYYY-MM-DD) or an ISO 8601 time",
+                      node, "expires") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def apply(waivers: list[Waiver], check_id: str, site: str | None, result: Result,
+          now: datetime) -> tuple[Result | None, Waiver | None]:
+    """The waived result for a finding a live waiver covers; the expired waiver, if any.
+
+    >>> w = Waiver("DB-003", None, "moving", "jane", datetime(2030, 1, 1, tzinfo=UTC))
+    >>> apply([w], "DB-003", "s", Result("fail", "shared"), datetime.now(UTC))[0].outcome
+    'waived'
+    """
+    if result.outcome not in WAIVABLE:
+        return None, None
+    expired = None
+    for w in waivers:
+        if not w.covers(check_id, site):
+            continue
+        if w.expires <= now:
+            expired = w
+            continue
+        ticket = f" ({w.ticket})" if w.ticket else ""
+        return Result("waived", f"waived by {w.approver} until {w.expires:%Y-%m-%d %H:%M} UTC"
+                                f"{ticket}: {w.justification}; finding ({result.outcome}): "
+                                f"{result.message}", result.observed, result.expected), None
+    return None, expired
+
+
+class WaiversPlugin:
+    """Registered only with --waivers: turns covered findings into `waived` rows."""
+
+    def __init__(self, waivers: list[Waiver]) -> None:
+        self.waivers = waivers
+        self.now = datetime.now(UTC)
+        self.expired: list[str] = []
+        self.applied: list[str] = []
+
+    def pytest_geopreflight_result(self, row, result: Result) -> Result | None:
+        site = row.site.name if row.site else None
+        waived, expired = apply(self.waivers, row.check.id, site, result, self.now)
+        if expired is not None:
+            self.expired.append(f"{row.test_id}: the waiver expired on "
+                                f"{expired.expires:%Y-%m-%d %H:%M} UTC and no longer applies")
+        if waived is not None:
+            self.applied.append(row.test_id)
+        return waived
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        for line in self.expired:
+            terminalreporter.write_line(f"geopreflight: {line}")
