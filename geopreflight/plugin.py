@@ -68,7 +68,7 @@ class Run:
     """The validated input of one run."""
 
     profile: Profile
-    inventory: Inventory | None
+    inventory: Inventory
     requested_step: str
     site: str | None
     report_dir: Path
@@ -119,8 +119,8 @@ def _validate(config: pytest.Config) -> Run | int:
     redactor = Redactor(s.reveal() for s in inventory.secrets)
     return Run(profile, inventory, step, site, Path(opt("report_dir")), redactor,
                facts=bundle.facts() if bundle else None,
-               inventory_yml=(bundle.files["inventory.yml"] if bundle
-                              else redacted_inventory(inventory, redactor)),
+               inventory_yml=(b"" if not opt("evidence") else bundle.files["inventory.yml"]
+                              if bundle else redacted_inventory(inventory, redactor)),
                waivers=load_waivers(opt("waivers"), inventory) if opt("waivers") else None)
 
 
@@ -177,7 +177,7 @@ class GeoPreflight:
     def __init__(self, config: pytest.Config, run: Run) -> None:
         self.config = config
         self.run = run
-        self.inventory: Inventory = run.inventory  # type: ignore[assignment]
+        self.inventory = run.inventory
         self.started = datetime.now(UTC)
         self.t0 = time.monotonic()
         self.facts = Facts([])
