@@ -168,8 +168,11 @@ def registry_primary_api(pc: ProbeContext, site: Site | None) -> tuple[Any, str]
     """A secondary's `geo_registry_replication_primary_api_url`, asked for `/v2/` unauthenticated:
     the primary registry must answer with a Bearer challenge (fact sheet A6, E2)."""
     assert site is not None
-    if site.role != "secondary" or site.host is None:
-        return None, "not a secondary with a host"
+    if site.role != "secondary":
+        return None, "not a secondary"
+    if site.host is None:
+        raise ProbeError(f"the inventory gives no host for {site.name}, so its "
+                         "geo_registry_replication_primary_api_url cannot be read")
     from .host import host_config
 
     cfg, _ = host_config(pc, site)
