@@ -95,7 +95,7 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
             "dsn_env": f"{_slug(name)}_REGISTRY_DB_DSN",
             "notification_secret": _secret(32), "http_secret": _secret(32),
             "registry": dict(s["registry"]), "db": dict(s["db"]),
-            "replication": dict(s["replication"]),
+            "replication": dict(s["replication"]), "gitlab": dict(s["gitlab"]),
         })
         sites.append(s)
     by_name = {s["name"]: s for s in sites}
@@ -168,12 +168,13 @@ def standin_state(lab: dict[str, Any], site: dict[str, Any]) -> dict[str, Any]:
         "proxy_to": primary["external_url"] if site["geo"] == "secondary" and primary else None,
         "users": [{"username": site["username"], "token": site["token"], "admin": True,
                    "scopes": ["api"]}],
-        "admin_mode": False, "geo_sites": [], "geo_statuses": [],
+        "admin_mode": bool(site["gitlab"]["admin_mode"]), "geo_sites": [], "geo_statuses": [],
         "registry": {"enabled": bool(site["registry"]["enabled"]), "key_file": lab["key_file"],
                      "cert_file": lab["cert_file"], "issuer": tokens.ISSUER,
                      "service": tokens.SERVICE},
         "notification_secret": site["notification_secret"],
-        "events_file": str(Path(site["run"]) / "events.jsonl"), "hang": False,
+        "events_file": str(Path(site["run"]) / "events.jsonl"),
+        "hang": bool(site["gitlab"]["hang"]),
     }
     if site["geo"] == "primary":
         geo = sorted((s for s in lab["sites"] if s["geo"] != "none"), key=lambda s: s["geo_id"])

@@ -106,6 +106,12 @@ class Lab:
         r.raise_for_status()
         return r.json()
 
+    def api_state(self, site: str, **changes: Any) -> dict[str, Any]:
+        """Change a site's API stand-in state (e.g. `hang=True`, `admin_mode=True`); the
+        stand-in reads it on the next request. Returns the new state."""
+        path = self.site(site).run / "gitlab-state.json"
+        return state.update(path, lambda st: st.update(changes))
+
     def push(self, site: str, image: str, salt: str = "") -> str:
         return deploy.push(self.dir, site, image, salt)
 

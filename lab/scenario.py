@@ -15,6 +15,7 @@ A scenario is YAML::
         db: {placement: external, migrated: true}   # external | shared-with:<site> |
                                                     # replica-of:<site> | bundled
         replication: {enabled: true, failing: [], delay_s: 0}   # secondaries
+        gitlab: {admin_mode: false, hang: false}   # the API stand-in's knobs
 
 `load` returns the fully defaulted, validated form.
 """
@@ -40,6 +41,7 @@ SITE_DEFAULTS: dict[str, Any] = {
                  "version": "4.39.0-gitlab"},
     "db": {"placement": "external", "migrated": True},
     "replication": {"enabled": True, "failing": [], "delay_s": 0.0},
+    "gitlab": {"admin_mode": False, "hang": False},
 }
 
 

@@ -131,3 +131,22 @@ def test_profile_starting_states(lab, name):
     if name == "add-geo-default-db":
         assert hostroot.read_config(d.primary.root)["database"]["host"] == \
             "/var/opt/gitlab/postgresql"
+
+
+@pytest.mark.lab
+def test_api_knobs(fresh_lab, tmp_path):
+    f = tmp_path / "knobs.yml"
+    f.write_text("extends: no-data\nsites:\n  eu-primary:\n    gitlab: {admin_mode: true}\n"
+                 "  us-secondary:\n    healthy: false\n")
+    d = fresh_lab(str(f))
+    s = d.primary
+    r = requests.get(f"{s.gitlab_url}/api/v4/geo_sites", headers={"PRIVATE-TOKEN": s.token},
+                     timeout=5)
+    assert r.status_code == 403 and "admin_mode" in r.text
+    d.api_state(s.name, admin_mode=False)
+    statuses = d.api(s.name, "geo_sites/status")
+    assert [x["healthy"] for x in statuses] == [True, False]
+    assert statuses[1]["health_status"] == "Unhealthy"
+    d.api_state(d.secondary.name, hang=True)
+    with pytest.raises(requests.Timeout):
+        requests.get(f"{d.secondary.gitlab_url}/api/v4/version", timeout=1)
