@@ -70,6 +70,10 @@ def _log(msg: str, t0: float) -> None:
 def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, Any]:
     """Ports, paths, secrets and DB placement for every site of a scenario."""
     geo_token = "glpat-" + _secret(20)
+
+    def pick() -> int:
+        return ports.free_port(str(lab_dir))
+
     sites: list[dict[str, Any]] = []
     geo_ids = iter(range(1, 100))
     ordered = sorted(scn["sites"], key=lambda s: s["geo"] != "primary")
@@ -77,7 +81,7 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
     for spec in scn["sites"]:
         s = dict(spec)
         name = s["name"]
-        p = {"api": ports.free_port(), "front": ports.free_port(), "registry": ports.free_port()}
+        p = {"api": pick(), "front": pick(), "registry": pick()}
         s.update({
             "slug": _slug(name), "geo_id": ids.get(name),
             "revision": hashlib.sha1(s["version"].encode()).hexdigest()[:11],
@@ -108,14 +112,14 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
     for s in sites:  # own clusters first, then the ones that borrow
         kind = str(s["db"]["placement"]).partition(":")[0]
         if kind in ("external", "bundled"):
-            clusters[s["name"]] = {"name": s["name"], "port": ports.free_port(),
+            clusters[s["name"]] = {"name": s["name"], "port": pick(),
                                    "data": str(pg_root / s["name"] / "data"),
                                    "password": _secret(20), "replica_of": None,
                                    "bundled_root": s["root"] if kind == "bundled" else None}
     for s in sites:
         kind, _, other = str(s["db"]["placement"]).partition(":")
         if kind == "replica-of":
-            clusters[s["name"]] = {"name": s["name"], "port": ports.free_port(),
+            clusters[s["name"]] = {"name": s["name"], "port": pick(),
                                    "data": str(pg_root / s["name"] / "data"),
                                    "password": clusters[other]["password"],
                                    "replica_of": other, "bundled_root": None}
@@ -471,8 +475,10 @@ def down(lab_dir: Path, quiet: bool = False) -> list[str]:
         shutil.rmtree(pg_root, ignore_errors=True)
     if (lab_dir / "lab.json").exists():
         try:
-            state.update(lab_dir / "lab.json", lambda d: d.update(status="down"))
-        except (OSError, ValueError):
+            model = state.update(lab_dir / "lab.json", lambda d: d.update(status="down"))
+            ports.release([c["port"] for c in model["clusters"]]
+                          + [p for s in model["sites"] for p in s["ports"].values()])
+        except (OSError, ValueError, KeyError):
             pass
     if not quiet:
         for line in stopped:
