@@ -379,6 +379,8 @@ def up(scenario_ref: str, lab_dir: Path) -> dict[str, Any]:
                     metadata.import_storage(s["db"]["dsn"], root / hostroot.STORAGE)
                     s["imported"] = True
                 hostroot.set_lockfile(root, "database-in-use")
+            elif s["registry"]["mode"] == "prefer":  # fresh install: database; data: fallback
+                hostroot.set_lockfile(root, "filesystem-in-use" if has_data else "database-in-use")
             else:
                 hostroot.set_lockfile(root, "filesystem-in-use" if has_data else None)
         _log("modes applied", t0)

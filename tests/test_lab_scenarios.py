@@ -150,3 +150,26 @@ def test_api_knobs(fresh_lab, tmp_path):
     d.api_state(d.secondary.name, hang=True)
     with pytest.raises(requests.Timeout):
         requests.get(f"{d.secondary.gitlab_url}/api/v4/version", timeout=1)
+
+
+@pytest.mark.lab
+def test_prefer_mode_falls_back_on_filesystem_metadata(fresh_lab, tmp_path):
+    f = tmp_path / "prefer.yml"
+    f.write_text("extends: not-read-only\nsites:\n"
+                 "  eu-primary: {registry: {mode: prefer}}\n"
+                 "  us-secondary: {registry: {mode: prefer, enabled: true}, "
+                 "replication: {enabled: false}}\n")
+    d = fresh_lab(str(f))
+
+    def header(site) -> str:
+        r = requests.get(f"{site.registry_url}/v2/",
+                         headers={"Authorization": f"Bearer {d.token(site.name)}"}, timeout=5)
+        return r.headers["Gitlab-Container-Registry-Database-Enabled"]
+
+    assert hostroot.read_config(d.primary.root)["database"]["enabled"] == "prefer"
+    # the primary has data and a filesystem-in-use lockfile: prefer falls back to legacy
+    assert hostroot.lockfiles(d.primary.root) == ["filesystem-in-use"]
+    assert header(d.primary) == "false"
+    # the secondary got no data (replication off): a fresh install, prefer uses the database
+    assert hostroot.lockfiles(d.secondary.root) == ["database-in-use"]
+    assert header(d.secondary) == "true"
