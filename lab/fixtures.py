@@ -12,6 +12,7 @@ skipped, except under CI (`CI` set), where that is an error.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -111,6 +112,20 @@ class Lab:
         stand-in reads it on the next request. Returns the new state."""
         path = self.site(site).run / "gitlab-state.json"
         return state.update(path, lambda st: st.update(changes))
+
+    def requests_log(self, site: str, kind: str = "api") -> list[dict[str, Any]]:
+        """What a site received: `api` (its GitLab stand-in) or `registry` (its front), one
+        entry per request: method, path, status (and `proxied` for the API)."""
+        name = {"api": "api.log", "registry": "front.log"}[kind]
+        path = self.site(site).run / name
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def count_requests(self, site: str, path_prefix: str, kind: str = "api") -> int:
+        """How many requests a site received under a path (query strings ignored)."""
+        return sum(1 for r in self.requests_log(site, kind)
+                   if r["path"].split("?")[0].startswith(path_prefix))
 
     def push(self, site: str, image: str, salt: str = "") -> str:
         return deploy.push(self.dir, site, image, salt)

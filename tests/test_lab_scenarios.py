@@ -173,3 +173,16 @@ def test_prefer_mode_falls_back_on_filesystem_metadata(fresh_lab, tmp_path):
     # the secondary got no data (replication off): a fresh install, prefer uses the database
     assert hostroot.lockfiles(d.secondary.root) == ["database-in-use"]
     assert header(d.secondary) == "true"
+
+
+@pytest.mark.lab
+def test_requests_are_logged_per_site(lab):
+    d = lab("legacy-both")
+    before = d.count_requests(d.primary.name, "/api/v4/version")
+    d.api(d.secondary.name, "version")  # proxied by the secondary to the primary
+    assert d.count_requests(d.primary.name, "/api/v4/version") == before + 1
+    assert any(r["proxied"] for r in d.requests_log(d.secondary.name)
+               if r["path"] == "/api/v4/version")
+    n = d.count_requests(d.primary.name, "/v2/", kind="registry")
+    requests.get(f"{d.primary.registry_url}/v2/", timeout=5)
+    assert d.count_requests(d.primary.name, "/v2/", kind="registry") == n + 1
