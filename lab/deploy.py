@@ -322,6 +322,7 @@ def up(scenario_ref: str, lab_dir: Path) -> dict[str, Any]:
     run.mkdir()
     pg_root = Path(tempfile.mkdtemp(prefix="gpl-", dir="/tmp"))
     (run / "pgroot").write_text(f"{pg_root}\n")
+    (pg_root / "owner").write_text(f"{lab_dir}\n")  # so down finds it even without run/
     pg_root.chmod(0o755)
     postgres.chown_postgres(pg_root)
     (lab_dir / "pg").symlink_to(pg_root)
@@ -436,10 +437,32 @@ def _ancestors() -> set[int]:
 
 
 def _ours(pid: int, markers: list[str]) -> bool:
-    argv0 = procs.cmdline(pid).split(" ", 1)[0]
-    name = os.path.basename(argv0)
-    return (name.startswith("python") or name in LAB_PROGRAMS) and any(
-        m in procs.cmdline(pid) for m in markers)
+    """A lab program (python, docker-registry, PostgreSQL's) with an argument that is one of
+    the lab's directories or a path inside it."""
+    argv = procs.argv(pid)
+    if not argv:
+        return False
+    name = os.path.basename(argv[0])
+    if not (name.startswith("python") or name in LAB_PROGRAMS):
+        return False
+    return any(a == m or a.startswith(m + "/") for a in argv for m in markers)
+
+
+def _pg_roots(lab_dir: Path) -> list[Path]:
+    """The cluster directories of this lab: the one `run/pgroot` names, and any /tmp/gpl-*
+    whose `owner` is this lab (left by an `up` killed before it wrote run/pgroot, or when the
+    lab directory itself is gone)."""
+    roots = []
+    named = lab_dir / "run" / "pgroot"
+    if named.exists():
+        roots.append(Path(named.read_text().strip()))
+    for owner in Path("/tmp").glob("gpl-*/owner"):
+        try:
+            if owner.read_text().strip() == str(lab_dir) and owner.parent not in roots:
+                roots.append(owner.parent)
+        except OSError:
+            continue
+    return [r for r in roots if r.exists()]
 
 
 def down(lab_dir: Path, quiet: bool = False) -> list[str]:
@@ -447,11 +470,9 @@ def down(lab_dir: Path, quiet: bool = False) -> list[str]:
     lab_dir = Path(lab_dir).resolve()
     run = lab_dir / "run"
     stopped: list[str] = []
-    pg_root = None
-    if (run / "pgroot").exists():
-        pg_root = Path((run / "pgroot").read_text().strip())
-    if pg_root and pg_root.exists():
-        for data in sorted(pg_root.glob("*/data")):
+    pg_roots = _pg_roots(lab_dir)
+    for root in pg_roots:
+        for data in sorted(root.glob("*/data")):
             pid = postgres.postmaster_pid(data)
             if pid and procs.alive(pid):
                 postgres.stop(data)
@@ -460,11 +481,10 @@ def down(lab_dir: Path, quiet: bool = False) -> list[str]:
     if pids:
         procs.kill(pids)
         stopped += [f"pid {p}" for p in pids]
-    markers = [str(lab_dir) + "/"] + ([str(pg_root) + "/"] if pg_root else [])
+    markers = [str(lab_dir)] + [str(r) for r in pg_roots]
     skip = _ancestors()
-    strays = [p for p in procs.pids_naming(markers[0]) + (
-        procs.pids_naming(markers[1]) if len(markers) > 1 else []) if p not in skip
-        and _ours(p, markers)]
+    strays = sorted({p for m in markers for p in procs.pids_naming(m)
+                     if p not in skip and _ours(p, markers)})
     if strays:
         procs.kill(strays)
         stopped += [f"stray {p}" for p in strays]
@@ -473,8 +493,8 @@ def down(lab_dir: Path, quiet: bool = False) -> list[str]:
     (run / "ready").unlink(missing_ok=True)
     for f in (lab_dir / "sites").glob("*/run/replication.ready"):
         f.unlink()
-    if pg_root and pg_root.exists():
-        shutil.rmtree(pg_root, ignore_errors=True)
+    for root in pg_roots:
+        shutil.rmtree(root, ignore_errors=True)
     if (lab_dir / "lab.json").exists():
         try:
             model = state.update(lab_dir / "lab.json", lambda d: d.update(status="down"))

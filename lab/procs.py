@@ -47,6 +47,15 @@ def cmdline(pid: int) -> str:
         return ""
 
 
+def argv(pid: int) -> list[str]:
+    """The process's arguments, exactly (paths with spaces stay whole)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+
+
 def _reap(pid: int) -> None:
     try:
         os.waitpid(pid, os.WNOHANG)

@@ -152,3 +152,15 @@ def test_scenarios_command_lists_every_builtin():
                 "bundled-db", "registry-disabled-on-secondary", "not-read-only",
                 "replication-failing", "no-data"}
     assert required <= set(names)
+
+
+def test_down_when_the_lab_directory_is_gone(tmp_path):
+    d = tmp_path / "lab"
+    assert cli("up", "--scenario", "no-data", "--dir", str(d)).returncode == 0
+    pg_root = Path((d / "run" / "pgroot").read_text().strip())
+    lab_ports_before = lab_ports(d)
+    subprocess.run(["rm", "-rf", str(d)], check=True)  # e.g. a temporary directory cleaned up
+    assert leftovers(d, pg_root)
+    assert cli("down", "--dir", str(d)).returncode == 0
+    assert leftovers(d, pg_root) == [] and not pg_root.exists()
+    assert [p for p in lab_ports_before if ports.listening(p)] == []
