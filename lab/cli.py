@@ -1,4 +1,4 @@
-"""`python -m lab ...`: up, down, scenarios, import, finish-import, push, status."""
+"""`python -m lab ...`: up, down, scenarios, import, finish-import, push, gc."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("down", help="stop everything a lab runs")
     p.add_argument("--dir", required=True)
     sub.add_parser("scenarios", help="list the built-in scenarios")
+    sub.add_parser("gc", help="take down every lab whose directory is gone")
     for name, text in (("import", "gitlab-ctl registry-database import, on one site"),
                        ("finish-import", "database enabled, read-only off, reconfigure")):
         p = sub.add_parser(name, help=text)
@@ -42,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {s['name']:14} {s['role']:9} gitlab {s['external_url']}  "
                       f"registry {s['registry_url']}  db {s['db']['kind']} :{s['db']['port']}")
             print(f"inventory: {d / 'inventory.yml'}\nsecrets:   source {d / 'env'}")
+        elif args.cmd == "gc":
+            for d in deploy.gc(quiet=False):
+                print(f"took down the lab of {d} (directory gone)")
         elif args.cmd == "down":
             deploy.down(Path(args.dir))
         elif args.cmd == "import":

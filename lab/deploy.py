@@ -508,6 +508,21 @@ def down(lab_dir: Path, quiet: bool = False) -> list[str]:
     return stopped
 
 
+def gc(quiet: bool = True) -> list[str]:
+    """Take down every lab whose directory is gone (e.g. a killed test session's temporary
+    directory, since removed); labs whose directory exists are left alone."""
+    gone = []
+    for owner in Path("/tmp").glob("gpl-*/owner"):
+        try:
+            lab_dir = Path(owner.read_text().strip())
+        except OSError:
+            continue
+        if not (lab_dir / "lab.json").exists():
+            down(lab_dir, quiet=quiet)
+            gone.append(str(lab_dir))
+    return gone
+
+
 # -- operator actions ---------------------------------------------------------------------------
 def load(lab_dir: Path) -> dict[str, Any]:
     p = Path(lab_dir).resolve() / "lab.json"

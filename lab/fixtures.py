@@ -192,6 +192,7 @@ class LabFactory:
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabFactory]:
     """Session-wide lab factory; every lab it started goes down at the end of the session."""
+    deploy.gc()  # labs left by a killed earlier session whose directories are gone
     factory = LabFactory(tmp_path_factory)
     try:
         yield factory
