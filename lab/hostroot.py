@@ -97,7 +97,9 @@ def gitlab_rb(site: dict[str, Any], primary: dict[str, Any] | None) -> str:
         lines.append("roles ['geo_primary_role']")
     elif site["geo"] == "secondary":
         lines.append("roles ['geo_secondary_role']")
-    lines += [f"gitlab_rails['geo_node_name'] = {rb(site['name'])}", ""]
+    if site["geo"] != "none":
+        lines.append(f"gitlab_rails['geo_node_name'] = {rb(site['name'])}")
+    lines.append("")
     lines.append("## Container registry")
     if reg["enabled"]:
         lines += [
@@ -187,7 +189,8 @@ def gitlab_yml(site: dict[str, Any], primary: dict[str, Any] | None) -> str:
         notes = notifications(site)
         if notes:  # derived from the geo_event endpoint's last Authorization value
             registry["notification_secret"] = notes[0]["headers"]["Authorization"][-1]
-    geo: dict[str, Any] = {"node_name": site["name"]}
+    # an unset geo_node_name renders as nil, which GitLab reads as "use external_url"
+    geo: dict[str, Any] = {"node_name": site["name"] if site["geo"] != "none" else None}
     if site["geo"] == "secondary":
         rep = bool(site["replication"]["enabled"] and reg["enabled"])
         geo["registry_replication"] = {"enabled": rep}
