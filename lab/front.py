@@ -142,9 +142,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(k, v)
         self.send_header("Content-Length", length if length is not None else str(len(body)))
         self.end_headers()
+        self.server.record(self.command, self.path, status)  # logged before the client has it
         if self.command != "HEAD" and body:
             self.wfile.write(body)
-        self.server.record(self.command, self.path, status)
 
     def _handle(self) -> None:
         path = urllib.parse.urlsplit(self.path).path

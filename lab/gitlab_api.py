@@ -180,8 +180,8 @@ class _Handler(BaseHTTPRequestHandler):
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
+        self.server.record(self.command, self.path, status)  # logged before the client has it
         self.wfile.write(data)
-        self.server.record(self.command, self.path, status)
 
     def _user(self, state: dict[str, Any]) -> dict[str, Any] | None:
         token = self.headers.get("PRIVATE-TOKEN")
@@ -215,8 +215,8 @@ class _Handler(BaseHTTPRequestHandler):
         for k, v in passthrough.items():
             self.send_header(k, v)
         self.end_headers()
-        self.wfile.write(data)
         self.server.record(self.command, self.path, r.status_code, proxied=True)
+        self.wfile.write(data)
 
     def _dispatch(self) -> None:
         state = self.server.state()
