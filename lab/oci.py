@@ -127,8 +127,8 @@ class Client:
             return d
         r = self.request("POST", f"/v2/{repo}/blobs/uploads/", scope)
         if r.status_code != 202:
-            raise RegistryError(f"POST blob upload {repo}: {r.status_code} {r.text[:200]}",
-                                r.status_code)
+            raise RegistryError(
+                f"POST blob upload {repo}: {r.status_code} {r.text[:200].strip()}", r.status_code)
         loc = r.headers["Location"]
         loc = self.base + loc if loc.startswith("/") else loc
         r = self.request("PUT", f"{loc}{'&' if '?' in loc else '?'}digest={d}", scope, data=data,
@@ -141,8 +141,8 @@ class Client:
         r = self.request("PUT", f"/v2/{repo}/manifests/{ref}", f"repository:{repo}:pull,push",
                          data=payload, headers={"Content-Type": media_type})
         if r.status_code != 201:
-            raise RegistryError(f"PUT manifest {repo}:{ref}: {r.status_code} {r.text[:200]}",
-                                r.status_code)
+            raise RegistryError(
+                f"PUT manifest {repo}:{ref}: {r.status_code} {r.text[:200].strip()}", r.status_code)
         return r.headers.get("Docker-Content-Digest", sha256(payload))
 
 
