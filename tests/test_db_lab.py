@@ -4,7 +4,8 @@ right site and with observed/expected/fix, where the lab breaks it."""
 from __future__ import annotations
 
 import pytest
-from test_reg_support import failing, row, run
+
+from labrun import failing, row, run
 
 pytestmark = pytest.mark.lab
 

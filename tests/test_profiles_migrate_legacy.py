@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from test_reg_support import run
+
+from labrun import run
 
 pytestmark = pytest.mark.lab
 

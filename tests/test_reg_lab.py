@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from test_reg_support import failing, row, run
+
+from labrun import failing, row, run
 
 pytestmark = pytest.mark.lab
 

@@ -4,16 +4,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from standin import run_pytest  # noqa: E402
-
-_LABS: dict[str, Any] = {}
+from standin import run_pytest
 
 
 @cache
