@@ -81,7 +81,7 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
     for spec in scn["sites"]:
         s = dict(spec)
         name = s["name"]
-        p = {"api": pick(), "front": pick(), "registry": pick()}
+        p = {"api": pick(), "front": pick(), "registry": pick(), "debug": pick()}
         s.update({
             "slug": _slug(name), "geo_id": ids.get(name),
             "revision": hashlib.sha1(s["version"].encode()).hexdigest()[:11],
@@ -93,6 +93,7 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
             "external_url": f"http://127.0.0.1:{p['api']}",
             "registry_url": f"http://127.0.0.1:{p['front']}",
             "registry_http_addr": f"127.0.0.1:{p['registry']}",
+            "registry_debug_addr": f"127.0.0.1:{p['debug']}",
             "username": USERNAME,
             "token": geo_token if s["geo"] != "none" else "glpat-" + _secret(20),
             "token_env": f"GITLAB_{_slug(name)}_TOKEN",
@@ -215,7 +216,8 @@ def _upstream_cfg(lab: dict[str, Any], site: dict[str, Any],
                   read_only: bool | None = None) -> dict[str, Any]:
     notes = hostroot.notifications(site)
     return registry.upstream_config(
-        addr=site["registry_http_addr"], storage_root=Path(site["root"]) / hostroot.STORAGE,
+        addr=site["registry_http_addr"], debug_addr=site["registry_debug_addr"],
+        storage_root=Path(site["root"]) / hostroot.STORAGE,
         realm=f"{site['external_url']}/jwt/auth", cert=Path(lab["cert_file"]),
         read_only=site["registry"]["read_only"] if read_only is None else read_only,
         http_secret=site["http_secret"], notifications=notes, site=site["name"])

@@ -37,6 +37,7 @@ class SiteInfo:
     gitlab_url: str
     registry_url: str
     registry_http_addr: str
+    registry_debug_addr: str
     api_port: int
     front_port: int
     registry_port: int
@@ -74,10 +75,13 @@ class Lab:
 
     def site(self, name: str) -> SiteInfo:
         s = deploy.site_of(self.model, name)
-        return SiteInfo(s["name"], s["role"], s["geo"], s["external_url"], s["registry_url"],
-                        s["registry_http_addr"], s["ports"]["api"], s["ports"]["front"],
-                        s["ports"]["registry"], Path(s["root"]), Path(s["run"]), s["username"],
-                        s["token"], s["db"]["dsn"], s["db"])
+        return SiteInfo(
+            name=s["name"], role=s["role"], geo=s["geo"], gitlab_url=s["external_url"],
+            registry_url=s["registry_url"], registry_http_addr=s["registry_http_addr"],
+            registry_debug_addr=s["registry_debug_addr"], api_port=s["ports"]["api"],
+            front_port=s["ports"]["front"], registry_port=s["ports"]["registry"],
+            root=Path(s["root"]), run=Path(s["run"]), username=s["username"], token=s["token"],
+            dsn=s["db"]["dsn"], db=s["db"])
 
     @property
     def sites(self) -> list[SiteInfo]:

@@ -106,6 +106,7 @@ def gitlab_rb(site: dict[str, Any], primary: dict[str, Any] | None) -> str:
             f"registry_external_url {rb(site['registry_url'])}",
             "registry['enable'] = true",
             f"registry['registry_http_addr'] = {rb(site['registry_http_addr'])}",
+            f"registry['debug_addr'] = {rb(site['registry_debug_addr'])}",
             f"gitlab_rails['registry_api_url'] = {rb('http://' + site['registry_http_addr'])}",
             "gitlab_rails['registry_issuer'] = 'omnibus-gitlab-issuer'",
             "",
@@ -153,6 +154,11 @@ http:
   secret: "{site['http_secret']}"
   headers:
     X-Content-Type-Options: [nosniff]
+  debug:
+    addr: {site['registry_debug_addr']}
+    prometheus:
+      enabled: true
+      path: /metrics
   draintimeout: 60s
 health:
   storagedriver:

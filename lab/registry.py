@@ -24,7 +24,8 @@ def available() -> bool:
     return shutil.which(BINARY) is not None
 
 
-def upstream_config(*, addr: str, storage_root: Path, realm: str, cert: Path, read_only: bool,
+def upstream_config(*, addr: str, debug_addr: str | None = None, storage_root: Path, realm: str,
+                    cert: Path, read_only: bool,
                     http_secret: str, notifications: list[dict[str, Any]] | None,
                     site: str) -> dict[str, Any]:
     """The configuration the registry process runs with."""
@@ -48,6 +49,9 @@ def upstream_config(*, addr: str, storage_root: Path, realm: str, cert: Path, re
                            "autoredirect": False}},
         "health": {"storagedriver": {"enabled": True, "interval": "10s", "threshold": 3}},
     }
+    if debug_addr:  # /debug/health, /debug/vars (notification metrics), /metrics
+        cfg["http"]["debug"] = {"addr": debug_addr,
+                                "prometheus": {"enabled": True, "path": "/metrics"}}
     if notifications:
         cfg["notifications"] = {"events": {"includereferences": True},
                                 "endpoints": notifications}

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import requests
 
-from lab import oci
+from lab import hostroot, oci
 
 pytestmark = pytest.mark.lab
 
@@ -93,3 +94,20 @@ def test_replication_disabled(lab):
     assert st["container_repositories_replication_enabled"] is False
     rb = (d.secondary.root / "etc/gitlab/gitlab.rb").read_text()
     assert "gitlab_rails['geo_registry_replication_enabled'] = false" in rb
+
+
+def test_primary_notification_metrics_on_the_debug_server(fresh_lab):
+    d = fresh_lab("not-read-only")
+    p = d.primary
+    cfg = hostroot.read_config(p.root)
+    assert cfg["http"]["debug"]["addr"] == p.registry_debug_addr
+    d.push(p.name, "group/project/app:metrics")
+
+    def delivered() -> dict | None:
+        ep = requests.get(f"http://{p.registry_debug_addr}/debug/vars", timeout=5).json()[
+            "registry"]["notifications"]["endpoints"][0]
+        return ep if ep["Metrics"]["Successes"] >= 3 else None
+
+    ep = wait_for(delivered, timeout=10)
+    assert ep and ep["name"] == "geo_event" and ep["Metrics"]["Failures"] == 0
+    assert ep["Metrics"]["Statuses"].get("200 OK", 0) >= 3
