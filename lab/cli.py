@@ -1,4 +1,4 @@
-"""`python -m lab ...`: up, down, scenarios, import, finish-import, push, gc."""
+"""`python -m lab ...`: up, down, scenarios, import, finish-import, push, status, gc."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dir", required=True)
     sub.add_parser("scenarios", help="list the built-in scenarios")
     sub.add_parser("gc", help="take down every lab whose directory is gone")
+    p = sub.add_parser("status", help="what a lab runs and the state of each site")
+    p.add_argument("--dir", required=True)
     for name, text in (("import", "gitlab-ctl registry-database import, on one site"),
                        ("finish-import", "database enabled, read-only off, reconfigure")):
         p = sub.add_parser(name, help=text)
@@ -46,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.cmd == "gc":
             for d in deploy.gc(quiet=False):
                 print(f"took down the lab of {d} (directory gone)")
+        elif args.cmd == "status":
+            print("\n".join(deploy.status(Path(args.dir))))
         elif args.cmd == "down":
             deploy.down(Path(args.dir))
         elif args.cmd == "import":

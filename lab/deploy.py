@@ -16,6 +16,7 @@ postgres user can reach it whatever the permissions of the lab directory's paren
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import secrets
 import shutil
@@ -592,6 +593,48 @@ def finish_import(lab_dir: Path, site_name: str, out: Any = sys.stdout) -> None:
                      site["ports"]["registry"])
     print(f"{site_name}: registry['database']['enabled'] = true, read-only off; reconfigured",
           file=out)
+
+
+def status(lab_dir: Path) -> list[str]:
+    """One line per site: what runs and what state it is in, read from the live parts."""
+    lab = state.read(Path(lab_dir).resolve() / "lab.json")
+    lines = [f"lab {lab['scenario']} in {lab['dir']}: {lab['status']}"]
+    run = Path(lab["dir"]) / "run"
+    daemon = procs.pidfile_pids(run)
+    lines.append(f"  daemon (stand-ins, fronts, replicators): {'running' if daemon else 'stopped'}")
+    geo = {}
+    primary = _primary(lab)
+    if primary:
+        try:
+            geo = {s["geo_node_id"]: s for s in state.read(
+                Path(primary["run"]) / "gitlab-state.json")["geo_statuses"]}
+        except (OSError, ValueError, KeyError):
+            geo = {}
+    for s in lab["sites"]:
+        root = Path(s["root"])
+        cfg = hostroot.read_config(root) or {}
+        reg = "disabled"
+        if s["registry"]["enabled"]:
+            alive = bool(procs.pidfile_pids(Path(s["run"])))
+            enabled = (cfg.get("database") or {}).get("enabled")
+            ro = ((cfg.get("storage") or {}).get("maintenance") or {}).get("readonly", {})
+            reg = (f"{'running' if alive else 'stopped'}, "
+                   f"database.enabled={json.dumps(enabled)}, "
+                   f"read-only={'on' if ro.get('enabled') else 'off'}, "
+                   f"lockfiles={','.join(hostroot.lockfiles(root)) or '-'}")
+        pid = postgres.postmaster_pid(Path(next(c for c in lab["clusters"]
+                                                if c["name"] == s["db"]["cluster"])["data"]))
+        db = f"{s['db']['kind']} :{s['db']['port']}/{s['db']['dbname']} " + (
+            "up" if pid and procs.alive(pid) else "down")
+        line = (f"  {s['name']} ({s['role']}, geo {s['geo']}, {s['version']}): "
+                f"registry {reg}; db {db}")
+        st = geo.get(s["geo_id"])
+        if st and s["geo"] == "secondary":
+            line += (f"; replication {st['container_repositories_synced_count']}/"
+                     f"{st['container_repositories_count']} synced, "
+                     f"{st['container_repositories_failed_count']} failed")
+        lines.append(line)
+    return lines
 
 
 def push(lab_dir: Path, site_name: str, image: str, salt: str = "") -> str:

@@ -165,3 +165,12 @@ def test_gc_takes_down_a_lab_whose_directory_is_gone(tmp_path):
     assert res.returncode == 0 and str(d) in res.stdout
     assert leftovers(d, pg_root) == [] and not pg_root.exists()
     assert [p for p in lab_ports_before if ports.listening(p)] == []
+
+
+def test_status_command(lab):
+    d = lab("replication-failing")
+    res = cli("status", "--dir", str(d.dir))
+    assert res.returncode == 0, res.stderr
+    assert "daemon (stand-ins, fronts, replicators): running" in res.stdout
+    assert "replication 1/2 synced, 1 failed" in res.stdout
+    assert "database.enabled=false, read-only=on, lockfiles=filesystem-in-use" in res.stdout
