@@ -325,12 +325,14 @@ def up(scenario_ref: str, lab_dir: Path) -> dict[str, Any]:
     run.mkdir()
     pg_root = Path(tempfile.mkdtemp(prefix="gpl-", dir="/tmp"))
     (run / "pgroot").write_text(f"{pg_root}\n")
-    (pg_root / "owner").write_text(f"{lab_dir}\n")  # so down finds it even without run/
     pg_root.chmod(0o755)
     postgres.chown_postgres(pg_root)
     (lab_dir / "pg").symlink_to(pg_root)
     lab = build_model(scn, lab_dir, pg_root)
     state.write(lab_dir / "lab.json", lab)
+    # after lab.json, so `gc` never mistakes a lab that is coming up for one whose directory
+    # is gone; lets `down` find the clusters even without run/
+    (pg_root / "owner").write_text(f"{lab_dir}\n")
     for c in lab["clusters"]:
         Path(c["data"]).parent.mkdir(parents=True)
         postgres.chown_postgres(Path(c["data"]).parent)
@@ -514,12 +516,23 @@ def down(lab_dir: Path, quiet: bool = False) -> list[str]:
 def gc(quiet: bool = True) -> list[str]:
     """Take down every lab whose directory is gone (e.g. a killed test session's temporary
     directory, since removed); labs whose directory exists are left alone."""
-    gone = []
-    for owner in Path("/tmp").glob("gpl-*/owner"):
+    candidates: set[Path] = set()
+    for owner in Path("/tmp").glob("gpl-*/owner"):  # clusters
         try:
-            lab_dir = Path(owner.read_text().strip())
+            candidates.add(Path(owner.read_text().strip()))
         except OSError:
             continue
+    for entry in Path("/proc").iterdir():  # daemons and registries
+        if not entry.name.isdigit():
+            continue
+        args = procs.argv(int(entry.name))
+        if len(args) >= 5 and args[1:3] == ["-m", "lab.daemon"] and args[3] == "--dir":
+            candidates.add(Path(args[4]))
+        elif len(args) == 3 and os.path.basename(args[0]) == "docker-registry" and \
+                args[2].endswith("/run/registry.yml"):
+            candidates.add(Path(args[2]).parents[3])
+    gone = []
+    for lab_dir in sorted(candidates):
         if not (lab_dir / "lab.json").exists():
             down(lab_dir, quiet=quiet)
             gone.append(str(lab_dir))
