@@ -13,6 +13,10 @@ TROUBLESHOOTING = ("https://docs.gitlab.com/administration/packages/"
 
 
 def _locks(ctx: CheckContext) -> tuple[bool, bool]:
+    why = sv.disabled_reason(ctx)
+    if why:
+        raise Fail(f"{ctx.site.name} has no registry ({why}), so nothing was imported",
+                   observed=why, expected="an enabled registry with its storage lockfiles")
     locks = sv.lockfiles(ctx)
     if not locks.get("readable"):
         raise CannotEvaluate(f"{ctx.site.name}: the storage lockfiles cannot be read: "

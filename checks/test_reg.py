@@ -76,10 +76,9 @@ def test_reg_002(ctx: CheckContext) -> str:
                    "/etc/gitlab/gitlab.rb and run gitlab-ctl reconfigure.",
        doc=REGISTRY_ADMIN)
 def test_reg_003(ctx: CheckContext) -> str:
+    why = sv.disabled_reason(ctx)
     url = sv.rb_get(ctx, "registry_external_url")
-    enable = sv.rb_get(ctx, "registry", "enable")
-    if not url or enable is False:
-        why = "registry_external_url is not set" if not url else "registry['enable'] = false"
+    if why:
         raise Fail(f"{ctx.site.name}: the registry is not enabled in gitlab.rb ({why})",
                    observed=why, expected="registry_external_url set, registry enabled")
     value = ctx.fact("registry.api")

@@ -10,6 +10,7 @@ from typing import Any
 
 from .catalog import CannotEvaluate
 from .context import CheckContext
+from .facts import FactError
 from .gitlab_rb import MISSING, Problem, RubyConfig, Unparsed
 from .inventory import Site
 from .registry_config import config_mode, gitlab_v1_mode, header_mode, lockfile_mode
@@ -44,6 +45,21 @@ def rb_get(ctx: CheckContext, *path: str, default: Any = None, site: Site | None
 
 def rb_has(ctx: CheckContext, *path: str, site: Site | None = None) -> bool:
     return rb_get(ctx, *path, default=MISSING, site=site) is not MISSING
+
+
+def disabled_reason(ctx: CheckContext, site: Site | None = None) -> str | None:
+    """Why gitlab.rb says the site has no registry (fact sheet, A2), or None.
+
+    None also when the host cannot be read: the other sources then decide.
+    """
+    try:
+        url = rb_get(ctx, "registry_external_url", site=site)
+        enable = rb_get(ctx, "registry", "enable", site=site)
+    except (CannotEvaluate, FactError):
+        return None
+    if enable is False:
+        return "registry['enable'] = false"
+    return None if url else "registry_external_url is not set"
 
 
 def config_yml(ctx: CheckContext, site: Site | None = None) -> dict[str, Any]:
@@ -90,6 +106,9 @@ def mode_sources(ctx: CheckContext, site: Site | None = None) -> dict[str, str]:
     Sources that cannot be read (lockfiles on object storage) are absent, not errors.
     """
     s = _site(ctx, site)
+    why = disabled_reason(ctx, s)
+    if why:  # no registry on the site: no other source has anything to say
+        return {f"gitlab.rb ({why})": "disabled"}
     value = gitlab_registry(ctx, s)
     out: dict[str, str] = {}
     header = header_mode(value.get("database_enabled"))
