@@ -32,6 +32,8 @@ from .verdict import EXIT_CODES, Position, decide, final, locate
 from .waivers import Waiver, WaiversPlugin, load_waivers
 
 CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"
+EVENTUAL = "REP-"  # replication is eventually consistent: --wait re-probes these
+WAIT_INTERVAL_S = 2.0
 RUN_KEY = pytest.StashKey["Run"]()
 WORDS = {"pass": ("passed", ".", "PASS"), "fail": ("failed", "F", "FAIL"),
          "error": ("error", "E", "ERROR"), "warn": ("warn", "W", "WARN"),
@@ -55,6 +57,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--from-evidence", metavar="BUNDLE",
                     help="judge a bundle's recorded facts again, without the deployment")
     group.addoption("--waivers", metavar="FILE", help="apply governed exceptions from FILE")
+    group.addoption("--wait", metavar="SECONDS", type=float, default=0.0,
+                    help="re-probe until the replication (REP) checks hold, at most SECONDS")
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -102,6 +106,8 @@ def _validate(config: pytest.Config) -> Run | int:
     load_catalog()
     profile = profiles_mod.load_profile(name)
     step = opt("step")
+    if opt("wait") < 0:
+        raise UsageError(f"--wait={opt('wait'):g}: expected a number of seconds, 0 or more")
     if step != "auto" and step not in [s.id for s in profile.steps]:
         raise UsageError(f"--step={step}: not a step of {profile.name}; expected auto or one of: "
                          + ", ".join(s.id for s in profile.steps))
@@ -187,6 +193,7 @@ class GeoPreflight:
         self.results: dict[tuple[str, str | None], Result] = {}
         self.verdict_line = ""
         self.folder: Path | None = None
+        self.notes: list[str] = []
 
     # -- collection: facts, position, plan ---------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
@@ -200,14 +207,35 @@ class GeoPreflight:
                     seen.setdefault(row.key, row)
             self.rows = list(seen.values())
             return
-        self.facts = self.run.facts or gather(self.inventory, self.run.redactor)
-        if requested == "auto":
+        wait_s = 0.0 if self.run.facts else self.config.getoption("wait")
+        start, rounds = time.monotonic(), 0
+        deadline = start + wait_s
+        while True:
+            rounds += 1
+            self.facts = self.run.facts or gather(self.inventory, self.run.redactor)
+            self._place()
+            pending = [r.test_id for r in self.rows if r.check.id.startswith(EVENTUAL)
+                       and self._judge(r).outcome == "fail"]
+            remaining = deadline - time.monotonic()
+            if not pending or remaining <= 0:
+                break
+            time.sleep(min(WAIT_INTERVAL_S, remaining))
+        if wait_s:
+            self.notes.append(f"--wait: {rounds} round(s) of probes in "
+                              f"{time.monotonic() - start:.1f} s; "
+                              + (f"still failing: {', '.join(pending)}" if pending
+                                 else "the replication checks hold"))
+
+    def _place(self) -> None:
+        """The judged step (found with --step=auto) and its plan, from the current facts."""
+        profile = self.run.profile
+        if self.run.requested_step == "auto":
             self.position = locate(profile, self.inventory, self._judge)
             self.step = self.position.next_step
         else:
-            self.step = requested
-        if self.step:
-            self.rows = plan(profile.step(self.step), self.inventory, self.run.site)
+            self.step = self.run.requested_step
+        self.rows = plan(profile.step(self.step), self.inventory, self.run.site) if self.step \
+            else []
 
     def _context(self, row: Row) -> CheckContext:
         return CheckContext(row.site, self.inventory, self.facts, self.run.profile.name,
@@ -284,12 +312,12 @@ class GeoPreflight:
         if self.config.getoption("collectonly") or session.exitstatus not in (0, 1, 5):
             return
         profile = self.run.profile
-        notes: list[str] = []
+        notes = list(self.notes)
         outcomes: list[tuple[Row, Result]] = []
         if self.position and self.position.undetermined:
             verdict = "CANNOT_DETERMINE"
-            notes = ["the position could not be determined: " + "; ".join(
-                self.position.undetermined)]
+            notes.append("the position could not be determined: " + "; ".join(
+                self.position.undetermined))
         elif self.position and self.position.complete:
             verdict = "COMPLETE"
         else:
@@ -314,6 +342,8 @@ class GeoPreflight:
         self.verdict_line = _verdict_line(report, outcomes)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        for note in self.notes:
+            terminalreporter.write_line(f"geopreflight: {note}")
         if self.position and self.position.undetermined:
             for why in self.position.undetermined:
                 terminalreporter.write_line(f"position unknown: {why}")
