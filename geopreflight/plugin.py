@@ -313,6 +313,11 @@ class GeoPreflight:
             return
         profile = self.run.profile
         notes = list(self.notes)
+        hosts = [f"{s.name}: {s.host.target}" for s in self.inventory.sites if s.host]
+        if hosts:
+            notes.append(self.run.redactor.text(
+                f"host files were read from one host per site ({', '.join(hosts)}); other "
+                "Rails or Sidekiq nodes of a site were not read"))
         outcomes: list[tuple[Row, Result]] = []
         if self.position and self.position.undetermined:
             verdict = "CANNOT_DETERMINE"
