@@ -4,7 +4,7 @@ cluster file, and the rendered config.yml and gitlab.yml. Secrets are compared a
 from __future__ import annotations
 
 from geopreflight import site_view as sv
-from geopreflight.catalog import CannotEvaluate, Fail, Warn, check
+from geopreflight.catalog import CannotEvaluate, Fail, check
 from geopreflight.context import CheckContext
 from geopreflight.geo import geo_match, match_site_url
 from geopreflight.gitlab_rb import Unparsed, geo_role
@@ -173,9 +173,10 @@ def test_host_007(ctx: CheckContext) -> str:
     ro = sv.rb_get(ctx, "registry", "storage", "maintenance", "readonly", "enabled")
     if bool(ro) != bool(cfg.get("readonly")):
         differ.append(f"read-only {bool(ro)} vs {bool(cfg.get('readonly'))}")
-    if differ:
-        raise Warn(f"{ctx.site.name}: gitlab.rb vs config.yml: {'; '.join(differ)}: a "
-                   "reconfigure is pending")
+    if differ:  # every profile only advises this check, so it reports as a warning
+        raise Fail(f"{ctx.site.name}: gitlab.rb vs config.yml: {'; '.join(differ)}: a "
+                   "reconfigure is pending", observed="; ".join(differ),
+                   expected="gitlab.rb and the rendered config.yml saying the same")
     return "gitlab.rb and config.yml agree"
 
 

@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 
 from lab import front, gitlab_api, replication, state
+from lab.hostroot import primary_api_url
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -39,18 +40,21 @@ def main(argv: list[str] | None = None) -> None:
                                        upstream_port=site["ports"]["registry"],
                                        root=Path(site["root"]),
                                        registry_version=site["registry"]["version"],
+                                       gitlab=site["registry"].get("vendor") != "upstream",
                                        dsn=site["db"]["dsn"], log=run / "front.log"))
     primary = next((s for s in lab["sites"] if s["geo"] == "primary"), None)
     workers = []
     for site in lab["sites"]:
         if site["geo"] != "secondary" or primary is None or not site["replicating"]:
             continue
+        # Geo pulls from geo_registry_replication_primary_api_url and signs its tokens with
+        # the secondary's own gitlab-registry.key
         w = replication.Replicator(
-            site_id=site["geo_id"], primary_registry=primary["registry_url"],
+            site_id=site["geo_id"], primary_registry=primary_api_url(site, primary) or "",
             secondary_registry=site["registry_url"],
             events_file=Path(primary["run"]) / "events.jsonl",
             primary_state=Path(primary["run"]) / "gitlab-state.json",
-            key_file=Path(lab["key_file"]), cert_file=Path(lab["cert_file"]),
+            key_file=Path(site["key_file"]), cert_file=Path(site["cert_file"]),
             ready_file=lab_dir / "run" / "ready", failing=site["replication"]["failing"],
             delay_s=site["replication"]["delay_s"], log=Path(site["run"]) / "replication.log",
             caught_up_file=Path(site["run"]) / "replication.ready")

@@ -103,6 +103,11 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
             "registry": dict(s["registry"]), "db": dict(s["db"]),
             "replication": dict(s["replication"]), "gitlab": dict(s["gitlab"]),
         })
+        s.update(_site_keys(s, lab_dir))
+        # what gitlab.yml (Rails) expects in the geo_event endpoint's Authorization
+        s["rails_notification_secret"] = (
+            _secret(32) if s["registry"]["notification_secret"] == "differs"
+            else s["notification_secret"])
         sites.append(s)
     by_name = {s["name"]: s for s in sites}
     primary = next((s for s in sites if s["geo"] == "primary"), None)
@@ -136,11 +141,24 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
             "dsn": f"postgresql://registry:{cl['password']}@127.0.0.1:{cl['port']}/{dbname}"
                    "?connect_timeout=5",
         })
+        other_db = s["db"].get("inventory_dbname")  # the checker's DSN names another database
+        s["db"]["inventory_dsn"] = s["db"]["dsn"].replace(f"/{dbname}?", f"/{other_db}?") \
+            if other_db else s["db"]["dsn"]
     return {"scenario": scn["name"], "description": scn["description"],
             "deployment": scn["deployment"], "dir": str(lab_dir), "pg_root": str(pg_root),
             "key_file": str(lab_dir / "keys" / "gitlab-registry.key"),
             "cert_file": str(lab_dir / "keys" / "gitlab-registry.crt"),
             "sites": sites, "clusters": list(clusters.values()), "status": "starting"}
+
+
+def _site_keys(s: dict[str, Any], lab_dir: Path) -> dict[str, str]:
+    """The token key pair a site's registry trusts: the lab's shared one, or (`token_key:
+    own`) the site's own, as when the primary's gitlab-registry.key was never copied."""
+    keys = lab_dir / "keys"
+    if s["registry"]["token_key"] == "own":
+        keys = keys / s["name"]
+    return {"key_file": str(keys / "gitlab-registry.key"),
+            "cert_file": str(keys / "gitlab-registry.crt")}
 
 
 def _primary(lab: dict[str, Any]) -> dict[str, Any] | None:
@@ -175,10 +193,10 @@ def standin_state(lab: dict[str, Any], site: dict[str, Any]) -> dict[str, Any]:
         "users": [{"username": site["username"], "token": site["token"], "admin": True,
                    "scopes": ["api"]}],
         "admin_mode": bool(site["gitlab"]["admin_mode"]), "geo_sites": [], "geo_statuses": [],
-        "registry": {"enabled": bool(site["registry"]["enabled"]), "key_file": lab["key_file"],
-                     "cert_file": lab["cert_file"], "issuer": tokens.ISSUER,
+        "registry": {"enabled": bool(site["registry"]["enabled"]), "key_file": site["key_file"],
+                     "cert_file": site["cert_file"], "issuer": tokens.ISSUER,
                      "service": tokens.SERVICE},
-        "notification_secret": site["notification_secret"],
+        "notification_secret": site["rails_notification_secret"],
         "events_file": str(Path(site["run"]) / "events.jsonl"),
         "hang": bool(site["gitlab"]["hang"]),
     }
@@ -187,7 +205,7 @@ def standin_state(lab: dict[str, Any], site: dict[str, Any]) -> dict[str, Any]:
         base = site["external_url"]
         repos = len({r for r, _ in _images(site)})
         for s in geo:
-            obj = site_object(s["geo_id"], s["name"], s["external_url"],
+            obj = site_object(s["geo_id"], s.get("geo_site_name") or s["name"], s["external_url"],
                               primary=s["geo"] == "primary", api_base=base)
             obj["current"] = s is site
             st["geo_sites"].append(obj)
@@ -206,8 +224,8 @@ def standin_state(lab: dict[str, Any], site: dict[str, Any]) -> dict[str, Any]:
 
 def render_site(lab: dict[str, Any], site: dict[str, Any]) -> None:
     """Host files and the registry's own config, from the model (`gitlab-ctl reconfigure`)."""
-    key = Path(lab["key_file"]).read_bytes()
-    cert = Path(lab["cert_file"]).read_bytes()
+    key = Path(site["key_file"]).read_bytes()
+    cert = Path(site["cert_file"]).read_bytes()
     hostroot.render(site, _primary(lab), key, cert)
     if site["registry"]["enabled"]:
         registry.write_config(Path(site["run"]) / "registry.yml", _upstream_cfg(lab, site))
@@ -219,7 +237,7 @@ def _upstream_cfg(lab: dict[str, Any], site: dict[str, Any],
     return registry.upstream_config(
         addr=site["registry_http_addr"], debug_addr=site["registry_debug_addr"],
         storage_root=Path(site["root"]) / hostroot.STORAGE,
-        realm=f"{site['external_url']}/jwt/auth", cert=Path(lab["cert_file"]),
+        realm=f"{site['external_url']}/jwt/auth", cert=Path(site["cert_file"]),
         read_only=site["registry"]["read_only"] if read_only is None else read_only,
         http_secret=site["http_secret"], notifications=notes, site=site["name"])
 
@@ -272,12 +290,31 @@ def _create_db(cl: postgres.Cluster, s: dict[str, Any]) -> None:
     postgres.create_registry_db(cl, s["db"]["dbname"], s["db"]["user"], s["db"]["password"])
     if s["db"]["migrated"]:
         metadata.migrate(cl.conninfo(s["db"]["dbname"]), s["db"]["user"])
+    if s["db"].get("inventory_dbname"):  # an empty database the registry does not use
+        postgres.create_registry_db(cl, s["db"]["inventory_dbname"], s["db"]["user"],
+                                    s["db"]["password"])
+
+
+def _db_knobs(lab: dict[str, Any]) -> None:
+    """What a DBA did to a site's registry database after it was set up, as the superuser:
+    restored another site's dump into it, changed its settings, gave it to another role."""
+    pg_root = Path(lab["pg_root"])
+    by_name = {c["name"]: _cluster(c, pg_root) for c in lab["clusters"]}
+    for s in lab["sites"]:
+        db = s["db"]
+        cl = by_name[db["cluster"]]
+        if db.get("restore_from"):
+            src = site_of(lab, db["restore_from"])
+            postgres.restore_dump(by_name[src["db"]["cluster"]], src["db"]["dbname"], cl,
+                                  db["dbname"], db["user"])
+        postgres.alter_database(cl, db["dbname"], settings=db.get("settings") or {},
+                                owner=db.get("owner"))
 
 
 # -- up / down -------------------------------------------------------------------------------------
 def _direct_client(lab: dict[str, Any], site: dict[str, Any]) -> oci.Client:
-    """A client for the site's registry process itself, with tokens signed by the shared key."""
-    key, cert = Path(lab["key_file"]), Path(lab["cert_file"])
+    """A client for the site's registry process itself, with tokens signed by its key."""
+    key, cert = Path(site["key_file"]), Path(site["cert_file"])
 
     def token(_challenge: str, scope: str) -> str:
         return tokens.mint(key, cert, tokens.scope_access(scope) if scope else [], "lab-seed")
@@ -345,7 +382,9 @@ def up(scenario_ref: str, lab_dir: Path) -> dict[str, Any]:
     pg_thread = threading.Thread(target=_setup_databases, args=(lab, errors), name="pg-setup")
     pg_thread.start()
     try:
-        tokens.generate(Path(lab["key_file"]), Path(lab["cert_file"]))
+        for pair in {(s["key_file"], s["cert_file"]) for s in lab["sites"]} | {
+                (lab["key_file"], lab["cert_file"])}:
+            tokens.generate(Path(pair[0]), Path(pair[1]))
         _log("keys", t0)
         reg_pids = {}
         for s in lab["sites"]:
@@ -381,15 +420,18 @@ def up(scenario_ref: str, lab_dir: Path) -> dict[str, Any]:
             root = Path(s["root"])
             has_data = bool(metadata.tagged_images(root / hostroot.STORAGE))
             if s["registry"]["mode"] == "database":
-                if has_data:
+                if has_data and not s["db"]["empty"]:
                     metadata.import_storage(s["db"]["dsn"], root / hostroot.STORAGE)
                     s["imported"] = True
                 hostroot.set_lockfile(root, "database-in-use")
             elif s["registry"]["mode"] == "prefer":  # fresh install: database; data: fallback
                 hostroot.set_lockfile(root, "filesystem-in-use" if has_data else "database-in-use")
-            else:
-                hostroot.set_lockfile(root, "filesystem-in-use" if has_data else None)
+            else:  # `lockfile: false`: a legacy registry that never wrote its lockfile
+                lock = has_data and s["registry"]["lockfile"]
+                hostroot.set_lockfile(root, "filesystem-in-use" if lock else None)
         _log("modes applied", t0)
+        _db_knobs(lab)
+        _log("database knobs applied", t0)
         _wait_daemon(lab, run)
         _log("daemon up", t0)
         lab["status"] = "up"

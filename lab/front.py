@@ -43,8 +43,10 @@ class Front(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, host: str, port: int, *, upstream_port: int, root: Path,
-                 registry_version: str, dsn: str | None = None, log: Path | None = None) -> None:
+                 registry_version: str, dsn: str | None = None, log: Path | None = None,
+                 gitlab: bool = True) -> None:
         super().__init__((host, port), _Handler)
+        self.gitlab = gitlab  # False: an upstream distribution registry, nothing added
         self.upstream_port = upstream_port
         self.root = Path(root)
         self.registry_version = registry_version
@@ -151,7 +153,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._body()
         fwd = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
         try:
-            if path.startswith("/gitlab/v1"):
+            if path.startswith("/gitlab/v1") and self.server.gitlab:
                 self._gitlab_v1(path, fwd)
                 return
             status, headers, data = self._upstream(self.command, self.path, body, fwd)
@@ -159,7 +161,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(502, [("Content-Type", "text/plain")], f"upstream: {exc}\n".encode())
             return
         length = next((v for k, v in headers if k.lower() == "content-length"), None)
-        if path == "/v2/" and self.command in ("GET", "HEAD") and status == 200:
+        if path == "/v2/" and self.command in ("GET", "HEAD") and status == 200 \
+                and self.server.gitlab:
             headers = [*headers,
                        ("Gitlab-Container-Registry-Version", self.server.registry_version),
                        ("Gitlab-Container-Registry-Features", FEATURES),
@@ -167,7 +170,8 @@ class _Handler(BaseHTTPRequestHandler):
                         "true" if self.server.database_enabled() else "false")]
         m = MANIFEST_PUT.match(path)
         if self.command == "PUT" and status == 201 and m and body is not None \
-                and self.server.database_enabled() and not m["ref"].startswith("sha256:"):
+                and self.server.gitlab and self.server.database_enabled() \
+                and not m["ref"].startswith("sha256:"):
             err = self._record_rows(m["name"], m["ref"], body, headers)
             if err:
                 status, headers, data = 500, [("Content-Type", "application/json")], json.dumps(

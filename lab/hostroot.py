@@ -19,6 +19,7 @@ import yaml
 STORAGE = "var/opt/gitlab/gitlab-rails/shared/registry"
 CONFIG_YML = "var/opt/gitlab/registry/config.yml"
 GITLAB_RB = "etc/gitlab/gitlab.rb"
+CLUSTER_JSON = "etc/gitlab/gitlab-cluster.json"
 GITLAB_YML = "var/opt/gitlab/gitlab-rails/etc/gitlab.yml"
 KEY = "var/opt/gitlab/gitlab-rails/etc/gitlab-registry.key"
 CERT = "var/opt/gitlab/registry/gitlab-registry.crt"
@@ -85,6 +86,24 @@ def database_hash(site: dict[str, Any], rendered: bool) -> dict[str, Any]:
     return out
 
 
+def primary_api_url(site: dict[str, Any], primary: dict[str, Any] | None) -> str | None:
+    """A secondary's `geo_registry_replication_primary_api_url`: the primary registry's URL,
+    the primary's GitLab URL (a common mistake), or unset (`replication.primary_api_url`)."""
+    if primary is None:
+        return None
+    return {"registry": primary["registry_url"] + "/", "gitlab": primary["external_url"] + "/",
+            "unset": None}[site["replication"].get("primary_api_url", "registry")]
+
+
+def cluster_json(site: dict[str, Any]) -> str | None:
+    """`/etc/gitlab/gitlab-cluster.json` as `gitlab-ctl promote`/`geo` leave it, or None."""
+    role = (site.get("host") or {}).get("cluster_json")
+    if not role:
+        return None
+    return json.dumps({"primary": role == "primary", "secondary": role == "secondary"},
+                      indent=2) + "\n"
+
+
 def gitlab_rb(site: dict[str, Any], primary: dict[str, Any] | None) -> str:
     reg, db = site["registry"], site["db"]
     lines = [
@@ -123,17 +142,20 @@ def gitlab_rb(site: dict[str, Any], primary: dict[str, Any] | None) -> str:
         rep = site["replication"]["enabled"] and reg["enabled"]
         lines += ["", "## Geo: container registry replication",
                   f"gitlab_rails['geo_registry_replication_enabled'] = {rb(rep)}"]
-        if rep and primary is not None:
+        url = primary_api_url(site, primary)
+        if rep and url:
             lines += ["# Primary registry's hostname and port, it will be used by",
                       "# the secondary node to directly communicate to primary registry",
-                      "gitlab_rails['geo_registry_replication_primary_api_url'] = "
-                      f"{rb(primary['registry_url'] + '/')}"]
+                      f"gitlab_rails['geo_registry_replication_primary_api_url'] = {rb(url)}"]
     lines += ["", "## PostgreSQL"]
     if db["bundled"]:
         lines += ["postgresql['enable'] = true", "postgresql['listen_address'] = '127.0.0.1'",
                   f"postgresql['port'] = {db['port']}"]
     else:
         lines += ["postgresql['enable'] = false  # GitLab's databases are on external servers"]
+    extra = (site.get("host") or {}).get("gitlab_rb_append") or []
+    if extra:  # edited after the last reconfigure: not in config.yml or gitlab.yml
+        lines += ["", "## added later", *extra]
     return "\n".join(lines) + "\n"
 
 
@@ -193,15 +215,17 @@ def gitlab_yml(site: dict[str, Any], primary: dict[str, Any] | None) -> str:
                      "api_url": "http://" + site["registry_http_addr"],
                      "key": "/" + KEY, "path": "/" + STORAGE, "issuer": "omnibus-gitlab-issuer"}
         notes = notifications(site)
-        if notes:  # derived from the geo_event endpoint's last Authorization value
-            registry["notification_secret"] = notes[0]["headers"]["Authorization"][-1]
+        if notes:  # gitlab_rails['registry_notification_secret'], normally the endpoint's
+            registry["notification_secret"] = site.get("rails_notification_secret") or \
+                notes[0]["headers"]["Authorization"][-1]
     # an unset geo_node_name renders as nil, which GitLab reads as "use external_url"
     geo: dict[str, Any] = {"node_name": site["name"] if site["geo"] != "none" else None}
     if site["geo"] == "secondary":
         rep = bool(site["replication"]["enabled"] and reg["enabled"])
         geo["registry_replication"] = {"enabled": rep}
-        if rep and primary is not None:
-            geo["registry_replication"]["primary_api_url"] = primary["registry_url"] + "/"
+        url = primary_api_url(site, primary)
+        if rep and url:
+            geo["registry_replication"]["primary_api_url"] = url
     host, _, port = site["external_url"].split("://", 1)[1].partition(":")
     doc = {"production": {"gitlab": {"host": host, "port": int(port), "https": False},
                           "registry": registry, "geo": geo}}
@@ -239,6 +263,11 @@ def render(site: dict[str, Any], primary: dict[str, Any] | None, key_pem: bytes,
     root = Path(site["root"])
     _write(root / GITLAB_RB, gitlab_rb(site, primary), 0o600)
     _write(root / GITLAB_YML, gitlab_yml(site, primary), 0o640)
+    cluster = cluster_json(site)
+    if cluster:
+        _write(root / CLUSTER_JSON, cluster, 0o600)
+    else:
+        (root / CLUSTER_JSON).unlink(missing_ok=True)
     _write(root / KEY, key_pem, 0o600)
     v = site["version"]
     _write(root / "opt/gitlab/embedded/service/gitlab-rails/VERSION", v + "\n")

@@ -14,7 +14,7 @@ def env_vars(lab: dict[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     for s in lab["sites"]:
         out[s["token_env"]] = s["token"]
-        out[s["dsn_env"]] = s["db"]["dsn"]
+        out[s["dsn_env"]] = s["db"].get("inventory_dsn") or s["db"]["dsn"]
     return out
 
 

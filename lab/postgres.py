@@ -170,3 +170,31 @@ def create_database(c: Cluster, dbname: str) -> None:
 def system_identifier(c: Cluster) -> int:
     with psycopg.connect(c.conninfo()) as conn:
         return int(conn.execute("SELECT system_identifier FROM pg_control_system()").fetchone()[0])
+
+
+def alter_database(c: Cluster, dbname: str, settings: dict[str, object],
+                   owner: str | None = None) -> None:
+    """`ALTER DATABASE ... SET` (new sessions see it) and `OWNER TO` a role (made NOLOGIN
+    when it does not exist), as a DBA would, with the superuser."""
+    sql = psycopg.sql
+    with psycopg.connect(c.conninfo(), autocommit=True) as conn:
+        for key, value in settings.items():
+            conn.execute(sql.SQL("ALTER DATABASE {} SET {} = {}").format(
+                sql.Identifier(dbname), sql.Identifier(key), sql.Literal(str(value))))
+        if owner:
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s",
+                                (owner,)).fetchone():
+                conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(owner)))
+            conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                sql.Identifier(dbname), sql.Identifier(owner)))
+
+
+def restore_dump(src: Cluster, src_db: str, dst: Cluster, dst_db: str, role: str) -> None:
+    """pg_dump one registry database and pg_restore it into another (objects owned by
+    `role`), as when a secondary's new database is seeded from the primary's dump."""
+    dump = src.socket_dir / f"{src_db}-{dst.name}.dump"
+    _as_postgres(["pg_dump", "-h", str(src.socket_dir), "-p", str(src.port), "-Fc",
+                  "-f", str(dump), src_db])
+    _as_postgres(["pg_restore", "-h", str(dst.socket_dir), "-p", str(dst.port), "--no-owner",
+                  "--role", role, "--clean", "--if-exists", "-d", dst_db, str(dump)])
+    dump.unlink(missing_ok=True)

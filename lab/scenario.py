@@ -11,11 +11,20 @@ A scenario is YAML::
         geo: primary                 # primary | secondary | none (not a Geo site yet)
         version: 17.10.2-ee
         healthy: true                # Geo health of this site
-        registry: {enabled: true, mode: legacy, read_only: true, images: [group/app:v1]}
-        db: {placement: external, migrated: true}   # external | shared-with:<site> |
+        registry: {enabled: true, mode: legacy, read_only: true, images: [group/app:v1],
+                   version: 4.39.0-gitlab, vendor: gitlab, lockfile: true,
+                   token_key: shared, notification_secret: match}
+        db: {placement: external, migrated: true,   # external | shared-with:<site> |
                                                     # replica-of:<site> | bundled
-        replication: {enabled: true, failing: [], delay_s: 0}   # secondaries
+             settings: {}, owner: null, restore_from: null, inventory_dbname: null,
+             empty: false}
+        replication: {enabled: true, failing: [], delay_s: 0,   # secondaries
+                      primary_api_url: registry}
         gitlab: {admin_mode: false, hang: false}   # the API stand-in's knobs
+        host: {cluster_json: null, gitlab_rb_append: []}
+        geo_site_name: null          # the Geo site's name in the API (default: name)
+
+The knobs are described in lab/README.md ("Scenarios").
 
 `load` returns the fully defaulted, validated form.
 """
@@ -38,11 +47,22 @@ SITE_DEFAULTS: dict[str, Any] = {
     "healthy": True,
     "health": None,
     "registry": {"enabled": True, "mode": "legacy", "read_only": False, "images": [],
-                 "version": "4.39.0-gitlab"},
-    "db": {"placement": "external", "migrated": True},
-    "replication": {"enabled": True, "failing": [], "delay_s": 0.0},
+                 "version": "4.39.0-gitlab", "vendor": "gitlab", "lockfile": True,
+                 "token_key": "shared", "notification_secret": "match"},
+    "db": {"placement": "external", "migrated": True, "settings": {}, "owner": None,
+           "restore_from": None, "inventory_dbname": None, "empty": False},
+    "replication": {"enabled": True, "failing": [], "delay_s": 0.0,
+                    "primary_api_url": "registry"},
     "gitlab": {"admin_mode": False, "hang": False},
+    "host": {"cluster_json": None, "gitlab_rb_append": []},
+    "geo_site_name": None,
 }
+CHOICES = {("registry", "vendor"): ("gitlab", "upstream"),
+           ("registry", "token_key"): ("shared", "own"),
+           ("registry", "notification_secret"): ("match", "differs"),
+           ("replication", "primary_api_url"): ("registry", "gitlab", "unset"),
+           ("host", "cluster_json"): (None, "primary", "secondary")}
+DB_SETTINGS = ("bytea_output", "default_transaction_read_only")
 
 
 class ScenarioError(ValueError):
@@ -97,6 +117,21 @@ def _raw(name_or_file: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
     return base
 
 
+def _check_knobs(s: dict[str, Any], names: list[str], where: str) -> None:
+    """The fault knobs: choices, DB settings, and the sites they name."""
+    for (group, key), allowed in CHOICES.items():
+        if s[group][key] not in allowed:
+            raise ScenarioError(f"{where}: {group}.{key} must be one of {allowed}")
+    for key in s["db"]["settings"] or {}:
+        if key not in DB_SETTINGS:
+            raise ScenarioError(f"{where}: db.settings.{key} is not one of {DB_SETTINGS}")
+    src = s["db"]["restore_from"]
+    if src is not None and (src not in names or src == s["name"]):
+        raise ScenarioError(f"{where}: db.restore_from names unknown site {src!r}")
+    if not isinstance(s["host"]["gitlab_rb_append"], list):
+        raise ScenarioError(f"{where}: host.gitlab_rb_append must be a list of lines")
+
+
 def load(name_or_file: str) -> dict[str, Any]:
     """Load, resolve `extends`, fill defaults and validate."""
     data = _raw(name_or_file)
@@ -136,6 +171,7 @@ def load(name_or_file: str) -> dict[str, Any]:
             target = next(t for t in out_sites if t["name"] == other)
             if str(target["db"]["placement"]).partition(":")[0] not in ("external", "bundled"):
                 raise ScenarioError(f"{where}: {other!r} must have its own cluster")
+        _check_knobs(s, names, where)
         for img in s["registry"]["images"]:
             if not re.fullmatch(r"[a-z0-9]+([._/-][a-z0-9]+)*(:[\w][\w.-]*)?", str(img)):
                 raise ScenarioError(f"{where}: bad image reference {img!r}")

@@ -38,3 +38,20 @@ def row(summary: dict[str, Any], check_id: str, site: str | None) -> dict[str, A
 def failing(summary: dict[str, Any]) -> list[tuple[str, str | None, str]]:
     return [(c["id"], c["site"], c["outcome"]) for c in summary["checks"]
             if c["outcome"] not in ("pass", "not-applicable")]
+
+
+def finding(summary: dict[str, Any], check_id: str, site: str | None,
+            outcome: str = "fail") -> dict[str, Any]:
+    """The row of a check that found something: its outcome, and the observed value, the
+    expected one and the fix, all present."""
+    r = row(summary, check_id, site)
+    assert r["outcome"] == outcome, (check_id, site, r["outcome"], r["message"])
+    missing = [k for k in ("observed", "expected", "remediation") if r.get(k) in (None, "")]
+    assert not missing, f"{check_id}@{site} lacks {missing}: {r}"
+    return r
+
+
+def passing(summary: dict[str, Any], check_id: str, site: str | None) -> dict[str, Any]:
+    r = row(summary, check_id, site)
+    assert r["outcome"] == "pass", (check_id, site, r["outcome"], r["message"])
+    return r
