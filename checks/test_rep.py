@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from geopreflight.catalog import Fail, check
+from geopreflight.catalog import Fail, NotApplicable, check
 from geopreflight.context import CheckContext
+from geopreflight.facts import FactError
 from geopreflight.geo import geo_match, status_of
 
 GEO_REGISTRY = "https://docs.gitlab.com/administration/geo/replication/container_registry/"
@@ -53,3 +54,27 @@ def test_rep_002(ctx: CheckContext) -> str:
         raise Fail(f"{ctx.site.name}: container repositories {seen}", observed=seen,
                    expected=f"failed 0, synced {total} of {total}")
     return seen
+
+
+@check("REP-003", title="A canary image pushed to the primary reaches the secondary",
+       severity="high", roles=("secondary",),
+       rationale="The Geo status counts registry rows, so it can show 100% while updates are "
+                 "not synced (fact sheet, E2, E3); only an image pushed to the primary and "
+                 "pulled, with the same digest, from the secondary proves replication end to "
+                 "end. Runs only with --canary, the one option that writes.",
+       remediation="Check the primary's geo_event notification endpoint (HOST-004), the "
+                   "secondary's replication settings (HOST-005, REG-012) and geo.log on the "
+                   "secondary; resync the repository in Admin > Geo.",
+       doc=GEO_REGISTRY)
+def test_rep_003(ctx: CheckContext) -> str:
+    if not ctx.facts.has("canary.pushed"):
+        raise NotApplicable("no canary was pushed: run with --canary to prove replication "
+                            "end to end (it writes one tiny image)")
+    pushed = ctx.fact("canary.pushed", None)
+    name = f"{pushed['repository']}:{pushed['tag']}"
+    try:
+        seen = ctx.fact("canary.seen")
+    except FactError as exc:
+        raise Fail(f"{ctx.site.name}: {exc}", observed="not replicated",
+                   expected=f"{name} with digest {pushed['digest']}") from None
+    return f"{name} arrived with the same digest after {seen['seconds']} s"

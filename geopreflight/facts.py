@@ -58,8 +58,15 @@ class Facts:
             raise FactError(fact.error)
         return fact.value
 
+    def has(self, key: str, site: str | None = None) -> bool:
+        """Whether the fact was gathered at all (an optional probe such as the canary)."""
+        return (key, site) in self._facts
+
     def all(self) -> list[Fact]:
         return list(self._facts.values())
+
+    def extended(self, more: list[Fact]) -> Facts:
+        return Facts(self.all() + more)
 
     @classmethod
     def from_dicts(cls, items: list[dict[str, Any]]) -> Facts:

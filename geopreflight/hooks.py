@@ -15,5 +15,10 @@ def pytest_geopreflight_result(row: Any, result: Any) -> Any:
 
 
 @pytest.hookspec
+def pytest_geopreflight_facts() -> Any:
+    """The probes have run; return a list of more Facts (e.g. the canary's) or None."""
+
+
+@pytest.hookspec
 def pytest_geopreflight_reports_written(report: Any, folder: Path) -> None:
     """The run's reports are in `folder`; add more (e.g. the evidence bundle)."""

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from . import profiles as profiles_mod
+from .canary import CanaryPlugin
 from .catalog import CheckMeta, Result, evaluate
 from .context import CheckContext
 from .errors import USAGE_EXIT, UsageError
@@ -57,8 +58,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--from-evidence", metavar="BUNDLE",
                     help="judge a bundle's recorded facts again, without the deployment")
     group.addoption("--waivers", metavar="FILE", help="apply governed exceptions from FILE")
+    group.addoption("--canary", action="store_true",
+                    help="the one write: push a tiny image to the primary registry and wait "
+                         "for it on the secondaries")
     group.addoption("--wait", metavar="SECONDS", type=float, default=0.0,
-                    help="re-probe until the replication (REP) checks hold, at most SECONDS")
+                    help="re-probe until the replication (REP) checks hold, at most SECONDS; "
+                         "also how long --canary waits (default 60 s)")
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -106,6 +111,9 @@ def _validate(config: pytest.Config) -> Run | int:
     load_catalog()
     profile = profiles_mod.load_profile(name)
     step = opt("step")
+    if opt("canary") and opt("from_evidence"):
+        raise UsageError("--canary writes to the deployment; --from-evidence never touches "
+                         "it: use one or the other")
     if opt("wait") < 0:
         raise UsageError(f"--wait={opt('wait'):g}: expected a number of seconds, 0 or more")
     if step != "auto" and step not in [s.id for s in profile.steps]:
@@ -171,6 +179,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(GeoPreflight(config, run), "geopreflight-run")
     if run.waivers is not None:
         config.pluginmanager.register(WaiversPlugin(run.waivers), "geopreflight-waivers")
+    if config.getoption("canary"):
+        config.pluginmanager.register(
+            CanaryPlugin(run.inventory, config.getoption("wait"), run.redactor),
+            "geopreflight-canary")
     if config.getoption("evidence"):
         config.pluginmanager.register(
             EvidencePlugin(run.inventory_yml, run.inventory.sha256, run.profile.path,
@@ -213,6 +225,9 @@ class GeoPreflight:
         while True:
             rounds += 1
             self.facts = self.run.facts or gather(self.inventory, self.run.redactor)
+            extra = [f for batch in self.config.hook.pytest_geopreflight_facts() for f in batch]
+            if extra:
+                self.facts = self.facts.extended(extra)
             self._place()
             pending = [r.test_id for r in self.rows if r.check.id.startswith(EVENTUAL)
                        and self._judge(r).outcome == "fail"]

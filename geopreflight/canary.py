@@ -1,0 +1,208 @@
+"""`--canary`: the one write geopreflight ever makes, and only when asked.
+
+It pushes a tiny image (one small layer) to the primary's registry, beside a repository that
+already exists there (`<first catalog entry>/geopreflight-canary`, so it lands in an existing
+project), then polls every secondary's registry until the same tag answers with the same
+digest. That proves Geo replication end to end, where the Geo status can show 100% for a
+replication that is broken (fact sheet, E2, E3). The image stays in the registries; its tag
+names the time of the run.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from .facts import Fact
+from .http import Http
+from .inventory import Inventory, Site
+from .probes import ProbeContext, ProbeError
+from .probes.registry import CATALOG_SCOPE, challenge, token
+from .redact import Redactor
+
+REPOSITORY_SUFFIX = "geopreflight-canary"
+POLL_S = 1.0
+DEFAULT_WAIT_S = 60.0
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def _digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def image(tag: str) -> tuple[list[bytes], bytes]:
+    """The blobs (config, layer) and the OCI manifest of a one-file image.
+
+    >>> blobs, manifest = image("c1")
+    >>> json.loads(manifest)["layers"][0]["digest"] == _digest(blobs[1])
+    True
+    """
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        data = f"geopreflight canary {tag}\n".encode()
+        info = tarfile.TarInfo("canary.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    layer = gzip.compress(raw.getvalue(), mtime=0)
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "rootfs": {"type": "layers", "diff_ids": [_digest(raw.getvalue())]}},
+                        separators=(",", ":")).encode()
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": _digest(config), "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": _digest(layer), "size": len(layer)}]},
+        separators=(",", ":")).encode()
+    return [config, layer], manifest
+
+
+class Canary:
+    """Push to the primary, then watch the secondaries; every step with a timeout."""
+
+    def __init__(self, inventory: Inventory, wait_s: float) -> None:
+        self.inventory = inventory
+        self.wait_s = wait_s or DEFAULT_WAIT_S
+        self.timeout = (inventory.timeouts.connect_s, inventory.timeouts.read_s)
+        self.session = requests.Session()
+        self.session.trust_env = False
+
+    def _token(self, site: Site, scope: str) -> tuple[str, str]:
+        """The registry URL and a token for `scope`, through the site's Bearer challenge."""
+        if site.registry is None:
+            raise ProbeError(f"the inventory gives no registry for {site.name}")
+        base = site.registry.url
+        pc = ProbeContext(self.inventory, Http(*self.timeout))  # fresh: no cached answers
+        params = challenge(pc.http.get(f"{base}/v2/"))
+        if not params or not params.get("realm"):
+            raise ProbeError(f"GET {base}/v2/ gives no Bearer challenge")
+        bearer, why = token(pc, site, params["realm"], scope)
+        if bearer is None:
+            raise ProbeError(why)
+        return base, bearer
+
+    def _send(self, method: str, url: str, bearer: str, **kw: Any) -> requests.Response:
+        headers = {"Authorization": f"Bearer {bearer}", **kw.pop("headers", {})}
+        try:
+            return self.session.request(method, url, headers=headers, timeout=self.timeout,
+                                        allow_redirects=False, **kw)
+        except requests.RequestException as exc:
+            raise ProbeError(f"{method} {url}: {type(exc).__name__}") from None
+
+    def repository(self) -> str:
+        site = self.inventory.primary
+        base, bearer = self._token(site, CATALOG_SCOPE)
+        r = self._send("GET", f"{base}/v2/_catalog?n=1", bearer)
+        try:
+            repos = r.json().get("repositories") if r.status_code == 200 else None
+        except (ValueError, AttributeError):
+            repos = None
+        if not repos:
+            raise ProbeError(f"GET {base}/v2/_catalog?n=1: {r.status_code}, no repository to put "
+                             "the canary beside (it must land in an existing project)")
+        return f"{repos[0]}/{REPOSITORY_SUFFIX}"
+
+    def push(self, repo: str, tag: str) -> str:
+        """Push the canary image; its manifest digest."""
+        base, bearer = self._token(self.inventory.primary, f"repository:{repo}:push,pull")
+        blobs, manifest = image(tag)
+        for blob in blobs:
+            r = self._send("POST", f"{base}/v2/{repo}/blobs/uploads/", bearer)
+            if r.status_code == 405:
+                raise ProbeError(f"POST {base}/v2/{repo}/blobs/uploads/: 405, the primary "
+                                 "registry is in read-only mode")
+            if r.status_code != 202 or "Location" not in r.headers:
+                raise ProbeError(f"POST {base}/v2/{repo}/blobs/uploads/: {r.status_code}")
+            loc = r.headers["Location"]
+            loc = base + loc if loc.startswith("/") else loc
+            sep = "&" if "?" in loc else "?"
+            r = self._send("PUT", f"{loc}{sep}digest={_digest(blob)}", bearer, data=blob,
+                           headers={"Content-Type": "application/octet-stream"})
+            if r.status_code != 201:
+                raise ProbeError(f"PUT blob {_digest(blob)[:19]}: {r.status_code}")
+        r = self._send("PUT", f"{base}/v2/{repo}/manifests/{tag}", bearer, data=manifest,
+                       headers={"Content-Type": OCI_MANIFEST})
+        if r.status_code != 201:
+            raise ProbeError(f"PUT {base}/v2/{repo}/manifests/{tag}: {r.status_code}")
+        return r.headers.get("Docker-Content-Digest") or _digest(manifest)
+
+    def seen(self, site: Site, repo: str, tag: str, digest: str, deadline: float) -> float:
+        """Seconds until the secondary serves the tag with the digest; ProbeError at the
+        deadline."""
+        t0, last = time.monotonic(), "not asked"
+        while True:
+            try:
+                base, bearer = self._token(site, f"repository:{repo}:pull")
+                r = self._send("HEAD", f"{base}/v2/{repo}/manifests/{tag}", bearer,
+                               headers={"Accept": OCI_MANIFEST})
+                got = r.headers.get("Docker-Content-Digest")
+                if r.status_code == 200 and got == digest:
+                    return time.monotonic() - t0
+                last = f"{r.status_code}" + (f", digest {got}" if got else "")
+            except ProbeError as exc:
+                last = str(exc)
+            if time.monotonic() >= deadline:
+                raise ProbeError(f"{repo}:{tag} not on {site.name}'s registry after "
+                                 f"{time.monotonic() - t0:.0f} s (last answer: {last})")
+            time.sleep(POLL_S)
+
+
+def _fact(key: str, site: str | None, func: Any, redactor: Redactor) -> Fact:
+    started = datetime.now(UTC)
+    t0 = time.monotonic()
+    fact = Fact(key, site, started_at=started.isoformat().replace("+00:00", "Z"))
+    try:
+        fact.value, fact.source = func()
+    except ProbeError as exc:
+        fact.error = redactor.text(str(exc))
+    fact.duration_s = round(time.monotonic() - t0, 3)
+    return fact
+
+
+class CanaryPlugin:
+    """Registered only with --canary: adds the canary's facts to the run, once."""
+
+    def __init__(self, inventory: Inventory, wait_s: float, redactor: Redactor) -> None:
+        self.canary = Canary(inventory, wait_s)
+        self.redactor = redactor
+        self.facts: list[Fact] | None = None
+
+    def pytest_geopreflight_facts(self) -> list[Fact]:
+        if self.facts is None:
+            self.facts = self._run()
+        return self.facts
+
+    def _run(self) -> list[Fact]:
+        c, inv = self.canary, self.canary.inventory
+        tag = "c" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        state: dict[str, Any] = {}
+
+        def push() -> tuple[Any, str]:
+            state["repo"] = c.repository()
+            state["digest"] = c.push(state["repo"], tag)
+            return ({"repository": state["repo"], "tag": tag, "digest": state["digest"]},
+                    f"{inv.primary.registry.url}/v2/{state['repo']}/manifests/{tag} (PUT)")
+
+        facts = [_fact("canary.pushed", None, push, self.redactor)]
+        if "digest" not in state:
+            return facts
+        deadline = time.monotonic() + c.wait_s
+        for site in inv.sites:
+            if site.role != "secondary":
+                continue
+
+            def seen(site: Site = site) -> tuple[Any, str]:
+                seconds = c.seen(site, state["repo"], tag, state["digest"], deadline)
+                return ({"seconds": round(seconds, 2), "digest": state["digest"]},
+                        f"{site.registry.url}/v2/{state['repo']}/manifests/{tag} (HEAD)")
+
+            facts.append(_fact("canary.seen", site.name, seen, self.redactor))
+        return facts

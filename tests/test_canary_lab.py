@@ -1,0 +1,69 @@
+"""--canary, the one write: a tiny image pushed to the primary must reach every secondary with
+the same digest. Without --canary nothing is ever written to the deployment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from standin import run_pytest
+
+pytestmark = pytest.mark.lab
+
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def judge(lab_, tmp_path: Path, *args: str) -> tuple[dict, dict, str]:
+    reports = tmp_path / "reports"
+    r = run_pytest("--profile=migrate-legacy", "--step=verify-replication",
+                   f"--inventory={lab_.inventory}", f"--report-dir={reports}", *args,
+                   env=lab_.environ())
+    summary = json.loads((reports / "latest" / "summary.json").read_text())
+    facts = json.loads((reports / "latest" / "facts.json").read_text())["facts"]
+    rep = next(c for c in summary["checks"] if c["id"] == "REP-003")
+    return rep, {f["key"] + "@" + str(f["site"]): f for f in facts}, r.stdout
+
+
+def writes(lab_) -> list[dict]:
+    return [e for s in lab_.sites for kind in ("api", "registry")
+            for e in lab_.requests_log(s.name, kind) if e["method"] in WRITES]
+
+
+def test_without_canary_nothing_is_written(lab, tmp_path: Path) -> None:
+    lab_ = lab("both-imported", fresh=True)
+    before = len(writes(lab_))
+    rep, facts, _ = judge(lab_, tmp_path)
+    assert rep["outcome"] == "not-applicable" and "--canary" in rep["message"]
+    assert not any(k.startswith("canary.") for k in facts)
+    assert len(writes(lab_)) == before, "a run without --canary wrote to the deployment"
+
+
+def test_canary_reaches_the_secondary(lab, tmp_path: Path) -> None:
+    lab_ = lab("both-imported", fresh=True)
+    rep, facts, _ = judge(lab_, tmp_path, "--canary", "--wait=20")
+    assert rep["outcome"] == "pass" and rep["site"] == "us-secondary", rep
+    pushed = facts["canary.pushed@None"]["value"]
+    seen = facts["canary.seen@us-secondary"]["value"]
+    assert pushed["repository"].endswith("/geopreflight-canary")
+    assert seen["digest"] == pushed["digest"]
+    puts = [e for e in lab_.requests_log("eu-primary", "registry") if e["method"] == "PUT"]
+    assert any(pushed["tag"] in e["path"] for e in puts), "the canary went to the primary"
+
+
+def test_canary_not_replicated_fails_on_the_secondary(lab, tmp_path: Path) -> None:
+    scenario = tmp_path / "canary-no-replication.yml"
+    scenario.write_text("description: both imported, replication disabled on the secondary\n"
+                        "extends: both-imported\nsites:\n  us-secondary:\n"
+                        "    replication: {enabled: false}\n")
+    lab_ = lab(str(scenario), fresh=True)
+    rep, facts, _ = judge(lab_, tmp_path, "--canary", "--wait=3")
+    assert rep["outcome"] == "warn" and rep["site"] == "us-secondary", rep  # advisory here
+    assert "not on us-secondary's registry after" in rep["message"]
+    assert rep["expected"].startswith(facts["canary.pushed@None"]["value"]["repository"])
+
+
+def test_canary_on_a_read_only_primary_is_an_error(lab, tmp_path: Path) -> None:
+    rep, _, _ = judge(lab("legacy-both"), tmp_path, "--canary", "--wait=3")
+    assert rep["outcome"] == "error" and "read-only" in rep["message"], rep
