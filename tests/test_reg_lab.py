@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labrun import failing, row, run
+from labrun import failing, finding, passing, row, run
 
 pytestmark = pytest.mark.lab
 
@@ -65,3 +65,68 @@ def test_replication_failing_warns_rep_002(lab):
     assert row(s, "REP-001", "us-secondary")["outcome"] == "pass"
     r = row(s, "REP-002", "us-secondary")
     assert r["outcome"] == "warn" and "failed 1" in r["message"]
+
+
+# (scenario, profile, step, check, failing site, words in the message, site that passes)
+REG_FAILURES = [
+    ("key-mismatch", "migrate-legacy", "prerequisites", "REG-001", "us-secondary",
+     "does not trust the primary's token-signing key", "eu-primary"),
+    ("upstream-registry", "add-geo-default-db", "move-metadata-db", "REG-002", "eu-primary",
+     "not a GitLab container registry", None),
+    ("registry-disabled-on-secondary", "migrate-legacy", "prerequisites", "REG-003",
+     "us-secondary", "not enabled in gitlab.rb", "eu-primary"),
+    ("legacy-both", "migrate-legacy", "import-primary", "REG-006", "us-secondary",
+     "expected database", None),
+    ("secondary-imported", "migrate-legacy", "import-secondary", "REG-005", "us-secondary",
+     "expected legacy", None),
+    ("prefer-hazard", "migrate-legacy", "prerequisites", "REG-007", "eu-primary",
+     "no filesystem-in-use lockfile", "us-secondary"),
+    ("no-data", "migrate-legacy", "prerequisites", "REG-008", "eu-primary", "no data",
+     None),  # nothing to replicate either: the secondary is empty too
+    ("registry-with-data", "add-registry-to-geo", "enable-secondary-registry", "REG-009",
+     "eu-primary", "already holds data", None),
+    ("not-read-only", "migrate-legacy", "import-secondary", "REG-010", "us-secondary",
+     "readonly.enabled", None),
+    ("legacy-both", "migrate-legacy", "import-primary", "REG-011", "us-secondary",
+     "still in read-only", None),
+    ("replication-misconfigured", "migrate-legacy", "verify-replication", "REG-012",
+     "us-secondary", "is the primary's GitLab URL", None),
+    ("primary-api-url-unset", "migrate-legacy", "verify-replication", "REG-012",
+     "us-secondary", "is not set", None),
+]
+
+
+@pytest.mark.parametrize("scenario, profile, step, check, site, words, other", REG_FAILURES,
+                         ids=[f"{f[3]}-{f[0]}" for f in REG_FAILURES])
+def test_registry_check_fails_on_the_right_site(lab, scenario, profile, step, check, site,
+                                                words, other):
+    s = run(lab(scenario), profile=profile, step=step)
+    r = finding(s, check, site)
+    assert words in r["message"], r["message"]
+    assert s["verdict"] == "NOT_READY" and r["blocking"] is True
+    if other:
+        passing(s, check, other)
+
+
+@pytest.mark.parametrize("scenario, profile, step, check, site", [
+    ("secondary-imported", "migrate-legacy", "import-primary", "REG-011", "us-secondary"),
+    ("add-registry-to-geo", "add-registry-to-geo", "enable-secondary-registry", "REG-009",
+     "eu-primary"),
+    ("both-imported", "migrate-legacy", "verify-replication", "REG-012", "us-secondary"),
+    ("both-imported", "migrate-legacy", "verify-replication", "REG-013", None),
+    ("both-imported", "migrate-legacy", "verify-replication", "REG-006", "eu-primary"),
+])
+def test_registry_check_passes(lab, scenario, profile, step, check, site):
+    passing(run(lab(scenario), profile=profile, step=step), check, site)
+
+
+def test_mode_parity_warns_when_only_the_secondary_is_imported(lab):
+    s = run(lab("secondary-imported"), step="verify-replication")
+    r = finding(s, "REG-013", None, "warn")
+    assert "us-secondary: database" in r["message"] and "eu-primary: legacy" in r["message"]
+
+
+def test_not_a_gitlab_registry_makes_the_mode_checks_errors_that_say_why(lab):
+    s = run(lab("upstream-registry"), profile="add-geo-default-db", step="move-metadata-db")
+    r = row(s, "REG-006", "eu-primary")
+    assert r["outcome"] == "error" and "not a GitLab container registry" in r["message"]
