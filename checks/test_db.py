@@ -10,16 +10,13 @@ from geopreflight import site_view as sv
 from geopreflight.catalog import CannotEvaluate, Fail, NotApplicable, Warn, check
 from geopreflight.context import CheckContext
 from geopreflight.facts import FactError
-from geopreflight.registry_config import BUNDLED_PG_DIR, normal_host
-from geopreflight.versions import at_least
+from geopreflight.registry_config import BUNDLED_PG_DIR, PG_FLOOR, normal_host, pg_floor
 
 from . import GEO_PAGE, METADATA_DB_PAGE
 
 TROUBLESHOOTING = ("https://docs.gitlab.com/administration/packages/"
                    "container_registry_metadata_database_troubleshooting/")
 EXTERNAL_DB = METADATA_DB_PAGE + "#using-an-external-database"
-PG_FLOOR_NUM, PG_FLOOR = 150000, "15"
-REGISTRY_WITH_FLOOR = "4.39.0"
 
 
 @check("DB-001", title="The registry metadata database is reachable (read-only)",
@@ -32,7 +29,12 @@ REGISTRY_WITH_FLOOR = "4.39.0"
                    "or a read-only monitoring user.",
        doc=METADATA_DB_PAGE)
 def test_db_001(ctx: CheckContext) -> str:
-    info = sv.db(ctx)
+    try:
+        info = sv.db(ctx)
+    except FactError as exc:  # not reaching it is this check's finding, not an error
+        raise Fail(f"{ctx.site.name}'s registry metadata database cannot be reached: {exc}",
+                   observed=str(exc).splitlines()[0] if str(exc) else "no connection",
+                   expected="a read-only session with the inventory's DSN") from None
     return (f"PostgreSQL {info['version']}, database {info['dbname']} as {info['user']} "
             f"(system_identifier {info['system_identifier']})")
 
@@ -50,10 +52,11 @@ def test_db_002(ctx: CheckContext) -> str:
         reg_version = sv.gitlab_registry(ctx).get("version")
     except (CannotEvaluate, FactError):
         reg_version = None
-    num, shown = int(info["version_num"]), info["version"]
-    if num >= PG_FLOOR_NUM:
+    shown = info["version"]
+    verdict = pg_floor(int(info["version_num"]), reg_version)
+    if verdict == "pass":
         return f"PostgreSQL {shown} >= {PG_FLOOR}"
-    if reg_version and not at_least(reg_version.split("-")[0], REGISTRY_WITH_FLOOR):
+    if verdict == "warn":
         raise Warn(f"{ctx.site.name}'s registry {reg_version} predates the enforced floor, but "
                    f"PostgreSQL {shown} is below the documented {PG_FLOOR}; upgrade it")
     raise Fail(f"{ctx.site.name}'s registry metadata database runs PostgreSQL {shown}; registry "

@@ -24,6 +24,8 @@ from typing import Any
 
 import yaml
 
+from .versions import at_least
+
 STORAGE_EXTRAS = ("maintenance", "cache", "delete", "redirect")
 DEFAULT_REGISTRY_PATH = "/var/opt/gitlab/gitlab-rails/shared/registry"
 LOCKFILE_DIR = "docker/registry/lockfiles"
@@ -194,3 +196,29 @@ def is_loopback(addr: str | None) -> bool:
         return True  # omnibus default 127.0.0.1:5000 (fact sheet A2)
     host = addr.rsplit(":", 1)[0].strip("[]").lower()
     return host in ("localhost", "::1") or host.startswith("127.")
+
+
+PG_FLOOR_NUM, PG_FLOOR = 150000, "15"
+REGISTRY_WITH_FLOOR = "4.39.0"
+
+
+def pg_floor(version_num: int, registry_version: str | None) -> str:
+    """DB-002's rule (fact sheet B1, F3): `pass` at PostgreSQL 15 or later; below it `warn`
+    for a registry older than 4.39 (the floor is documented, not enforced), else `fail`
+    (4.39+ refuses to start; an unknown version counts as enforcing).
+
+    >>> pg_floor(150004, "4.39.0-gitlab"), pg_floor(160002, None)
+    ('pass', 'pass')
+    >>> pg_floor(140011, "4.39.0-gitlab"), pg_floor(140011, "v4.40.1-gitlab")
+    ('fail', 'fail')
+    >>> pg_floor(140011, None)
+    'fail'
+    >>> pg_floor(140011, "4.38.2-gitlab"), pg_floor(130016, "3.93.0-gitlab")
+    ('warn', 'warn')
+    """
+    if version_num >= PG_FLOOR_NUM:
+        return "pass"
+    if registry_version and not at_least(registry_version.lstrip("v").split("-")[0],
+                                         REGISTRY_WITH_FLOOR):
+        return "warn"
+    return "fail"

@@ -3,9 +3,12 @@ right site and with observed/expected/fix, where the lab breaks it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from labrun import failing, row, run
+from lab import postgres
+from labrun import failing, finding, passing, row, run
 
 pytestmark = pytest.mark.lab
 
@@ -60,3 +63,66 @@ def test_db_failures_carry_observed_expected_and_fix(lab):
              / "junit.xml").read_text()
     assert "DB-003" in junit and "expected" in junit.lower()
     assert row(s, "DB-003", "us-secondary")["blocking"] is True
+
+
+# (scenario, profile, step, check, failing site, words in the message)
+DB_FAILURES = [
+    ("dsn-other-db", "add-geo-external-db", "setup-geo", "DB-006", "eu-primary",
+     "database name differ"),
+    ("db-settings", "migrate-legacy", "import-secondary", "DB-007", "us-secondary",
+     "bytea_output is escape"),
+    ("not-migrated", "migrate-legacy", "import-secondary", "DB-008", "us-secondary",
+     "schema_migrations is missing"),
+    ("restored-dump", "add-geo-external-db", "secondary-registry-and-metadata-db", "DB-010",
+     "us-secondary", "not empty"),
+    ("moved-db-empty", "add-geo-default-db", "setup-geo", "DB-011", "eu-primary",
+     "holds no tags"),
+]
+
+
+@pytest.mark.parametrize("scenario, profile, step, check, site, words", DB_FAILURES,
+                         ids=[f"{f[3]}-{f[0]}" for f in DB_FAILURES])
+def test_db_check_fails_on_the_right_site(lab, scenario, profile, step, check, site, words):
+    s = run(lab(scenario), profile=profile, step=step)
+    r = finding(s, check, site)
+    assert words in r["message"], r["message"]
+    assert s["verdict"] == "NOT_READY" and r["blocking"] is True
+
+
+@pytest.mark.parametrize("scenario, profile, step, check, site", [
+    ("add-geo-external-db", "add-geo-external-db", "setup-geo", "DB-006", "eu-primary"),
+    ("external-db-geo", "add-geo-external-db", "secondary-registry-and-metadata-db", "DB-010",
+     "us-secondary"),
+    ("external-db-geo", "add-geo-external-db", "secondary-registry-and-metadata-db", "DB-011",
+     "eu-primary"),
+    ("add-geo-external-db", "add-geo-default-db", "setup-geo", "DB-011", "eu-primary"),
+    ("legacy-both", "migrate-legacy", "import-secondary", "DB-002", "us-secondary"),
+])
+def test_db_check_passes(lab, scenario, profile, step, check, site):
+    passing(run(lab(scenario), profile=profile, step=step), check, site)
+
+
+def test_db_settings_name_all_three_problems_and_leave_the_primary_alone(lab):
+    s = run(lab("db-settings"), step="import-secondary")
+    r = row(s, "DB-007", "us-secondary")
+    assert "default_transaction_read_only is on" in r["message"]
+    assert "owned by gitlab, not the registry's user registry" in r["message"]
+    s = run(lab("db-settings"), step="import-primary")
+    passing(s, "DB-007", "eu-primary")
+
+
+def test_db_002_reads_the_registry_floor_on_postgresql_15(lab):
+    """PostgreSQL below 15 cannot run here (Debian 12 ships 15 only), so the failing side of
+    the floor is pinned by pg_floor's doctests in geopreflight/registry_config.py."""
+    r = passing(run(lab("legacy-both")), "DB-002", "us-secondary")
+    assert r["message"].startswith("PostgreSQL 15") and ">= 15" in r["message"]
+
+
+def test_unreachable_db_fails_db_001_on_that_site(lab):
+    mine = lab("legacy-both", fresh=True)
+    cluster = next(c for c in mine.model["clusters"] if c["name"] == "us-secondary")
+    postgres.stop(Path(cluster["data"]))
+    s = run(mine, step="prerequisites")
+    r = finding(s, "DB-001", "us-secondary")
+    assert "cannot be reached" in r["message"]
+    passing(s, "DB-001", "eu-primary")
