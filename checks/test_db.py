@@ -219,6 +219,20 @@ def test_db_006(ctx: CheckContext) -> str:
     return f"{got} matches config.yml {want}"
 
 
+def _registry_user(ctx: CheckContext, info: dict) -> tuple[str, str]:
+    """The user the registry connects as, and where that comes from: config.yml, else
+    gitlab.rb (the registry not rendered yet, as before its set-up), else the inventory's."""
+    try:
+        return (sv.config_yml(ctx)["database"].get("user") or "registry",
+                "config.yml database.user")
+    except CannotEvaluate:
+        pass
+    user = sv.rb_get(ctx, "registry", "database", "user")
+    if user:
+        return str(user), "gitlab.rb registry['database']['user']"
+    return str(info["user"]), "the inventory's DSN user; no config.yml yet"
+
+
 @check("DB-007", title="Database settings let imports and migrations write", severity="high",
        rationale="Migrations fail with SQLSTATE 25006 when default_transaction_read_only is "
                  "on; the import fails with 'invalid hex format' when bytea_output is escape; "
@@ -229,7 +243,7 @@ def test_db_006(ctx: CheckContext) -> str:
        doc=TROUBLESHOOTING)
 def test_db_007(ctx: CheckContext) -> str:
     info = sv.db(ctx)
-    user = sv.config_yml(ctx)["database"].get("user") or "registry"
+    user, source = _registry_user(ctx, info)
     problems = []
     if info["default_transaction_read_only"] != "off":
         problems.append(f"default_transaction_read_only is {info['default_transaction_read_only']}"
@@ -238,7 +252,7 @@ def test_db_007(ctx: CheckContext) -> str:
         problems.append(f"bytea_output is {info['bytea_output']} (expected hex)")
     if info["owner"] != user:
         problems.append(f"database {info['dbname']} is owned by {info['owner']}, not the "
-                        f"registry's user {user} (config.yml database.user)")
+                        f"registry's user {user} ({source})")
     if problems:
         raise Fail(f"{ctx.site.name}: " + "; ".join(problems), observed="; ".join(problems),
                    expected=f"read-write by default, bytea_output hex, owner {user}")

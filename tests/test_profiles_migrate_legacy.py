@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labrun import run
+from labrun import failing, finding, run
 
 pytestmark = pytest.mark.lab
 
@@ -23,3 +23,47 @@ def test_both_imported_verifies_replication(lab):
     s = run(lab("both-imported"), step="verify-replication")
     assert s["verdict"] == "READY", [(c["id"], c["site"], c["message"]) for c in s["checks"]
                                      if c["outcome"] not in ("pass", "not-applicable")]
+
+
+def test_registry_disabled_on_secondary_stops_at_prerequisites(lab):
+    s = run(lab("registry-disabled-on-secondary"), step="auto")
+    assert (s["step"], s["verdict"]) == ("prerequisites", "NOT_READY"), s["steps"]
+    r = finding(s, "REG-003", "us-secondary")
+    assert "registry['enable'] = false" in r["observed"]
+
+
+def test_not_read_only_blocks_the_secondary_import(lab):
+    s = run(lab("not-read-only"), step="import-secondary")
+    assert s["verdict"] == "NOT_READY"
+    finding(s, "REG-010", "us-secondary")
+    assert ("REG-010", "us-secondary", "fail") in failing(s)
+
+
+def test_failing_replication_before_the_imports_is_not_ready(lab):
+    """replication-failing is legacy-both: verify-replication is not ready (the sites are not
+    imported); REP-002 itself only advises at that step (profile), so it warns."""
+    s = run(lab("replication-failing"), step="verify-replication")
+    assert s["verdict"] == "NOT_READY"
+    assert finding(s, "REP-002", "us-secondary", "warn")["observed"].startswith("failed 1")
+    assert ("REG-006", "us-secondary", "fail") in failing(s)
+
+
+def test_failing_replication_after_the_imports(lab):
+    """After both imports only REP-002 finds the failure, and the profile only advises it at
+    verify-replication: READY with a warning, but the step is not complete."""
+    s = run(lab("replication-failing-imported"), step="auto")
+    assert s["step"] == "verify-replication", s["steps"]
+    r = finding(s, "REP-002", "us-secondary", "warn")
+    assert "failed 1" in r["message"]
+    assert failing(s) == [("REP-002", "us-secondary", "warn")]
+
+
+@pytest.mark.parametrize("scenario, check, site", [
+    ("replication-misconfigured", "HOST-004", "eu-primary"),
+    ("replication-misconfigured", "REG-012", "us-secondary"),
+    ("primary-api-url-unset", "HOST-005", "us-secondary"),
+])
+def test_broken_replication_config_blocks_verify_replication(lab, scenario, check, site):
+    s = run(lab(scenario), step="verify-replication")
+    assert s["verdict"] == "NOT_READY"
+    finding(s, check, site)
