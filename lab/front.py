@@ -11,8 +11,9 @@ registry reveals database mode"; fact sheet C1/C2):
   registry does, so the database follows the pushes.
 
 Mode comes from the site's rendered `config.yml` (re-read when it changes) and, for `prefer`,
-the `filesystem-in-use` lockfile. Everything else, including authorisation and the 405 that
-read-only maintenance mode gives to writes, is the real registry behind it.
+the `filesystem-in-use` lockfile. With `gitlab=False` (scenario `registry.vendor: upstream`)
+it adds nothing: an upstream distribution registry. Everything else, including authorisation
+and the 405 that read-only maintenance mode gives to writes, is the real registry behind it.
 """
 
 from __future__ import annotations
