@@ -29,6 +29,10 @@ def test_builtins_load_and_say_what_they_are():
     ("sites:\n- {name: a, role: boss}", "role must be"),
     ("extends: legacy-both\nsites: {nowhere: {version: 1}}", "not in"),
     ("sites:\n- {name: a, geo: secondary}\n- {name: b, geo: none}", "needs a Geo primary"),
+    ("sites:\n- {name: a, role: primary, registry: {token_key: mine}}", "registry.token_key"),
+    ("sites:\n- {name: a, role: primary, db: {settings: {work_mem: 1}}}", "db.settings"),
+    ("sites:\n- {name: a, role: primary, db: {restore_from: zz}}", "db.restore_from"),
+    ("sites:\n- {name: a, role: primary, host: {cluster_json: both}}", "host.cluster_json"),
 ])
 def test_bad_scenarios_are_refused(tmp_path, text, message):
     f = tmp_path / "bad.yml"
