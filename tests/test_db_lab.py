@@ -118,11 +118,14 @@ def test_db_002_reads_the_registry_floor_on_postgresql_15(lab):
     assert r["message"].startswith("PostgreSQL 15") and ">= 15" in r["message"]
 
 
-def test_unreachable_db_fails_db_001_on_that_site(lab):
+def test_unreachable_db_is_an_error_of_db_001_on_that_site(lab):
+    """Unreachable is 'could not evaluate' (design, Check model): an error row saying why,
+    and the verdict CANNOT DETERMINE, not a fail."""
     mine = lab("legacy-both", fresh=True)
     cluster = next(c for c in mine.model["clusters"] if c["name"] == "us-secondary")
     postgres.stop(Path(cluster["data"]))
     s = run(mine, step="prerequisites")
-    r = finding(s, "DB-001", "us-secondary")
-    assert "cannot be reached" in r["message"]
+    r = row(s, "DB-001", "us-secondary")
+    assert r["outcome"] == "error" and "connection" in r["message"].lower(), r
     passing(s, "DB-001", "eu-primary")
+    assert s["verdict"] == "CANNOT_DETERMINE"
