@@ -53,7 +53,8 @@ def test_db_002(ctx: CheckContext) -> str:
         return f"PostgreSQL {shown} >= {PG_FLOOR}"
     if verdict == "warn":
         raise Warn(f"{ctx.site.name}'s registry {reg_version} predates the enforced floor, but "
-                   f"PostgreSQL {shown} is below the documented {PG_FLOOR}; upgrade it")
+                   f"PostgreSQL {shown} is below the documented {PG_FLOOR}; upgrade it",
+                   observed=shown, expected=f">= {PG_FLOOR}")
     raise Fail(f"{ctx.site.name}'s registry metadata database runs PostgreSQL {shown}; registry "
                f"{reg_version or '(version unknown)'} needs {PG_FLOOR} or later",
                observed=shown, expected=f">= {PG_FLOOR}")
@@ -272,7 +273,9 @@ def test_db_008(ctx: CheckContext) -> str:
     post = sv.table(ctx, "post_deploy_schema_migrations")
     if not post["exists"] or not post["rows"]:
         raise Warn(f"{ctx.site.name}: {pre['rows']} migration(s) applied but no post-deployment "
-                   "migration; run sudo gitlab-ctl registry-database migrate up")
+                   "migration; run sudo gitlab-ctl registry-database migrate up",
+                   observed=f"{pre['rows']} pre-, 0 post-deployment migrations",
+                   expected="post-deployment migrations applied")
     return f"{pre['rows']} pre- and {post['rows']} post-deployment migration(s) applied"
 
 

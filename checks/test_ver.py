@@ -65,7 +65,8 @@ def test_ver_002(ctx: CheckContext) -> str:
                    f"metadata database needs {LINUX_PACKAGE_FLOOR} or later there",
                    observed=version, expected=f">= {LINUX_PACKAGE_FLOOR}")
     raise Warn(f"{ctx.site.name} runs GitLab {version} and its install type is unknown "
-               f"({why}); Linux package installs need {LINUX_PACKAGE_FLOOR} or later")
+               f"({why}); Linux package installs need {LINUX_PACKAGE_FLOOR} or later",
+               observed=version, expected=f">= {LINUX_PACKAGE_FLOOR} on a Linux package install")
 
 
 @check("VER-003", title="All Geo sites run the same version and revision", severity="high",

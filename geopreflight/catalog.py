@@ -41,6 +41,10 @@ class Fail(Exception):  # noqa: N818 - an outcome, not an error
 class Warn(Exception):  # noqa: N818
     """A finding worth reporting that does not block the step."""
 
+    def __init__(self, message: str, *, observed: Any = None, expected: Any = None) -> None:
+        super().__init__(message)
+        self.observed, self.expected = observed, expected
+
 
 class NotApplicable(Exception):  # noqa: N818
     """The check does not apply here; the message says why."""
@@ -117,7 +121,8 @@ def evaluate(meta: CheckMeta, ctx: Any, redact: Callable[[str], str] = str) -> R
         return Result("fail", redact(str(exc)), _text(exc.observed, redact),
                       _text(exc.expected, redact))
     except Warn as exc:
-        return Result("warn", redact(str(exc)))
+        return Result("warn", redact(str(exc)), _text(exc.observed, redact),
+                      _text(exc.expected, redact))
     except NotApplicable as exc:
         return Result("not-applicable", redact(str(exc)))
     except (CannotEvaluate, FactError) as exc:

@@ -13,6 +13,7 @@ from standin import run_pytest
 pytestmark = pytest.mark.lab
 
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
+NOTIFICATIONS = "/api/v4/container_registry_event/events"
 
 
 def judge(lab_, tmp_path: Path, *args: str) -> tuple[dict, dict, str]:
@@ -27,8 +28,11 @@ def judge(lab_, tmp_path: Path, *args: str) -> tuple[dict, dict, str]:
 
 
 def writes(lab_) -> list[dict]:
+    """Writes to the registries and the GitLab API; the registry's own notifications to
+    GitLab (pull events, sent when anyone reads a manifest) are the deployment's traffic."""
     return [e for s in lab_.sites for kind in ("api", "registry")
-            for e in lab_.requests_log(s.name, kind) if e["method"] in WRITES]
+            for e in lab_.requests_log(s.name, kind) if e["method"] in WRITES
+            and not e["path"].startswith(NOTIFICATIONS)]
 
 
 def test_without_canary_nothing_is_written(lab, tmp_path: Path) -> None:
@@ -58,8 +62,9 @@ def test_canary_not_replicated_fails_on_the_secondary(lab, tmp_path: Path) -> No
                         "extends: both-imported\nsites:\n  us-secondary:\n"
                         "    replication: {enabled: false}\n")
     lab_ = lab(str(scenario), fresh=True)
-    rep, facts, _ = judge(lab_, tmp_path, "--canary", "--wait=3")
-    assert rep["outcome"] == "warn" and rep["site"] == "us-secondary", rep  # advisory here
+    rep, facts, out = judge(lab_, tmp_path, "--canary", "--wait=3")
+    assert "NOT READY" in out.strip().splitlines()[-1]
+    assert rep["outcome"] == "fail" and rep["site"] == "us-secondary", rep
     assert "not on us-secondary's registry after" in rep["message"]
     assert rep["expected"].startswith(facts["canary.pushed@None"]["value"]["repository"])
 

@@ -41,21 +41,22 @@ def test_not_read_only_blocks_the_secondary_import(lab):
 
 def test_failing_replication_before_the_imports_is_not_ready(lab):
     """replication-failing is legacy-both: verify-replication is not ready (the sites are not
-    imported); REP-002 itself only advises at that step (profile), so it warns."""
+    imported, and the replication itself fails)."""
     s = run(lab("replication-failing"), step="verify-replication")
     assert s["verdict"] == "NOT_READY"
-    assert finding(s, "REP-002", "us-secondary", "warn")["observed"].startswith("failed 1")
+    assert finding(s, "REP-002", "us-secondary", "fail")["observed"].startswith("failed 1")
     assert ("REG-006", "us-secondary", "fail") in failing(s)
 
 
 def test_failing_replication_after_the_imports(lab):
-    """After both imports only REP-002 finds the failure, and the profile only advises it at
-    verify-replication: READY with a warning, but the step is not complete."""
+    """After both imports only REP-002 finds the failure: the position is verify-replication
+    (not complete) and the replication failure blocks it, on the secondary."""
     s = run(lab("replication-failing-imported"), step="auto")
     assert s["step"] == "verify-replication", s["steps"]
-    r = finding(s, "REP-002", "us-secondary", "warn")
+    assert s["verdict"] == "NOT_READY"
+    r = finding(s, "REP-002", "us-secondary", "fail")
     assert "failed 1" in r["message"]
-    assert failing(s) == [("REP-002", "us-secondary", "warn")]
+    assert failing(s) == [("REP-002", "us-secondary", "fail")]
 
 
 @pytest.mark.parametrize("scenario, check, site", [
