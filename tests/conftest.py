@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from standin import Deployment, SiteSpec  # noqa: E402
 
-SCHEMAS = Path(__file__).resolve().parent.parent.parent / "shared" / "schemas"
+SCHEMAS = Path(__file__).resolve().parent / "schemas"  # copies of shared/schemas
 
 
 @pytest.fixture

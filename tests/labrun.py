@@ -55,3 +55,16 @@ def passing(summary: dict[str, Any], check_id: str, site: str | None) -> dict[st
     r = row(summary, check_id, site)
     assert r["outcome"] == "pass", (check_id, site, r["outcome"], r["message"])
     return r
+
+
+def fails_on(summary: dict[str, Any], check_id: str, site: str | None, words: str,
+             other: str | None = None, outcome: str = "fail") -> dict[str, Any]:
+    """The check found `words` on `site` (blocking the step when it failed), and passed on
+    the `other` site, if given."""
+    r = finding(summary, check_id, site, outcome)
+    assert words in r["message"], r["message"]
+    if outcome == "fail":
+        assert summary["verdict"] == "NOT_READY" and r["blocking"] is True
+    if other:
+        passing(summary, check_id, other)
+    return r

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from labrun import finding, passing, run
+from labrun import fails_on, passing, run
 
 pytestmark = pytest.mark.lab
 
@@ -28,12 +28,7 @@ FAILURES = [
 @pytest.mark.parametrize("scenario, step, check, site, words, other", FAILURES,
                          ids=[f"{f[2]}-{f[0]}" for f in FAILURES])
 def test_check_fails_on_the_right_site(lab, scenario, step, check, site, words, other):
-    s = run(lab(scenario), step=step)
-    r = finding(s, check, site)
-    assert words in r["message"], r["message"]
-    assert s["verdict"] == "NOT_READY" and r["blocking"] is True
-    if other:
-        passing(s, check, other)
+    fails_on(run(lab(scenario), step=step), check, site, words, other)
 
 
 @pytest.mark.parametrize("scenario, step, check, site", [

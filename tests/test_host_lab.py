@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from labrun import finding, passing, run
+from labrun import fails_on, finding, passing, run
 
 pytestmark = pytest.mark.lab
 
@@ -57,13 +57,7 @@ FAILURES = [
                          ids=[f"{f[2]}-{f[0]}" for f in FAILURES])
 def test_host_check_fails_on_the_right_site(lab, scenario, step, check, site, outcome, words,
                                             other):
-    s = run(lab(scenario), step=step)
-    r = finding(s, check, site, outcome)
-    assert words in r["message"], r["message"]
-    if outcome == "fail":
-        assert s["verdict"] == "NOT_READY" and r["blocking"] is True
-    if other:
-        passing(s, check, other)
+    fails_on(run(lab(scenario), step=step), check, site, words, other, outcome)
 
 
 def test_host_006_blocks_where_a_step_requires_it(lab):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labrun import failing, finding, passing, row, run
+from labrun import failing, fails_on, finding, passing, row, run
 
 pytestmark = pytest.mark.lab
 
@@ -60,11 +60,11 @@ def test_half_finished_import_makes_the_sources_disagree(lab):
     assert "config.yml" in r["message"]
 
 
-def test_replication_failing_warns_rep_002(lab):
+def test_replication_failing_fails_rep_002(lab):
     s = run(lab("replication-failing"), step="verify-replication")
     assert row(s, "REP-001", "us-secondary")["outcome"] == "pass"
     r = row(s, "REP-002", "us-secondary")
-    assert r["outcome"] == "warn" and "failed 1" in r["message"]
+    assert r["outcome"] == "fail" and "failed 1" in r["message"]
 
 
 # (scenario, profile, step, check, failing site, words in the message, site that passes)
@@ -100,12 +100,7 @@ REG_FAILURES = [
                          ids=[f"{f[3]}-{f[0]}" for f in REG_FAILURES])
 def test_registry_check_fails_on_the_right_site(lab, scenario, profile, step, check, site,
                                                 words, other):
-    s = run(lab(scenario), profile=profile, step=step)
-    r = finding(s, check, site)
-    assert words in r["message"], r["message"]
-    assert s["verdict"] == "NOT_READY" and r["blocking"] is True
-    if other:
-        passing(s, check, other)
+    fails_on(run(lab(scenario), profile=profile, step=step), check, site, words, other)
 
 
 @pytest.mark.parametrize("scenario, profile, step, check, site", [

@@ -1,4 +1,4 @@
-"""`summary.json`: the machine-readable verdict (schema: shared/schemas/summary.schema.json)."""
+"""`summary.json`: the machine-readable verdict (schema: tests/schemas/summary.schema.json)."""
 
 from __future__ import annotations
 
