@@ -81,7 +81,7 @@ class Canary:
             raise ProbeError(f"the inventory gives no registry for {site.name}")
         base = site.registry.url
         pc = ProbeContext(self.inventory, Http(*self.timeout))  # fresh: no cached answers
-        params = challenge(pc.http.get(f"{base}/v2/"))
+        params = challenge(pc.http.get(f"{base}/v2/", verify=site.gitlab.verify))
         if not params or not params.get("realm"):
             raise ProbeError(f"GET {base}/v2/ gives no Bearer challenge")
         bearer, why = token(pc, site, params["realm"], scope)
@@ -89,18 +89,19 @@ class Canary:
             raise ProbeError(why)
         return base, bearer
 
-    def _send(self, method: str, url: str, bearer: str, **kw: Any) -> requests.Response:
+    def _send(self, site: Site, method: str, url: str, bearer: str,
+              **kw: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {bearer}", **kw.pop("headers", {})}
         try:
             return self.session.request(method, url, headers=headers, timeout=self.timeout,
-                                        allow_redirects=False, **kw)
+                                        verify=site.gitlab.verify, allow_redirects=False, **kw)
         except requests.RequestException as exc:
             raise ProbeError(f"{method} {url}: {type(exc).__name__}") from None
 
     def repository(self) -> str:
         site = self.inventory.primary
         base, bearer = self._token(site, CATALOG_SCOPE)
-        r = self._send("GET", f"{base}/v2/_catalog?n=1", bearer)
+        r = self._send(site, "GET", f"{base}/v2/_catalog?n=1", bearer)
         try:
             repos = r.json().get("repositories") if r.status_code == 200 else None
         except (ValueError, AttributeError):
@@ -112,10 +113,11 @@ class Canary:
 
     def push(self, repo: str, tag: str) -> str:
         """Push the canary image; its manifest digest."""
-        base, bearer = self._token(self.inventory.primary, f"repository:{repo}:push,pull")
+        site = self.inventory.primary
+        base, bearer = self._token(site, f"repository:{repo}:push,pull")
         blobs, manifest = image(tag)
         for blob in blobs:
-            r = self._send("POST", f"{base}/v2/{repo}/blobs/uploads/", bearer)
+            r = self._send(site, "POST", f"{base}/v2/{repo}/blobs/uploads/", bearer)
             if r.status_code == 405:
                 raise ProbeError(f"POST {base}/v2/{repo}/blobs/uploads/: 405, the primary "
                                  "registry is in read-only mode")
@@ -124,11 +126,11 @@ class Canary:
             loc = r.headers["Location"]
             loc = base + loc if loc.startswith("/") else loc
             sep = "&" if "?" in loc else "?"
-            r = self._send("PUT", f"{loc}{sep}digest={_digest(blob)}", bearer, data=blob,
+            r = self._send(site, "PUT", f"{loc}{sep}digest={_digest(blob)}", bearer, data=blob,
                            headers={"Content-Type": "application/octet-stream"})
             if r.status_code != 201:
                 raise ProbeError(f"PUT blob {_digest(blob)[:19]}: {r.status_code}")
-        r = self._send("PUT", f"{base}/v2/{repo}/manifests/{tag}", bearer, data=manifest,
+        r = self._send(site, "PUT", f"{base}/v2/{repo}/manifests/{tag}", bearer, data=manifest,
                        headers={"Content-Type": OCI_MANIFEST})
         if r.status_code != 201:
             raise ProbeError(f"PUT {base}/v2/{repo}/manifests/{tag}: {r.status_code}")
@@ -141,7 +143,7 @@ class Canary:
         while True:
             try:
                 base, bearer = self._token(site, f"repository:{repo}:pull")
-                r = self._send("HEAD", f"{base}/v2/{repo}/manifests/{tag}", bearer,
+                r = self._send(site, "HEAD", f"{base}/v2/{repo}/manifests/{tag}", bearer,
                                headers={"Accept": OCI_MANIFEST})
                 got = r.headers.get("Docker-Content-Digest")
                 if r.status_code == 200 and got == digest:

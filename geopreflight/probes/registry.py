@@ -79,10 +79,11 @@ def token(pc: ProbeContext, site: Site, realm: str, scope: str | None = None) ->
     return None, f"GET {realm}?service={SERVICE}: {reply.status}, {why}"
 
 
-def _get(pc: ProbeContext, url: str, bearer: str | None = None) -> Reply:
+def _get(pc: ProbeContext, site: Site, url: str, bearer: str | None = None) -> Reply:
+    """A registry GET, verified like the site's GitLab (an internal CA usually signs both)."""
     headers = {"Authorization": f"Bearer {bearer}"} if bearer else None
     try:
-        return pc.http.get(url, headers=headers)
+        return pc.http.get(url, headers=headers, verify=site.gitlab.verify)
     except Unreachable as exc:
         raise ProbeError(str(exc), url) from None
 
@@ -90,7 +91,7 @@ def _get(pc: ProbeContext, url: str, bearer: str | None = None) -> Reply:
 def _authorised(pc: ProbeContext, site: Site) -> tuple[dict[str, Any], str | None]:
     """`/v2/` without and then with a token; the value and the token (None on failure)."""
     base = _registry_url(site)
-    first = _get(pc, f"{base}/v2/")
+    first = _get(pc, site, f"{base}/v2/")
     value: dict[str, Any] = {"url": base, "unauthenticated_status": first.status}
     if first.status == 200:
         value["problem"] = ("GET /v2/ answers 200 without a token: the registry does not use "
@@ -117,7 +118,7 @@ def registry_api(pc: ProbeContext, site: Site | None) -> tuple[Any, str]:
     base = value["url"]
     if bearer is None:
         return value, f"{base}/v2/"
-    reply = _get(pc, f"{base}/v2/", bearer)
+    reply = _get(pc, site, f"{base}/v2/", bearer)
     h = reply.headers
     value.update({
         "status": reply.status,
@@ -129,10 +130,10 @@ def registry_api(pc: ProbeContext, site: Site | None) -> tuple[Any, str]:
     if reply.status == 401 and site.role == "secondary":
         primary = pc.inventory.primary
         if primary.registry is not None:
-            other = _get(pc, f"{primary.registry.url}/v2/", bearer)
+            other = _get(pc, primary, f"{primary.registry.url}/v2/", bearer)
             value["token_accepted_by_primary"] = other.status == 200
     if reply.status == 200:
-        v1 = _get(pc, f"{base}/gitlab/v1/", bearer)
+        v1 = _get(pc, site, f"{base}/gitlab/v1/", bearer)
         value["gitlab_v1"] = {"status": v1.status,
                               "version_header": "Gitlab-Container-Registry-Version" in v1.headers}
     return value, f"{base}/v2/, {base}/gitlab/v1/"
@@ -149,7 +150,7 @@ def registry_catalog(pc: ProbeContext, site: Site | None) -> tuple[Any, str]:
     if bearer is None:
         raise ProbeError(why, value["challenge"]["realm"])
     url = f"{value['url']}/v2/_catalog?n=1"
-    reply = _get(pc, url, bearer)
+    reply = _get(pc, site, url, bearer)
     if reply.status in (401, 403):
         raise ProbeError(f"GET {url}: {reply.status}; GitLab grants registry:catalog:* only to "
                          "administrators, so the inventory's token must belong to an admin", url)
@@ -183,7 +184,7 @@ def registry_primary_api(pc: ProbeContext, site: Site | None) -> tuple[Any, str]
         return {"url": None}, "gitlab.yml, gitlab.rb"
     target = f"{str(url).rstrip('/')}/v2/"
     try:
-        reply = pc.http.get(target)
+        reply = pc.http.get(target, verify=site.gitlab.verify)
     except Unreachable as exc:
         return {"url": url, "error": str(exc)}, target
     return {"url": url, "status": reply.status, "bearer_challenge": challenge(reply) is not None,
