@@ -345,7 +345,8 @@ class GeoPreflight:
                 return  # nothing selected: pytest's own exit code 5
             for row in self.rows:
                 result = self.results.get(row.key) or Result(
-                    "error", "not run: deselected (-k/-m), so the step cannot be judged")
+                    "error", "not run (deselected with -k/-m, or the run stopped early), so the "
+                    "step cannot be judged")
                 outcomes.append((row, result))
             verdict = decide([(row.blocking, result) for row, result in outcomes])
         code = EXIT_CODES[verdict]
