@@ -12,6 +12,15 @@ TROUBLESHOOTING = ("https://docs.gitlab.com/administration/packages/"
                    "container_registry_metadata_database_troubleshooting/")
 
 
+def _expect_only(ctx: CheckContext, want: str) -> str:
+    """Pass when `want` is the only lockfile; fail naming what is there otherwise."""
+    db, fs = _locks(ctx)
+    if _state(db, fs) != want:
+        raise Fail(f"{ctx.site.name}: {_state(db, fs)} in the storage's lockfiles directory",
+                   observed=_state(db, fs), expected=f"{want} only")
+    return f"{want} only"
+
+
 def _locks(ctx: CheckContext) -> tuple[bool, bool]:
     why = sv.disabled_reason(ctx)
     if why:
@@ -39,11 +48,7 @@ def _state(db: bool, fs: bool) -> str:
                    "(enabled false) so it writes filesystem-in-use; never leave both.",
        doc=TROUBLESHOOTING)
 def test_imp_001(ctx: CheckContext) -> str:
-    db, fs = _locks(ctx)
-    if db or not fs:
-        raise Fail(f"{ctx.site.name}: {_state(db, fs)} in the storage's lockfiles directory",
-                   observed=_state(db, fs), expected="filesystem-in-use only")
-    return "filesystem-in-use only"
+    return _expect_only(ctx, "filesystem-in-use")
 
 
 @check("IMP-002", title="The lockfiles say the import finished", severity="critical",
@@ -54,8 +59,4 @@ def test_imp_001(ctx: CheckContext) -> str:
                    "the site and check that it ends with 'registry import complete'.",
        doc=METADATA_DB_PAGE)
 def test_imp_002(ctx: CheckContext) -> str:
-    db, fs = _locks(ctx)
-    if not db or fs:
-        raise Fail(f"{ctx.site.name}: {_state(db, fs)} in the storage's lockfiles directory",
-                   observed=_state(db, fs), expected="database-in-use only")
-    return "database-in-use only"
+    return _expect_only(ctx, "database-in-use")
