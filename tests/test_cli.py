@@ -321,3 +321,18 @@ def test_unset_token_variable_is_named(deployment) -> None:
 
 def test_own_tests_run_without_a_profile() -> None:
     assert (ROOT / "conftest.py").read_text().count("geopreflight.plugin") == 1
+
+
+@pytest.mark.lab
+def test_textbook_lab_deployment_is_ready_for_the_prerequisites(lab, tmp_path: Path) -> None:
+    """The same run against real parts: two healthy 17.10.2-ee sites, every check evaluable."""
+    lab_ = lab("legacy-both")
+    r = run_pytest(*PROFILE, f"--inventory={lab_.inventory}", f"--report-dir={tmp_path}",
+                   env=lab_.environ())
+    assert r.returncode == 0, r.stdout[-3000:]
+    assert r.stdout.strip().splitlines()[-1] == \
+        "geopreflight: migrate-legacy step prerequisites (1/4): READY"
+    data = json.loads((tmp_path / "latest" / "summary.json").read_text())
+    ver = [c for c in data["checks"] if c["id"] == "VER-001"]
+    assert {c["site"] for c in ver} == {"eu-primary", "us-secondary"}
+    assert all(c["outcome"] == "pass" and "17.10.2-ee" in c["message"] for c in ver)
