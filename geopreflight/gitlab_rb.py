@@ -21,6 +21,14 @@ guessing, while the rest of the file still reads.
 ('https://gitlab.example.com', ['geo_primary_role'], 5432)
 >>> rb.get("registry", "database")["host"]
 'db.internal'
+>>> secret = parse("registry['database'] = { 'enabled' => true, 'password' => ENV['P'] }")
+>>> secret.get("registry", "database", "enabled")
+True
+>>> try:
+...     secret.get("registry", "database", "password")
+... except Unparsed as exc:
+...     print(exc)
+gitlab.rb line 1: cannot read registry['database']['password'] (not a literal value: ENV)
 >>> try:
 ...     rb.get("gitlab_rails", "db_password")
 ... except Unparsed as exc:
@@ -54,6 +62,25 @@ class Problem:
 
 class _NotLiteral(Exception):  # noqa: N818
     pass
+
+
+@dataclass(frozen=True)
+class _Unknown:
+    """A hash value that is not literal (e.g. `ENV['X']`); its key becomes a problem."""
+
+    reason: str
+
+
+def _unknowns(value: Any, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], str]]:
+    """Take the unknown values out of nested hashes; their paths and reasons."""
+    found: list[tuple[tuple[str, ...], str]] = []
+    if isinstance(value, dict):
+        for key in list(value):
+            if isinstance(value[key], _Unknown):
+                found.append((path + (key,), value.pop(key).reason))
+            else:
+                found += _unknowns(value[key], path + (key,))
+    return found
 
 
 _TOKEN = re.compile(r"""
@@ -172,7 +199,27 @@ class _Parser:
                 self.take("=>")
         else:
             raise _NotLiteral(f"not a literal hash key: {tok.text}")
-        return key, self.value()
+        start = self.i
+        try:
+            return key, self.value()
+        except _NotLiteral as exc:  # only this key is unknown; the hash's others still read
+            self.i = start
+            self.skip_expression()
+            return key, _Unknown(str(exc))
+
+    def skip_expression(self) -> None:
+        """Move to the `,` or `}` that ends a hash value (brackets balanced)."""
+        depth = 0
+        while (tok := self.peek()) is not None:
+            if tok.kind == "op" and tok.text in "([{":
+                depth += 1
+            elif tok.kind == "op" and tok.text in ")]}":
+                if depth == 0:
+                    return
+                depth -= 1
+            elif tok.text == "," and depth == 0:
+                return
+            self.i += 1
 
     def sequence(self, close: str, item: Any) -> list[Any]:
         items = []
@@ -291,6 +338,8 @@ def _statement(stmt: list[_Tok], cfg: RubyConfig) -> None:
             return  # a bare word: nothing to record
         value = p.value()
         p.end()
+        for where, reason in _unknowns(value, tuple(path)):
+            cfg.problems.append(Problem(head.line, where, reason))
         _assign(cfg.values, tuple(path), value)
     except _NotLiteral as exc:
         cfg.problems.append(Problem(head.line, tuple(path), str(exc)))
