@@ -45,9 +45,15 @@ def test_host_001(ctx: CheckContext) -> str:
     return f"geo_{role}_role (from {where})"
 
 
-def _rb_enabled(ctx: CheckContext) -> tuple[str | None, bool]:
+def _expect_enabled(ctx: CheckContext, want: str) -> str:
+    """Pass when gitlab.rb sets registry['database']['enabled'] to exactly `want`."""
     present = sv.rb_has(ctx, "registry", "database", "enabled")
-    return enabled_value(sv.rb_get(ctx, "registry", "database", "enabled")), present
+    value = enabled_value(sv.rb_get(ctx, "registry", "database", "enabled"))
+    if value != want:
+        seen = value if present else "unset"
+        raise Fail(f"{ctx.site.name}: registry['database']['enabled'] is {seen} in gitlab.rb",
+                   observed=seen, expected=want)
+    return f"registry['database']['enabled'] = {want}"
 
 
 @check("HOST-002", title="registry['database'] says 'enabled' => true explicitly",
@@ -58,12 +64,7 @@ def _rb_enabled(ctx: CheckContext) -> tuple[str | None, bool]:
        remediation="Set 'enabled' => true in registry['database'] and reconfigure.",
        doc=METADATA_DB_PAGE)
 def test_host_002(ctx: CheckContext) -> str:
-    value, present = _rb_enabled(ctx)
-    if value != "true":
-        seen = value if present else "unset"
-        raise Fail(f"{ctx.site.name}: registry['database']['enabled'] is {seen} in gitlab.rb",
-                   observed=seen, expected="true")
-    return "registry['database']['enabled'] = true"
+    return _expect_enabled(ctx, "true")
 
 
 @check("HOST-003", title="registry['database'] says 'enabled' => false before the import",
@@ -74,12 +75,7 @@ def test_host_002(ctx: CheckContext) -> str:
        remediation="Set 'enabled' => false in registry['database'] and reconfigure.",
        doc=METADATA_DB_PAGE)
 def test_host_003(ctx: CheckContext) -> str:
-    value, present = _rb_enabled(ctx)
-    if value != "false":
-        seen = value if present else "unset"
-        raise Fail(f"{ctx.site.name}: registry['database']['enabled'] is {seen} in gitlab.rb",
-                   observed=seen, expected="false")
-    return "registry['database']['enabled'] = false"
+    return _expect_enabled(ctx, "false")
 
 
 @check("HOST-004", title="The primary notifies Geo of registry events", severity="critical",
