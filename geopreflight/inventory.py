@@ -113,6 +113,7 @@ class Inventory:
     sites: tuple[Site, ...]
     timeouts: Timeouts = Timeouts()
     replication_lag_s: float = 300.0
+    import_method: str | None = None  # one-step | three-step; --import-method overrides
     sha256: str = ""
     warnings: tuple[str, ...] = ()
     secrets: tuple[Secret, ...] = field(default=(), repr=False)
@@ -226,7 +227,9 @@ class _Loader:
     def inventory(self, doc: object, sha256: str) -> Inventory:
         r = self.r
         top = r.mapping(doc, "inventory")
-        r.only(top, {"deployment", "sites", "timeouts", "thresholds"}, "")
+        r.only(top, {"deployment", "sites", "timeouts", "thresholds", "import_method"}, "")
+        method = r.get(top, "import_method", str, "", required=False,
+                       choices=("one-step", "three-step"))
         deployment = r.get(top, "deployment", str, "")
         sites_node = r.get(top, "sites", LineList, "")
         if not sites_node:
@@ -258,7 +261,8 @@ class _Loader:
             r.only(th, {"replication_lag_s"}, "thresholds")
             lag = _positive(r, th, "replication_lag_s", "thresholds", lag)
         return Inventory(path=r.file, deployment=deployment, sites=tuple(sites),
-                         timeouts=timeouts, replication_lag_s=lag, sha256=sha256,
+                         timeouts=timeouts, replication_lag_s=lag, import_method=method,
+                         sha256=sha256,
                          warnings=tuple(self.warnings), secrets=tuple(self.secrets))
 
 

@@ -1,44 +1,39 @@
 """pytest options and hooks; wires the stages together, nothing else.
 
-Active exactly when `--profile` is given: it validates the input (exit 4 on any mistake),
-gathers the facts once, finds the step to judge, turns the checks of `checks/` into one test
-per row of the step's plan, and at the end turns the outcomes into the verdict, the exit code
-and the reports.
+Active exactly when `--profile` is given: `runinput` validates the input (exit 4 on any
+mistake), `observe` gathers the facts (in rounds under `--wait`), `verdict` finds the step to
+judge, each row of the step's plan becomes one test, and at the end `verdict` turns the
+outcomes into the verdict and `reports` writes it down.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import sys
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from . import profiles as profiles_mod
+from . import suite
 from .canary import CanaryPlugin
 from .catalog import CheckMeta, Result, evaluate
 from .context import CheckContext
 from .errors import USAGE_EXIT, UsageError
-from .evidence import Bundle, EvidencePlugin, redacted_inventory
+from .evidence import EvidencePlugin
 from .facts import Facts, gather
-from .inventory import Inventory, load_inventory
-from .profiles import Profile, Row, plan
-from .redact import Redactor
-from .verdict import EXIT_CODES, Position, decide, final, locate
-from .waivers import Waiver, WaiversPlugin, load_waivers
+from .observe import observe
+from .position import Position, judged_plan, locate, needs_canary
+from .profiles import Row, plan
+from .reports.terminal import WORDS, explain, verdict_line
+from .runinput import Run, validate
+from .verdict import EXIT_CODES, conclude, final
+from .waivers import WaiversPlugin
 
-CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"
 EVENTUAL = "REP-"  # replication is eventually consistent: --wait re-probes these
-WAIT_INTERVAL_S = 2.0
-RUN_KEY = pytest.StashKey["Run"]()
-WORDS = {"pass": ("passed", ".", "PASS"), "fail": ("failed", "F", "FAIL"),
-         "error": ("error", "E", "ERROR"), "warn": ("warn", "W", "WARN"),
-         "not-applicable": ("skipped", "s", "N/A"), "waived": ("waived", "w", "WAIVED")}
+RUN_KEY = pytest.StashKey[Run]()
+_RESULT = pytest.StashKey[Result]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -61,6 +56,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--canary", action="store_true",
                     help="the one write: push a tiny image to the primary registry and wait "
                          "for it on the secondaries")
+    group.addoption("--import-method", choices=("one-step", "three-step"),
+                    help="how the registry metadata is imported (default: the inventory's "
+                         "import_method, else one-step); it decides which checks gate each "
+                         "phase of an import step")
     group.addoption("--wait", metavar="SECONDS", type=float, default=0.0,
                     help="re-probe until the replication (REP) checks hold, at most SECONDS; "
                          "also how long --canary waits (default 60 s)")
@@ -72,96 +71,19 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hooks)
 
 
-@dataclass
-class Run:
-    """The validated input of one run."""
-
-    profile: Profile
-    inventory: Inventory
-    requested_step: str
-    site: str | None
-    report_dir: Path
-    redactor: Redactor = field(default_factory=Redactor)
-    facts: Facts | None = None           # recorded facts (--from-evidence)
-    inventory_yml: bytes = b""           # the redacted inventory, for the evidence bundle
-    waivers: list[Waiver] | None = None
-
-
-def load_catalog() -> None:
-    """Import every check module so the catalog is complete before profiles are validated."""
-    root = str(CHECKS_DIR.parent)
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    for mod in pkgutil.iter_modules([str(CHECKS_DIR)]):
-        if mod.name.startswith("test_"):
-            importlib.import_module(f"checks.{mod.name}")
-
-
-def _is_checks_path(arg: str) -> bool:
-    path = Path(arg.split("::")[0]).resolve()
-    return path == CHECKS_DIR or CHECKS_DIR in path.parents
-
-
-def _validate(config: pytest.Config) -> Run | int:
-    opt = config.getoption
-    name = opt("profile")
-    if name == "help":
-        print(f"geopreflight profiles:\n{profiles_mod.listing()}")
-        return 0
-    load_catalog()
-    profile = profiles_mod.load_profile(name)
-    step = opt("step")
-    if opt("canary") and opt("from_evidence"):
-        raise UsageError("--canary writes to the deployment; --from-evidence never touches "
-                         "it: use one or the other")
-    if opt("wait") < 0:
-        raise UsageError(f"--wait={opt('wait'):g}: expected a number of seconds, 0 or more")
-    if step != "auto" and step not in [s.id for s in profile.steps]:
-        raise UsageError(f"--step={step}: not a step of {profile.name}; expected auto or one of: "
-                         + ", ".join(s.id for s in profile.steps))
-    if opt("list_steps"):
-        print(_steps_listing(profile))
-        return 0
-    bundle = Bundle(opt("from_evidence")) if opt("from_evidence") else None
-    inventory = bundle.inventory() if bundle else load_inventory(opt("inventory"))
-    site = opt("site")
-    if site and site not in [s.name for s in inventory.sites]:
-        raise UsageError(f"--site={site}: no such site in {inventory.path}; expected one of: "
-                         + ", ".join(s.name for s in inventory.sites))
-    for warning in inventory.warnings:
-        print(f"WARNING: {warning}", file=sys.stderr)
-    redactor = Redactor(s.reveal() for s in inventory.secrets)
-    return Run(profile, inventory, step, site, Path(opt("report_dir")), redactor,
-               facts=bundle.facts() if bundle else None,
-               inventory_yml=(b"" if not opt("evidence") else bundle.files["inventory.yml"]
-                              if bundle else redacted_inventory(inventory, redactor)),
-               waivers=load_waivers(opt("waivers"), inventory) if opt("waivers") else None)
-
-
-def _steps_listing(profile: Profile) -> str:
-    lines = [f"{profile.name}: {profile.title}", f"  {profile.doc}"]
-    for i, step in enumerate(profile.steps, 1):
-        lines.append(f"{i}. {step.id}: {step.title}")
-        for kind in profiles_mod.KINDS:
-            for entry in getattr(step, kind):
-                roles = "" if len(entry.roles) == 2 else f" ({', '.join(entry.roles)})"
-                lines.append(f"     {kind:<9} {entry.check.id}{roles} {entry.check.title}")
-    return "\n".join(lines)
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
     if config.option.help or config.option.version:
         return None
     if not config.getoption("profile"):
-        if any(_is_checks_path(a) for a in config.args):
+        if any(suite.is_checks_path(a) for a in config.args):
             print("ERROR: checks/ holds geopreflight's check suites; run them with a profile, "
                   "e.g. pytest --profile=migrate-legacy (--profile=help lists the profiles)",
                   file=sys.stderr)
             return USAGE_EXIT
         return None
     try:
-        run = _validate(config)
+        run = validate(config)
     except UsageError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return USAGE_EXIT
@@ -171,11 +93,18 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     return None
 
 
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector
+                                ) -> pytest.Module | None:
+    if parent.config.stash.get(RUN_KEY, None) is None:
+        return suite.collect_module(module_path, parent, active=False)
+    return None
+
+
 def pytest_configure(config: pytest.Config) -> None:
     run = config.stash.get(RUN_KEY, None)
     if run is None:
         return
-    config.args = [str(CHECKS_DIR)]
+    config.args = [str(suite.CHECKS_DIR)]
     config.pluginmanager.register(GeoPreflight(config, run), "geopreflight-run")
     if run.waivers is not None:
         config.pluginmanager.register(WaiversPlugin(run.waivers), "geopreflight-waivers")
@@ -203,11 +132,16 @@ class GeoPreflight:
         self.step: str | None = None
         self.rows: list[Row] = []
         self.results: dict[tuple[str, str | None], Result] = {}
+        self.deselected: set[str] = set()
         self.verdict_line = ""
         self.folder: Path | None = None
         self.notes: list[str] = []
 
     # -- collection: facts, position, plan ---------------------------------------------------
+    def pytest_pycollect_makemodule(self, module_path: Path, parent: pytest.Collector
+                                    ) -> pytest.Module | None:
+        return suite.collect_module(module_path, parent, active=True)
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection(self, session: pytest.Session) -> None:
         profile, requested = self.run.profile, self.run.requested_step
@@ -215,42 +149,39 @@ class GeoPreflight:
             steps = profile.steps if requested == "auto" else [profile.step(requested)]
             seen: dict[tuple[str, str | None], Row] = {}
             for step in steps:
-                for row in plan(step, self.inventory, self.run.site):
+                for row in plan(step, self.inventory, self.run.site, self.run.method):
                     seen.setdefault(row.key, row)
             self.rows = list(seen.values())
             return
         wait_s = 0.0 if self.run.facts else self.config.getoption("wait")
-        start, rounds = time.monotonic(), 0
-        deadline = start + wait_s
-        while True:
-            rounds += 1
-            self.facts = self.run.facts or gather(self.inventory, self.run.redactor)
-            extra = [f for batch in self.config.hook.pytest_geopreflight_facts() for f in batch]
-            if extra:
-                self.facts = self.facts.extended(extra)
-            self._place()
-            pending = [r.test_id for r in self.rows if r.check.id.startswith(EVENTUAL)
-                       and self._judge(r).outcome == "fail"]
-            remaining = deadline - time.monotonic()
-            if not pending or remaining <= 0:
-                break
-            time.sleep(min(WAIT_INTERVAL_S, remaining))
-        if wait_s:
-            self.notes.append(f"--wait: {rounds} round(s) of probes in "
-                              f"{time.monotonic() - start:.1f} s; "
-                              + (f"still failing: {', '.join(pending)}" if pending
-                                 else "the replication checks hold"))
+        self.facts, note = observe(self._gather, self._pending, wait_s)
+        self._place()
+        if note:
+            self.notes.append(note)
+
+    def _gather(self) -> Facts:
+        facts = self.run.facts or gather(self.inventory, self.run.redactor)
+        extra = [f for batch in self.config.hook.pytest_geopreflight_facts() for f in batch]
+        return facts.extended(extra) if extra else facts
+
+    def _pending(self, facts: Facts) -> list[str]:
+        """Place the run on these facts; the replication rows of the plan that still fail."""
+        self.facts = facts
+        self._place()
+        return [r.test_id for r in self.rows if r.check.id.startswith(EVENTUAL)
+                and self._judge(r).outcome == "fail"]
 
     def _place(self) -> None:
         """The judged step (found with --step=auto) and its plan, from the current facts."""
-        profile = self.run.profile
-        if self.run.requested_step == "auto":
-            self.position = locate(profile, self.inventory, self._judge)
+        run = self.run
+        if run.requested_step == "auto":
+            self.position = locate(run.profile, self.inventory, self._judge, only_site=run.site,
+                                   method=run.method)
             self.step = self.position.next_step
         else:
-            self.step = self.run.requested_step
-        self.rows = plan(profile.step(self.step), self.inventory, self.run.site) if self.step \
-            else []
+            self.step = run.requested_step
+        self.rows = judged_plan(run.profile, self.position, self.step, self.inventory,
+                                self._judge, only_site=run.site, method=run.method)
 
     def _context(self, row: Row) -> CheckContext:
         return CheckContext(row.site, self.inventory, self.facts, self.run.profile.name,
@@ -270,11 +201,19 @@ class GeoPreflight:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        """Keep only the plan's rows, in the plan's order (blocking first)."""
+        """Keep only the plan's rows, in the plan's order (blocking first); report the rest
+        (checks outside this step's plan) as deselected."""
         order = {r.test_id: i for i, r in enumerate(self.rows)}
-        kept = [i for i in items if getattr(i, "callspec", None) and i.callspec.id in order]
+        kept = [i for i in items if self._row(i) is not None]
+        dropped = [i for i in items if self._row(i) is None]
         kept.sort(key=lambda i: order[i.callspec.id])
         items[:] = kept
+        if dropped:
+            self.config.hook.pytest_deselected(items=dropped)
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        """Rows that -k/-m removed: named as deselected in the verdict, not as errors."""
+        self.deselected.update(i.callspec.id for i in items if self._row(i) is not None)
 
     # -- running: evaluate each row ------------------------------------------------------------
     def _row(self, item: pytest.Item) -> Row | None:
@@ -304,7 +243,7 @@ class GeoPreflight:
         row = self._row(item)
         if result.outcome in ("fail", "error"):
             report.outcome = "failed"
-            report.longrepr = _explain(row, result)
+            report.longrepr = explain(row, result)
         elif result.outcome == "not-applicable":
             report.outcome = "skipped"
             report.longrepr = (str(item.path), item.location[1] or 0,
@@ -322,6 +261,20 @@ class GeoPreflight:
         return None
 
     # -- the end: verdict, exit code, reports --------------------------------------------------
+    def _outcomes(self) -> list[tuple[Row, Result]]:
+        """Every row of the plan with its result; a row that did not run says why."""
+        out = []
+        for row in self.rows:
+            result = self.results.get(row.key)
+            if result is None and row.test_id in self.deselected:
+                result = Result("error", "not evaluated: deselected with -k/-m, so the step "
+                                         "cannot be judged")
+            elif result is None:
+                result = Result("error", "not run (the run stopped early), so the step cannot "
+                                         "be judged")
+            out.append((row, result))
+        return out
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.config.getoption("collectonly") or session.exitstatus not in (0, 1, 5):
@@ -333,22 +286,12 @@ class GeoPreflight:
             notes.append(self.run.redactor.text(
                 f"host files were read from one host per site ({', '.join(hosts)}); other "
                 "Rails or Sidekiq nodes of a site were not read"))
-        outcomes: list[tuple[Row, Result]] = []
-        if self.position and self.position.undetermined:
-            verdict = "CANNOT_DETERMINE"
-            notes.append("the position could not be determined: " + "; ".join(
-                self.position.undetermined))
-        elif self.position and self.position.complete:
-            verdict = "COMPLETE"
-        else:
-            if not self.results:
-                return  # nothing selected: pytest's own exit code 5
-            for row in self.rows:
-                result = self.results.get(row.key) or Result(
-                    "error", "not run (deselected with -k/-m, or the run stopped early), so the "
-                    "step cannot be judged")
-                outcomes.append((row, result))
-            verdict = decide([(row.blocking, result) for row, result in outcomes])
+        notes += self._position_notes()
+        self.notes = notes  # the terminal summary prints them after this hook
+        if not self.results and not (self.position and self.position.undetermined):
+            return  # nothing selected: pytest's own exit code 5
+        outcomes = self._outcomes()
+        verdict = conclude(self.position, outcomes)
         code = EXIT_CODES[verdict]
         session.exitstatus = code
         statuses = self.position.statuses if self.position else {
@@ -360,14 +303,28 @@ class GeoPreflight:
                            outcomes, [f.as_dict() for f in self.facts.all()], notes)
         self.folder = write_all(report, self.run.report_dir)
         self.config.hook.pytest_geopreflight_reports_written(report=report, folder=self.folder)
-        self.verdict_line = _verdict_line(report, outcomes)
+        self.verdict_line = verdict_line(report, outcomes)
+
+    def _position_notes(self) -> list[str]:
+        """What the position adds to the verdict: sites done and left, the missing proof."""
+        notes, pos = [], self.position
+        if pos and pos.undetermined:
+            notes.append("the position could not be determined: " + "; ".join(pos.undetermined))
+        if pos and self.step and (pos.done or len(pos.left) > 1):
+            notes.append(f"{self.step}: done on {', '.join(pos.done) or 'no site yet'}; "
+                         f"left: {', '.join(pos.left) or 'none'}")
+        if self.step and needs_canary(self.run.profile.step(self.step)) and not \
+                self.config.getoption("canary"):
+            notes.append(f"{self.step} is complete only with end-to-end proof of replication: "
+                         "run with --canary (it pushes one tiny image) or waive REP-003 with a "
+                         "justification; until then the run is never COMPLETE")
+        return notes
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         for note in self.notes:
             terminalreporter.write_line(f"geopreflight: {note}")
-        if self.position and self.position.undetermined:
-            for why in self.position.undetermined:
-                terminalreporter.write_line(f"position unknown: {why}")
+        for why in self.position.undetermined if self.position else []:
+            terminalreporter.write_line(f"position unknown: {why}")
         if self.folder:
             terminalreporter.write_line(f"geopreflight: reports in {self.folder}")
 
@@ -378,38 +335,3 @@ class GeoPreflight:
                 reporter.write_line(self.verdict_line)
             else:
                 print(self.verdict_line)
-
-
-_RESULT = pytest.StashKey[Result]()
-
-
-def _explain(row: Row | None, result: Result) -> str:
-    if row is None:
-        return result.message
-    site = row.site.name if row.site else "deployment"
-    lines = [f"{row.check.id} [{site}] {row.check.title}: {result.outcome.upper()}",
-             f"  {result.message}"]
-    if result.observed is not None:
-        lines.append(f"  observed: {result.observed}")
-    if result.expected is not None:
-        lines.append(f"  expected: {result.expected}")
-    lines.append(f"  fix: {row.check.remediation}")
-    lines.append(f"  doc: {row.check.doc}")
-    return "\n".join(lines)
-
-
-def _verdict_line(report: Any, outcomes: list[tuple[Row, Result]]) -> str:
-    head = f"geopreflight: {report.profile.name} step {report.step_label}: "
-    failed = sum(1 for row, r in outcomes if row.blocking and r.outcome == "fail")
-    errors = sum(1 for row, r in outcomes if row.blocking and r.outcome == "error")
-    warns = sum(1 for _, r in outcomes if r.outcome == "warn")
-    words = report.verdict.replace("_", " ")
-    if report.verdict == "NOT_READY":
-        words += f", {failed} blocking check{'s' if failed != 1 else ''} failed"
-    elif report.verdict == "CANNOT_DETERMINE" and errors:
-        words += f", {errors} blocking check{'s' if errors != 1 else ''} could not be evaluated"
-    elif report.verdict == "CANNOT_DETERMINE":
-        words += ", the step's position could not be determined"
-    if warns and report.verdict in ("READY", "NOT_READY", "CANNOT_DETERMINE"):
-        words += f" ({warns} warning{'s' if warns != 1 else ''})"
-    return head + words

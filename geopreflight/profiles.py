@@ -1,9 +1,11 @@
-"""Load and validate `profiles/<name>.yml`, and turn a step into its plan of rows.
+"""Load and validate `profiles/<name>.yml`, and turn a step into its rows.
 
-A profile maps one scenario of GitLab's page to ordered steps. Each step lists the checks
-that must pass before it starts (`requires`, blocking), those worth reporting
-(`advises`), and those that show it is complete (`completes`). An entry is a check id or
-`{check: ID, roles: [primary|secondary]}`.
+A profile maps one scenario of GitLab's page to ordered steps. Each step lists the checks that
+must pass before it starts (`requires`, blocking), those worth reporting (`advises`), those
+that show it is complete (`completes`), those that show its action has begun (`started`), and
+those that must hold while it is under way (`during`). An entry is a check id,
+`{check: ID, roles: [primary|secondary], method: one-step|three-step}` or `{group: NAME}`, a
+list declared once under `groups:` (the baseline every step repeats).
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ from .inventory import Inventory, Site
 from .schema import Reader
 from .yamlfile import LineDict, LineList, load
 
-PROFILE_DIR = Path(__file__).resolve().parent.parent / "profiles"
-KINDS = ("requires", "advises", "completes")
+PROFILE_DIR = Path(__file__).resolve().parent / "profile_files"  # profiles/, in the package
+KINDS = ("requires", "advises", "completes", "started", "during")
+METHODS = ("one-step", "three-step")
 
 
 @dataclass(frozen=True)
 class Entry:
     check: CheckMeta
     roles: tuple[str, ...]
+    methods: tuple[str, ...] = METHODS  # the import methods the entry applies to
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,8 @@ class Step:
     requires: tuple[Entry, ...]
     advises: tuple[Entry, ...]
     completes: tuple[Entry, ...]
+    started: tuple[Entry, ...] = ()
+    during: tuple[Entry, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,7 @@ class Row:
     check: CheckMeta
     site: Site | None
     blocking: bool
+    kind: str = "requires"  # the step's list it came from; "during" rows decide IN PROGRESS
 
     @property
     def key(self) -> tuple[str, str | None]:
@@ -89,13 +96,19 @@ def load_profile(name: str, directory: Path = PROFILE_DIR) -> Profile:
         raise UsageError(f"unknown profile {name!r}; the profiles are:\n{listing(directory)}")
     r = Reader(str(path))
     top = r.mapping(load(path), "profile")
-    r.only(top, {"profile", "title", "doc", "steps"}, "")
+    r.only(top, {"profile", "title", "doc", "groups", "steps"}, "")
     if r.get(top, "profile", str, "") != name:
         raise r.error(f"profile: expected {name!r} (the file's name)", top, "profile")
     doc = r.get(top, "doc", str, "")
     if not doc.startswith("https://docs.gitlab.com/"):
         raise r.error("doc: expected a link to GitLab's page (https://docs.gitlab.com/...)",
                       top, "doc")
+    groups: dict[str, tuple[Entry, ...]] = {}
+    groups_node = r.get(top, "groups", LineDict, "", required=False, default=LineDict())
+    for group in groups_node:
+        if not isinstance(group, str):
+            raise r.error("groups: expected group names", groups_node, group)
+        groups[group] = _entries(r, groups_node, group, f"groups.{group}", groups)
     steps_node = r.get(top, "steps", LineList, "")
     steps: list[Step] = []
     for i, node in enumerate(steps_node):
@@ -105,47 +118,72 @@ def load_profile(name: str, directory: Path = PROFILE_DIR) -> Profile:
         step_id = r.get(node, "id", str, where)
         if any(s.id == step_id for s in steps):
             raise r.error(f"{where}.id: duplicate step {step_id!r}", node, "id")
-        entries = {kind: _entries(r, node, kind, f"{where}.{kind}") for kind in KINDS}
+        entries = {kind: _entries(r, node, kind, f"{where}.{kind}", groups) for kind in KINDS}
         steps.append(Step(step_id, r.get(node, "title", str, where), **entries))
     if not steps:
         raise r.error("steps: expected at least one step", top, "steps")
     return Profile(name, r.get(top, "title", str, ""), doc, tuple(steps), str(path))
 
 
-def _entries(r: Reader, step: LineDict, kind: str, where: str) -> tuple[Entry, ...]:
-    node = r.get(step, kind, LineList, where.rsplit(".", 1)[0], required=False, default=[])
-    entries = []
+def _entries(r: Reader, parent: LineDict, kind: str, where: str,
+             groups: dict[str, tuple[Entry, ...]]) -> tuple[Entry, ...]:
+    node = r.get(parent, kind, LineList, where.rsplit(".", 1)[0], required=False, default=[])
+    entries: list[Entry] = []
     for i, item in enumerate(node):
-        roles: tuple[str, ...] = ROLES
-        if isinstance(item, LineDict):
-            r.only(item, {"check", "roles"}, f"{where}[{i}]")
-            check_id = r.get(item, "check", str, f"{where}[{i}]")
-            raw_roles = r.get(item, "roles", LineList, f"{where}[{i}]", required=False,
-                              default=list(ROLES))
-            for j, role in enumerate(raw_roles):
-                if role not in ROLES:
-                    raise r.error(f"{where}[{i}].roles[{j}]: unknown role {role!r} (expected "
-                                  "primary or secondary)", raw_roles, j)
-            roles = tuple(raw_roles)
-        elif isinstance(item, str):
-            check_id = item
+        here = f"{where}[{i}]"
+        if isinstance(item, LineDict) and "group" in item:
+            r.only(item, {"group"}, here)
+            name = r.get(item, "group", str, here)
+            if name not in groups:
+                raise r.error(f"{here}: unknown group {name!r} (declare it under groups: "
+                              "before the steps use it)", node, i)
+            new = list(groups[name])
         else:
-            raise r.error(f"{where}[{i}]: expected a check id or {{check: ID, roles: [...]}}",
-                          node, i)
-        meta = CATALOG.get(check_id)
-        if meta is None:
-            raise r.error(f"{where}[{i}]: unknown check id {check_id!r}", node, i)
-        roles = tuple(x for x in roles if x in meta.roles)
-        if not roles:
-            raise r.error(f"{where}[{i}]: {check_id} applies to {', '.join(meta.roles)} only",
-                          node, i)
-        entries.append(Entry(meta, roles))
+            new = [_entry(r, node, i, item, here)]
+        for entry in new:
+            twin = next((e for e in entries if e.check.id == entry.check.id
+                         and set(e.roles) & set(entry.roles)
+                         and set(e.methods) & set(entry.methods)), None)
+            if twin is not None:
+                raise r.error(f"{here}: {entry.check.id} is listed twice in {where} (for "
+                              f"{', '.join(sorted(set(twin.roles) & set(entry.roles)))})",
+                              node, i)
+            entries.append(entry)
     return tuple(entries)
 
 
+def _entry(r: Reader, node: LineList, i: int, item: object, where: str) -> Entry:
+    roles: tuple[str, ...] = ROLES
+    methods: tuple[str, ...] = METHODS
+    if isinstance(item, LineDict):
+        r.only(item, {"check", "roles", "method"}, where)
+        check_id = r.get(item, "check", str, where)
+        raw_roles = r.get(item, "roles", LineList, where, required=False, default=list(ROLES))
+        for j, role in enumerate(raw_roles):
+            if role not in ROLES:
+                raise r.error(f"{where}.roles[{j}]: unknown role {role!r} (expected primary or "
+                              "secondary)", raw_roles, j)
+        roles = tuple(raw_roles)
+        method = r.get(item, "method", str, where, required=False, choices=METHODS)
+        methods = (method,) if method else METHODS
+    elif isinstance(item, str):
+        check_id = item
+    else:
+        raise r.error(f"{where}: expected a check id, {{check: ID, roles: [...]}} or "
+                      "{group: NAME}", node, i)
+    meta = CATALOG.get(check_id)
+    if meta is None:
+        raise r.error(f"{where}: unknown check id {check_id!r}", node, i)
+    roles = tuple(x for x in roles if x in meta.roles)
+    if not roles:
+        raise r.error(f"{where}: {check_id} applies to {', '.join(meta.roles)} only", node, i)
+    return Entry(meta, roles, methods)
+
+
 def rows(entries: tuple[Entry, ...], inventory: Inventory, *, blocking: bool,
-         only_site: str | None = None) -> list[Row]:
-    """The rows a list of entries makes for this inventory.
+         only_site: str | None = None, method: str | None = None, kind: str = "requires"
+         ) -> list[Row]:
+    """The rows a list of entries makes for this inventory and import method.
 
     A site check makes one row per site of a matching role; a deployment-wide check one row
     with no site; a pairwise check one row per non-reference (non-primary) site.
@@ -153,22 +191,25 @@ def rows(entries: tuple[Entry, ...], inventory: Inventory, *, blocking: bool,
     """
     out: list[Row] = []
     for entry in entries:
+        if method and method not in entry.methods:
+            continue
         if entry.check.scope == "deployment":
-            out.append(Row(entry.check, None, blocking))
+            out.append(Row(entry.check, None, blocking, kind))
             continue
         for site in inventory.sites:
             if site.role not in entry.roles or (only_site and site.name != only_site):
                 continue
             if entry.check.scope == "pair" and site.role == "primary":
                 continue
-            out.append(Row(entry.check, site, blocking))
+            out.append(Row(entry.check, site, blocking, kind))
     return out
 
 
-def plan(step: Step, inventory: Inventory, only_site: str | None = None) -> list[Row]:
+def plan(step: Step, inventory: Inventory, only_site: str | None = None,
+         method: str | None = None) -> list[Row]:
     """A step's plan: its `requires` rows (blocking), then its `advises` rows."""
-    blocking = rows(step.requires, inventory, blocking=True, only_site=only_site)
+    blocking = rows(step.requires, inventory, blocking=True, only_site=only_site, method=method)
     keys = {r.key for r in blocking}
-    advisory = [r for r in rows(step.advises, inventory, blocking=False, only_site=only_site)
-                if r.key not in keys]
+    advisory = [r for r in rows(step.advises, inventory, blocking=False, only_site=only_site,
+                                method=method, kind="advises") if r.key not in keys]
     return blocking + advisory

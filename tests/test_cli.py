@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 import xmlschema
 
-from conftest import SCHEMAS
+from projectfixtures import SCHEMAS
 from standin import ROOT, SiteSpec, run_pytest
 
 PROFILE = ["--profile=migrate-legacy", "--step=prerequisites"]

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from geopreflight.errors import UsageError
-from geopreflight.plugin import load_catalog
 from geopreflight.profiles import PROFILE_DIR, available, load_profile
+from geopreflight.suite import load_catalog
 
 DESIGN_STEPS = {
     "new-instance": ["setup-geo", "setup-metadata-db", "configure-replication"],

@@ -10,13 +10,35 @@ pytestmark = pytest.mark.lab
 
 
 @pytest.mark.parametrize("scenario, step, verdict", [
-    ("legacy-both", "prerequisites", "READY"),
+    ("legacy-both", "import-secondary", "READY"),  # prerequisites hold: that step is complete
+    ("not-read-only", "import-secondary", "NOT_READY"),
     ("secondary-imported", "import-primary", "READY"),
-    ("both-imported", None, "COMPLETE"),
+    # without --canary nothing proves replication end to end: judged, never COMPLETE
+    ("both-imported", "verify-replication", "READY"),
 ])
 def test_auto_position(lab, scenario, step, verdict):
     s = run(lab(scenario), step="auto")
-    assert (s["step"], s["verdict"]) == (step, verdict), s["steps"]
+    assert (s["step"], s["verdict"]) == (step, verdict), (s["steps"], failing(s))
+    if scenario == "not-read-only":
+        finding(s, "REG-010", "us-secondary")
+    if scenario == "both-imported":
+        assert "run with --canary" in s["stdout"]
+        assert [st["status"] for st in s["steps"]] == ["complete", "complete", "complete",
+                                                        "next"]
+
+
+def test_narrowing_to_the_primary_keeps_the_order_across_sites(lab):
+    """--site=eu-primary --step=import-primary with nothing imported: the deployment-wide
+    ordering row is never dropped."""
+    from standin import run_pytest
+
+    deployment = lab("legacy-both")
+    out = deployment.dir / "reports" / "site-primary"
+    proc = run_pytest("--profile=migrate-legacy", f"--inventory={deployment.inventory}",
+                      "--step=import-primary", "--site=eu-primary", f"--report-dir={out}",
+                      env=deployment.environ())
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    assert "IMP-004" in proc.stdout and "not imported yet: us-secondary" in proc.stdout
 
 
 def test_both_imported_verifies_replication(lab):

@@ -39,16 +39,15 @@ def test_registry_disabled_on_secondary(lab):
 def test_secondary_imported_is_database_mode_and_ready_for_the_primary(lab):
     s = run(lab("secondary-imported"), step="import-primary")
     assert s["verdict"] == "READY", failing(s)
-    assert row(s, "REG-006", "us-secondary")["outcome"] == "pass"
-    assert row(s, "IMP-002", "us-secondary")["outcome"] == "pass"
+    assert "imported: us-secondary" in row(s, "IMP-004", None)["message"]
     assert row(s, "REG-005", "eu-primary")["outcome"] == "pass"
 
 
 def test_import_primary_before_the_secondary_is_not_ready(lab):
     s = run(lab("legacy-both"), step="import-primary")
     assert s["verdict"] == "NOT_READY"
-    assert row(s, "REG-006", "us-secondary")["outcome"] == "fail"
-    assert row(s, "IMP-002", "us-secondary")["outcome"] == "fail"
+    r = row(s, "IMP-004", None)
+    assert r["outcome"] == "fail" and "not imported yet: us-secondary" in r["message"]
 
 
 def test_half_finished_import_makes_the_sources_disagree(lab):
@@ -75,7 +74,7 @@ REG_FAILURES = [
      "not a GitLab container registry", None),
     ("registry-disabled-on-secondary", "migrate-legacy", "prerequisites", "REG-003",
      "us-secondary", "not enabled in gitlab.rb", "eu-primary"),
-    ("legacy-both", "migrate-legacy", "import-primary", "REG-006", "us-secondary",
+    ("legacy-both", "migrate-legacy", "verify-replication", "REG-006", "us-secondary",
      "expected database", None),
     ("secondary-imported", "migrate-legacy", "import-secondary", "REG-005", "us-secondary",
      "expected legacy", None),

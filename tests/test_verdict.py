@@ -8,9 +8,10 @@ import pytest
 
 from geopreflight.catalog import Result
 from geopreflight.inventory import GitLab, Inventory, Secret, Site
-from geopreflight.plugin import load_catalog
+from geopreflight.position import judged_plan, locate
 from geopreflight.profiles import Row, load_profile
-from geopreflight.verdict import EXIT_CODES, decide, final, locate
+from geopreflight.suite import load_catalog
+from geopreflight.verdict import EXIT_CODES, Verdict, conclude, decide, final
 
 
 def r(outcome: str) -> Result:
@@ -31,7 +32,8 @@ def test_verdict_table(rows: list, verdict: str) -> None:
 
 
 def test_exit_codes_are_the_contract() -> None:
-    assert EXIT_CODES == {"READY": 0, "COMPLETE": 0, "NOT_READY": 1, "CANNOT_DETERMINE": 6}
+    assert EXIT_CODES == {"READY": 0, "COMPLETE": 0, "NOT_READY": 1, "IN_PROGRESS": 1,
+                          "CANNOT_DETERMINE": 6}
 
 
 def test_a_failed_advisory_row_is_a_warning(tmp_path: Path) -> None:
@@ -79,8 +81,8 @@ def statuses(pos) -> str:
 
 
 def test_nothing_complete_means_the_first_step(profile) -> None:
-    pos = locate(profile, INVENTORY, judge_with({"GEO-001": "fail", "GEO-002": "fail",
-                                                 "GEO-003": "fail"}))
+    pos = locate(profile, INVENTORY, judge_with({"VER-001": "fail", "GEO-001": "fail",
+                                                 "GEO-002": "fail", "GEO-003": "fail"}))
     assert pos.next_step == "a"
     assert statuses(pos) == "a=next b=pending c=pending d=pending"
 
@@ -113,3 +115,107 @@ def test_an_error_deciding_the_position_leaves_it_unknown(profile) -> None:
 def test_a_later_complete_step_outweighs_an_earlier_error(profile) -> None:
     pos = locate(profile, INVENTORY, judge_with({"GEO-001": "error", "GEO-003": "fail"}))
     assert pos.next_step == "d"
+
+
+def test_a_step_that_only_checks_is_complete_when_its_requires_hold(profile) -> None:
+    pos = locate(profile, INVENTORY, judge_with({"GEO-001": "fail", "GEO-002": "fail",
+                                                 "GEO-003": "fail"}))
+    assert pos.next_step == "b" and pos.statuses["a"] == "complete"
+
+
+def test_not_applicable_proves_no_completion(profile) -> None:
+    pos = locate(profile, INVENTORY, judge_with({"GEO-003": "not-applicable"}))
+    assert not pos.complete and pos.next_step == "d"
+
+
+STARTED = """\
+profile: q
+title: an import per secondary
+doc: https://docs.gitlab.com/administration/
+steps:
+  - {id: pre, title: P, requires: [VER-001]}
+  - id: imp
+    title: I
+    requires: [VER-001, {check: REG-010, roles: [secondary]}]
+    started: [{check: IMP-003, roles: [secondary]}]
+    during: [{check: IMP-005, roles: [secondary]}]
+    completes: [{check: REG-006, roles: [secondary]}]
+  - id: ver
+    title: V
+    requires: [VER-001, {check: REP-003, roles: [secondary]}]
+    completes: [{check: REP-002, roles: [secondary]}, {check: REP-003, roles: [secondary]}]
+"""
+
+TWO = Inventory("inv.yml", "d", (
+    Site("p", "primary", GitLab("https://p", Secret("x", "$X"))),
+    Site("s1", "secondary", GitLab("https://s1", Secret("x", "$X"))),
+    Site("s2", "secondary", GitLab("https://s2", Secret("x", "$X"))),
+))
+
+
+def per_site(table: dict[tuple[str, str | None], str]):
+    """A judge per (check id, site); unlisted rows pass."""
+    return lambda row: r(table.get((row.check.id, row.site.name if row.site else None),
+                                   "pass"))
+
+
+@pytest.fixture(scope="module")
+def importing(tmp_path_factory: pytest.TempPathFactory):
+    load_catalog()
+    folder = tmp_path_factory.mktemp("profiles")
+    (folder / "q.yml").write_text(STARTED)
+    return load_profile("q", folder)
+
+
+def _run(profile, judge, site=None):
+    pos = locate(profile, TWO, judge, only_site=site)
+    rows = judged_plan(profile, pos, pos.next_step, TWO, judge, only_site=site)
+    return pos, rows, conclude(pos, [(row, judge(row)) for row in rows])
+
+
+def test_a_begun_step_is_in_progress_and_the_plan_is_what_remains(importing) -> None:
+    judge = per_site({("REG-006", "s1"): "fail", ("REG-006", "s2"): "fail",
+                      ("IMP-003", "s2"): "fail", ("REP-002", "s1"): "fail"})
+    pos, rows, verdict = _run(importing, judge)
+    assert pos.in_progress and pos.statuses["imp"] == "in-progress"
+    assert verdict == Verdict.IN_PROGRESS
+    assert {r.test_id for r in rows} == {"IMP-005@s1", "IMP-005@s2", "REG-006@s1",
+                                         "REG-006@s2"}
+
+
+def test_a_failing_during_row_makes_a_step_in_progress_not_ready(importing) -> None:
+    judge = per_site({("REG-006", "s1"): "fail", ("IMP-005", "s1"): "fail",
+                      ("REP-002", "s1"): "fail"})
+    assert _run(importing, judge)[2] == Verdict.NOT_READY
+
+
+def test_one_secondary_done_and_one_not_begun_is_judged_for_the_one_left(importing) -> None:
+    judge = per_site({("REG-006", "s2"): "fail", ("IMP-003", "s2"): "fail",
+                      ("REP-002", "s1"): "fail"})
+    pos, rows, verdict = _run(importing, judge)
+    assert not pos.in_progress and pos.next_step == "imp"
+    assert pos.done == ["s1"] and pos.left == ["s2"]
+    assert verdict == Verdict.READY
+    assert not [r for r in rows if r.site and r.site.name == "s1"]
+
+
+def test_site_narrows_a_per_site_step_to_that_secondary(importing) -> None:
+    judge = per_site({("REG-006", "s2"): "fail", ("IMP-003", "s2"): "fail",
+                      ("REP-002", "s1"): "fail", ("REP-002", "s2"): "fail"})
+    assert _run(importing, judge, site="s2")[0].next_step == "imp"
+    # s1 is imported: narrowed to s1, the import step is complete there
+    assert _run(importing, judge, site="s1")[0].next_step == "ver"
+
+
+def test_without_the_canary_proof_the_last_step_is_judged_never_complete(importing) -> None:
+    judge = per_site({("REP-003", "s1"): "not-applicable", ("REP-003", "s2"): "not-applicable"})
+    pos, rows, verdict = _run(importing, judge)
+    assert pos.next_step == "ver" and not pos.complete
+    assert verdict == Verdict.READY
+
+
+def test_complete_reports_the_rows_that_prove_it(importing) -> None:
+    pos, rows, verdict = _run(importing, per_site({}))
+    assert verdict == Verdict.COMPLETE
+    assert rows and all(not r.blocking for r in rows)
+    assert {r.check.id for r in rows} == {"REP-002", "REP-003"}

@@ -12,7 +12,7 @@ import pytest
 from geopreflight.catalog import Result
 from geopreflight.errors import UsageError
 from geopreflight.inventory import GitLab, Inventory, Secret, Site
-from geopreflight.plugin import load_catalog
+from geopreflight.suite import load_catalog
 from geopreflight.waivers import Waiver, apply, load_waivers
 from standin import run_pytest
 

@@ -1,17 +1,17 @@
-"""Fixtures for geopreflight's own tests."""
+"""Fixtures for geopreflight's own tests, loaded by the root conftest.py only when no
+`--profile` is given: a checker run imports nothing from tests/ or lab/ (pytest would load a
+`tests/conftest.py` even in a checker run)."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from standin import Deployment, SiteSpec  # noqa: E402
+if TYPE_CHECKING:
+    from standin import Deployment
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas"  # copies of shared/schemas
 
@@ -19,6 +19,8 @@ SCHEMAS = Path(__file__).resolve().parent / "schemas"  # copies of shared/schema
 @pytest.fixture
 def deployment(tmp_path: Path) -> Iterator[Callable[..., Deployment]]:
     """A factory of stand-in deployments: `deployment(SiteSpec(...), ...)`, stopped after."""
+    from standin import Deployment, SiteSpec
+
     started: list[Deployment] = []
 
     def make(*specs: SiteSpec, **secondary: Any) -> Deployment:
@@ -34,4 +36,4 @@ def deployment(tmp_path: Path) -> Iterator[Callable[..., Deployment]]:
         d.stop()
 
 
-from lab.fixtures import fresh_lab, lab  # noqa: E402,F401 - the lab's fixtures, for lab tests
+pytest_plugins = ["lab.fixtures"]  # the lab's fixtures, for lab tests

@@ -1,0 +1,171 @@
+"""Where the deployment stands in a profile (`--step=auto`), and the plan of the judged step.
+
+A step is complete when its `completes` rows pass or are waived (not-applicable proves
+nothing); a step that only checks (no `completes`) is complete when its `requires` hold. A step
+that finishes replication lists REP-003, the `--canary` round trip, among its `completes`. The
+next step is the one after the **last** complete step. A step whose `started` rows hold for a
+site that has not completed it is in progress, and the plan is what remains: its unmet
+`completes` rows and its `during` rows. Progress is per site: a per-site step is complete when
+every site in scope has completed it, and a step that is judged is judged for the sites that
+have not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .catalog import Result
+from .inventory import Inventory
+from .profiles import Profile, Row, Step, plan, rows
+
+PROVES = ("pass", "waived")                     # a completes row proves completion
+HOLDS = ("pass", "waived", "not-applicable")    # a requires row holds
+PROOF_CHECK = "REP-003"
+
+Judge = Callable[[Row], Result]
+
+
+@dataclass
+class StepState:
+    """One step seen from the facts: which sites in scope completed it, which began it."""
+
+    done: list[str]
+    left: list[str]
+    started: list[str]          # sites (of those left) whose started rows hold
+    complete: bool | None       # None: could not be told (errors, no failure)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Position:
+    """Where the deployment stands: each step's status and the step to judge."""
+
+    statuses: dict[str, str]           # step id -> complete|in-progress|next|pending|unknown
+    next_step: str | None              # None: COMPLETE, or unknown
+    undetermined: list[str] = field(default_factory=list)  # why the position is unknown
+    in_progress: bool = False
+    done: list[str] = field(default_factory=list)   # sites that completed the judged step
+    left: list[str] = field(default_factory=list)   # sites that have not
+
+    @property
+    def complete(self) -> bool:
+        return self.next_step is None and not self.undetermined
+
+
+def scope(step: Step, inventory: Inventory, only_site: str | None) -> list[str]:
+    """The sites a per-site step is about: those its `completes` (or `requires`) rows name,
+    narrowed to `--site` when it names one of them."""
+    entries = step.completes or step.requires
+    names = []
+    for row in rows(entries, inventory, blocking=True):
+        if row.site is not None and row.site.name not in names:
+            names.append(row.site.name)
+    if only_site in names:
+        return [only_site]
+    return names
+
+
+def completion_rows(step: Step, inventory: Inventory, method: str | None) -> list[Row]:
+    return rows(step.completes or step.requires, inventory, blocking=True, method=method,
+                kind="completes")
+
+
+def needs_canary(step: Step) -> bool:
+    """Whether the step's completion needs the end-to-end proof that only --canary gives."""
+    return any(e.check.id == PROOF_CHECK for e in step.completes)
+
+
+def observe_step(step: Step, inventory: Inventory, judge: Judge, only_site: str | None,
+                 method: str | None) -> StepState:
+    proves = PROVES if step.completes else HOLDS
+    results = [(row, judge(row)) for row in completion_rows(step, inventory, method)]
+    sites = scope(step, inventory, only_site)
+    wide = [(row, r) for row, r in results if row.site is None]
+    wide_ok = all(r.outcome in proves for _, r in wide)
+    done, left, unknown, errors = [], [], False, []
+    for name in sites or [None]:
+        mine = wide + [(row, r) for row, r in results if row.site and row.site.name == name]
+        outcomes = [r.outcome for _, r in mine]
+        if mine and all(o in proves for o in outcomes):
+            if name:
+                done.append(name)
+            continue
+        if name:
+            left.append(name)
+        if "fail" not in outcomes and "not-applicable" not in outcomes and "error" in outcomes:
+            unknown = True
+            errors += [f"{row.test_id}: {r.message}" for row, r in mine if r.outcome == "error"]
+    started = []
+    started_rows = rows(step.started, inventory, blocking=True, method=method)
+    for name in left or ([None] if not sites and not wide_ok else []):
+        unmet = [(row, r) for row, r in results if r.outcome not in proves
+                 and (row.site is None or row.site.name == name)]
+        if unmet and all(row.check.id == PROOF_CHECK and r.outcome == "not-applicable"
+                         for row, r in unmet):
+            continue  # all done but the --canary proof: judge the step, don't call it begun
+        mine = [row for row in started_rows if row.site is None or
+                (row.site and row.site.name == name)]
+        if any(judge(row).outcome == "pass" for row in mine):
+            started.append(name or "deployment")
+    complete: bool | None = not left and wide_ok and bool(results)
+    if not complete and unknown:
+        complete = None
+    return StepState(done, left, started, complete, errors)
+
+
+def locate(profile: Profile, inventory: Inventory, judge: Judge, *, only_site: str | None = None,
+           method: str | None = None) -> Position:
+    """Find the step to judge; see the module docstring for the rules."""
+    ids = [s.id for s in profile.steps]
+    states = [observe_step(s, inventory, judge, only_site, method) for s in profile.steps]
+    last = -1
+    for k in range(len(states) - 1, -1, -1):
+        if states[k].complete:
+            last = k
+            break
+        if states[k].complete is None:
+            statuses = {sid: "unknown" if i <= k else "pending" for i, sid in enumerate(ids)}
+            return Position(statuses, None, states[k].errors)
+    statuses = {sid: "complete" if i <= last else "pending" for i, sid in enumerate(ids)}
+    begun = [k for k in range(last + 1, len(states)) if states[k].started]
+    if begun:
+        k = begun[-1]
+        statuses[ids[k]] = "in-progress"
+        return Position(statuses, ids[k], in_progress=True, done=states[k].done,
+                        left=states[k].left)
+    if last == len(ids) - 1:
+        return Position(statuses, None, done=states[last].done)
+    k = last + 1
+    statuses[ids[k]] = "next"
+    return Position(statuses, ids[k], done=states[k].done, left=states[k].left)
+
+
+def judged_plan(profile: Profile, position: Position | None, step_id: str | None,
+                inventory: Inventory, judge: Judge, *, only_site: str | None = None,
+                method: str | None = None) -> list[Row]:
+    """The rows the run reports: the step's plan for the sites left to do; what remains of a
+    step in progress; the last step's `completes` (non-blocking) when all is complete."""
+    if position is not None and position.complete:
+        last = profile.steps[-1]
+        return [Row(r.check, r.site, False, "completes")
+                for r in completion_rows(last, inventory, method)
+                if only_site is None or r.site is None or r.site.name == only_site]
+    if step_id is None:
+        return []
+    step = profile.step(step_id)
+    done = set(position.done) if position else set()
+    if position is not None and position.in_progress:
+        left = set(position.left)
+        remaining = [r for r in completion_rows(step, inventory, method)
+                     if (r.site is None or r.site.name in left)
+                     and judge(r).outcome not in PROVES]
+        keys = {r.key for r in remaining}
+        during = [r for r in rows(step.during, inventory, blocking=True, method=method,
+                                  kind="during")
+                  if (r.site is None or r.site.name in left) and r.key not in keys]
+        return during + remaining
+    if not step.completes:  # a step that only checks is judged for every site
+        return plan(step, inventory, only_site, method)
+    return [r for r in plan(step, inventory, only_site, method)
+            if r.site is None or r.site.name not in done]

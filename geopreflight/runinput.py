@@ -1,0 +1,80 @@
+"""The validated input of one run: every option, the profile, the inventory (or a recorded
+bundle) and the waivers, checked before anything is probed. Any mistake is a `UsageError`
+(exit 4) naming the option or the file and line."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from . import profiles as profiles_mod
+from .errors import UsageError
+from .evidence import Bundle, redacted_inventory
+from .facts import Facts
+from .inventory import Inventory, load_inventory
+from .profiles import Profile
+from .redact import Redactor
+from .reports.terminal import steps_listing
+from .suite import load_catalog
+from .waivers import Waiver, load_waivers
+
+
+@dataclass
+class Run:
+    """The validated input of one run."""
+
+    profile: Profile
+    inventory: Inventory
+    requested_step: str
+    site: str | None
+    report_dir: Path
+    redactor: Redactor = field(default_factory=Redactor)
+    facts: Facts | None = None           # recorded facts (--from-evidence)
+    inventory_yml: bytes = b""           # the redacted inventory, for the evidence bundle
+    waivers: list[Waiver] | None = None
+    method: str = "one-step"             # the import method (--import-method or the inventory)
+
+
+def validate(config: pytest.Config) -> Run | int:
+    """The run's input, or an exit code when the options asked only for a listing."""
+    opt = config.getoption
+    name = opt("profile")
+    if name == "help":
+        print(f"geopreflight profiles:\n{profiles_mod.listing()}")
+        return 0
+    load_catalog()
+    profile = profiles_mod.load_profile(name)
+    step = opt("step")
+    if opt("canary") and opt("from_evidence"):
+        raise UsageError("--canary writes to the deployment; --from-evidence never touches "
+                         "it: use one or the other")
+    if opt("wait") < 0:
+        raise UsageError(f"--wait={opt('wait'):g}: expected a number of seconds, 0 or more")
+    if step != "auto" and step not in [s.id for s in profile.steps]:
+        raise UsageError(f"--step={step}: not a step of {profile.name}; expected auto or one of: "
+                         + ", ".join(s.id for s in profile.steps))
+    if opt("list_steps"):
+        print(steps_listing(profile))
+        return 0
+    bundle = Bundle(opt("from_evidence")) if opt("from_evidence") else None
+    inventory = bundle.inventory() if bundle else load_inventory(opt("inventory"))
+    site = opt("site")
+    if site and site not in [s.name for s in inventory.sites]:
+        raise UsageError(f"--site={site}: no such site in {inventory.path}; expected one of: "
+                         + ", ".join(s.name for s in inventory.sites))
+    for warning in inventory.warnings:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    redactor = Redactor(s.reveal() for s in inventory.secrets)
+    if not opt("evidence"):
+        inventory_yml = b""
+    elif bundle:
+        inventory_yml = bundle.files["inventory.yml"]
+    else:
+        inventory_yml = redacted_inventory(inventory, redactor)
+    return Run(profile, inventory, step, site, Path(opt("report_dir")), redactor,
+               facts=bundle.facts() if bundle else None, inventory_yml=inventory_yml,
+               waivers=load_waivers(opt("waivers"), inventory) if opt("waivers") else None,
+               method=opt("import_method") or inventory.import_method or "one-step")
