@@ -20,13 +20,13 @@ from typing import Any
 import pytest
 
 from . import profiles as profiles_mod
-from .canary import CanaryPlugin
 from .catalog import CheckMeta, Result, evaluate
 from .context import CheckContext
 from .errors import USAGE_EXIT, UsageError
 from .evidence import Bundle, EvidencePlugin, redacted_inventory
 from .facts import Facts, gather
 from .inventory import Inventory, load_inventory
+from .probes.canary import CanaryPlugin
 from .profiles import Profile, Row, plan
 from .redact import Redactor
 from .verdict import EXIT_CODES, Position, decide, final, locate
