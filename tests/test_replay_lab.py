@@ -17,7 +17,28 @@ from standin import run_pytest
 
 pytestmark = pytest.mark.lab
 
-OFFLINE = Path(__file__).resolve().parent / "offline"
+NONET = '''"""A pytest plugin (`-p nonet`): every socket and every name lookup fails, so a
+run that still works needs no network and no DNS."""
+
+from __future__ import annotations
+
+import socket
+
+
+def _refuse(*_args: object, **_kw: object) -> None:
+    raise OSError("nonet: networking and DNS are disabled in this run")
+
+
+class _NoSocket(socket.socket):
+    def __init__(self, *args: object, **kw: object) -> None:
+        _refuse()
+
+
+socket.socket = _NoSocket  # type: ignore[misc]
+socket.create_connection = _refuse  # type: ignore[assignment]
+socket.getaddrinfo = _refuse  # type: ignore[assignment]
+socket.gethostbyname = _refuse  # type: ignore[assignment]
+'''
 STEP = ("--profile=migrate-legacy", "--step=import-secondary")
 
 
@@ -44,7 +65,8 @@ def test_replay_needs_no_network_or_dns(lab, tmp_path: Path) -> None:
     assert isinstance(facts.value("db.registry_host", "eu-primary"), ResolvedHost)
     assert [f.as_dict() for f in facts.all()] == facts_json
 
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(OFFLINE)}
+    (tmp_path / "nonet.py").write_text(NONET)  # written here: importing it cuts this process off
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)}
     live = run_pytest("-p", "nonet", *STEP, f"--inventory={lab_.inventory}",
                       f"--report-dir={tmp_path / 'live'}", env={**lab_.environ(), **env})
     blocked = json.loads((tmp_path / "live" / "latest" / "summary.json").read_text())
