@@ -4,19 +4,22 @@ data each step expects."""
 
 from __future__ import annotations
 
-import socket
-
-from geopreflight import site_view as sv
-from geopreflight.catalog import CannotEvaluate, Fail, NotApplicable, Warn, check
+from geopreflight.catalog import CannotEvaluate, Fail, NotApplicable, Outcome, Warn, check
 from geopreflight.context import CheckContext
 from geopreflight.facts import FactError
-from geopreflight.registry_config import BUNDLED_PG_DIR, PG_FLOOR, normal_host, pg_floor
+from geopreflight.probes.models import DbServer, DbTable, ResolvedHost
+from geopreflight.versions import at_least
 
 from . import GEO_PAGE, METADATA_DB_PAGE
+from . import _views as sv
+from ._rules import normal_host
 
 TROUBLESHOOTING = ("https://docs.gitlab.com/administration/packages/"
                    "container_registry_metadata_database_troubleshooting/")
 EXTERNAL_DB = METADATA_DB_PAGE + "#using-an-external-database"
+BUNDLED_PG_DIR = "/var/opt/gitlab/postgresql"
+PG_FLOOR_NUM, PG_FLOOR = 150000, "15"
+REGISTRY_WITH_FLOOR = "4.39.0"
 
 
 @check("DB-001", title="The registry metadata database is reachable (read-only)",
@@ -28,10 +31,31 @@ EXTERNAL_DB = METADATA_DB_PAGE + "#using-an-external-database"
                    "pg_hba.conf so that the checker can connect; use the registry's own user "
                    "or a read-only monitoring user.",
        doc=METADATA_DB_PAGE)
-def test_db_001(ctx: CheckContext) -> str:
+def test_db_001_database_reachable(ctx: CheckContext) -> str:
     info = sv.db(ctx)  # unreachable: an error row (design: could not evaluate), with the why
-    return (f"PostgreSQL {info['version']}, database {info['dbname']} as {info['user']} "
-            f"(system_identifier {info['system_identifier']})")
+    return (f"PostgreSQL {info.version}, database {info.dbname} as {info.user} "
+            f"(system_identifier {info.system_identifier})")
+
+
+def pg_floor(version_num: int, registry_version: str | None) -> Outcome:
+    """DB-002's rule (fact sheet B1, F3): `pass` at PostgreSQL 15 or later; below it `warn`
+    for a registry older than 4.39 (the floor is documented, not enforced), else `fail`
+    (4.39+ refuses to start; an unknown version counts as enforcing).
+
+    >>> def floor(*cases): return [pg_floor(n, v).value for n, v in cases]
+    >>> floor((150004, "4.39.0-gitlab"), (160002, None))
+    ['pass', 'pass']
+    >>> floor((140011, "4.39.0-gitlab"), (140011, "v4.40.1-gitlab"), (140011, None))
+    ['fail', 'fail', 'fail']
+    >>> floor((140011, "4.38.2-gitlab"), (130016, "3.93.0-gitlab"))
+    ['warn', 'warn']
+    """
+    if version_num >= PG_FLOOR_NUM:
+        return Outcome.PASS
+    if registry_version and not at_least(registry_version.lstrip("v").split("-")[0],
+                                         REGISTRY_WITH_FLOOR):
+        return Outcome.WARN
+    return Outcome.FAIL
 
 
 @check("DB-002", title="PostgreSQL is at least the registry's floor", severity="critical",
@@ -41,31 +65,23 @@ def test_db_001(ctx: CheckContext) -> str:
        remediation="Upgrade the registry's PostgreSQL to 15 or later (and within GitLab's own "
                    "PostgreSQL range) before enabling or importing the metadata database.",
        doc=METADATA_DB_PAGE)
-def test_db_002(ctx: CheckContext) -> str:
+def test_db_002_postgresql_at_least_floor(ctx: CheckContext) -> str:
     info = sv.db(ctx)
     try:
-        reg_version = sv.gitlab_registry(ctx).get("version")
+        reg_version = sv.gitlab_registry(ctx).version
     except (CannotEvaluate, FactError):
         reg_version = None
-    shown = info["version"]
-    verdict = pg_floor(int(info["version_num"]), reg_version)
-    if verdict == "pass":
+    shown = info.version
+    verdict = pg_floor(info.version_num, reg_version)
+    if verdict == Outcome.PASS:
         return f"PostgreSQL {shown} >= {PG_FLOOR}"
-    if verdict == "warn":
+    if verdict == Outcome.WARN:
         raise Warn(f"{ctx.site.name}'s registry {reg_version} predates the enforced floor, but "
                    f"PostgreSQL {shown} is below the documented {PG_FLOOR}; upgrade it",
                    observed=shown, expected=f">= {PG_FLOOR}")
     raise Fail(f"{ctx.site.name}'s registry metadata database runs PostgreSQL {shown}; registry "
                f"{reg_version or '(version unknown)'} needs {PG_FLOOR} or later",
                observed=shown, expected=f">= {PG_FLOOR}")
-
-
-def _sysid(ctx: CheckContext, site) -> str:
-    return str(sv.db(ctx, site)["system_identifier"])
-
-
-def _replica(info: dict) -> bool:
-    return bool(info["in_recovery"]) or int(info["wal_receivers"]) > 0
 
 
 @check("DB-003", title="The site's registry database is its own, independent of other sites'",
@@ -80,7 +96,7 @@ def _replica(info: dict) -> bool:
                    "database (not a replica, not another site's server or a copy of it) and "
                    "point registry['database'] there.",
        doc=GEO_PAGE)
-def test_db_003(ctx: CheckContext) -> str:
+def test_db_003_own_independent_database(ctx: CheckContext) -> str:
     me = ctx.site
     mine = sv.db(ctx)
     sessions = ctx.fact("db.sessions", None)
@@ -90,25 +106,23 @@ def test_db_003(ctx: CheckContext) -> str:
     seen = []
     for other in others:
         theirs = sv.db(ctx, other)
-        shared = (other.name in (sessions.get(me.name) or {}).get("sees", [])
-                  or me.name in (sessions.get(other.name) or {}).get("sees", []))
-        sysid = str(mine["system_identifier"])
-        if shared:
-            raise Fail(f"{me.name}'s registry database ({mine['dbname']}) is on the same "
-                       f"PostgreSQL instance as {other.name}'s ({theirs['dbname']}): this run's "
+        sysid = str(mine.system_identifier)
+        if sessions.shared(me.name, other.name):
+            raise Fail(f"{me.name}'s registry database ({mine.dbname}) is on the same "
+                       f"PostgreSQL instance as {other.name}'s ({theirs.dbname}): this run's "
                        f"session marker from one site shows in the other's pg_stat_activity",
                        observed=f"shared server (system_identifier {sysid})",
                        expected="a separate PostgreSQL instance per site")
-        if sysid != str(theirs["system_identifier"]):
-            seen.append(f"{other.name}: {theirs['system_identifier']}")
+        if sysid != str(theirs.system_identifier):
+            seen.append(f"{other.name}: {theirs.system_identifier}")
             continue
-        if _replica(mine):
+        if mine.replica:
             raise Fail(f"{me.name}'s registry database is a streaming replica of "
                        f"{other.name}'s (same system_identifier {sysid}, in recovery, "
-                       f"{mine['wal_receivers']} WAL receiver): read-only, and it holds "
+                       f"{mine.wal_receivers} WAL receiver): read-only, and it holds "
                        f"{other.name}'s metadata", observed="replica of " + other.name,
                        expected="an independent, writable cluster")
-        if _replica(theirs):
+        if theirs.replica:
             raise Fail(f"{other.name}'s registry database is a streaming replica of "
                        f"{me.name}'s (same system_identifier {sysid})",
                        observed=f"{other.name} replicates {me.name}",
@@ -118,7 +132,7 @@ def test_db_003(ctx: CheckContext) -> str:
                    "(promoted replica or restored base backup) of it",
                    observed="physical copy of " + other.name,
                    expected="a cluster created for this site (its own initdb)")
-    return f"system_identifier {mine['system_identifier']} differs from " + ", ".join(seen)
+    return f"system_identifier {mine.system_identifier} differs from " + ", ".join(seen)
 
 
 @check("DB-004", title="The registry database is writable, not a standby", severity="critical",
@@ -128,22 +142,22 @@ def test_db_003(ctx: CheckContext) -> str:
                  "replica of the primary (fact sheet, F2, F3).",
        remediation="Point the site's registry at a writable PostgreSQL primary of its own.",
        doc=GEO_PAGE)
-def test_db_004(ctx: CheckContext) -> str:
+def test_db_004_writable_not_standby(ctx: CheckContext) -> str:
     info = sv.db(ctx)
-    if _replica(info):
+    if info.replica:
         raise Fail(f"{ctx.site.name}'s registry database is a standby: pg_is_in_recovery() is "
-                   f"{info['in_recovery']}, {info['wal_receivers']} WAL receiver(s)",
+                   f"{info.in_recovery}, {info.wal_receivers} WAL receiver(s)",
                    observed="in recovery (read-only)", expected="a writable primary server")
     return "not in recovery, no WAL receiver"
 
 
 def _bundled(ctx: CheckContext) -> tuple[bool, str]:
     """Whether config.yml points the registry at the Linux package's PostgreSQL (F1)."""
-    cfg = sv.config_yml(ctx)["database"]
+    cfg = sv.config_yml(ctx).database
     pg_enabled = sv.rb_get(ctx, "postgresql", "enable", default=True)
     listen = str(sv.rb_get(ctx, "postgresql", "listen_address", default="") or "")
     pg_port = sv.rb_get(ctx, "postgresql", "port", default=5432)
-    host, port = cfg.get("host"), cfg.get("port") or 5432
+    host, port = (cfg.host, cfg.port or 5432) if cfg else (None, 5432)
     where = f"config.yml database.host={host!r}, port={port}"
     if pg_enabled is False:
         return False, f"{where}; postgresql['enable'] = false"
@@ -167,7 +181,7 @@ def _bundled(ctx: CheckContext) -> tuple[bool, str]:
                    "and set registry['database'] host, port, user, password and dbname to it "
                    "(move the data first when the bundled one holds it), then reconfigure.",
        doc=EXTERNAL_DB)
-def test_db_005(ctx: CheckContext) -> str:
+def test_db_005_external_not_bundled(ctx: CheckContext) -> str:
     bundled, how = _bundled(ctx)
     if bundled:
         extra = (" On a Geo secondary the bundled PostgreSQL is a read-only replica of the "
@@ -178,11 +192,14 @@ def test_db_005(ctx: CheckContext) -> str:
     return how
 
 
-def _addresses(host: str) -> set[str]:
-    try:
-        return {a[4][0] for a in socket.getaddrinfo(host, None)}
-    except OSError:
-        return set()
+def _addresses(ctx: CheckContext, host: str) -> set[str]:
+    """The addresses the probe resolved for config.yml's database host (never resolved
+    here: a check touches no network, so a replay gives the same answer)."""
+    resolved: ResolvedHost = ctx.fact("db.registry_host")
+    if resolved.host != host:
+        raise CannotEvaluate(f"{ctx.site.name}: the probe resolved {resolved.host!r}, not "
+                             f"config.yml's database host {host!r}")
+    return set(resolved.addresses)
 
 
 @check("DB-006", title="The inventory's database is the one the registry uses", severity="high",
@@ -192,21 +209,23 @@ def _addresses(host: str) -> set[str]:
        remediation="Make metadata_db in the inventory point at config.yml's database host, "
                    "port and dbname (or fix registry['database'] and reconfigure).",
        doc=METADATA_DB_PAGE)
-def test_db_006(ctx: CheckContext) -> str:
-    cfg = sv.config_yml(ctx)["database"]
+def test_db_006_inventory_reaches_registry_database(ctx: CheckContext) -> str:
+    cfg = sv.config_yml(ctx).database
     info = sv.db(ctx)
-    want_host, want_port = cfg.get("host"), int(cfg.get("port") or 5432)
-    want_db = cfg.get("dbname") or "registry"
-    got_addr = (info.get("server_addr") or "").split("/")[0] or None
-    got = f"{got_addr or 'unix socket'}:{info['server_port']}/{info['dbname']}"
+    want_host = cfg.host if cfg else None
+    want_port = int((cfg.port if cfg else None) or 5432)
+    want_db = (cfg.dbname if cfg else None) or "registry"
+    got_addr = (info.server_addr or "").split("/")[0] or None
+    got = f"{got_addr or 'unix socket'}:{info.server_port}/{info.dbname}"
     want = f"{want_host}:{want_port}/{want_db}"
     problems = []
-    if info["dbname"] != want_db:
+    if info.dbname != want_db:
         problems.append("database name")
-    if int(info["server_port"] or 5432) != want_port:
+    if int(info.server_port or 5432) != want_port:
         problems.append("port")
-    if want_host and not str(want_host).startswith("/") and got_addr:
-        ips = {normal_host(a) for a in _addresses(str(want_host))} | {normal_host(want_host)}
+    if want_host and not str(want_host).startswith("/") and got_addr and \
+            normal_host(got_addr) != normal_host(want_host):
+        ips = {normal_host(a) for a in _addresses(ctx, str(want_host))}
         if normal_host(got_addr) not in ips:
             problems.append("host")
     if problems:
@@ -215,18 +234,18 @@ def test_db_006(ctx: CheckContext) -> str:
     return f"{got} matches config.yml {want}"
 
 
-def _registry_user(ctx: CheckContext, info: dict) -> tuple[str, str]:
+def _registry_user(ctx: CheckContext, info: DbServer) -> tuple[str, str]:
     """The user the registry connects as, and where that comes from: config.yml, else
     gitlab.rb (the registry not rendered yet, as before its set-up), else the inventory's."""
     try:
-        return (sv.config_yml(ctx)["database"].get("user") or "registry",
-                "config.yml database.user")
+        cfg = sv.config_yml(ctx).database
+        return ((cfg.user if cfg else None) or "registry", "config.yml database.user")
     except CannotEvaluate:
         pass
     user = sv.rb_get(ctx, "registry", "database", "user")
     if user:
         return str(user), "gitlab.rb registry['database']['user']"
-    return str(info["user"]), "the inventory's DSN user; no config.yml yet"
+    return str(info.user), "the inventory's DSN user; no config.yml yet"
 
 
 @check("DB-007", title="Database settings let imports and migrations write", severity="high",
@@ -237,17 +256,17 @@ def _registry_user(ctx: CheckContext, info: dict) -> tuple[str, str]:
        remediation="ALTER DATABASE <db> SET default_transaction_read_only = off; ALTER DATABASE "
                    "<db> SET bytea_output = 'hex'; ALTER DATABASE <db> OWNER TO <registry user>.",
        doc=TROUBLESHOOTING)
-def test_db_007(ctx: CheckContext) -> str:
+def test_db_007_settings_let_imports_write(ctx: CheckContext) -> str:
     info = sv.db(ctx)
     user, source = _registry_user(ctx, info)
     problems = []
-    if info["default_transaction_read_only"] != "off":
-        problems.append(f"default_transaction_read_only is {info['default_transaction_read_only']}"
+    if info.default_transaction_read_only != "off":
+        problems.append(f"default_transaction_read_only is {info.default_transaction_read_only}"
                         " (expected off)")
-    if info["bytea_output"] != "hex":
-        problems.append(f"bytea_output is {info['bytea_output']} (expected hex)")
-    if info["owner"] != user:
-        problems.append(f"database {info['dbname']} is owned by {info['owner']}, not the "
+    if info.bytea_output != "hex":
+        problems.append(f"bytea_output is {info.bytea_output} (expected hex)")
+    if info.owner != user:
+        problems.append(f"database {info.dbname} is owned by {info.owner}, not the "
                         f"registry's user {user} ({source})")
     if problems:
         raise Fail(f"{ctx.site.name}: " + "; ".join(problems), observed="; ".join(problems),
@@ -263,20 +282,20 @@ def test_db_007(ctx: CheckContext) -> str:
        remediation="Run sudo gitlab-ctl registry-database migrate up (before 18.7: "
                    "sudo -u registry gitlab-ctl registry-database migrate up).",
        doc=METADATA_DB_PAGE)
-def test_db_008(ctx: CheckContext) -> str:
+def test_db_008_migrations_applied(ctx: CheckContext) -> str:
     pre = sv.table(ctx, "schema_migrations")
-    if not pre["exists"] or not pre["rows"]:
-        state = "missing" if not pre["exists"] else "empty"
+    if not pre.exists or not pre.rows:
+        state = "missing" if not pre.exists else "empty"
         raise Fail(f"{ctx.site.name}: schema_migrations is {state}: the registry's schema "
                    "migrations have not been applied", observed=f"schema_migrations {state}",
                    expected="pre-deployment migrations applied")
     post = sv.table(ctx, "post_deploy_schema_migrations")
-    if not post["exists"] or not post["rows"]:
-        raise Warn(f"{ctx.site.name}: {pre['rows']} migration(s) applied but no post-deployment "
+    if not post.exists or not post.rows:
+        raise Warn(f"{ctx.site.name}: {pre.rows} migration(s) applied but no post-deployment "
                    "migration; run sudo gitlab-ctl registry-database migrate up",
-                   observed=f"{pre['rows']} pre-, 0 post-deployment migrations",
+                   observed=f"{pre.rows} pre-, 0 post-deployment migrations",
                    expected="post-deployment migrations applied")
-    return f"{pre['rows']} pre- and {post['rows']} post-deployment migration(s) applied"
+    return f"{pre.rows} pre- and {post.rows} post-deployment migration(s) applied"
 
 
 @check("DB-009", title="No tags in the database before an import", severity="critical",
@@ -286,13 +305,17 @@ def test_db_008(ctx: CheckContext) -> str:
        remediation="Do not import twice: if the site was already imported, continue with the "
                    "next step; otherwise point the registry at an empty, migrated database.",
        doc=METADATA_DB_PAGE)
-def test_db_009(ctx: CheckContext) -> str:
+def test_db_009_no_tags_before_import(ctx: CheckContext) -> str:
     tags = sv.table(ctx, "tags")
-    if tags["exists"] and tags["rows"]:
-        more = "+" if tags.get("capped") else ""
-        raise Fail(f"{ctx.site.name}: the tags table holds {tags['rows']}{more} row(s)",
-                   observed=f"{tags['rows']}{more} tags", expected="0 tags")
-    return "tags table empty" if tags["exists"] else "no tags table yet (counts as empty)"
+    if tags.exists and tags.rows:
+        raise Fail(f"{ctx.site.name}: the tags table holds {_count(tags)} row(s)",
+                   observed=f"{_count(tags)} tags", expected="0 tags")
+    return "tags table empty" if tags.exists else "no tags table yet (counts as empty)"
+
+
+def _count(t: DbTable) -> str:
+    """A capped count says so: `10000+`."""
+    return f"{t.rows}{'+' if t.capped else ''}"
 
 
 @check("DB-010", title="A new registry database holds no repositories or tags", severity="high",
@@ -302,12 +325,12 @@ def test_db_009(ctx: CheckContext) -> str:
        remediation="Recreate the site's registry database empty (CREATE DATABASE ... OWNER "
                    "registry) and run the migrations; never restore another site's dump.",
        doc=GEO_PAGE)
-def test_db_010(ctx: CheckContext) -> str:
+def test_db_010_new_database_empty(ctx: CheckContext) -> str:
     found = []
     for name in ("repositories", "tags"):
         t = sv.table(ctx, name)
-        if t["exists"] and t["rows"]:
-            found.append(f"{t['rows']}{'+' if t.get('capped') else ''} {name}")
+        if t.exists and t.rows:
+            found.append(f"{_count(t)} {name}")
     if found:
         raise Fail(f"{ctx.site.name}'s registry database is not empty: {', '.join(found)}",
                    observed=", ".join(found), expected="no repositories and no tags")
@@ -322,12 +345,12 @@ def test_db_010(ctx: CheckContext) -> str:
                    "pg_restore with both the public and partitions schemas) and point "
                    "registry['database'] at it.",
        doc="https://docs.gitlab.com/administration/postgresql/moving/")
-def test_db_011(ctx: CheckContext) -> str:
+def test_db_011_database_holds_registry_data(ctx: CheckContext) -> str:
     locks = sv.lockfiles(ctx)
     tags = sv.table(ctx, "tags")
-    if tags["exists"] and tags["rows"]:
-        return f"{tags['rows']}{'+' if tags.get('capped') else ''} tag(s)"
-    lock = ("with the database-in-use lockfile present" if locks.get("database-in-use")
+    if tags.exists and tags.rows:
+        return f"{_count(tags)} tag(s)"
+    lock = ("with the database-in-use lockfile present" if locks.database_in_use
             else "")
     raise Fail(f"{ctx.site.name}'s registry database holds no tags {lock}".strip(),
                observed="0 tags", expected="the registry's tags")

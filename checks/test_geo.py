@@ -8,9 +8,10 @@ from datetime import datetime
 from geopreflight.catalog import CannotEvaluate, Fail, check
 from geopreflight.context import CheckContext
 from geopreflight.facts import FactError
-from geopreflight.geo import geo_match, match, status_of
+from geopreflight.probes.models import GeoSites, GeoStatus
 
 from . import GEO_PAGE, GEO_SETUP, GEO_SITES_API, GEO_TROUBLESHOOTING
+from ._geo import geo_match, match, status_of
 
 STATUS_MAX_AGE_S = 3600
 
@@ -23,9 +24,9 @@ STATUS_MAX_AGE_S = 3600
        remediation="Set up Geo: one primary (gitlab-ctl set-geo-primary-node) and the "
                    "secondaries added in Admin > Geo > Sites.",
        doc=GEO_SETUP)
-def test_geo_001(ctx: CheckContext) -> str:
-    sites = ctx.fact("geo.sites", None)
-    primaries = [g.get("name") for g in sites if g.get("primary")]
+def test_geo_001_exactly_one_primary(ctx: CheckContext) -> str:
+    sites: GeoSites = ctx.fact("geo.sites", None)
+    primaries = [g.name for g in sites if g.primary]
     if len(primaries) != 1:
         raise Fail(f"the Geo sites API lists {len(sites)} site(s) and {len(primaries)} "
                    f"primaries ({', '.join(map(str, primaries)) or 'none'})",
@@ -40,24 +41,24 @@ def test_geo_001(ctx: CheckContext) -> str:
        remediation="Make the Geo site's name equal the site's geo_node_name (or external_url) "
                    "and fix the inventory's name or role, or add the site in Admin > Geo.",
        doc=GEO_SITES_API)
-def test_geo_002(ctx: CheckContext) -> str:
+def test_geo_002_site_has_expected_role(ctx: CheckContext) -> str:
     site = ctx.site
     m = geo_match(ctx, site)
     if m.geo_site is None:
         raise Fail(f"{site.name} ({site.gitlab.url}) matches no Geo site by name, url or "
                    "internal_url", observed="not a Geo site", expected=f"a Geo {site.role}")
-    role = "primary" if m.geo_site.get("primary") else "secondary"
+    role = "primary" if m.geo_site.primary else "secondary"
     if role != site.role:
         raise Fail(f"{site.name} is {m.describe()}, whose role is {role}; the inventory "
                    f"expects {site.role}", observed=role, expected=site.role)
     return f"{m.describe()}, {role}"
 
 
-def _age_s(status: dict) -> float | None:
-    ts = status.get("last_successful_status_check_timestamp")
+def _age_s(status: GeoStatus) -> float | None:
+    ts = status.last_successful_status_check_timestamp
     if isinstance(ts, int | float):
         return time.time() - ts
-    updated = status.get("updated_at")
+    updated = status.updated_at
     if isinstance(updated, str):
         try:
             return time.time() - datetime.fromisoformat(updated.replace("Z", "+00:00")).timestamp()
@@ -73,7 +74,7 @@ def _age_s(status: dict) -> float | None:
        remediation="Run gitlab-rake gitlab:geo:check on the secondary and fix what it reports; "
                    "see Geo troubleshooting.",
        doc=GEO_TROUBLESHOOTING)
-def test_geo_003(ctx: CheckContext) -> str:
+def test_geo_003_secondary_is_healthy(ctx: CheckContext) -> str:
     site = ctx.site
     m = geo_match(ctx, site)
     if m.geo_site is None:
@@ -87,14 +88,14 @@ def test_geo_003(ctx: CheckContext) -> str:
     if age is None:
         raise CannotEvaluate(f"{site.name}'s Geo status has no usable timestamp")
     problems = []
-    if status.get("healthy") is not True:
-        problems.append(f"healthy is {status.get('healthy')}")
-    if status.get("health_status") != "Healthy":
-        problems.append(f"health_status is {status.get('health_status')!r}")
+    if status.healthy is not True:
+        problems.append(f"healthy is {status.healthy}")
+    if status.health_status != "Healthy":
+        problems.append(f"health_status is {status.health_status!r}")
     if age > STATUS_MAX_AGE_S:
         problems.append(f"the status is {int(age // 60)} minutes old")
     if problems:
-        health = status.get("health") or "no health text"
+        health = status.health or "no health text"
         raise Fail(f"{site.name} is unhealthy: {'; '.join(problems)}; GitLab says: {health}",
                    observed=health, expected="Healthy, status fresher than an hour")
     return f"Healthy, status {int(age)} s old"
@@ -107,10 +108,10 @@ def test_geo_003(ctx: CheckContext) -> str:
        remediation="Use the profile that matches the deployment (add-registry-to-geo or "
                    "migrate-legacy when Geo is already configured).",
        doc=GEO_PAGE)
-def test_geo_004(ctx: CheckContext) -> str:
-    sites = ctx.fact("geo.sites", None)
-    if sites:
-        names = ", ".join(str(g.get("name")) for g in sites)
+def test_geo_004_no_geo_site_yet(ctx: CheckContext) -> str:
+    sites: GeoSites = ctx.fact("geo.sites", None)
+    if len(sites):
+        names = ", ".join(str(g.name) for g in sites)
         raise Fail(f"Geo is already configured: {len(sites)} Geo site(s) ({names})",
                    observed=f"{len(sites)} Geo sites", expected="no Geo site")
     return "no Geo site"
@@ -122,10 +123,10 @@ def test_geo_004(ctx: CheckContext) -> str:
                  "partial run still works, so this only advises.",
        remediation="Add the missing sites to the inventory, or accept a partial run.",
        doc=GEO_SITES_API)
-def test_geo_005(ctx: CheckContext) -> str:
-    sites = ctx.fact("geo.sites", None)
+def test_geo_005_every_geo_site_in_inventory(ctx: CheckContext) -> str:
+    sites: GeoSites = ctx.fact("geo.sites", None)
     known = {id(match(s, sites).geo_site) for s in ctx.inventory.sites}
-    missing = [str(g.get("name")) for g in sites if id(g) not in known]
+    missing = [str(g.name) for g in sites if id(g) not in known]
     if missing:
         raise Fail(f"Geo site(s) not in the inventory: {', '.join(missing)}",
                    observed=", ".join(missing), expected="every Geo site in the inventory")
@@ -139,7 +140,7 @@ def test_geo_005(ctx: CheckContext) -> str:
        remediation="Make the site's GitLab reachable from where geopreflight runs (DNS, "
                    "firewall, TLS, Puma/Workhorse running), or fix gitlab.url in the inventory.",
        doc=GEO_SITES_API)
-def test_geo_006(ctx: CheckContext) -> str:
+def test_geo_006_gitlab_answers_at_own_url(ctx: CheckContext) -> str:
     try:
         ctx.fact("gitlab.own_answer")
     except FactError as exc:

@@ -3,25 +3,26 @@ cluster file, and the rendered config.yml and gitlab.yml. Secrets are compared a
 
 from __future__ import annotations
 
-from geopreflight import site_view as sv
 from geopreflight.catalog import CannotEvaluate, Fail, check
 from geopreflight.context import CheckContext
-from geopreflight.geo import geo_match, match_site_url
 from geopreflight.gitlab_rb import Unparsed, geo_role
-from geopreflight.registry_config import enabled_value
+from geopreflight.probes.models import ConfigDb
 
 from . import GEO_SETUP, METADATA_DB_PAGE
+from . import _views as sv
+from ._geo import geo_match, match_site_url
+from ._rules import enabled_value
 
 GEO_REGISTRY = "https://docs.gitlab.com/administration/geo/replication/container_registry/"
 
 
 def _role(ctx: CheckContext) -> tuple[str | None, str]:
-    cluster = sv.host(ctx)["cluster_json"]
-    if cluster.get("present"):
-        if cluster.get("error"):
-            raise CannotEvaluate(f"{ctx.site.name}: {cluster['error']}")
+    cluster = sv.host(ctx).cluster_json
+    if cluster.present:
+        if cluster.error:
+            raise CannotEvaluate(f"{ctx.site.name}: {cluster.error}")
         for role in ("primary", "secondary"):
-            if cluster.get(role) is True:
+            if getattr(cluster, role) is True:
                 return role, "/etc/gitlab/gitlab-cluster.json"
     try:
         return geo_role(sv.rb(ctx)), "/etc/gitlab/gitlab.rb"
@@ -36,7 +37,7 @@ def _role(ctx: CheckContext) -> tuple[str | None, str]:
        remediation="Fix roles in /etc/gitlab/gitlab.rb (or gitlab-cluster.json after a "
                    "promotion) and reconfigure, or fix the inventory's role.",
        doc=GEO_SETUP)
-def test_host_001(ctx: CheckContext) -> str:
+def test_host_001_geo_role_as_expected(ctx: CheckContext) -> str:
     role, where = _role(ctx)
     if role != ctx.site.role:
         raise Fail(f"{ctx.site.name}: {where} makes the host a Geo {role or 'nothing'}; the "
@@ -63,7 +64,7 @@ def _expect_enabled(ctx: CheckContext, want: str) -> str:
                  "explicit true (fact sheet, A3, B9).",
        remediation="Set 'enabled' => true in registry['database'] and reconfigure.",
        doc=METADATA_DB_PAGE)
-def test_host_002(ctx: CheckContext) -> str:
+def test_host_002_database_enabled_true(ctx: CheckContext) -> str:
     return _expect_enabled(ctx, "true")
 
 
@@ -74,7 +75,7 @@ def test_host_002(ctx: CheckContext) -> str:
                  "sheet, B3, B9).",
        remediation="Set 'enabled' => false in registry['database'] and reconfigure.",
        doc=METADATA_DB_PAGE)
-def test_host_003(ctx: CheckContext) -> str:
+def test_host_003_database_enabled_false(ctx: CheckContext) -> str:
     return _expect_enabled(ctx, "false")
 
 
@@ -88,20 +89,19 @@ def test_host_003(ctx: CheckContext) -> str:
                    "and the same secret as gitlab_rails['registry_notification_secret'], "
                    "reconfigure.",
        doc=GEO_REGISTRY)
-def test_host_004(ctx: CheckContext) -> str:
+def test_host_004_primary_notifies_geo(ctx: CheckContext) -> str:
     cfg = sv.config_yml(ctx)
-    ep = next((e for e in cfg.get("notifications") or [] if e.get("name") == "geo_event"), None)
+    ep = next((e for e in cfg.notifications or [] if e.name == "geo_event"), None)
     external = sv.rb_get(ctx, "external_url") or ctx.site.gitlab.url
     want = f"{str(external).rstrip('/')}/api/v4/container_registry_event/events"
     if ep is None:
         raise Fail(f"{ctx.site.name}: config.yml has no notification endpoint named geo_event",
                    observed="no geo_event endpoint", expected=f"geo_event -> {want}")
-    if not match_site_url(ep.get("url") or "", want):
-        raise Fail(f"{ctx.site.name}: geo_event points at {ep.get('url')}",
-                   observed=ep.get("url"), expected=want)
-    gy = sv.host(ctx)["gitlab_yml"]
-    secret = gy.get("notification_secret_digest")
-    if not secret or secret != ep.get("auth_digest"):
+    if not match_site_url(str(ep.url or ""), want):
+        raise Fail(f"{ctx.site.name}: geo_event points at {ep.url}",
+                   observed=ep.url, expected=want)
+    secret = sv.host(ctx).gitlab_yml.notification_secret_digest
+    if not secret or secret != ep.auth_digest:
         why = "is not set" if not secret else "differs from the endpoint's Authorization"
         raise Fail(f"{ctx.site.name}: gitlab.yml registry.notification_secret {why} (compared "
                    "as digests)", observed=f"secret {why}",
@@ -116,7 +116,7 @@ def test_host_004(ctx: CheckContext) -> str:
        remediation="Set both in the secondary's gitlab.rb (every Rails and Sidekiq node) and "
                    "reconfigure.",
        doc=GEO_REGISTRY)
-def test_host_005(ctx: CheckContext) -> str:
+def test_host_005_secondary_replicates_registry(ctx: CheckContext) -> str:
     enabled = sv.rb_get(ctx, "gitlab_rails", "geo_registry_replication_enabled")
     url = sv.rb_get(ctx, "gitlab_rails", "geo_registry_replication_primary_api_url")
     if enabled is not True or not url:
@@ -133,15 +133,15 @@ def test_host_005(ctx: CheckContext) -> str:
        remediation="Copy the primary's gitlab-registry.key (and certificate) to each "
                    "secondary, use one registry_issuer, reconfigure.",
        doc=GEO_REGISTRY)
-def test_host_006(ctx: CheckContext) -> str:
+def test_host_006_same_token_key_and_issuer(ctx: CheckContext) -> str:
     seen = {}
     for site in ctx.inventory.sites:
         cfg = sv.config_yml(ctx, site)
-        cert = sv.host(ctx, site)["cert_digest"]
+        cert = sv.host(ctx, site).cert_digest
         if cert is None:
             raise CannotEvaluate(f"{site.name}: the token certificate "
-                                 f"{cfg.get('rootcertbundle')} cannot be read")
-        seen[site.name] = (cert, cfg.get("token_issuer"))
+                                 f"{cfg.rootcertbundle} cannot be read")
+        seen[site.name] = (cert, cfg.token_issuer)
     if len(set(seen.values())) > 1:
         found = ", ".join(f"{k}: cert {v[0][7:19]}…, issuer {v[1]}" for k, v in seen.items())
         raise Fail(f"the registries trust different token keys or issuers ({found})",
@@ -155,20 +155,21 @@ def test_host_006(ctx: CheckContext) -> str:
        remediation="Run gitlab-ctl reconfigure (and restart the registry) after editing "
                    "gitlab.rb.",
        doc=METADATA_DB_PAGE)
-def test_host_007(ctx: CheckContext) -> str:
+def test_host_007_gitlab_rb_matches_config_yml(ctx: CheckContext) -> str:
     cfg = sv.config_yml(ctx)
+    rendered = cfg.database or ConfigDb()
     rb_db = sv.rb_get(ctx, "registry", "database", default={}) or {}
     differ = []
     if "enabled" in rb_db:
-        a, b = enabled_value(rb_db["enabled"]), enabled_value(cfg["database"].get("enabled"))
+        a, b = enabled_value(rb_db["enabled"]), enabled_value(rendered.enabled)
         if a != b and not (a == "prefer" and b == "false"):
             differ.append(f"database.enabled {a} vs {b}")
     for key in ("host", "port", "dbname", "user"):
-        if key in rb_db and str(rb_db[key]) != str(cfg["database"].get(key)):
-            differ.append(f"database.{key} {rb_db[key]} vs {cfg['database'].get(key)}")
+        if key in rb_db and str(rb_db[key]) != str(getattr(rendered, key)):
+            differ.append(f"database.{key} {rb_db[key]} vs {getattr(rendered, key)}")
     ro = sv.rb_get(ctx, "registry", "storage", "maintenance", "readonly", "enabled")
-    if bool(ro) != bool(cfg.get("readonly")):
-        differ.append(f"read-only {bool(ro)} vs {bool(cfg.get('readonly'))}")
+    if bool(ro) != bool(cfg.readonly):
+        differ.append(f"read-only {bool(ro)} vs {bool(cfg.readonly)}")
     if differ:  # every profile only advises this check, so it reports as a warning
         raise Fail(f"{ctx.site.name}: gitlab.rb vs config.yml: {'; '.join(differ)}: a "
                    "reconfigure is pending", observed="; ".join(differ),
@@ -182,14 +183,14 @@ def test_host_007(ctx: CheckContext) -> str:
                  "otherwise external_url (fact sheet, A1).",
        remediation="Rename the Geo site in Admin > Geo > Sites, or set geo_node_name.",
        doc=GEO_SETUP)
-def test_host_008(ctx: CheckContext) -> str:
+def test_host_008_geo_site_name_matches(ctx: CheckContext) -> str:
     m = geo_match(ctx, ctx.site)
     if m.geo_site is None:
         raise Fail(f"{ctx.site.name} is not a Geo site", observed="no Geo site",
                    expected="a Geo site")
     node = sv.rb_get(ctx, "gitlab_rails", "geo_node_name")
     want = node or sv.rb_get(ctx, "external_url")
-    name = m.geo_site.get("name")
+    name = m.geo_site.name
     if name != want and not (not node and match_site_url(str(name), str(want))):
         raise Fail(f"{ctx.site.name}: the Geo site is named {name!r}, the host expects "
                    f"{want!r}", observed=name, expected=want)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from geopreflight import site_view as sv
 from geopreflight.catalog import CannotEvaluate, Fail, check
 from geopreflight.context import CheckContext
 
 from . import METADATA_DB_PAGE
+from . import _views as sv
 
 TROUBLESHOOTING = ("https://docs.gitlab.com/administration/packages/"
                    "container_registry_metadata_database_troubleshooting/")
@@ -27,10 +27,10 @@ def _locks(ctx: CheckContext) -> tuple[bool, bool]:
         raise Fail(f"{ctx.site.name} has no registry ({why}), so nothing was imported",
                    observed=why, expected="an enabled registry with its storage lockfiles")
     locks = sv.lockfiles(ctx)
-    if not locks.get("readable"):
+    if not locks.readable:
         raise CannotEvaluate(f"{ctx.site.name}: the storage lockfiles cannot be read: "
-                             f"{locks.get('why')}")
-    return bool(locks.get("database-in-use")), bool(locks.get("filesystem-in-use"))
+                             f"{locks.why}")
+    return bool(locks.database_in_use), bool(locks.filesystem_in_use)
 
 
 def _state(db: bool, fs: bool) -> str:
@@ -47,7 +47,7 @@ def _state(db: bool, fs: bool) -> str:
                    "step. If no lockfile exists, restart the registry in legacy mode "
                    "(enabled false) so it writes filesystem-in-use; never leave both.",
        doc=TROUBLESHOOTING)
-def test_imp_001(ctx: CheckContext) -> str:
+def test_imp_001_not_imported_yet(ctx: CheckContext) -> str:
     return _expect_only(ctx, "filesystem-in-use")
 
 
@@ -58,5 +58,5 @@ def test_imp_001(ctx: CheckContext) -> str:
        remediation="Run (or re-run) sudo -u registry gitlab-ctl registry-database import on "
                    "the site and check that it ends with 'registry import complete'.",
        doc=METADATA_DB_PAGE)
-def test_imp_002(ctx: CheckContext) -> str:
+def test_imp_002_import_finished(ctx: CheckContext) -> str:
     return _expect_only(ctx, "database-in-use")

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from geopreflight import site_view as sv
 from geopreflight.catalog import CATALOG, CannotEvaluate, Fail, check, evaluate
 from geopreflight.context import CheckContext
 
 from . import GEO_PAGE, METADATA_DB_PAGE
+from . import _views as sv
 
 TROUBLESHOOTING = ("https://docs.gitlab.com/administration/packages/"
                    "container_registry_metadata_database_troubleshooting/")
@@ -19,16 +19,16 @@ THREE_STEP = ("https://docs.gitlab.com/administration/packages/"
 
 
 def _rows(ctx: CheckContext, table: str) -> int:
-    return int(sv.table(ctx, table)["rows"])
+    return int(sv.table(ctx, table).rows)
 
 
 def _locks(ctx: CheckContext) -> tuple[bool, bool]:
     """(database-in-use, filesystem-in-use); an error when the lockfiles cannot be read."""
     locks = sv.lockfiles(ctx)
-    if not locks.get("readable"):
+    if not locks.readable:
         raise CannotEvaluate(f"{ctx.site.name}: the storage lockfiles cannot be read: "
-                             f"{locks.get('why')}")
-    return bool(locks.get("database-in-use")), bool(locks.get("filesystem-in-use"))
+                             f"{locks.why}")
+    return bool(locks.database_in_use), bool(locks.filesystem_in_use)
 
 
 def _holds(ctx: CheckContext, check_id: str, site) -> tuple[bool, str]:

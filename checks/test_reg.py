@@ -4,14 +4,17 @@ secondaries need from the primary's registry."""
 
 from __future__ import annotations
 
-from geopreflight import site_view as sv
+from typing import Any
+
 from geopreflight.catalog import CannotEvaluate, Fail, NotApplicable, check
 from geopreflight.context import CheckContext
 from geopreflight.facts import FactError
-from geopreflight.geo import match_site_url
-from geopreflight.registry_config import is_loopback, prefer_hazard
+from geopreflight.probes.models import PrimaryApi, RegistryApi
 
 from . import GEO_PAGE, METADATA_DB_PAGE
+from . import _views as sv
+from ._geo import match_site_url
+from ._rules import enabled_value, is_loopback
 
 GEO_REGISTRY = "https://docs.gitlab.com/administration/geo/replication/container_registry/"
 REGISTRY_ADMIN = "https://docs.gitlab.com/administration/packages/container_registry/"
@@ -31,24 +34,24 @@ ONE_STEP = ("https://docs.gitlab.com/administration/packages/"
                    "token with read_registry (or api); on a secondary copy the primary's "
                    "gitlab-registry.key (and certificate) and reconfigure.",
        doc=REGISTRY_ADMIN)
-def test_reg_001(ctx: CheckContext) -> str:
-    value = ctx.fact("registry.api")
-    if value.get("problem"):
-        raise Fail(f"{ctx.site.name}: {value['problem']}", observed=value["problem"],
+def test_reg_001_answers_with_token_auth(ctx: CheckContext) -> str:
+    value: RegistryApi = ctx.fact("registry.api")  # GitLab refusing the token: an error
+    if value.problem:
+        raise Fail(f"{ctx.site.name}: {value.problem}", observed=value.problem,
                    expected="401 Bearer challenge, then 200 with a token")
-    if value.get("status") != 200:
+    if value.status != 200:
         hint = ""
-        if value.get("token_accepted_by_primary"):
+        if value.token_accepted_by_primary:
             hint = (": the primary's registry accepts the same token, so this registry does not "
                     "trust the primary's token-signing key (copy gitlab-registry.key from the "
                     "primary)")
-        raise Fail(f"{ctx.site.name}'s registry answers {value.get('status')} to GET /v2/ with "
-                   f"a token from {value['challenge']['realm']}{hint}",
-                   observed=value.get("status"), expected=200)
-    if value.get("api_version") != "registry/2.0":
+        realm = value.challenge.realm if value.challenge else "GitLab"
+        raise Fail(f"{ctx.site.name}'s registry answers {value.status} to GET /v2/ with "
+                   f"a token from {realm}{hint}", observed=value.status, expected=200)
+    if value.api_version != "registry/2.0":
         raise Fail(f"{ctx.site.name}'s /v2/ lacks Docker-Distribution-Api-Version: registry/2.0",
-                   observed=value.get("api_version"), expected="registry/2.0")
-    return f"{value['url']}/v2/: 401 Bearer challenge, 200 with a token"
+                   observed=value.api_version, expected="registry/2.0")
+    return f"{value.url}/v2/: 401 Bearer challenge, 200 with a token"
 
 
 @check("REG-002", title="It is a GitLab container registry", severity="critical",
@@ -60,13 +63,13 @@ def test_reg_001(ctx: CheckContext) -> str:
                    "GitLab container registry; an upstream distribution registry has no "
                    "metadata database.",
        doc=REGISTRY_ADMIN)
-def test_reg_002(ctx: CheckContext) -> str:
+def test_reg_002_is_gitlab_container_registry(ctx: CheckContext) -> str:
     value = sv.api(ctx)
-    if not value.get("version"):
+    if not value.version:
         raise Fail(f"{ctx.site.name}'s registry sends no Gitlab-Container-Registry-Version on "
                    "an authorised /v2/: not a GitLab container registry",
                    observed="no version header", expected="Gitlab-Container-Registry-Version")
-    return f"GitLab container registry {value['version']} (features {value.get('features')})"
+    return f"GitLab container registry {value.version} (features {value.features})"
 
 
 @check("REG-003", title="The registry is enabled on the site", severity="critical",
@@ -75,16 +78,16 @@ def test_reg_002(ctx: CheckContext) -> str:
        remediation="Set registry_external_url (and registry['enable'] = true) in "
                    "/etc/gitlab/gitlab.rb and run gitlab-ctl reconfigure.",
        doc=REGISTRY_ADMIN)
-def test_reg_003(ctx: CheckContext) -> str:
+def test_reg_003_registry_enabled(ctx: CheckContext) -> str:
     why = sv.disabled_reason(ctx)
     url = sv.rb_get(ctx, "registry_external_url")
     if why:
         raise Fail(f"{ctx.site.name}: the registry is not enabled in gitlab.rb ({why})",
                    observed=why, expected="registry_external_url set, registry enabled")
-    value = ctx.fact("registry.api")
-    if value.get("problem") or value.get("status") != 200:
+    value: RegistryApi = ctx.fact("registry.api")  # GitLab refusing the token: an error
+    if value.problem or value.status != 200:
         raise Fail(f"{ctx.site.name}: enabled in gitlab.rb ({url}) but the registry does not "
-                   f"answer: {value.get('problem') or value.get('status')}",
+                   f"answer: {value.problem or value.status}",
                    observed="not answering", expected="an answering registry")
     return f"registry_external_url {url}, answering"
 
@@ -98,7 +101,7 @@ def test_reg_003(ctx: CheckContext) -> str:
        remediation="Finish the import or revert it, run gitlab-ctl reconfigure and restart the "
                    "registry so that config, lockfiles and the running registry agree.",
        doc=METADATA_DB_PAGE)
-def test_reg_004(ctx: CheckContext) -> str:
+def test_reg_004_sources_agree_on_mode(ctx: CheckContext) -> str:
     agreed, sources = sv.mode(ctx)
     if agreed is None or agreed.startswith("invalid") or agreed == "not-gitlab":
         raise Fail(f"{ctx.site.name}: the metadata-mode sources disagree: "
@@ -122,7 +125,7 @@ def _expect_mode(ctx: CheckContext, want: str) -> str:
        remediation="A site already in database mode is imported: skip its import. Otherwise "
                    "set registry['database'] = { 'enabled' => false } and reconfigure.",
        doc=GEO_PAGE)
-def test_reg_005(ctx: CheckContext) -> str:
+def test_reg_005_legacy_metadata(ctx: CheckContext) -> str:
     return _expect_mode(ctx, "legacy")
 
 
@@ -133,8 +136,39 @@ def test_reg_005(ctx: CheckContext) -> str:
        remediation="Finish the site's import (registry['database']['enabled'] = true, "
                    "read-only off, gitlab-ctl reconfigure).",
        doc=METADATA_DB_PAGE)
-def test_reg_006(ctx: CheckContext) -> str:
+def test_reg_006_uses_metadata_database(ctx: CheckContext) -> str:
     return _expect_mode(ctx, "database")
+
+
+def prefer_hazard(*, mode: str, has_data: bool, rb_enabled: Any, rb_enabled_set: bool,
+                  bundled_pg_enabled: bool, filesystem_lock: bool | None) -> str | None:
+    """Why a legacy registry would come up in database mode with an empty DB, or None.
+
+    Fact sheet B9 (INFERENCE from the registry code): a legacy registry with data but no
+    `filesystem-in-use` lockfile, switched to `prefer` (explicitly, or by the 19.0 default
+    when the key is unset), starts on the empty database and hides every image. An explicit
+    `false` is safe, and omnibus rewrites `prefer` to `false` when its bundled PostgreSQL is
+    off (fact sheet A3).
+
+    >>> prefer_hazard(mode="legacy", has_data=True, rb_enabled=None, rb_enabled_set=False,
+    ...               bundled_pg_enabled=True, filesystem_lock=False) is not None
+    True
+    >>> prefer_hazard(mode="legacy", has_data=True, rb_enabled="prefer", rb_enabled_set=True,
+    ...               bundled_pg_enabled=False, filesystem_lock=False) is None
+    True
+    """
+    if mode != "legacy" or not has_data or filesystem_lock:
+        return None
+    value = enabled_value(rb_enabled) if rb_enabled_set else None
+    if value not in (None, "prefer"):
+        return None
+    if not bundled_pg_enabled:
+        return None  # omnibus rewrites prefer to false without its PostgreSQL
+    how = "set to 'prefer'" if value == "prefer" else "unset (GitLab 19.0 makes it 'prefer')"
+    lock = ("no filesystem-in-use lockfile" if filesystem_lock is False
+            else "the lockfiles cannot be read")
+    return (f"registry['database']['enabled'] is {how}, the registry is legacy with data and "
+            f"there is {lock}: on the next start it would use the empty metadata database")
 
 
 @check("REG-007", title="No prefer-mode hazard on a legacy registry with data", severity="high",
@@ -147,17 +181,16 @@ def test_reg_006(ctx: CheckContext) -> str:
                    "import, or restart the registry in legacy mode so that it writes the "
                    "filesystem-in-use lockfile.",
        doc=METADATA_DB_PAGE)
-def test_reg_007(ctx: CheckContext) -> str:
+def test_reg_007_no_prefer_mode_hazard(ctx: CheckContext) -> str:
     agreed, sources = sv.mode(ctx)
     if agreed != "legacy":
         raise NotApplicable(f"the registry is not legacy ({agreed or sv.describe(sources)})")
     data, how = sv.has_data(ctx)
-    locks = sv.lockfiles(ctx)
     hazard = prefer_hazard(
         mode=agreed, has_data=data, rb_enabled=sv.rb_get(ctx, "registry", "database", "enabled"),
         rb_enabled_set=sv.rb_has(ctx, "registry", "database", "enabled"),
         bundled_pg_enabled=sv.rb_get(ctx, "postgresql", "enable", default=True) is not False,
-        filesystem_lock=locks.get("filesystem-in-use") if locks.get("readable") else None)
+        filesystem_lock=sv.filesystem_lock(sv.lockfiles(ctx)))
     if hazard:
         raise Fail(f"{ctx.site.name}: {hazard}", observed=hazard,
                    expected="enabled false, or a filesystem-in-use lockfile")
@@ -172,7 +205,7 @@ def test_reg_007(ctx: CheckContext) -> str:
        remediation="If the registry has no images, there is nothing to migrate: use the "
                    "new-installation set-up instead of the import.",
        doc=GEO_PAGE)
-def test_reg_008(ctx: CheckContext) -> str:
+def test_reg_008_holds_data(ctx: CheckContext) -> str:
     data, how = sv.has_data(ctx)
     if not data:
         raise Fail(f"{ctx.site.name}'s registry holds no data: {how}", observed=how,
@@ -187,7 +220,7 @@ def test_reg_008(ctx: CheckContext) -> str:
        remediation="Import the existing data (migrate-legacy) instead of setting up the "
                    "metadata database as a new installation.",
        doc=GEO_PAGE)
-def test_reg_009(ctx: CheckContext) -> str:
+def test_reg_009_holds_no_data(ctx: CheckContext) -> str:
     data, how = sv.has_data(ctx)
     if data:
         raise Fail(f"{ctx.site.name}'s registry already holds data: {how}", observed=how,
@@ -196,7 +229,7 @@ def test_reg_009(ctx: CheckContext) -> str:
 
 
 def _readonly(ctx: CheckContext) -> bool:
-    return sv.config_yml(ctx).get("readonly") is True
+    return sv.config_yml(ctx).readonly is True
 
 
 @check("REG-010", title="Read-only maintenance mode is configured", severity="critical",
@@ -207,10 +240,10 @@ def _readonly(ctx: CheckContext) -> bool:
        remediation="Add 'maintenance' => { 'readonly' => { 'enabled' => true } } to "
                    "registry['storage'] next to the real storage backend, and reconfigure.",
        doc=ONE_STEP)
-def test_reg_010(ctx: CheckContext) -> str:
+def test_reg_010_read_only_configured(ctx: CheckContext) -> str:
     if not _readonly(ctx):
         raise Fail(f"{ctx.site.name}: config.yml storage.maintenance.readonly.enabled is "
-                   f"{sv.config_yml(ctx).get('readonly')!r}", observed="read-write",
+                   f"{sv.config_yml(ctx).readonly!r}", observed="read-write",
                    expected="storage.maintenance.readonly.enabled: true")
     return "storage.maintenance.readonly.enabled: true"
 
@@ -221,7 +254,7 @@ def test_reg_010(ctx: CheckContext) -> str:
                  "(405) and a read-only secondary cannot receive Geo syncs (E2).",
        remediation="Remove the maintenance section from registry['storage'] and reconfigure.",
        doc=ONE_STEP)
-def test_reg_011(ctx: CheckContext) -> str:
+def test_reg_011_read_only_off(ctx: CheckContext) -> str:
     if _readonly(ctx):
         raise Fail(f"{ctx.site.name}: the registry is still in read-only maintenance mode",
                    observed="storage.maintenance.readonly.enabled: true", expected="read-write")
@@ -238,25 +271,25 @@ def test_reg_011(ctx: CheckContext) -> str:
                    "secondary to the primary registry's address, and make the primary registry "
                    "listen there (registry['registry_http_addr'] = '0.0.0.0:5000' if used).",
        doc=GEO_REGISTRY)
-def test_reg_012(ctx: CheckContext) -> str:
-    value = ctx.fact("registry.primary_api")
-    if not value or not value.get("url"):
+def test_reg_012_secondary_reaches_primary_registry(ctx: CheckContext) -> str:
+    value: PrimaryApi | None = ctx.fact("registry.primary_api")
+    if not value or not value.url:
         raise Fail(f"{ctx.site.name}: geo_registry_replication_primary_api_url is not set",
                    observed="unset", expected="the primary registry's URL")
-    url = value["url"]
+    url = value.url
     primary = ctx.inventory.primary
     if match_site_url(url, primary.gitlab.url):
         raise Fail(f"{ctx.site.name}: primary_api_url {url} is the primary's GitLab URL, not "
                    "its registry", observed=url, expected="the primary registry's address")
     try:
-        addr = sv.config_yml(ctx, primary).get("http_addr")
+        addr = sv.config_yml(ctx, primary).http_addr
     except (CannotEvaluate, FactError):
         addr = None
     if addr and is_loopback(addr) and url.split("://")[-1].rstrip("/") == addr:
         raise Fail(f"{ctx.site.name} uses the primary's registry_http_addr {addr}, which listens "
                    "on loopback only", observed=addr, expected="an address the secondary reaches")
-    if value.get("error") or not value.get("bearer_challenge"):
-        seen = value.get("error") or f"{value.get('status')} without a Bearer challenge"
+    if value.error or not value.bearer_challenge:
+        seen = value.error or f"{value.status} without a Bearer challenge"
         raise Fail(f"{ctx.site.name}: GET {url.rstrip('/')}/v2/ answers {seen}", observed=seen,
                    expected="401 with WWW-Authenticate: Bearer")
     return f"{url} answers /v2/ with a Bearer challenge"
@@ -269,7 +302,7 @@ def test_reg_012(ctx: CheckContext) -> str:
                  "that is not (fact sheet, section 0, issue 458440).",
        remediation="Set up the metadata database on every site before configuring replication.",
        doc=GEO_PAGE)
-def test_reg_013(ctx: CheckContext) -> str:
+def test_reg_013_same_mode_on_every_site(ctx: CheckContext) -> str:
     modes = {}
     for site in ctx.inventory.sites:
         modes[site.name] = sv.mode(ctx, site)[0] or "unclear"

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from geopreflight.catalog import Fail, NotApplicable, check
+from geopreflight.catalog import CannotEvaluate, Fail, NotApplicable, check
 from geopreflight.context import CheckContext
 from geopreflight.facts import FactError
-from geopreflight.geo import geo_match, status_of
+from geopreflight.probes.models import CanaryPushed, CanarySeen, GeoStatus
+
+from ._geo import geo_match, status_of
 
 GEO_REGISTRY = "https://docs.gitlab.com/administration/geo/replication/container_registry/"
 
 
-def _status(ctx: CheckContext) -> dict:
+def _status(ctx: CheckContext) -> GeoStatus:
     m = geo_match(ctx, ctx.site)
     if m.geo_site is None:
         raise Fail(f"{ctx.site.name} is not a Geo site", observed="no Geo site",
@@ -29,8 +31,8 @@ def _status(ctx: CheckContext) -> dict:
        remediation="Set gitlab_rails['geo_registry_replication_enabled'] = true and "
                    "geo_registry_replication_primary_api_url on the secondary, reconfigure.",
        doc=GEO_REGISTRY)
-def test_rep_001(ctx: CheckContext) -> str:
-    value = _status(ctx).get("container_repositories_replication_enabled")
+def test_rep_001_replication_enabled(ctx: CheckContext) -> str:
+    value = _status(ctx).container_repositories_replication_enabled
     if value is not True:
         raise Fail(f"{ctx.site.name}: container_repositories_replication_enabled is {value}",
                    observed=value, expected=True)
@@ -44,11 +46,11 @@ def test_rep_001(ctx: CheckContext) -> str:
        remediation="Look at Admin > Geo > Sites > Replication Details > Container "
                    "Repositories on the secondary, fix the failures (geo.log) and Resync.",
        doc=GEO_REGISTRY)
-def test_rep_002(ctx: CheckContext) -> str:
+def test_rep_002_repositories_synced(ctx: CheckContext) -> str:
     s = _status(ctx)
-    failed = s.get("container_repositories_failed_count")
-    synced = s.get("container_repositories_synced_count")
-    total = s.get("container_repositories_registry_count")
+    failed = s.container_repositories_failed_count
+    synced = s.container_repositories_synced_count
+    total = s.container_repositories_registry_count
     seen = f"failed {failed}, synced {synced} of {total}"
     if failed != 0 or synced is None or synced != total:
         raise Fail(f"{ctx.site.name}: container repositories {seen}", observed=seen,
@@ -66,15 +68,19 @@ def test_rep_002(ctx: CheckContext) -> str:
                    "secondary's replication settings (HOST-005, REG-012) and geo.log on the "
                    "secondary; resync the repository in Admin > Geo.",
        doc=GEO_REGISTRY)
-def test_rep_003(ctx: CheckContext) -> str:
+def test_rep_003_canary_reaches_secondary(ctx: CheckContext) -> str:
     if not ctx.facts.has("canary.pushed"):
         raise NotApplicable("no canary was pushed: run with --canary to prove replication "
                             "end to end (it writes one tiny image)")
-    pushed = ctx.fact("canary.pushed", None)
-    name = f"{pushed['repository']}:{pushed['tag']}"
     try:
-        seen = ctx.fact("canary.seen")
+        pushed: CanaryPushed = ctx.fact("canary.pushed", None)
+    except FactError as exc:  # nothing was pushed, so nothing could replicate: unknown
+        raise CannotEvaluate(f"{ctx.site.name}: the canary could not be pushed to the "
+                             f"primary's registry ({ctx.inventory.primary.name}): {exc}") from None
+    name = f"{pushed.repository}:{pushed.tag}"
+    try:
+        seen: CanarySeen = ctx.fact("canary.seen")
     except FactError as exc:
         raise Fail(f"{ctx.site.name}: {exc}", observed="not replicated",
-                   expected=f"{name} with digest {pushed['digest']}") from None
-    return f"{name} arrived with the same digest after {seen['seconds']} s"
+                   expected=f"{name} with digest {pushed.digest}") from None
+    return f"{name} arrived with the same digest after {seen.seconds} s"

@@ -5,10 +5,11 @@ from __future__ import annotations
 from geopreflight.catalog import CannotEvaluate, Fail, NotApplicable, Warn, check
 from geopreflight.context import CheckContext
 from geopreflight.facts import FactError
-from geopreflight.geo import own_version, status_of
+from geopreflight.probes.models import GeoSites
 from geopreflight.versions import at_least, parse
 
 from . import GEO_PAGE, METADATA_DB_PAGE
+from ._geo import own_version, status_of
 
 GEO_FLOOR = "17.3"
 LINUX_PACKAGE_FLOOR = "17.5"
@@ -34,7 +35,7 @@ def _version(ctx: CheckContext) -> tuple[str, str]:
        remediation="Upgrade the site to GitLab 17.3 or later (17.5 or later for a Linux "
                    "package install), all Geo sites to the same version, before continuing.",
        doc=GEO_PAGE)
-def test_ver_001(ctx: CheckContext) -> str:
+def test_ver_001_gitlab_17_3_or_later(ctx: CheckContext) -> str:
     version, source = _version(ctx)
     if not at_least(version, GEO_FLOOR):
         raise Fail(f"{ctx.site.name} runs GitLab {version} (from {source}); the procedure "
@@ -50,12 +51,12 @@ def test_ver_001(ctx: CheckContext) -> str:
        remediation="Upgrade Linux package installs to GitLab 17.5 or later (18.3 or later is "
                    "recommended) before enabling or importing the metadata database.",
        doc=METADATA_DB_PAGE)
-def test_ver_002(ctx: CheckContext) -> str:
+def test_ver_002_gitlab_17_5_on_linux_package(ctx: CheckContext) -> str:
     version, source = _version(ctx)
     if at_least(version, LINUX_PACKAGE_FLOOR):
         return f"{version} (from {source})"
     try:
-        install = ctx.fact("host.gitlab_version")["install"]
+        install = ctx.fact("host.gitlab_version").install
     except FactError as exc:
         install, why = "unknown", str(exc)
     else:
@@ -76,16 +77,16 @@ def test_ver_002(ctx: CheckContext) -> str:
        remediation="Upgrade the sites so that all run the same version and revision; follow "
                    "GitLab's Geo upgrade order (secondaries, then the primary).",
        doc="https://docs.gitlab.com/administration/geo/replication/upgrading_the_geo_sites/")
-def test_ver_003(ctx: CheckContext) -> str:
-    sites = ctx.fact("geo.sites", None)
-    if not sites:
+def test_ver_003_same_version_on_every_site(ctx: CheckContext) -> str:
+    sites: GeoSites = ctx.fact("geo.sites", None)
+    if not len(sites):
         raise NotApplicable("no Geo site exists yet")
     seen: dict[tuple[str, str | None], list[str]] = {}
     for g in sites:
         status = status_of(ctx, g)
-        if not status or not status.get("version"):
-            raise CannotEvaluate(f"Geo site {g.get('name')!r} has no status with a version")
-        seen.setdefault((status["version"], status.get("revision")), []).append(str(g.get("name")))
+        if not status or not status.version:
+            raise CannotEvaluate(f"Geo site {g.name!r} has no status with a version")
+        seen.setdefault((status.version, status.revision), []).append(str(g.name))
     if len(seen) > 1:
         found = "; ".join(f"{', '.join(names)}: {v} ({r})" for (v, r), names in seen.items())
         raise Fail(f"the Geo sites run different versions: {found}", observed=found,

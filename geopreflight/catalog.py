@@ -8,11 +8,19 @@ validated when the module is imported, like Prowler's check metadata.
 
 >>> @check("VER-999", title="Example", severity="low", rationale="r", remediation="x",
 ...        doc="https://docs.gitlab.com/", scope="deployment")
-... def test_example(ctx):
+... def test_ver_999_example(ctx):
 ...     raise Fail("1 primary site", observed="0", expected="1")
->>> evaluate(CATALOG["VER-999"], None).outcome
-'fail'
+>>> evaluate(CATALOG["VER-999"], None).outcome == Outcome.FAIL == "fail"
+True
 >>> del CATALOG["VER-999"]
+
+The function's name says which check it is and what it asserts: `test_<area>_<nnn>_<what>`.
+
+>>> check("VER-998", title="t", severity="low", rationale="r", remediation="x",
+...       doc="https://docs.gitlab.com/")(lambda ctx: None)
+Traceback (most recent call last):
+...
+ValueError: check VER-998: the function <lambda> must be named test_ver_998_<what it asserts>
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from .facts import FactError
@@ -28,6 +37,17 @@ SEVERITIES = ("critical", "high", "medium", "low", "info")
 SCOPES = ("site", "deployment", "pair")
 ROLES = ("primary", "secondary")
 _ID = re.compile(r"^(VER|GEO|REG|DB|IMP|REP|HOST)-\d{3}$")
+
+
+class Outcome(StrEnum):
+    """A row's outcome; compares and serialises as its string (summary.json, JUnit)."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"
+    ERROR = "error"
+    NOT_APPLICABLE = "not-applicable"
+    WAIVED = "waived"
 
 
 class Fail(Exception):  # noqa: N818 - an outcome, not an error
@@ -71,7 +91,7 @@ class CheckMeta:
 class Result:
     """One evaluated row: a check for one site (or the deployment)."""
 
-    outcome: str  # pass | fail | warn | error | not-applicable | waived
+    outcome: Outcome
     message: str
     observed: Any = None
     expected: Any = None
@@ -99,6 +119,10 @@ def check(check_id: str, *, title: str, severity: str, rationale: str, remediati
         raise ValueError(f"check {check_id}: " + "; ".join(problems))
 
     def register(func: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
+        prefix = "test_" + check_id.lower().replace("-", "_")
+        if not func.__name__.startswith(prefix + "_"):
+            raise ValueError(f"check {check_id}: the function {func.__name__} must be named "
+                             f"{prefix}_<what it asserts>")
         known = CATALOG.get(check_id)
         if known and known.func and known.func.__qualname__ != func.__qualname__:
             raise ValueError(f"check id {check_id} declared twice ({known.func.__qualname__}, "
@@ -118,20 +142,20 @@ def evaluate(meta: CheckMeta, ctx: Any, redact: Callable[[str], str] = str) -> R
     try:
         message = meta.func(ctx)
     except Fail as exc:
-        return Result("fail", redact(str(exc)), _text(exc.observed, redact),
+        return Result(Outcome.FAIL, redact(str(exc)), _text(exc.observed, redact),
                       _text(exc.expected, redact))
     except Warn as exc:
-        return Result("warn", redact(str(exc)), _text(exc.observed, redact),
+        return Result(Outcome.WARN, redact(str(exc)), _text(exc.observed, redact),
                       _text(exc.expected, redact))
     except NotApplicable as exc:
-        return Result("not-applicable", redact(str(exc)))
+        return Result(Outcome.NOT_APPLICABLE, redact(str(exc)))
     except (CannotEvaluate, FactError) as exc:
-        return Result("error", redact(str(exc)))
+        return Result(Outcome.ERROR, redact(str(exc)))
     except Exception as exc:  # noqa: BLE001 - a check bug must not crash the run
         first = (str(exc).splitlines() or [""])[0]
-        return Result("error", redact(f"internal error in {meta.id}: "
-                                      f"{type(exc).__name__}: {first}"))
-    return Result("pass", redact(message) if isinstance(message, str) else "ok")
+        return Result(Outcome.ERROR, redact(f"internal error in {meta.id}: "
+                                            f"{type(exc).__name__}: {first}"))
+    return Result(Outcome.PASS, redact(message) if isinstance(message, str) else "ok")
 
 
 def _text(value: Any, redact: Callable[[str], str]) -> str | None:

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from .errors import UsageError
 from .http import Http, Unreachable
 from .inventory import Inventory, Site
 from .probes import PROBES, Probe, ProbeContext, ProbeError
+from .probes.codec import ShapeError, from_json, to_json
+from .probes.models import FACT_MODELS
 from .redact import Redactor
 
 MAX_WORKERS = 16
@@ -25,8 +28,21 @@ class FactError(Exception):
     """A check asked for a fact that could not be gathered; the message says why."""
 
 
-@dataclass
+class FactShapeError(UsageError):
+    """A recorded fact does not fit its model: exit 4, naming the fact and the field (never
+    the value, which may be anything)."""
+
+    def __init__(self, key: str, site: str | None, field: str, expected: str,
+                 file: str = "facts.json") -> None:
+        where = f"fact {key}" + (f" of {site}" if site else "")
+        super().__init__(f"{where}: {field}: {expected}", file=file)
+        self.key, self.site, self.field = key, site, field
+
+
+@dataclass(frozen=True)
 class Fact:
+    """A probe's typed model (see probes/models.py) with its provenance."""
+
     key: str
     site: str | None
     value: Any = None
@@ -36,7 +52,10 @@ class Fact:
     duration_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fact as facts.json holds it: the model's JSON form as `value`."""
+        return {"key": self.key, "site": self.site, "value": to_json(self.value),
+                "error": self.error, "source": self.source, "started_at": self.started_at,
+                "duration_s": self.duration_s}
 
 
 class Facts:
@@ -69,27 +88,67 @@ class Facts:
         return Facts(self.all() + more)
 
     @classmethod
-    def from_dicts(cls, items: list[dict[str, Any]]) -> Facts:
-        return cls([Fact(**item) for item in items])
+    def from_dicts(cls, items: list[dict[str, Any]], file: str = "facts.json") -> Facts:
+        """Recorded facts (facts.json) as typed facts; FactShapeError where one does not fit."""
+        return cls([_load(item, file) for item in items])
 
 
-def _observe(probe: Probe, pc: ProbeContext, site: Site | None, redactor: Redactor) -> Fact:
+FIELDS = ("key", "site", "value", "error", "source", "started_at", "duration_s")
+
+
+def _load(item: Any, file: str) -> Fact:
+    if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+        raise FactShapeError("(unnamed)", None, "key", "expected a fact with a string key",
+                             file)
+    key, site = item["key"], item.get("site")
+    extra = sorted(set(item) - set(FIELDS))
+    if extra:
+        raise FactShapeError(key, None, extra[0], "not a field of a fact", file)
+    if site is not None and not isinstance(site, str):
+        raise FactShapeError(key, None, "site", "expected a site name or null", file)
+    if key not in FACT_MODELS:
+        raise FactShapeError(key, site, "key", "not a fact geopreflight knows; expected one "
+                             "of " + ", ".join(FACT_MODELS), file)
+    for name, kind in (("error", str), ("source", str), ("started_at", str)):
+        if item.get(name) is not None and not isinstance(item[name], kind):
+            raise FactShapeError(key, site, name, "expected a string", file)
+    duration = item.get("duration_s", 0.0)
+    if not isinstance(duration, int | float) or isinstance(duration, bool):
+        raise FactShapeError(key, site, "duration_s", "expected a number", file)
+    value = None
+    if not (item.get("error") and item.get("value") is None):
+        try:
+            value = from_json(FACT_MODELS[key], item.get("value"))
+        except ShapeError as exc:
+            raise FactShapeError(key, site, "value" + (f".{exc.path}" if exc.path else ""),
+                                 exc.expected, file) from None
+    return Fact(key, site, value, item.get("error"), item.get("source") or "",
+                item.get("started_at") or "", float(duration))
+
+
+def observe(probe: Probe, pc: ProbeContext, site: Site | None, redactor: Redactor) -> Fact:
+    """Run one probe for one site (or the deployment): its typed, redacted value, or the
+    error that stopped it, with where, when and how long. Never raises."""
     name = site.name if site else None
     started = datetime.now(UTC)
     t0 = time.monotonic()
     fact = Fact(probe.key, name, started_at=started.isoformat().replace("+00:00", "Z"))
     try:
-        fact.value, fact.source = probe.func(pc, site)
-        fact.value = redactor.data(fact.value)
+        value, source = probe.func(pc, site)
+        fact = replace(fact, source=source,
+                       value=from_json(FACT_MODELS[probe.key], redactor.data(to_json(value))))
     except (ProbeError, Unreachable) as exc:
-        fact.error = redactor.text(str(exc))
-        fact.source = redactor.text(getattr(exc, "source", "") or "")
+        fact = replace(fact, error=redactor.text(str(exc)),
+                       source=getattr(exc, "source", "") or "")
+    except ShapeError as exc:
+        fact = replace(fact, error=f"probe {probe.key} observed a value that does not fit its "
+                                   f"model: {exc}")
     except Exception as exc:  # noqa: BLE001 - a probe bug is that fact's error, not a crash
         first = (str(exc).splitlines() or [""])[0]
-        fact.error = redactor.text(f"probe {probe.key} failed: {type(exc).__name__}: {first}")
-    fact.source = redactor.text(fact.source)
-    fact.duration_s = round(time.monotonic() - t0, 4)
-    return fact
+        fact = replace(fact, error=redactor.text(f"probe {probe.key} failed: "
+                                                 f"{type(exc).__name__}: {first}"))
+    return replace(fact, source=redactor.text(fact.source),
+                   duration_s=round(time.monotonic() - t0, 4))
 
 
 def load_probes() -> None:
@@ -113,5 +172,5 @@ def gather(inventory: Inventory, redactor: Redactor, probes: list[Probe] | None 
              for s in (inventory.sites if p.scope == "site" else (None,))]
     with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, max(1, len(tasks))),
                             thread_name_prefix="probe") as pool:
-        facts = list(pool.map(lambda t: _observe(t[0], pc, t[1], redactor), tasks))
+        facts = list(pool.map(lambda t: observe(t[0], pc, t[1], redactor), tasks))
     return Facts(facts)

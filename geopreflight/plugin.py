@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from . import suite
-from .canary import CanaryPlugin
 from .catalog import CheckMeta, Result, evaluate
 from .context import CheckContext
 from .errors import USAGE_EXIT, UsageError
@@ -25,6 +24,7 @@ from .evidence import EvidencePlugin
 from .facts import Facts, gather
 from .observe import observe
 from .position import Position, judged_plan, locate, needs_canary
+from .probes.canary import CanaryPlugin
 from .profiles import Row, plan
 from .reports.terminal import WORDS, explain, verdict_line
 from .runinput import Run, validate

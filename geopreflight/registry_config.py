@@ -1,19 +1,12 @@
-"""The rendered registry `config.yml` and the metadata-mode rules built on it.
+"""Parsing the rendered registry `config.yml` (the rules that judge it live in the checks).
 
 Omnibus writes `storage`, `notifications.endpoints` and `database` as one-line JSON, so the
 file is read with a YAML loader, never regexes (fact sheet, A7). `summary` keeps what the
 checks need and drops secrets (passwords, `http.secret`); notification `Authorization` values
-become digests. The decision table for the metadata mode of each source, and the prefer-mode
-hazard, are pure functions here so they can be tested without a deployment.
+become digests.
 
->>> config_mode(True, None), config_mode("false", None), config_mode("prefer", True)
-('database', 'legacy', 'legacy')
->>> config_mode("prefer", False), config_mode("prefer", None)
-('database', None)
->>> lockfile_mode({"database-in-use": True, "filesystem-in-use": False, "readable": True})
-'database'
->>> header_mode("false"), gitlab_v1_mode(404, True), gitlab_v1_mode(404, False)
-('legacy', 'legacy', 'not-gitlab')
+>>> summary("storage: {filesystem: {rootdirectory: /d}}")["storage_root"]
+'/d'
 """
 
 from __future__ import annotations
@@ -24,13 +17,10 @@ from typing import Any
 
 import yaml
 
-from .versions import at_least
-
 STORAGE_EXTRAS = ("maintenance", "cache", "delete", "redirect")
 DEFAULT_REGISTRY_PATH = "/var/opt/gitlab/gitlab-rails/shared/registry"
 LOCKFILE_DIR = "docker/registry/lockfiles"
 LOCKFILES = ("database-in-use", "filesystem-in-use")
-BUNDLED_PG_DIR = "/var/opt/gitlab/postgresql"
 
 
 class ConfigError(ValueError):
@@ -92,133 +82,3 @@ def summary(text: str) -> dict[str, Any]:
         "notifications": endpoints_summary((doc.get("notifications") or {}).get("endpoints")
                                            if isinstance(doc.get("notifications"), dict) else None),
     }
-
-
-def enabled_value(raw: Any) -> str | None:
-    """Normalise `database.enabled`: 'true', 'false', 'prefer', None (unset) or 'invalid:<v>'."""
-    if raw is None:
-        return None
-    if raw in (True, "true"):
-        return "true"
-    if raw in (False, "false"):
-        return "false"
-    if raw == "prefer":
-        return "prefer"
-    return f"invalid:{raw!r}"
-
-
-def config_mode(raw_enabled: Any, filesystem_lock: bool | None) -> str | None:
-    """The mode `database.enabled` gives (fact sheet B9): None when it cannot be told.
-
-    `prefer` means database unless a `filesystem-in-use` lockfile exists; an unreadable
-    lockfile leaves a prefer-mode registry undecided. The registry's own default is false.
-    """
-    value = enabled_value(raw_enabled) or "false"
-    if value == "true":
-        return "database"
-    if value == "false":
-        return "legacy"
-    if value == "prefer":
-        return None if filesystem_lock is None else ("legacy" if filesystem_lock else "database")
-    return None
-
-
-def header_mode(header: str | None) -> str | None:
-    """`Gitlab-Container-Registry-Database-Enabled` on an authorised `/v2/` (fact sheet C1)."""
-    if header is None:
-        return None
-    return {"true": "database", "false": "legacy"}.get(header.strip().lower())
-
-
-def gitlab_v1_mode(status: int | None, version_header: bool) -> str | None:
-    """`/gitlab/v1/` with a token (fact sheet C2): 200 database, 404 + version header legacy."""
-    if status == 200:
-        return "database"
-    if status == 404:
-        return "legacy" if version_header else "not-gitlab"
-    return None
-
-
-def lockfile_mode(locks: dict[str, Any] | None) -> str | None:
-    """The storage lockfiles (fact sheet C4, B10): one of them names the mode, both is invalid."""
-    if not locks or not locks.get("readable"):
-        return None
-    db, fs = bool(locks.get("database-in-use")), bool(locks.get("filesystem-in-use"))
-    if db and fs:
-        return "invalid: both lockfiles"
-    return "database" if db else "legacy" if fs else None
-
-
-def prefer_hazard(*, mode: str, has_data: bool, rb_enabled: Any, rb_enabled_set: bool,
-                  bundled_pg_enabled: bool, filesystem_lock: bool | None) -> str | None:
-    """Why a legacy registry would come up in database mode with an empty DB, or None.
-
-    Fact sheet B9 (INFERENCE from the registry code): a legacy registry with data but no
-    `filesystem-in-use` lockfile, switched to `prefer` (explicitly, or by the 19.0 default
-    when the key is unset), starts on the empty database and hides every image. An explicit
-    `false` is safe, and omnibus rewrites `prefer` to `false` when its bundled PostgreSQL is
-    off (fact sheet A3).
-
-    >>> prefer_hazard(mode="legacy", has_data=True, rb_enabled=None, rb_enabled_set=False,
-    ...               bundled_pg_enabled=True, filesystem_lock=False) is not None
-    True
-    >>> prefer_hazard(mode="legacy", has_data=True, rb_enabled="prefer", rb_enabled_set=True,
-    ...               bundled_pg_enabled=False, filesystem_lock=False) is None
-    True
-    """
-    if mode != "legacy" or not has_data or filesystem_lock:
-        return None
-    value = enabled_value(rb_enabled) if rb_enabled_set else None
-    if value not in (None, "prefer"):
-        return None
-    if not bundled_pg_enabled:
-        return None  # omnibus rewrites prefer to false without its PostgreSQL
-    how = "set to 'prefer'" if value == "prefer" else "unset (GitLab 19.0 makes it 'prefer')"
-    lock = ("no filesystem-in-use lockfile" if filesystem_lock is False
-            else "the lockfiles cannot be read")
-    return (f"registry['database']['enabled'] is {how}, the registry is legacy with data and "
-            f"there is {lock}: on the next start it would use the empty metadata database")
-
-
-def normal_host(host: Any) -> str:
-    """Hosts compared loosely: localhost and 127.0.0.1 alike, sockets by directory."""
-    text = str(host or "").strip().rstrip("/").lower()
-    return "127.0.0.1" if text in ("localhost", "::1", "127.0.0.1") else text
-
-
-def is_loopback(addr: str | None) -> bool:
-    """Is a `host:port` listen address loopback-only?
-
-    >>> is_loopback("127.0.0.1:5000"), is_loopback("0.0.0.0:5000"), is_loopback(":5000")
-    (True, False, False)
-    """
-    if not addr:
-        return True  # omnibus default 127.0.0.1:5000 (fact sheet A2)
-    host = addr.rsplit(":", 1)[0].strip("[]").lower()
-    return host in ("localhost", "::1") or host.startswith("127.")
-
-
-PG_FLOOR_NUM, PG_FLOOR = 150000, "15"
-REGISTRY_WITH_FLOOR = "4.39.0"
-
-
-def pg_floor(version_num: int, registry_version: str | None) -> str:
-    """DB-002's rule (fact sheet B1, F3): `pass` at PostgreSQL 15 or later; below it `warn`
-    for a registry older than 4.39 (the floor is documented, not enforced), else `fail`
-    (4.39+ refuses to start; an unknown version counts as enforcing).
-
-    >>> pg_floor(150004, "4.39.0-gitlab"), pg_floor(160002, None)
-    ('pass', 'pass')
-    >>> pg_floor(140011, "4.39.0-gitlab"), pg_floor(140011, "v4.40.1-gitlab")
-    ('fail', 'fail')
-    >>> pg_floor(140011, None)
-    'fail'
-    >>> pg_floor(140011, "4.38.2-gitlab"), pg_floor(130016, "3.93.0-gitlab")
-    ('warn', 'warn')
-    """
-    if version_num >= PG_FLOOR_NUM:
-        return "pass"
-    if registry_version and not at_least(registry_version.lstrip("v").split("-")[0],
-                                         REGISTRY_WITH_FLOOR):
-        return "warn"
-    return "fail"

@@ -4,9 +4,11 @@ the same digest. Without --canary nothing is ever written to the deployment."""
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
+import yaml
 
 from standin import run_pytest
 
@@ -72,3 +74,32 @@ def test_canary_not_replicated_fails_on_the_secondary(lab, tmp_path: Path) -> No
 def test_canary_on_a_read_only_primary_is_an_error(lab, tmp_path: Path) -> None:
     rep, _, _ = judge(lab("legacy-both"), tmp_path, "--canary", "--wait=3")
     assert rep["outcome"] == "error" and "read-only" in rep["message"], rep
+
+
+def test_canary_with_the_primary_registry_unreachable_is_an_error_row(lab, tmp_path: Path) -> None:
+    """An unreachable primary registry under --canary is an error fact, not a crash: REP-003
+    is an error on the secondary, naming the primary, the verdict is not READY, and the
+    reports are written."""
+    lab_ = lab("both-imported")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    inv = yaml.safe_load(lab_.inventory.read_text())
+    primary = next(s for s in inv["sites"] if s["role"] == "primary")
+    primary["registry"]["url"] = f"http://127.0.0.1:{closed}"
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(yaml.safe_dump(inv, sort_keys=False))
+    reports = tmp_path / "reports"
+    r = run_pytest("--profile=migrate-legacy", "--step=verify-replication",
+                   f"--inventory={inventory}", f"--report-dir={reports}", "--canary", "--wait=3",
+                   env=lab_.environ())
+    assert r.returncode in (1, 6), r.stdout + r.stderr
+    assert "INTERNALERROR" not in r.stdout + r.stderr and "Traceback" not in r.stderr
+    summary = json.loads((reports / "latest" / "summary.json").read_text())
+    rep = next(c for c in summary["checks"] if c["id"] == "REP-003")
+    assert rep["outcome"] == "error" and rep["site"] == "us-secondary", rep
+    assert primary["name"] in rep["message"] and str(closed) in rep["message"], rep["message"]
+    assert summary["verdict"] != "READY"
+    facts = json.loads((reports / "latest" / "facts.json").read_text())["facts"]
+    pushed = next(f for f in facts if f["key"] == "canary.pushed")
+    assert pushed["error"] and pushed["value"] is None

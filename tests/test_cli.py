@@ -221,7 +221,8 @@ def test_list_steps_and_collect_only_probe_nothing(deployment) -> None:
     assert r.returncode == 0 and "1. prerequisites" in r.stdout and "requires  VER-001" in r.stdout
     r = run_pytest("--profile=migrate-legacy", f"--inventory={d.inventory()}", "--collect-only",
                    "-q", env=d.env())
-    assert r.returncode == 0 and "test_geo_006[GEO-006@us-secondary]" in r.stdout
+    assert r.returncode == 0
+    assert "test_geo_006_gitlab_answers_at_own_url[GEO-006@us-secondary]" in r.stdout
     assert all(not s.requests for s in d.servers.values())
     assert not (d.tmp / "reports").exists()
 

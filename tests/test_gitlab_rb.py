@@ -1,18 +1,15 @@
-"""gitlab.rb parsing and the pure rules of the registry's metadata mode."""
+"""gitlab.rb parsing (probe layer) and the pure rules of the registry's metadata mode (check
+layer)."""
 
 from __future__ import annotations
 
 import pytest
 
+from checks._rules import config_mode, gitlab_v1_mode, header_mode, lockfile_mode
+from checks.test_reg import prefer_hazard
 from geopreflight.gitlab_rb import Unparsed, geo_role, parse
-from geopreflight.registry_config import (
-    config_mode,
-    gitlab_v1_mode,
-    header_mode,
-    lockfile_mode,
-    prefer_hazard,
-    summary,
-)
+from geopreflight.probes.models import Lockfiles
+from geopreflight.registry_config import summary
 
 RB = """
 # registry['database'] = { 'enabled' => true }   <- a comment, ignored
@@ -70,9 +67,9 @@ def test_other_mode_sources():
     assert header_mode("true") == "database" and header_mode(None) is None
     assert gitlab_v1_mode(200, True) == "database"
     assert gitlab_v1_mode(404, False) == "not-gitlab"
-    both = {"readable": True, "database-in-use": True, "filesystem-in-use": True}
+    both = Lockfiles(True, dir="/d", database_in_use=True, filesystem_in_use=True)
     assert lockfile_mode(both).startswith("invalid")
-    assert lockfile_mode({"readable": False}) is None
+    assert lockfile_mode(Lockfiles(False, why="object storage")) is None
 
 
 @pytest.mark.parametrize("enabled, is_set, pg, lock, hazard", [

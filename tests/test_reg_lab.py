@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from labrun import failing, fails_on, finding, passing, row, run
+from standin import run_pytest
 
 pytestmark = pytest.mark.lab
 
@@ -124,3 +127,23 @@ def test_not_a_gitlab_registry_makes_the_mode_checks_errors_that_say_why(lab):
     s = run(lab("upstream-registry"), profile="add-geo-default-db", step="move-metadata-db")
     r = row(s, "REG-006", "eu-primary")
     assert r["outcome"] == "error" and "not a GitLab container registry" in r["message"]
+
+
+def test_a_wrong_token_is_an_error_naming_its_variable_not_a_silent_registry(lab, tmp_path):
+    """GitLab's /jwt/auth refusing the inventory's token (401) says nothing about the registry:
+    REG-001 and REG-003 cannot be evaluated, and the row names the token's variable."""
+    lab_ = lab("legacy-both")
+    var = next(k for k in lab_.env if k.startswith("GITLAB_") and k.endswith("_TOKEN")
+               and "EU" in k)
+    out = tmp_path / "reports"
+    r = run_pytest("--profile=migrate-legacy", "--step=prerequisites",
+                   f"--inventory={lab_.inventory}", f"--report-dir={out}",
+                   env={**lab_.environ(), var: "glpat-wrongwrongwrong"})
+    s = json.loads((out / "latest" / "summary.json").read_text())
+    assert r.returncode in (1, 6), r.stdout
+    for cid in ("REG-001", "REG-003"):
+        got = row(s, cid, "eu-primary")
+        assert got["outcome"] == "error", (cid, got)
+        assert f"${var}" in got["message"] and "rejected" in got["message"], got["message"]
+        assert "glpat-wrong" not in got["message"]
+    assert row(s, "REG-001", "us-secondary")["outcome"] == "pass"

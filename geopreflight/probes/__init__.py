@@ -1,8 +1,9 @@
 """Probes gather facts from the deployment; they never write to it.
 
 A probe is a function `(ProbeContext, Site | None) -> (value, source)` registered with
-`@probe(key, scope)`. It raises `ProbeError` (or `Unreachable`) with a one-line reason when it
-cannot observe what it was asked for; the fact then records the error.
+`@probe(key, scope)`; the value is the key's typed model (`models.FACT_MODELS`). It raises
+`ProbeError` (or `Unreachable`) with a one-line reason when it cannot observe what it was
+asked for; the fact then records the error.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from ..http import Http
 from ..inventory import Inventory, Site
+from .models import FACT_MODELS
 
 
 class ProbeError(Exception):
@@ -44,6 +46,10 @@ PROBES: list[Probe] = []
 
 
 def probe(key: str, scope: str = "site") -> Callable[[ProbeFunc], ProbeFunc]:
+    """Register a probe that every run gathers; its key must have a model."""
+    if key not in FACT_MODELS:
+        raise ValueError(f"probe {key}: no model in probes/models.py FACT_MODELS")
+
     def register(func: ProbeFunc) -> ProbeFunc:
         PROBES.append(Probe(key, scope, func))
         return func

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..inventory import Site
 from . import ProbeContext, ProbeError, probe
+from .models import DbServer, DbSessions, DbTable, SiteSessions
 
 STATEMENT_TIMEOUT_MS = 5000
 ROW_CAP = 10000  # counts stop here: never walk a large table
@@ -89,7 +90,7 @@ def _begin(conn: Any) -> None:
     conn.execute(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}")
 
 
-def _table(conn: Any, table: str) -> dict[str, Any]:
+def _table(conn: Any, table: str) -> DbTable:
     """Presence and a capped row count of one table, in a savepoint (permission errors)."""
     import psycopg
 
@@ -97,16 +98,16 @@ def _table(conn: Any, table: str) -> dict[str, Any]:
         with conn.transaction():
             exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()[0]
             if not exists:
-                return {"exists": False, "rows": 0}
+                return DbTable(False, rows=0)
             rows = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT {ROW_CAP})"
                                 " AS t").fetchone()[0]
-            return {"exists": True, "rows": rows, "capped": rows >= ROW_CAP}
+            return DbTable(True, rows=rows, capped=rows >= ROW_CAP)
     except psycopg.Error as exc:
-        return {"exists": None, "error": _first(exc)}
+        return DbTable(None, error=_first(exc))
 
 
 @probe("db.server")
-def db_server(pc: ProbeContext, site: Site | None) -> tuple[Any, str]:
+def db_server(pc: ProbeContext, site: Site | None) -> tuple[DbServer, str]:
     """Identity, role in replication, version, settings and the registry tables."""
     import psycopg
 
@@ -117,8 +118,8 @@ def db_server(pc: ProbeContext, site: Site | None) -> tuple[Any, str]:
                 _begin(conn)
                 cur = conn.execute(SERVER_SQL)
                 names = [d.name for d in cur.description]
-                value = dict(zip(names, cur.fetchone(), strict=True))
-                value["tables"] = {t: _table(conn, t) for t in TABLES}
+                row = dict(zip(names, cur.fetchone(), strict=True))
+                value = DbServer(**row, tables={t: _table(conn, t) for t in TABLES})
         except psycopg.Error as exc:
             raise ProbeError(f"{site.name}'s registry metadata database: {_first(exc)}",
                              _where(site)) from None
@@ -126,7 +127,7 @@ def db_server(pc: ProbeContext, site: Site | None) -> tuple[Any, str]:
 
 
 @probe("db.sessions", scope="deployment")
-def db_sessions(pc: ProbeContext, _site: Site | None) -> tuple[Any, str]:
+def db_sessions(pc: ProbeContext, _site: Site | None) -> tuple[DbSessions, str]:
     """Which sites' marker sessions each site's server shows: a shared server shows both.
 
     All connections stay open while every server's `pg_stat_activity` is read, so a marker
@@ -140,14 +141,14 @@ def db_sessions(pc: ProbeContext, _site: Site | None) -> tuple[Any, str]:
     sites = [s for s in pc.inventory.sites if s.metadata_db is not None]
     markers = {s.name: f"geopreflight-{run}-{i}" for i, s in enumerate(sites)}
     by_marker = {m: name for name, m in markers.items()}
-    out: dict[str, Any] = {}
+    out: dict[str, SiteSessions] = {}
     with ExitStack() as stack:
         conns = {}
         for s in sites:
             try:
                 conns[s.name] = stack.enter_context(connect(pc, s, markers[s.name]))
             except ProbeError as exc:
-                out[s.name] = {"error": str(exc)}
+                out[s.name] = SiteSessions(error=str(exc))
         for name, conn in conns.items():
             try:
                 with conn.transaction():
@@ -156,7 +157,7 @@ def db_sessions(pc: ProbeContext, _site: Site | None) -> tuple[Any, str]:
                         "SELECT application_name FROM pg_stat_activity WHERE application_name "
                         "LIKE %s", (f"geopreflight-{run}-%",)).fetchall()
                 seen = sorted(by_marker[r[0]] for r in rows if r[0] in by_marker)
-                out[name] = {"sees": [n for n in seen if n != name]}
+                out[name] = SiteSessions(sees=[n for n in seen if n != name])
             except psycopg.Error as exc:
-                out[name] = {"error": f"{name}: {_first(exc)}"}
-    return out, "pg_stat_activity of every site's registry metadata database"
+                out[name] = SiteSessions(error=f"{name}: {_first(exc)}")
+    return DbSessions(out), "pg_stat_activity of every site's registry metadata database"

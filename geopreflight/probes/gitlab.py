@@ -12,6 +12,8 @@ from typing import Any
 from ..http import Reply
 from ..inventory import Site
 from . import ProbeContext, ProbeError, probe
+from .codec import ShapeError, from_json
+from .models import GeoSites, GeoStatuses, OwnAnswer
 
 MAX_PAGES = 50
 
@@ -59,18 +61,28 @@ def _all_pages(pc: ProbeContext, site: Site, path: str) -> tuple[list[Any], str]
     raise ProbeError(f"GET {source}: more than {MAX_PAGES} pages", source)
 
 
+def _typed(model: type, items: list[Any], source: str) -> Any:
+    """GitLab's answer as its model; a field GitLab documents but did not send is an error."""
+    try:
+        return from_json(model, items)
+    except ShapeError as exc:
+        raise ProbeError(f"GET {source}: unexpected answer ({exc})", source) from None
+
+
 @probe("geo.sites", scope="deployment")
-def geo_sites(pc: ProbeContext, _site: Site | None) -> tuple[Any, str]:
-    return _all_pages(pc, pc.inventory.primary, "/api/v4/geo_sites")
+def geo_sites(pc: ProbeContext, _site: Site | None) -> tuple[GeoSites, str]:
+    items, source = _all_pages(pc, pc.inventory.primary, "/api/v4/geo_sites")
+    return _typed(GeoSites, items, source), source
 
 
 @probe("geo.statuses", scope="deployment")
-def geo_statuses(pc: ProbeContext, _site: Site | None) -> tuple[Any, str]:
-    return _all_pages(pc, pc.inventory.primary, "/api/v4/geo_sites/status")
+def geo_statuses(pc: ProbeContext, _site: Site | None) -> tuple[GeoStatuses, str]:
+    items, source = _all_pages(pc, pc.inventory.primary, "/api/v4/geo_sites/status")
+    return _typed(GeoStatuses, items, source), source
 
 
 @probe("gitlab.own_answer")
-def own_answer(pc: ProbeContext, site: Site | None) -> tuple[Any, str]:
+def own_answer(pc: ProbeContext, site: Site | None) -> tuple[OwnAnswer, str]:
     """What the site's own URL answers to `/api/v4/metadata` (or `/api/v4/version`).
 
     For a Geo secondary this is normally the primary's answer, proxied: it proves the site
@@ -85,4 +97,4 @@ def own_answer(pc: ProbeContext, site: Site | None) -> tuple[Any, str]:
     body = _json(reply)
     if not isinstance(body, dict) or not isinstance(body.get("version"), str):
         raise ProbeError(f"GET {reply.url}: no version in the answer", reply.url)
-    return {"version": body["version"], "revision": body.get("revision")}, reply.url
+    return OwnAnswer(body["version"], body.get("revision")), reply.url

@@ -11,6 +11,8 @@ from typing import Any
 
 from ..inventory import Site
 from . import ProbeContext, ProbeError, probe
+from .codec import from_json
+from .models import HostConfig, HostVersion
 
 VERSION_FILE = "/opt/gitlab/embedded/service/gitlab-rails/VERSION"
 MANIFESTS = ("/opt/gitlab/version-manifest.json", "/opt/gitlab/version-manifest.txt")
@@ -65,15 +67,14 @@ def host_files(pc: ProbeContext, site: Site) -> HostFiles:
 
 
 @probe("host.gitlab_version")
-def gitlab_version(pc: ProbeContext, site: Site | None) -> tuple[Any, str]:
+def gitlab_version(pc: ProbeContext, site: Site | None) -> tuple[HostVersion, str]:
     """The installed GitLab version and whether this is a Linux package install."""
     assert site is not None
     host = host_files(pc, site)
     text = host.read(VERSION_FILE)
     manifest = next((m for m in MANIFESTS if host.read(m) is not None), None)
-    return ({"version": text.strip() if text else None,
-             "install": "linux-package" if manifest else "unknown",
-             "manifest": manifest},
+    return (HostVersion(text.strip() if text else None,
+                        "linux-package" if manifest else "unknown", manifest),
             f"{site.host.target if site.host else ''}{host.path(VERSION_FILE)}")
 
 
@@ -203,7 +204,7 @@ def _lockfiles(host: HostFiles, config: dict[str, Any]) -> dict[str, Any]:
 
 
 @probe("host.config")
-def host_config(pc: ProbeContext, site: Site | None) -> tuple[Any, str]:
+def host_config(pc: ProbeContext, site: Site | None) -> tuple[HostConfig, str]:
     """gitlab.rb, gitlab-cluster.json, the rendered config.yml and gitlab.yml, the token
     certificate's digest and the storage lockfiles: only what checks need, secrets as digests."""
     assert site is not None
@@ -215,4 +216,4 @@ def host_config(pc: ProbeContext, site: Site | None) -> tuple[Any, str]:
              "lockfiles": _lockfiles(host, config)}
     target = site.host.target if site.host else ""
     paths = ", ".join(host.path(p) for p in (GITLAB_RB, CONFIG_YML, GITLAB_YML))
-    return value, f"{target}{paths}"
+    return from_json(HostConfig, value), f"{target}{paths}"

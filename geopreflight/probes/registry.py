@@ -17,7 +17,9 @@ from urllib.parse import urlencode
 from ..http import Reply, Unreachable
 from ..inventory import Site
 from . import ProbeContext, ProbeError, probe
+from .codec import from_json
 from .gitlab import api_get
+from .models import PrimaryApi, RegistryApi, RegistryCatalog
 
 SERVICE = "container_registry"
 CATALOG_SCOPE = "registry:catalog:*"
@@ -60,10 +62,15 @@ def _registry_url(site: Site) -> str:
 
 def token(pc: ProbeContext, site: Site, realm: str, scope: str | None = None) -> tuple[str | None,
                                                                                      str]:
-    """A registry token from the realm, or None and why (GitLab's 401/403/404 meanings)."""
+    """A registry token from the realm, or None and why (GitLab's 404 and other meanings).
+
+    GitLab refusing the inventory's credentials (401, 403) is not an answer about the
+    registry: it raises ProbeError naming the token's variable and what it lacks.
+    """
     params = {"service": SERVICE} | ({"scope": scope} if scope else {})
     url = f"{realm}?{urlencode(params)}"
-    reply = pc.http.get(url, auth=(_username(pc, site), site.gitlab.token.reveal()),
+    user = _username(pc, site)
+    reply = pc.http.get(url, auth=(user, site.gitlab.token.reveal()),
                         verify=site.gitlab.verify)
     if reply.status == 200:
         try:
@@ -72,9 +79,14 @@ def token(pc: ProbeContext, site: Site, realm: str, scope: str | None = None) ->
         except (ValueError, AttributeError):
             value = None
         return (value, "") if value else (None, f"GET {realm}: 200 without a token")
-    why = {401: "the username or token is wrong (HTTP Basic: Access denied)",
-           403: "the token has no registry ability: it needs read_registry (or api)",
-           404: "GitLab says the registry is not enabled (UNAVAILABLE)"}.get(
+    who = site.gitlab.token.source
+    refused = {401: f"GitLab rejected user {user} with the token from {who} (HTTP Basic: "
+                    "Access denied: a wrong, expired or revoked token, or not that user's)",
+               403: f"the token from {who} has no registry ability: it needs read_registry "
+                    "(or api)"}.get(reply.status)
+    if refused:
+        raise ProbeError(f"GET {realm}?service={SERVICE}: {reply.status}, {refused}", realm)
+    why = {404: "GitLab says the registry is not enabled (UNAVAILABLE)"}.get(
         reply.status, "unexpected answer")
     return None, f"GET {realm}?service={SERVICE}: {reply.status}, {why}"
 
@@ -111,13 +123,13 @@ def _authorised(pc: ProbeContext, site: Site) -> tuple[dict[str, Any], str | Non
 
 
 @probe("registry.api")
-def registry_api(pc: ProbeContext, site: Site | None) -> tuple[Any, str]:
+def registry_api(pc: ProbeContext, site: Site | None) -> tuple[RegistryApi, str]:
     """Does the registry answer, with GitLab token auth, and what does it say about itself."""
     assert site is not None
     value, bearer = _authorised(pc, site)
     base = value["url"]
     if bearer is None:
-        return value, f"{base}/v2/"
+        return from_json(RegistryApi, value), f"{base}/v2/"
     reply = _get(pc, site, f"{base}/v2/", bearer)
     h = reply.headers
     value.update({
@@ -136,11 +148,11 @@ def registry_api(pc: ProbeContext, site: Site | None) -> tuple[Any, str]:
         v1 = _get(pc, site, f"{base}/gitlab/v1/", bearer)
         value["gitlab_v1"] = {"status": v1.status,
                               "version_header": "Gitlab-Container-Registry-Version" in v1.headers}
-    return value, f"{base}/v2/, {base}/gitlab/v1/"
+    return from_json(RegistryApi, value), f"{base}/v2/, {base}/gitlab/v1/"
 
 
 @probe("registry.catalog")
-def registry_catalog(pc: ProbeContext, site: Site | None) -> tuple[Any, str]:
+def registry_catalog(pc: ProbeContext, site: Site | None) -> tuple[RegistryCatalog, str]:
     """The first catalog entry (`n=1`) with a `registry:catalog:*` token: data or none."""
     assert site is not None
     value, _ = _authorised(pc, site)
@@ -160,12 +172,11 @@ def registry_catalog(pc: ProbeContext, site: Site | None) -> tuple[Any, str]:
         repos = reply.json().get("repositories") or []
     except (ValueError, AttributeError):
         raise ProbeError(f"GET {url}: the answer is not the catalog's JSON", url) from None
-    return {"repositories_on_first_page": len(repos),
-            "more": "Link" in reply.headers}, url
+    return RegistryCatalog(len(repos), "Link" in reply.headers), url
 
 
 @probe("registry.primary_api")
-def registry_primary_api(pc: ProbeContext, site: Site | None) -> tuple[Any, str]:
+def registry_primary_api(pc: ProbeContext, site: Site | None) -> tuple[PrimaryApi | None, str]:
     """A secondary's `geo_registry_replication_primary_api_url`, asked for `/v2/` unauthenticated:
     the primary registry must answer with a Bearer challenge (fact sheet A6, E2)."""
     assert site is not None
@@ -177,15 +188,17 @@ def registry_primary_api(pc: ProbeContext, site: Site | None) -> tuple[Any, str]
     from .host import host_config
 
     cfg, _ = host_config(pc, site)
-    url = (cfg["gitlab_yml"].get("registry_replication_primary_api_url")
-           or ((cfg["gitlab_rb"]["values"].get("gitlab_rails") or {})
-               .get("geo_registry_replication_primary_api_url")))
+    rails = cfg.gitlab_rb.values.get("gitlab_rails")
+    url = (cfg.gitlab_yml.registry_replication_primary_api_url
+           or (rails.get("geo_registry_replication_primary_api_url")
+               if isinstance(rails, dict) else None))
     if not url:
-        return {"url": None}, "gitlab.yml, gitlab.rb"
-    target = f"{str(url).rstrip('/')}/v2/"
+        return PrimaryApi(None), "gitlab.yml, gitlab.rb"
+    url = str(url)
+    target = f"{url.rstrip('/')}/v2/"
     try:
         reply = pc.http.get(target, verify=site.gitlab.verify)
     except Unreachable as exc:
-        return {"url": url, "error": str(exc)}, target
-    return {"url": url, "status": reply.status, "bearer_challenge": challenge(reply) is not None,
-            "version": reply.headers.get("Gitlab-Container-Registry-Version")}, target
+        return PrimaryApi(url, error=str(exc)), target
+    return PrimaryApi(url, status=reply.status, bearer_challenge=challenge(reply) is not None,
+                      version=reply.headers.get("Gitlab-Container-Registry-Version")), target

@@ -8,12 +8,12 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
-from .catalog import CannotEvaluate
-from .context import CheckContext
-from .inventory import Site
+from geopreflight.catalog import CannotEvaluate
+from geopreflight.context import CheckContext
+from geopreflight.inventory import Site
+from geopreflight.probes.models import GeoSite, GeoSites, GeoStatus, GeoStatuses
 
 
 def _norm(url: str) -> tuple[str, str, str]:
@@ -27,27 +27,28 @@ def match_site_url(a: str, b: str) -> bool:
 
 @dataclass(frozen=True)
 class GeoMatch:
-    geo_site: dict[str, Any] | None
+    geo_site: GeoSite | None
     by: str | None  # "name", "url", "internal_url"
 
     def describe(self) -> str:
         if self.geo_site is None:
             return "not a Geo site"
         g = self.geo_site
-        return f"Geo site id {g.get('id')} {g.get('name')!r} (matched by {self.by})"
+        return f"Geo site id {g.id} {g.name!r} (matched by {self.by})"
 
 
-def match(site: Site, geo_sites: list[dict[str, Any]]) -> GeoMatch:
+def match(site: Site, geo_sites: GeoSites) -> GeoMatch:
     """The Geo site for an inventory site: by name first, then by url or internal_url.
 
     Never by `current`: a secondary's answers are the primary's (fact sheet D1).
     """
     for g in geo_sites:
-        if g.get("name") == site.name:
+        if g.name == site.name:
             return GeoMatch(g, "name")
     for field in ("url", "internal_url"):
         for g in geo_sites:
-            if g.get(field) and match_site_url(g[field], site.gitlab.url):
+            url = getattr(g, field)
+            if url and match_site_url(url, site.gitlab.url):
                 return GeoMatch(g, field)
     return GeoMatch(None, None)
 
@@ -56,9 +57,9 @@ def geo_match(ctx: CheckContext, site: Site) -> GeoMatch:
     return match(site, ctx.fact("geo.sites", None))
 
 
-def status_of(ctx: CheckContext, geo_site: dict[str, Any]) -> dict[str, Any] | None:
-    statuses = ctx.fact("geo.statuses", None)
-    return next((s for s in statuses if s.get("geo_node_id") == geo_site.get("id")), None)
+def status_of(ctx: CheckContext, geo_site: GeoSite) -> GeoStatus | None:
+    statuses: GeoStatuses = ctx.fact("geo.statuses", None)
+    return statuses.of(geo_site.id)
 
 
 @dataclass(frozen=True)
@@ -77,15 +78,15 @@ def own_version(ctx: CheckContext, site: Site) -> OwnVersion:
     m = geo_match(ctx, site)
     if m.geo_site is None:
         own = ctx.fact("gitlab.own_answer", site)
-        return OwnVersion(own["version"], own.get("revision"), f"{site.gitlab.url}/api/v4/metadata")
+        return OwnVersion(own.version, own.revision, f"{site.gitlab.url}/api/v4/metadata")
     status = status_of(ctx, m.geo_site)
-    if status and status.get("version"):
-        return OwnVersion(status["version"], status.get("revision"),
-                          f"its Geo status (site id {m.geo_site.get('id')})")
+    if status and status.version:
+        return OwnVersion(status.version, status.revision,
+                          f"its Geo status (site id {m.geo_site.id})")
     if site.host is None:
         raise CannotEvaluate(f"{site.name} is a Geo site without a Geo status, and the "
                              "inventory gives no host to read its version file from")
     hv = ctx.fact("host.gitlab_version", site)
-    if not hv.get("version"):
+    if not hv.version:
         raise CannotEvaluate(f"{site.name} has no Geo status and no version file on its host")
-    return OwnVersion(hv["version"], None, "the host's version file")
+    return OwnVersion(hv.version, None, "the host's version file")

@@ -6,6 +6,10 @@ project), then polls every secondary's registry until the same tag answers with 
 digest. That proves Geo replication end to end, where the Geo status can show 100% for a
 replication that is broken (fact sheet, E2, E3). The image stays in the registries; its tag
 names the time of the run.
+
+It is a probe like the others (its facts go through `facts.observe`, so an unreachable
+registry is an error fact, never a crash), but it is not in `PROBES`: only `CanaryPlugin`,
+registered with `--canary`, runs it.
 """
 
 from __future__ import annotations
@@ -21,12 +25,13 @@ from typing import Any
 
 import requests
 
-from .facts import Fact
-from .http import Http
-from .inventory import Inventory, Site
-from .probes import ProbeContext, ProbeError
-from .probes.registry import CATALOG_SCOPE, challenge, token
-from .redact import Redactor
+from ..facts import Fact, observe
+from ..http import Http, Unreachable
+from ..inventory import Inventory, Site
+from ..redact import Redactor
+from . import Probe, ProbeContext, ProbeError
+from .models import CanaryPushed, CanarySeen
+from .registry import CATALOG_SCOPE, challenge, token
 
 REPOSITORY_SUFFIX = "geopreflight-canary"
 POLL_S = 1.0
@@ -81,7 +86,10 @@ class Canary:
             raise ProbeError(f"the inventory gives no registry for {site.name}")
         base = site.registry.url
         pc = ProbeContext(self.inventory, Http(*self.timeout))  # fresh: no cached answers
-        params = challenge(pc.http.get(f"{base}/v2/", verify=site.gitlab.verify))
+        try:
+            params = challenge(pc.http.get(f"{base}/v2/", verify=site.gitlab.verify))
+        except Unreachable as exc:
+            raise ProbeError(f"{site.name}'s registry: {exc}", f"{base}/v2/") from None
         if not params or not params.get("realm"):
             raise ProbeError(f"GET {base}/v2/ gives no Bearer challenge")
         bearer, why = token(pc, site, params["realm"], scope)
@@ -157,18 +165,6 @@ class Canary:
             time.sleep(POLL_S)
 
 
-def _fact(key: str, site: str | None, func: Any, redactor: Redactor) -> Fact:
-    started = datetime.now(UTC)
-    t0 = time.monotonic()
-    fact = Fact(key, site, started_at=started.isoformat().replace("+00:00", "Z"))
-    try:
-        fact.value, fact.source = func()
-    except ProbeError as exc:
-        fact.error = redactor.text(str(exc))
-    fact.duration_s = round(time.monotonic() - t0, 3)
-    return fact
-
-
 class CanaryPlugin:
     """Registered only with --canary: adds the canary's facts to the run, once."""
 
@@ -185,26 +181,29 @@ class CanaryPlugin:
     def _run(self) -> list[Fact]:
         c, inv = self.canary, self.canary.inventory
         tag = "c" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        state: dict[str, Any] = {}
+        pc = ProbeContext(inv, Http(*c.timeout))
 
-        def push() -> tuple[Any, str]:
-            state["repo"] = c.repository()
-            state["digest"] = c.push(state["repo"], tag)
-            return ({"repository": state["repo"], "tag": tag, "digest": state["digest"]},
-                    f"{inv.primary.registry.url}/v2/{state['repo']}/manifests/{tag} (PUT)")
+        def push(_pc: ProbeContext, _site: Site | None) -> tuple[CanaryPushed, str]:
+            repo = c.repository()
+            pushed = CanaryPushed(repo, tag, c.push(repo, tag))
+            return pushed, f"{_url(inv.primary)}/v2/{repo}/manifests/{tag} (PUT)"
 
-        facts = [_fact("canary.pushed", None, push, self.redactor)]
-        if "digest" not in state:
-            return facts
+        pushed = observe(Probe("canary.pushed", "deployment", push), pc, None, self.redactor)
+        if pushed.error:
+            return [pushed]
+        done: CanaryPushed = pushed.value
         deadline = time.monotonic() + c.wait_s
-        for site in inv.sites:
-            if site.role != "secondary":
-                continue
 
-            def seen(site: Site = site) -> tuple[Any, str]:
-                seconds = c.seen(site, state["repo"], tag, state["digest"], deadline)
-                return ({"seconds": round(seconds, 2), "digest": state["digest"]},
-                        f"{site.registry.url}/v2/{state['repo']}/manifests/{tag} (HEAD)")
+        def seen(_pc: ProbeContext, site: Site | None) -> tuple[CanarySeen, str]:
+            assert site is not None
+            seconds = c.seen(site, done.repository, tag, done.digest, deadline)
+            return (CanarySeen(round(seconds, 2), done.digest),
+                    f"{_url(site)}/v2/{done.repository}/manifests/{tag} (HEAD)")
 
-            facts.append(_fact("canary.seen", site.name, seen, self.redactor))
-        return facts
+        probe = Probe("canary.seen", "site", seen)
+        return [pushed] + [observe(probe, pc, site, self.redactor) for site in inv.sites
+                           if site.role == "secondary"]
+
+
+def _url(site: Site) -> str:
+    return site.registry.url if site.registry else f"(no registry for {site.name})"

@@ -8,12 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from .catalog import CannotEvaluate
-from .context import CheckContext
-from .facts import FactError
-from .gitlab_rb import MISSING, Problem, RubyConfig, Unparsed
-from .inventory import Site
-from .registry_config import config_mode, gitlab_v1_mode, header_mode, lockfile_mode
+from geopreflight.catalog import CannotEvaluate
+from geopreflight.context import CheckContext
+from geopreflight.facts import FactError
+from geopreflight.gitlab_rb import MISSING, Problem, RubyConfig, Unparsed
+from geopreflight.inventory import Site
+from geopreflight.probes.models import (
+    ConfigYml,
+    DbServer,
+    DbTable,
+    HostConfig,
+    Lockfiles,
+    RegistryApi,
+)
+
+from ._rules import config_mode, gitlab_v1_mode, header_mode, lockfile_mode
 
 
 def _site(ctx: CheckContext, site: Site | None) -> Site:
@@ -22,18 +31,17 @@ def _site(ctx: CheckContext, site: Site | None) -> Site:
     return s
 
 
-def host(ctx: CheckContext, site: Site | None = None) -> dict[str, Any]:
+def host(ctx: CheckContext, site: Site | None = None) -> HostConfig:
     return ctx.fact("host.config", _site(ctx, site))
 
 
 def rb(ctx: CheckContext, site: Site | None = None) -> RubyConfig:
     """The site's gitlab.rb (its literal settings and the statements that could not be read)."""
     s = _site(ctx, site)
-    g = host(ctx, s)["gitlab_rb"]
-    if not g["present"]:
+    g = host(ctx, s).gitlab_rb
+    if not g.present:
         raise CannotEvaluate(f"{s.name}: /etc/gitlab/gitlab.rb does not exist on the host")
-    return RubyConfig(g["values"], [Problem(p["line"], tuple(p["path"]), p["reason"])
-                                    for p in g["problems"]])
+    return RubyConfig(g.values, [Problem(p.line, tuple(p.path), p.reason) for p in g.problems])
 
 
 def rb_get(ctx: CheckContext, *path: str, default: Any = None, site: Site | None = None) -> Any:
@@ -62,38 +70,43 @@ def disabled_reason(ctx: CheckContext, site: Site | None = None) -> str | None:
     return None if url else "registry_external_url is not set"
 
 
-def config_yml(ctx: CheckContext, site: Site | None = None) -> dict[str, Any]:
+def config_yml(ctx: CheckContext, site: Site | None = None) -> ConfigYml:
     """The rendered registry config.yml summary; an error when it is missing or unreadable."""
     s = _site(ctx, site)
-    c = host(ctx, s)["config_yml"]
-    if not c.get("present"):
+    c = host(ctx, s).config_yml
+    if not c.present:
         raise CannotEvaluate(f"{s.name}: /var/opt/gitlab/registry/config.yml does not exist "
                              "(registry not enabled, or gitlab-ctl reconfigure not run)")
-    if c.get("error"):
-        raise CannotEvaluate(f"{s.name}: {c['error']}")
+    if c.error:
+        raise CannotEvaluate(f"{s.name}: {c.error}")
     return c
 
 
-def lockfiles(ctx: CheckContext, site: Site | None = None) -> dict[str, Any]:
-    return host(ctx, site)["lockfiles"]
+def lockfiles(ctx: CheckContext, site: Site | None = None) -> Lockfiles:
+    return host(ctx, site).lockfiles
 
 
-def api(ctx: CheckContext, site: Site | None = None) -> dict[str, Any]:
+def filesystem_lock(locks: Lockfiles) -> bool | None:
+    """Whether a `filesystem-in-use` lockfile exists; None when the lockfiles cannot be read."""
+    return bool(locks.filesystem_in_use) if locks.readable else None
+
+
+def api(ctx: CheckContext, site: Site | None = None) -> RegistryApi:
     """The authorised `/v2/` answer; an error when the registry could not be authorised."""
     s = _site(ctx, site)
-    value = ctx.fact("registry.api", s)
-    if value.get("problem"):
-        raise CannotEvaluate(f"{s.name}'s registry: {value['problem']}")
-    if value.get("status") != 200:
-        raise CannotEvaluate(f"{s.name}'s registry answers {value.get('status')} to an "
+    value: RegistryApi = ctx.fact("registry.api", s)
+    if value.problem:
+        raise CannotEvaluate(f"{s.name}'s registry: {value.problem}")
+    if value.status != 200:
+        raise CannotEvaluate(f"{s.name}'s registry answers {value.status} to an "
                              "authorised GET /v2/")
     return value
 
 
-def gitlab_registry(ctx: CheckContext, site: Site | None = None) -> dict[str, Any]:
+def gitlab_registry(ctx: CheckContext, site: Site | None = None) -> RegistryApi:
     """`api` for a GitLab container registry; the mode rules do not apply to any other."""
     value = api(ctx, site)
-    if not value.get("version"):
+    if not value.version:
         raise CannotEvaluate(f"{_site(ctx, site).name}'s registry sends no "
                              "Gitlab-Container-Registry-Version: not a GitLab container "
                              "registry, so the metadata-mode rules do not apply")
@@ -111,25 +124,25 @@ def mode_sources(ctx: CheckContext, site: Site | None = None) -> dict[str, str]:
         return {f"gitlab.rb ({why})": "disabled"}
     value = gitlab_registry(ctx, s)
     out: dict[str, str] = {}
-    header = header_mode(value.get("database_enabled"))
+    header = header_mode(value.database_enabled)
     if header is None:
         raise CannotEvaluate(f"{s.name}'s registry sends no usable "
                              "Gitlab-Container-Registry-Database-Enabled header "
-                             f"({value.get('database_enabled')!r})")
+                             f"({value.database_enabled!r})")
     out["header Gitlab-Container-Registry-Database-Enabled"] = header
-    v1 = value.get("gitlab_v1") or {}
-    v1_mode = gitlab_v1_mode(v1.get("status"), bool(v1.get("version_header")))
-    if v1_mode:
-        out[f"/gitlab/v1/ ({v1.get('status')})"] = v1_mode
+    v1 = value.gitlab_v1
+    v1_mode = gitlab_v1_mode(v1.status, v1.version_header) if v1 else None
+    if v1_mode and v1:
+        out[f"/gitlab/v1/ ({v1.status})"] = v1_mode
     locks = lockfiles(ctx, s)
     lock_mode = lockfile_mode(locks)
     if lock_mode:
         out["storage lockfiles"] = lock_mode
     cfg = config_yml(ctx, s)
-    fs_lock = locks.get("filesystem-in-use") if locks.get("readable") else None
-    cmode = config_mode(cfg["database"].get("enabled"), fs_lock)
+    enabled = cfg.database.enabled if cfg.database else None
+    cmode = config_mode(enabled, filesystem_lock(locks))
     if cmode:
-        out[f"config.yml database.enabled={cfg['database'].get('enabled')!r}"] = cmode
+        out[f"config.yml database.enabled={enabled!r}"] = cmode
     return out
 
 
@@ -144,14 +157,16 @@ def describe(sources: dict[str, str]) -> str:
     return "; ".join(f"{k}: {v}" for k, v in sources.items())
 
 
-def db(ctx: CheckContext, site: Site | None = None) -> dict[str, Any]:
+def db(ctx: CheckContext, site: Site | None = None) -> DbServer:
     return ctx.fact("db.server", _site(ctx, site))
 
 
-def table(ctx: CheckContext, name: str, site: Site | None = None) -> dict[str, Any]:
-    t = db(ctx, site)["tables"][name]
-    if t.get("error"):
-        raise CannotEvaluate(f"{_site(ctx, site).name}: cannot read table {name}: {t['error']}")
+def table(ctx: CheckContext, name: str, site: Site | None = None) -> DbTable:
+    t = db(ctx, site).tables.get(name)
+    if t is None:
+        raise CannotEvaluate(f"{_site(ctx, site).name}: table {name} was not read")
+    if t.error:
+        raise CannotEvaluate(f"{_site(ctx, site).name}: cannot read table {name}: {t.error}")
     return t
 
 
@@ -163,10 +178,9 @@ def has_data(ctx: CheckContext, site: Site | None = None) -> tuple[bool, str]:
     s = _site(ctx, site)
     agreed, sources = mode(ctx, s)
     if agreed == "database":
-        rows = table(ctx, "repositories", s)["rows"]
+        rows = table(ctx, "repositories", s).rows or 0
         return rows > 0, f"{rows} row(s) in repositories"
     if agreed != "legacy":
         raise CannotEvaluate(f"{s.name}: the metadata mode is unclear ({describe(sources)})")
-    cat = ctx.fact("registry.catalog", s)
-    n = cat["repositories_on_first_page"]
+    n = ctx.fact("registry.catalog", s).repositories_on_first_page
     return n > 0, f"the catalog's first page lists {n} repository(ies)"

@@ -1,0 +1,46 @@
+"""Name resolution the checks need, done here so that a check never touches DNS and a replay
+(`--from-evidence`) is a pure function of the recorded facts."""
+
+from __future__ import annotations
+
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as Timeout
+
+from ..inventory import Site
+from . import ProbeContext, ProbeError, probe
+from .models import ResolvedHost
+
+
+def resolve(host: str, timeout_s: float) -> ResolvedHost:
+    """The addresses `host` resolves to, within `timeout_s` (getaddrinfo has no timeout of
+    its own, so it runs in a thread that is abandoned at the deadline)."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="resolve")
+    try:
+        infos = pool.submit(socket.getaddrinfo, host, None).result(timeout=timeout_s)
+    except Timeout:
+        return ResolvedHost(host, error=f"{host} did not resolve within {timeout_s:g} s")
+    except OSError as exc:
+        return ResolvedHost(host, error=f"{host} does not resolve: {exc.strerror or exc}")
+    finally:
+        pool.shutdown(wait=False)
+    return ResolvedHost(host, sorted({str(info[4][0]) for info in infos}))
+
+
+@probe("db.registry_host")
+def registry_db_host(pc: ProbeContext, site: Site | None) -> tuple[ResolvedHost, str]:
+    """The addresses of the database host the registry's rendered config.yml names (DB-006
+    compares them with the server the inventory's DSN reaches). A socket path or an unset
+    host is not resolved."""
+    from .host import CONFIG_YML, _config_yml, host_files
+
+    assert site is not None
+    if site.host is None:
+        raise ProbeError(f"the inventory gives no host for {site.name}, so its config.yml "
+                         "cannot be read")
+    config = _config_yml(host_files(pc, site))
+    host = (config.get("database") or {}).get("host") if not config.get("error") else None
+    if not host or str(host).startswith("/"):
+        return ResolvedHost(None if not host else str(host)), f"{CONFIG_YML} database.host"
+    return (resolve(str(host), pc.inventory.timeouts.connect_s),
+            f"getaddrinfo({host}) from {CONFIG_YML} database.host")

@@ -1,0 +1,354 @@
+"""What each probe observed, as typed models; `FACT_MODELS` maps every fact key to its model.
+
+The JSON form of each model (`codec.to_json`) is the fact's `value` in facts.json, so recorded
+facts load back as the same models (`Facts.from_dicts`). Models hold observations only: the
+rules that judge them live in the checks. GitLab's own answers (Geo sites and statuses) are
+pass-through models: the fields the checks read are typed, the rest is kept as it came.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .codec import key, opt, raw, root, when
+
+# --- the GitLab API --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GeoSite:
+    """One entry of `GET /api/v4/geo_sites` (documented fields; the rest kept in `raw`)."""
+
+    id: int
+    name: str | None
+    url: str | None
+    internal_url: str | None
+    primary: bool
+    raw: dict[str, Any] = raw()
+
+
+@dataclass(frozen=True)
+class GeoSites:
+    items: list[GeoSite] = root()
+
+    def __iter__(self) -> Iterator[GeoSite]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+@dataclass(frozen=True)
+class GeoStatus:
+    """One entry of `GET /api/v4/geo_sites/status`: what a Geo site reports about itself."""
+
+    geo_node_id: int
+    version: str | None = None
+    revision: str | None = None
+    healthy: bool | None = None
+    health: str | None = None
+    health_status: str | None = None
+    last_successful_status_check_timestamp: int | float | None = None
+    updated_at: str | None = None
+    container_repositories_replication_enabled: bool | None = None
+    container_repositories_failed_count: int | None = None
+    container_repositories_synced_count: int | None = None
+    container_repositories_registry_count: int | None = None
+    raw: dict[str, Any] = raw()
+
+
+@dataclass(frozen=True)
+class GeoStatuses:
+    items: list[GeoStatus] = root()
+
+    def __iter__(self) -> Iterator[GeoStatus]:
+        return iter(self.items)
+
+    def of(self, geo_site_id: int) -> GeoStatus | None:
+        """The status a Geo site reported, or None when it has not reported."""
+        return next((s for s in self.items if s.geo_node_id == geo_site_id), None)
+
+
+@dataclass(frozen=True)
+class OwnAnswer:
+    """What the site's own URL answers to `/api/v4/metadata` (or `/api/v4/version`)."""
+
+    version: str
+    revision: Any  # GitLab's JSON, passed on as it came
+
+
+# --- the container registry ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Challenge:
+    realm: str
+    service: str | None
+
+
+@dataclass(frozen=True)
+class GitlabV1:
+    status: int
+    version_header: bool
+
+
+def _authorised(api: RegistryApi) -> bool:
+    return api.status is not None
+
+
+@dataclass(frozen=True)
+class RegistryApi:
+    """`/v2/` without a token, then with one: the GitLab headers and `/gitlab/v1/`.
+
+    `problem` says why no token was obtained; the header fields exist once a token was.
+    """
+
+    url: str
+    unauthenticated_status: int
+    problem: str | None = opt()
+    challenge: Challenge | None = opt()
+    status: int | None = opt()
+    api_version: str | None = when(_authorised)
+    version: str | None = when(_authorised)
+    features: str | None = when(_authorised)
+    database_enabled: str | None = when(_authorised)
+    token_accepted_by_primary: bool | None = opt()
+    gitlab_v1: GitlabV1 | None = opt()
+
+
+@dataclass(frozen=True)
+class RegistryCatalog:
+    """The catalog's first page (`n=1`): data or none, never the whole catalog."""
+
+    repositories_on_first_page: int
+    more: bool
+
+
+def _answered(p: PrimaryApi) -> bool:
+    return p.status is not None
+
+
+@dataclass(frozen=True)
+class PrimaryApi:
+    """A secondary's `geo_registry_replication_primary_api_url`, asked for `/v2/`."""
+
+    url: str | None
+    error: str | None = opt()
+    status: int | None = opt()
+    bearer_challenge: bool | None = when(_answered)
+    version: str | None = when(_answered)
+
+
+# --- the registry metadata database ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DbTable:
+    """A registry table: present, and a row count capped at ROW_CAP (or why unreadable)."""
+
+    exists: bool | None
+    rows: int | None = opt()
+    capped: bool | None = opt()
+    error: str | None = opt()
+
+
+@dataclass(frozen=True)
+class DbServer:
+    """What PostgreSQL says about itself, as the inventory's DSN reaches it."""
+
+    system_identifier: str | None
+    in_recovery: bool
+    wal_receivers: int
+    downstream: int
+    version_num: int
+    version: str
+    dbname: str
+    user: str
+    server_addr: str | None
+    server_port: int | None
+    started_at: str | None
+    default_transaction_read_only: str
+    bytea_output: str
+    owner: str | None
+    tables: dict[str, DbTable] = field(default_factory=dict)
+
+    @property
+    def replica(self) -> bool:
+        """In recovery, or receiving WAL: a standby of another server."""
+        return self.in_recovery or self.wal_receivers > 0
+
+
+@dataclass(frozen=True)
+class SiteSessions:
+    """Which other sites' marker sessions one site's server shows (or why it could not)."""
+
+    sees: list[str] | None = opt()
+    error: str | None = opt()
+
+
+@dataclass(frozen=True)
+class DbSessions:
+    by_site: dict[str, SiteSessions] = root()
+
+    def shared(self, a: str, b: str) -> bool:
+        """Either site's server shows the other's marker: one PostgreSQL serves both."""
+        return (b in (self._sees(a)) or a in self._sees(b))
+
+    def _sees(self, name: str) -> list[str]:
+        s = self.by_site.get(name)
+        return (s.sees or []) if s else []
+
+
+@dataclass(frozen=True)
+class ResolvedHost:
+    """The addresses the registry's database host (config.yml) resolves to, for DB-006."""
+
+    host: str | None
+    addresses: list[str] = field(default_factory=list)
+    error: str | None = opt()
+
+
+# --- host files ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HostVersion:
+    version: str | None
+    install: str  # linux-package | unknown
+    manifest: str | None
+
+
+@dataclass(frozen=True)
+class RbProblem:
+    line: int
+    path: list[Any]
+    reason: str
+
+
+@dataclass(frozen=True)
+class GitlabRb:
+    """gitlab.rb's literal settings (secrets as digests) and what could not be read."""
+
+    present: bool
+    values: dict[str, Any]
+    problems: list[RbProblem]
+
+
+def _read(f: Any) -> bool:
+    return bool(f.present) and f.error is None
+
+
+@dataclass(frozen=True)
+class ClusterJson:
+    present: bool
+    error: str | None = opt()
+    primary: Any = when(_read)
+    secondary: Any = when(_read)
+
+
+@dataclass(frozen=True)
+class ConfigDb:
+    """config.yml's `database` section, values as YAML gave them."""
+
+    enabled: Any = None
+    host: Any = None
+    port: Any = None
+    user: Any = None
+    dbname: Any = None
+    prefer_mode_overridden: Any = key("_prefer_mode_overridden", default=None)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: Any
+    url: Any
+    auth_digest: str | None
+
+
+@dataclass(frozen=True)
+class ConfigYml:
+    """The rendered registry config.yml, summarised (secrets dropped or digested)."""
+
+    present: bool
+    error: str | None = opt()
+    storage_backend: Any = when(_read)
+    storage_root: Any = when(_read)
+    readonly: Any = when(_read)
+    http_addr: Any = when(_read)
+    database: ConfigDb | None = when(_read)
+    database_rendered: bool | None = when(_read)
+    token_issuer: Any = when(_read)
+    token_realm: Any = when(_read)
+    rootcertbundle: Any = when(_read)
+    notifications: list[Endpoint] | None = when(_read)
+
+
+@dataclass(frozen=True)
+class GitlabYml:
+    present: bool
+    error: str | None = opt()
+    registry_enabled: Any = when(_read)
+    notification_secret_digest: str | None = when(_read)
+    geo_node_name: Any = when(_read)
+    registry_replication_enabled: Any = when(_read)
+    registry_replication_primary_api_url: Any = when(_read)
+
+
+def _readable(lock: Lockfiles) -> bool:
+    return lock.readable
+
+
+@dataclass(frozen=True)
+class Lockfiles:
+    """The storage lockfiles, when the host's filesystem holds the storage."""
+
+    readable: bool
+    why: str | None = opt()
+    dir: str | None = when(_readable)
+    database_in_use: bool | None = when(_readable, key="database-in-use")
+    filesystem_in_use: bool | None = when(_readable, key="filesystem-in-use")
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    gitlab_rb: GitlabRb
+    cluster_json: ClusterJson
+    config_yml: ConfigYml
+    gitlab_yml: GitlabYml
+    cert_digest: str | None
+    lockfiles: Lockfiles
+
+
+# --- the canary (--canary only) --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CanaryPushed:
+    repository: str
+    tag: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class CanarySeen:
+    seconds: float
+    digest: str
+
+
+FACT_MODELS: dict[str, Any] = {
+    "geo.sites": GeoSites,
+    "geo.statuses": GeoStatuses,
+    "gitlab.own_answer": OwnAnswer,
+    "registry.api": RegistryApi,
+    "registry.catalog": RegistryCatalog,
+    "registry.primary_api": PrimaryApi | None,  # None: the site is not a secondary
+    "db.server": DbServer,
+    "db.sessions": DbSessions,
+    "db.registry_host": ResolvedHost,
+    "host.gitlab_version": HostVersion,
+    "host.config": HostConfig,
+    "canary.pushed": CanaryPushed,
+    "canary.seen": CanarySeen,
+}

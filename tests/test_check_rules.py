@@ -1,0 +1,86 @@
+"""The rules in the check layer: their doctests (scripts/test runs doctests of geopreflight/
+only), and DB-006 judging the addresses the probe resolved, never resolving names itself."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import socket
+
+import pytest
+
+from geopreflight.catalog import CATALOG, Outcome, evaluate
+from geopreflight.context import CheckContext
+from geopreflight.facts import Fact, Facts
+from geopreflight.inventory import load_inventory_text
+from geopreflight.probes.models import (
+    ClusterJson,
+    ConfigDb,
+    ConfigYml,
+    DbServer,
+    GitlabRb,
+    GitlabYml,
+    HostConfig,
+    Lockfiles,
+    ResolvedHost,
+)
+
+INVENTORY = """deployment: d
+sites:
+  - name: eu
+    role: primary
+    gitlab: {url: "https://gl.example", token_env: T}
+    metadata_db: {dsn_env: D}
+    host: {target: "local://", root: /nonexistent}
+"""
+
+
+@pytest.mark.parametrize("module", ["checks._rules", "checks._geo", "checks.test_db",
+                                    "checks.test_reg"])
+def test_doctests(module: str) -> None:
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted and not result.failed
+
+
+def _db006(server_addr: str, resolved: ResolvedHost | None, host: str = "db.internal",
+           ) -> tuple[Outcome, str]:
+    importlib.import_module("checks.test_db")
+    inventory = load_inventory_text(INVENTORY, "inv.yml", resolve_secrets=False)
+    config = HostConfig(
+        GitlabRb(True, {}, []), ClusterJson(False),
+        ConfigYml(True, storage_backend="filesystem", storage_root="/r", readonly=False,
+                  http_addr=None, database=ConfigDb(enabled=True, host=host, port=5432,
+                                                    dbname="registry"),
+                  database_rendered=True, token_issuer="gl", token_realm=None,
+                  rootcertbundle=None, notifications=[]),
+        GitlabYml(False), None, Lockfiles(False, why="object storage"))
+    server = DbServer("1", False, 0, 0, 160000, "16.0", "registry", "registry", server_addr,
+                      5432, None, "off", "hex", "registry")
+    facts = [Fact("host.config", "eu", config), Fact("db.server", "eu", server)]
+    if resolved is not None:
+        facts.append(Fact("db.registry_host", "eu", resolved))
+    ctx = CheckContext(inventory.sites[0], inventory, Facts(facts), "p", "s")
+    result = evaluate(CATALOG["DB-006"], ctx)
+    return result.outcome, result.message
+
+
+def test_db_006_uses_the_recorded_addresses_and_never_dns(monkeypatch) -> None:
+    def no_dns(*_a, **_k):
+        raise AssertionError("a check resolved a name")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    assert _db006("10.0.0.5/32", ResolvedHost("db.internal", ["10.0.0.5"]))[0] == "pass"
+    outcome, message = _db006("10.0.0.9/32", ResolvedHost("db.internal", ["10.0.0.5"]))
+    assert outcome == "fail" and "host" in message
+    failed = ResolvedHost("db.internal", error="db.internal does not resolve")
+    assert _db006("10.0.0.5/32", failed)[0] == "fail"
+    outcome, message = _db006("10.0.0.5/32", None)  # an older bundle without the fact
+    assert outcome == "error" and "db.registry_host" in message
+    assert _db006("127.0.0.1/32", None, host="localhost")[0] == "pass"  # literal: no lookup
+
+
+def test_the_probe_records_what_a_name_resolves_to() -> None:
+    from geopreflight.probes.dns import resolve
+
+    got = resolve("localhost", 5)
+    assert got.host == "localhost" and "127.0.0.1" in got.addresses and got.error is None
