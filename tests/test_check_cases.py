@@ -78,3 +78,17 @@ def test_recorded_facts_hold_no_secret_value() -> None:
         text = path.read_text()
         assert "glpat-" not in text, path
         assert "postgresql://" not in text, path
+
+
+# A pass case's patch may rightly change nothing (the change it makes is harmless).
+PATCHED = [c for c in TABLE.cases if c.patch and c.expected_outcome != "pass"]
+
+
+@pytest.mark.parametrize("case", PATCHED, ids=[c.id for c in PATCHED])
+def test_every_patch_matters(case: Case) -> None:
+    """A finding whose patch changes nothing the check says was in the base already: the
+    patch pins nothing down."""
+    plain = run_case(Case(case.check_id, case.expected_outcome, case.site, case.base, {},
+                          case.why), TABLE.recorded)
+    patched = run_case(case, TABLE.recorded)
+    assert (plain.outcome, plain.message) != (patched.outcome, patched.message)
