@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from geopreflight.cases import FAILED, Case, config_yml, db, rb
+from geopreflight.cases import FAILED, SAME_AS, Case, config_yml, db, rb
 
 P, S = "eu-primary", "us-secondary"
-DB_FAILED = {("db.server", S): FAILED("connection to 127.0.0.1:22035 refused")}
+DB_FAILED = {("db.server", S): FAILED("connection to the server refused")}
 PG14 = {db(S, "version_num"): 140011, db(S, "version"): "14.11"}
 NO_CONFIG = {config_yml(S, "present"): False}
-LEGACY_BOTH_PRIMARY_SYSID = "7714278130471436061"
+PRIMARY_SYSID = SAME_AS(db(P, "system_identifier"))
 
 ERROR_ONLY = {"DB-001": "an unreachable database cannot be judged: an error, not a fail"}
 
@@ -39,11 +39,11 @@ CASES: list[Case] = [
     Case("DB-003", "fail", S, "shared-db", {}, "a second database in the primary's cluster",
          message="same PostgreSQL instance"),
     Case("DB-003", "fail", S, "legacy-both",
-         {db(S, "system_identifier"): LEGACY_BOTH_PRIMARY_SYSID},
+         {db(S, "system_identifier"): PRIMARY_SYSID},
          "same system_identifier, writable: a promoted replica or restored base backup",
          message="physical copy", name="physical-copy"),
     Case("DB-003", "fail", S, "legacy-both",
-         {db(S, "system_identifier"): LEGACY_BOTH_PRIMARY_SYSID, db(P, "in_recovery"): True},
+         {db(S, "system_identifier"): PRIMARY_SYSID, db(P, "in_recovery"): True},
          "the primary's database replicates the secondary's",
          message="eu-primary's registry database is a streaming replica", name="reverse"),
     Case("DB-003", "error", S, "legacy-both", {("db.server", P): FAILED("timeout")},
@@ -68,7 +68,7 @@ CASES: list[Case] = [
          message="read-only replica", name="bundled-db-secondary"),
     Case("DB-005", "fail", S, "legacy-both",
          {rb(S, "postgresql", "enable"): True, rb(S, "postgresql", "listen_address"):
-          "127.0.0.1", rb(S, "postgresql", "port"): 22035},
+          "127.0.0.1", rb(S, "postgresql", "port"): SAME_AS(db(S, "server_port"))},
          "config.yml names the bundled PostgreSQL's listen address and port",
          message="listen_address 127.0.0.1", name="listen-address"),
     Case("DB-005", "error", S, "add-geo-external-db", {}, "no config.yml rendered yet",

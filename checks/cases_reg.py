@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from geopreflight.cases import FAILED, REMOVE, Case, config_yml, db, host, rb
+from geopreflight.cases import FAILED, REMOVE, SAME_AS, Case, config_yml, db, host, rb
 
 P, S = "eu-primary", "us-secondary"
 API_S = ("registry.api", S)
@@ -140,11 +140,11 @@ CASES: list[Case] = [
     Case("REG-012", "fail", S, "legacy-both", {PRIMARY_API: None},
          "primary_api_url unset (primary-api-url-unset)", message="is not set"),
     Case("REG-012", "fail", S, "legacy-both",
-         {(*PRIMARY_API, "url"): "http://127.0.0.1:27096/"},
+         {(*PRIMARY_API, "url"): SAME_AS(rb(P, "external_url"), "{}/")},
          "primary_api_url is the primary's GitLab URL (replication-misconfigured)",
          message="is the primary's GitLab URL", name="gitlab-url"),
     Case("REG-012", "fail", S, "legacy-both",
-         {(*PRIMARY_API, "url"): "http://127.0.0.1:27914"},
+         {(*PRIMARY_API, "url"): SAME_AS(config_yml(P, "http_addr"), "http://{}")},
          "primary_api_url is the primary's loopback registry_http_addr",
          message="loopback only", name="loopback"),
     Case("REG-012", "fail", S, "legacy-both",

@@ -14,7 +14,10 @@ The patch language: a dict from a path to a new value, applied in order.
 - The value is plain JSON data, or one of the markers: `FAILED("why")` makes the fact failed
   (its `error` set, its value gone; path `(key, site)` only), `REMOVE` deletes the key (or,
   at `(key, site)`, the whole fact: not gathered), `NOW(seconds)` is the current Unix time
-  plus `seconds` (for status ages, which checks judge against the clock).
+  plus `seconds` (for status ages, which checks judge against the clock), `SAME_AS(path)`
+  is the value found at another path of the facts (optionally through a format such as
+  `"http://{}"`), so a case says "the primary's identifier" rather than copying a recorded
+  number.
 - A path to a fact that is not recorded creates it (a canary fact on a run without one).
 
 >>> facts = [{"key": "db.server", "site": "b", "value": {"in_recovery": False}}]
@@ -59,6 +62,14 @@ class NOW:  # noqa: N801
     """Patch marker: the current Unix time plus `seconds` (negative: in the past)."""
 
     seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class SAME_AS:  # noqa: N801
+    """Patch marker: the value at another path of the facts, optionally `fmt`-formatted."""
+
+    path: tuple[Any, ...]
+    fmt: str = "{}"
 
 
 class _Remove:
@@ -106,16 +117,32 @@ def _step(node: Any, step: Any, path: PatchPath) -> Any:
         raise PatchError(f"{path}: no {step!r} in the recorded value") from None
 
 
-def _resolve(value: Any) -> Any:
-    return time.time() + value.seconds if isinstance(value, NOW) else value
+def _get(facts: list[dict[str, Any]], path: PatchPath) -> Any:
+    fact = next((f for f in facts if f["key"] == path[0] and f["site"] == path[1]), None)
+    if fact is None:
+        raise PatchError(f"{path}: no recorded fact {path[0]} for {path[1]}")
+    node = fact["value"]
+    for step in path[2:]:
+        node = _step(node, step, path)
+    return node
 
 
-def _set(fact: dict[str, Any], steps: PatchPath, value: Any, path: PatchPath) -> None:
+def _resolve(value: Any, facts: list[dict[str, Any]]) -> Any:
+    if isinstance(value, NOW):
+        return time.time() + value.seconds
+    if isinstance(value, SAME_AS):
+        found = _get(facts, value.path)
+        return found if value.fmt == "{}" else value.fmt.format(found)
+    return value
+
+
+def _set(fact: dict[str, Any], steps: PatchPath, value: Any, path: PatchPath,
+         facts: list[dict[str, Any]]) -> None:
     if not steps:
         if isinstance(value, FAILED):
             fact.update(value=None, error=value.why)
         else:
-            fact.update(value=copy.deepcopy(_resolve(value)), error=None)
+            fact.update(value=copy.deepcopy(_resolve(value, facts)), error=None)
         return
     if isinstance(value, FAILED):
         raise PatchError(f"{path}: FAILED applies to a whole fact, (key, site)")
@@ -133,7 +160,7 @@ def _set(fact: dict[str, Any], steps: PatchPath, value: Any, path: PatchPath) ->
             _step(node, last, path)
         elif not isinstance(node, dict):
             raise PatchError(f"{path}: {type(node).__name__} has no fields")
-        node[last] = copy.deepcopy(_resolve(value))
+        node[last] = copy.deepcopy(_resolve(value, facts))
 
 
 def patch_facts(facts: list[dict[str, Any]], patch: dict[PatchPath, Any]) -> list[dict[str, Any]]:
@@ -155,7 +182,7 @@ def patch_facts(facts: list[dict[str, Any]], patch: dict[PatchPath, Any]) -> lis
             fact = {"key": key, "site": site, "value": None, "error": None,
                     "source": "a case's patch", "started_at": "", "duration_s": 0.0}
             out.append(fact)
-        _set(fact, steps, value, path)
+        _set(fact, steps, value, path, out)
     return out
 
 
