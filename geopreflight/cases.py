@@ -18,7 +18,9 @@ The patch language: a dict from a path to a new value, applied in order.
   is the value found at another path of the facts (optionally through a format such as
   `"http://{}"`), so a case says "the primary's identifier" rather than copying a recorded
   number.
-- A path to a fact that is not recorded creates it (a canary fact on a run without one).
+- A path to a fact that is not recorded creates it (a canary fact on a run without one),
+  and so does a last step naming a field the recorded dict lacks (`problem`, `error`); every
+  other step must exist, so a mistyped path is a `PatchError`, not a silent no-op.
 
 >>> facts = [{"key": "db.server", "site": "b", "value": {"in_recovery": False}}]
 >>> patch_facts(facts, {("db.server", "b", "in_recovery"): True})[0]["value"]
@@ -207,6 +209,9 @@ def run_case(case: Case, recorded: Path) -> Result:
     meta = CATALOG.get(case.check_id)
     if meta is None:
         raise KeyError(f"{case.id}: {case.check_id} is not in the catalog")
+    names = [s.name for s in inventory.sites]
+    if case.site is not None and case.site not in names:
+        raise KeyError(f"{case.id}: no site {case.site!r} in {case.base} ({', '.join(names)})")
     site = inventory.site(case.site) if case.site is not None else None
     ctx = CheckContext(site, inventory, Facts.from_dicts(patch_facts(facts, case.patch)),
                        "", "")
