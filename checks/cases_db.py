@@ -1,0 +1,151 @@
+"""Unit cases of the DB checks (test_db.py), on recorded lab runs (see geopreflight.cases)."""
+
+from __future__ import annotations
+
+from geopreflight.cases import FAILED, SAME_AS, Case, config_yml, db, rb
+
+P, S = "eu-primary", "us-secondary"
+DB_FAILED = {("db.server", S): FAILED("connection to the server refused")}
+PG14 = {db(S, "version_num"): 140011, db(S, "version"): "14.11"}
+NO_CONFIG = {config_yml(S, "present"): False}
+PRIMARY_SYSID = SAME_AS(db(P, "system_identifier"))
+
+ERROR_ONLY = {"DB-001": "an unreachable database cannot be judged: an error, not a fail"}
+
+CASES: list[Case] = [
+    # DB-001: reachable with the inventory's credentials
+    Case("DB-001", "pass", S, "legacy-both", {}, "connected, read-only",
+         message="PostgreSQL 15"),
+    Case("DB-001", "error", S, "legacy-both", DB_FAILED,
+         "an unreachable database is an error that says why", message="refused"),
+    # DB-002: PostgreSQL 15 or later (enforced from registry 4.39)
+    Case("DB-002", "pass", S, "legacy-both", {}, "PostgreSQL 15.18", message=">= 15"),
+    Case("DB-002", "fail", S, "legacy-both", PG14, "PostgreSQL 14 under registry 4.39",
+         message="registry 4.39.0-gitlab needs 15 or later"),
+    Case("DB-002", "fail", S, "legacy-both",
+         {**PG14, ("registry.api", S): FAILED("cannot connect")},
+         "PostgreSQL 14 and the registry version unknown: counts as enforcing",
+         message="(version unknown)", name="registry-unknown"),
+    Case("DB-002", "warn", S, "legacy-both", {**PG14, ("registry.api", S, "version"):
+                                              "4.38.2-gitlab"},
+         "PostgreSQL 14 under registry 4.38: documented, not enforced yet",
+         message="predates the enforced floor"),
+    Case("DB-002", "error", S, "legacy-both", DB_FAILED, "the database did not answer"),
+    # DB-003: each site's own, independent cluster
+    Case("DB-003", "pass", S, "legacy-both", {}, "different system_identifiers",
+         message="differs from eu-primary"),
+    Case("DB-003", "fail", S, "replica-db", {}, "a streaming replica of the primary's",
+         message="streaming replica of eu-primary's"),
+    Case("DB-003", "fail", S, "shared-db", {}, "a second database in the primary's cluster",
+         message="same PostgreSQL instance"),
+    Case("DB-003", "fail", S, "legacy-both",
+         {db(S, "system_identifier"): PRIMARY_SYSID},
+         "same system_identifier, writable: a promoted replica or restored base backup",
+         message="physical copy", name="physical-copy"),
+    Case("DB-003", "fail", S, "legacy-both",
+         {db(S, "system_identifier"): PRIMARY_SYSID, db(P, "in_recovery"): True},
+         "the primary's database replicates the secondary's",
+         message="eu-primary's registry database is a streaming replica", name="reverse"),
+    Case("DB-003", "error", S, "legacy-both", {("db.server", P): FAILED("timeout")},
+         "the other site's database did not answer: no comparison", message="timeout"),
+    Case("DB-003", "error", S, "legacy-both", {("db.sessions", None): FAILED("timeout")},
+         "the session markers could not be read", name="sessions"),
+    # DB-004: writable, not a standby
+    Case("DB-004", "pass", S, "legacy-both", {}, "not in recovery"),
+    Case("DB-004", "fail", S, "replica-db", {}, "a standby", message="is a standby"),
+    Case("DB-004", "fail", S, "legacy-both", {db(S, "wal_receivers"): 1},
+         "a WAL receiver alone makes it a replica", name="wal-receiver"),
+    Case("DB-004", "error", S, "legacy-both", DB_FAILED, "the database did not answer"),
+    # DB-005: external, not the bundled PostgreSQL
+    Case("DB-005", "pass", S, "legacy-both", {}, "a separate PostgreSQL, bundled one off"),
+    Case("DB-005", "pass", S, "bundled-db", {rb(S, "postgresql", "enable"): False},
+         "the socket directory with the bundled PostgreSQL off is not the bundled one",
+         name="pg-off"),
+    Case("DB-005", "fail", P, "bundled-db", {}, "the bundled PostgreSQL's socket",
+         message="uses the bundled PostgreSQL"),
+    Case("DB-005", "fail", S, "bundled-db", {},
+         "on a secondary the bundled PostgreSQL is a read-only replica of the primary's",
+         message="read-only replica", name="bundled-db-secondary"),
+    Case("DB-005", "fail", S, "legacy-both",
+         {rb(S, "postgresql", "enable"): True, rb(S, "postgresql", "listen_address"):
+          "127.0.0.1", rb(S, "postgresql", "port"): SAME_AS(db(S, "server_port"))},
+         "config.yml names the bundled PostgreSQL's listen address and port",
+         message="listen_address 127.0.0.1", name="listen-address"),
+    Case("DB-005", "error", S, "add-geo-external-db", {}, "no config.yml rendered yet",
+         message="config.yml does not exist"),
+    # DB-006: the inventory's DSN reaches config.yml's database
+    Case("DB-006", "pass", S, "legacy-both", {}, "host, port and dbname match",
+         message="matches config.yml"),
+    Case("DB-006", "pass", S, "bundled-db", {}, "a socket host is not compared by address",
+         name="socket"),
+    Case("DB-006", "fail", S, "legacy-both", {db(S, "dbname"): "registry_other"},
+         "the DSN names another database (dsn-other-db)", message="database name differ"),
+    Case("DB-006", "fail", S, "legacy-both", {config_yml(S, "database", "port"): 5433},
+         "another port", message="port differ", name="port"),
+    Case("DB-006", "fail", S, "legacy-both", {config_yml(S, "database", "host"): "10.9.8.7"},
+         "another host (an address: no DNS at test time)", message="host differ",
+         name="host"),
+    Case("DB-006", "error", S, "legacy-both", NO_CONFIG, "no config.yml to compare with"),
+    # DB-007: settings that let imports and migrations write
+    Case("DB-007", "pass", S, "legacy-both", {}, "off, hex, owned by registry"),
+    Case("DB-007", "pass", S, "add-geo-external-db", {},
+         "no config.yml and no gitlab.rb user yet: the DSN's user owns it", name="no-config"),
+    Case("DB-007", "fail", S, "legacy-both", {db(S, "bytea_output"): "escape"},
+         "bytea_output escape breaks the import (db-settings)",
+         message="bytea_output is escape"),
+    Case("DB-007", "fail", S, "legacy-both", {db(S, "default_transaction_read_only"): "on"},
+         "read-only by default breaks migrations", message="default_transaction_read_only is on",
+         name="read-only"),
+    Case("DB-007", "fail", S, "legacy-both", {db(S, "owner"): "gitlab"},
+         "owned by another role: permission denied for schema public on PostgreSQL 15",
+         message="owned by gitlab, not the registry's user registry", name="owner"),
+    Case("DB-007", "fail", S, "legacy-both",
+         {**NO_CONFIG, rb(S, "registry", "database", "user"): "registry_rw"},
+         "before config.yml exists, gitlab.rb's user is the registry's",
+         message="gitlab.rb registry['database']['user']", name="gitlab-rb-user"),
+    Case("DB-007", "error", S, "legacy-both", DB_FAILED, "the database did not answer"),
+    # DB-008: schema migrations applied
+    Case("DB-008", "pass", S, "legacy-both", {}, "7 pre-, 2 post-deployment migrations"),
+    Case("DB-008", "fail", S, "add-geo-external-db", {}, "no schema_migrations (not-migrated)",
+         message="schema_migrations is missing"),
+    Case("DB-008", "fail", S, "legacy-both", {db(S, "tables", "schema_migrations", "rows"): 0},
+         "an empty schema_migrations", message="schema_migrations is empty", name="empty"),
+    Case("DB-008", "warn", S, "legacy-both",
+         {db(S, "tables", "post_deploy_schema_migrations", "rows"): 0},
+         "post-deployment migrations pending: they do not block start-up",
+         message="no post-deployment migration"),
+    Case("DB-008", "error", S, "legacy-both",
+         {db(S, "tables", "schema_migrations", "error"): "permission denied for table"},
+         "the table could not be read", message="cannot read table schema_migrations"),
+    # DB-009: no tags before an import
+    Case("DB-009", "pass", S, "legacy-both", {}, "an empty tags table",
+         message="tags table empty"),
+    Case("DB-009", "pass", S, "add-geo-external-db", {}, "no tags table counts as empty",
+         message="no tags table yet", name="no-table"),
+    Case("DB-009", "fail", S, "secondary-imported", {}, "imported already: tags present",
+         message="tags table holds 3 row(s)"),
+    Case("DB-009", "fail", S, "legacy-both",
+         {db(S, "tables", "tags", "rows"): 1000, db(S, "tables", "tags", "capped"): True},
+         "a capped count says so", message="1000+ row(s)", name="capped"),
+    Case("DB-009", "error", S, "legacy-both",
+         {db(S, "tables", "tags", "error"): "statement timeout"}, "tags unreadable"),
+    # DB-010: a new registry database is empty
+    Case("DB-010", "pass", S, "add-geo-external-db", {}, "a new, empty database"),
+    Case("DB-010", "fail", S, "legacy-both",
+         {db(S, "tables", "repositories", "rows"): 2, db(S, "tables", "tags", "rows"): 3},
+         "a restored dump of another site's database (restored-dump)",
+         message="2 repositories, 3 tags"),
+    Case("DB-010", "fail", P, "add-geo-external-db", {}, "the primary's database has data",
+         message="not empty", name="primary"),
+    Case("DB-010", "error", S, "legacy-both",
+         {db(S, "tables", "repositories", "error"): "permission denied"}, "unreadable"),
+    # DB-011: the database holds the registry's data
+    Case("DB-011", "pass", S, "both-imported", {}, "tags present", message="3 tag(s)"),
+    Case("DB-011", "fail", S, "both-imported", {db(S, "tables", "tags", "rows"): 0},
+         "database mode on an empty database (moved-db-empty)",
+         message="holds no tags with the database-in-use lockfile present"),
+    Case("DB-011", "fail", S, "legacy-both", {}, "a legacy registry's database is empty",
+         message="holds no tags", name="legacy"),
+    Case("DB-011", "error", S, "both-imported",
+         {db(S, "tables", "tags", "error"): "statement timeout"}, "tags unreadable"),
+]

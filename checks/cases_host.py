@@ -1,0 +1,120 @@
+"""Unit cases of the HOST checks (test_host.py), on recorded lab runs (see
+geopreflight.cases)."""
+
+from __future__ import annotations
+
+from geopreflight.cases import FAILED, REMOVE, SAME_AS, Case, config_yml, geo_site, host, rb
+
+P, S = "eu-primary", "us-secondary"
+HOST_FAILED = {("host.config", S): FAILED("ssh us-secondary: timed out after 10 s")}
+ENABLED = ("registry", "database", "enabled")
+# gitlab.rb sets enabled from ENV['...'] (unparsed-gitlab-rb): the value cannot be read
+UNPARSED = {host(S, "gitlab_rb", "problems"): [
+    {"line": 12, "path": list(ENABLED), "reason": "ENV['REGISTRY_DB_ENABLED'] is not a literal"}]}
+OTHER_SECRET = "sha256:" + "0" * 64
+
+CASES: list[Case] = [
+    # HOST-001: the host's Geo role
+    Case("HOST-001", "pass", S, "legacy-both", {}, "geo_secondary_role in gitlab.rb",
+         message="from /etc/gitlab/gitlab.rb"),
+    Case("HOST-001", "pass", S, "legacy-both",
+         {host(S, "cluster_json"): {"present": True, "secondary": True}},
+         "gitlab-cluster.json agrees", message="gitlab-cluster.json", name="cluster-json"),
+    Case("HOST-001", "fail", P, "legacy-both",
+         {host(P, "cluster_json"): {"present": True, "primary": False, "secondary": True}},
+         "gitlab-cluster.json overrides gitlab.rb (failover-cluster-json)",
+         message="makes the host a Geo secondary"),
+    Case("HOST-001", "fail", S, "add-geo-external-db", {}, "no Geo role at all",
+         message="Geo nothing", name="no-role"),
+    Case("HOST-001", "error", S, "legacy-both", {rb(S, "geo_primary_role"): {"enable": True}},
+         "gitlab.rb enables both roles", message="both geo_primary_role and geo_secondary_role"),
+    Case("HOST-001", "error", S, "legacy-both",
+         {host(S, "cluster_json"): {"present": True, "error": "not JSON"}},
+         "an unreadable gitlab-cluster.json is not skipped", message="not JSON",
+         name="cluster-json"),
+    Case("HOST-001", "error", S, "legacy-both", HOST_FAILED, "the host could not be read",
+         name="host"),
+    # HOST-002 / HOST-003: registry['database']['enabled'] explicit true / false
+    Case("HOST-002", "pass", S, "both-imported", {}, "enabled true after the import"),
+    Case("HOST-002", "fail", S, "legacy-both", {}, "still false", message="is false"),
+    Case("HOST-002", "fail", S, "both-imported", {rb(S, *ENABLED): "prefer"},
+         "prefer is not an explicit true", message="is prefer", name="prefer"),
+    Case("HOST-002", "fail", S, "both-imported", {rb(S, *ENABLED): REMOVE}, "unset",
+         message="is unset", name="unset"),
+    Case("HOST-002", "error", S, "both-imported", UNPARSED,
+         "a value from ENV[...] cannot be judged", message="ENV["),
+    Case("HOST-003", "pass", S, "legacy-both", {}, "enabled false before the import"),
+    Case("HOST-003", "fail", S, "secondary-imported", {}, "enabled true", message="is true"),
+    Case("HOST-003", "fail", S, "legacy-both", {rb(S, *ENABLED): REMOVE},
+         "unset could start the registry on the database", message="is unset", name="unset"),
+    Case("HOST-003", "error", S, "legacy-both", UNPARSED,
+         "a value from ENV[...] cannot be judged (unparsed-gitlab-rb)", message="ENV["),
+    Case("HOST-003", "error", S, "legacy-both", {host(S, "gitlab_rb", "present"): False},
+         "no gitlab.rb on the host", message="does not exist", name="no-gitlab-rb"),
+    # HOST-004: the primary's geo_event notification endpoint
+    Case("HOST-004", "pass", P, "legacy-both", {}, "endpoint and secret match",
+         message="secrets match"),
+    Case("HOST-004", "fail", P, "legacy-both", {config_yml(P, "notifications"): []},
+         "no geo_event endpoint", message="no notification endpoint named geo_event"),
+    Case("HOST-004", "fail", P, "legacy-both",
+         {config_yml(P, "notifications", 0, "url"): "http://127.0.0.1:1/api/v4/other"},
+         "geo_event points elsewhere", message="geo_event points at", name="url"),
+    Case("HOST-004", "fail", P, "legacy-both",
+         {host(P, "gitlab_yml", "notification_secret_digest"): OTHER_SECRET},
+         "gitlab.yml's secret differs (replication-misconfigured)",
+         message="differs from the endpoint's Authorization", name="secret"),
+    Case("HOST-004", "fail", P, "legacy-both",
+         {host(P, "gitlab_yml", "notification_secret_digest"): None},
+         "gitlab.yml has no secret", message="is not set", name="no-secret"),
+    Case("HOST-004", "error", P, "legacy-both", {config_yml(P, "present"): False},
+         "no config.yml", message="config.yml does not exist"),
+    # HOST-005: the secondary's replication settings
+    Case("HOST-005", "pass", S, "legacy-both", {}, "enabled, primary_api_url set"),
+    Case("HOST-005", "fail", S, "legacy-both",
+         {rb(S, "gitlab_rails", "geo_registry_replication_enabled"): False},
+         "replication off in gitlab.rb", message="enabled False"),
+    Case("HOST-005", "fail", S, "legacy-both",
+         {rb(S, "gitlab_rails", "geo_registry_replication_primary_api_url"): REMOVE},
+         "no primary_api_url", message="primary_api_url unset", name="no-url"),
+    Case("HOST-005", "error", S, "legacy-both", HOST_FAILED, "the host could not be read"),
+    # HOST-006: one token certificate and issuer everywhere
+    Case("HOST-006", "pass", None, "legacy-both", {}, "one certificate and issuer"),
+    Case("HOST-006", "fail", None, "legacy-both", {host(S, "cert_digest"): OTHER_SECRET},
+         "the secondary trusts its own key (key-mismatch)", message="different token keys"),
+    Case("HOST-006", "fail", None, "legacy-both",
+         {config_yml(S, "token_issuer"): "other-issuer"}, "another issuer",
+         message="issuer other-issuer", name="issuer"),
+    Case("HOST-006", "error", None, "legacy-both", {host(S, "cert_digest"): None},
+         "the certificate cannot be read", message="cannot be read"),
+    Case("HOST-006", "error", None, "add-geo-external-db", {},
+         "a site without config.yml", message="config.yml does not exist", name="no-config"),
+    # HOST-007: gitlab.rb and config.yml agree (advisory)
+    Case("HOST-007", "pass", S, "legacy-both", {}, "no pending reconfigure"),
+    Case("HOST-007", "pass", S, "legacy-both", {rb(S, *ENABLED): "prefer"},
+         "prefer renders as false without the bundled PostgreSQL: no drift", name="prefer"),
+    Case("HOST-007", "fail", S, "legacy-both", {rb(S, *ENABLED): True},
+         "gitlab.rb edited after the reconfigure (host-drift)",
+         message="database.enabled true vs false"),
+    Case("HOST-007", "fail", S, "legacy-both", {rb(S, "registry", "database", "port"): 6543},
+         "another port in gitlab.rb", message="database.port 6543", name="port"),
+    Case("HOST-007", "fail", S, "legacy-both",
+         {rb(S, "registry", "storage", "maintenance"): REMOVE},
+         "read-only removed from gitlab.rb, still rendered", message="read-only False vs True",
+         name="read-only"),
+    Case("HOST-007", "error", S, "add-geo-external-db", {}, "no config.yml to compare with"),
+    # HOST-008: the Geo site's name is geo_node_name (or external_url)
+    Case("HOST-008", "pass", S, "legacy-both", {}, "named as geo_node_name"),
+    Case("HOST-008", "pass", S, "legacy-both",
+         {rb(S, "gitlab_rails", "geo_node_name"): REMOVE,
+          geo_site(2, "name"): SAME_AS(rb(S, "external_url"), "{}/")},
+         "without geo_node_name the name is external_url, slashes aside",
+         name="external-url"),
+    Case("HOST-008", "fail", S, "legacy-both", {geo_site(2, "name"): "us-renamed"},
+         "the Geo site renamed in the admin area (host-drift)",
+         message="named 'us-renamed', the host expects 'us-secondary'"),
+    Case("HOST-008", "fail", S, "legacy-both",
+         {geo_site(2, "name"): "x", geo_site(2, "url"): "https://x.example.com/",
+          geo_site(2, "internal_url"): "https://x.example.com/"},
+         "not a Geo site", message="is not a Geo site", name="not-geo"),
+    Case("HOST-008", "error", S, "legacy-both", HOST_FAILED, "the host could not be read"),
+]

@@ -1,0 +1,59 @@
+"""Unit cases of the VER checks (test_ver.py), on recorded lab runs (see geopreflight.cases)."""
+
+from __future__ import annotations
+
+from geopreflight.cases import FAILED, REMOVE, Case, geo_status
+
+P, S = "eu-primary", "us-secondary"
+OLD = "17.2.9-ee"
+
+CASES: list[Case] = [
+    # VER-001: the 17.3 floor, on the version the site reports about itself
+    Case("VER-001", "pass", S, "legacy-both", {},
+         "17.10.2-ee from the secondary's own Geo status", message="from its Geo status"),
+    Case("VER-001", "pass", P, "add-geo-external-db", {},
+         "not a Geo site yet: the version comes from its own /api/v4/metadata",
+         message="/api/v4/metadata", name="no-geo"),
+    Case("VER-001", "fail", S, "legacy-both", {geo_status(2, "version"): OLD},
+         "the secondary on 17.2.9 (the old-version scenario)", message="needs 17.3 or later"),
+    Case("VER-001", "fail", S, "legacy-both", {geo_status(2, "version"): "17.3.0-rc42-ee"},
+         "a 17.3.0 release candidate comes before 17.3.0", name="rc"),
+    Case("VER-001", "fail", P, "add-geo-external-db",
+         {("gitlab.own_answer", P, "version"): OLD},
+         "a future Geo site on 17.2.9 (new-instance-old-version), read from /api/v4/metadata",
+         name="no-geo"),
+    Case("VER-001", "pass", S, "legacy-both",
+         {geo_status(2, "version"): None},
+         "a Geo status without a version falls back to the host's version file",
+         message="the host's version file", name="version-file"),
+    Case("VER-001", "error", S, "legacy-both", {geo_status(2, "version"): "unknown"},
+         "a version that does not parse is not judged", message="not a GitLab version"),
+    Case("VER-001", "error", S, "legacy-both", {("geo.sites", None): FAILED("timed out")},
+         "the Geo sites API failed: no version can be attributed", name="geo-failed"),
+    # VER-002: 17.5 for Linux package installs
+    Case("VER-002", "pass", S, "legacy-both", {}, "17.10.2-ee is past both floors"),
+    Case("VER-002", "fail", S, "legacy-both", {geo_status(2, "version"): "17.4.1-ee"},
+         "17.4 on a Linux package install (version manifest present)",
+         message="Linux package install"),
+    Case("VER-002", "warn", S, "legacy-both",
+         {geo_status(2, "version"): "17.4.1-ee", ("host.gitlab_version", S): FAILED("no host")},
+         "17.4 and the install type unknown: a warning, not a pass", message="install type"),
+    Case("VER-002", "warn", S, "legacy-both",
+         {geo_status(2, "version"): "17.4.1-ee", ("host.gitlab_version", S, "install"): None},
+         "17.4 without a version manifest (not a Linux package install as far as we know)",
+         message="no version manifest", name="no-manifest"),
+    Case("VER-002", "error", S, "legacy-both", {("geo.statuses", None): FAILED("timed out")},
+         "the Geo statuses failed: the site's version is unknown"),
+    # VER-003: one version and revision on every Geo site
+    Case("VER-003", "pass", None, "legacy-both", {}, "both sites on 17.10.2-ee, one revision"),
+    Case("VER-003", "fail", None, "legacy-both", {geo_status(2, "version"): OLD},
+         "the secondary on another version", message="different versions"),
+    Case("VER-003", "fail", None, "legacy-both", {geo_status(2, "revision"): "0123456789a"},
+         "same version, another revision", name="revision"),
+    Case("VER-003", "not-applicable", None, "add-geo-external-db", {},
+         "no Geo site exists yet"),
+    Case("VER-003", "error", None, "legacy-both", {geo_status(2, "version"): REMOVE},
+         "a Geo site whose status has no version cannot be compared", message="no status"),
+    Case("VER-003", "error", None, "legacy-both", {("geo.statuses", None): FAILED("HTTP 500")},
+         "the Geo statuses failed", name="statuses-failed"),
+]
