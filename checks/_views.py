@@ -6,9 +6,10 @@ check never passes on data it could not read.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from geopreflight.catalog import CannotEvaluate
+from geopreflight.catalog import CATALOG, CannotEvaluate, evaluate
 from geopreflight.context import CheckContext
 from geopreflight.facts import FactError
 from geopreflight.gitlab_rb import MISSING, Problem, RubyConfig, Unparsed
@@ -184,3 +185,12 @@ def has_data(ctx: CheckContext, site: Site | None = None) -> tuple[bool, str]:
         raise CannotEvaluate(f"{s.name}: the metadata mode is unclear ({describe(sources)})")
     n = ctx.fact("registry.catalog", s).repositories_on_first_page
     return n > 0, f"the catalog's first page lists {n} repository(ies)"
+
+
+def passes(ctx: CheckContext, check_id: str, site: Site) -> tuple[bool, str]:
+    """Whether another check passes for `site`, and its message: the ordering rules build on
+    the checks that decide each site's state. An error there is an error here."""
+    result = evaluate(CATALOG[check_id], replace(ctx, site=site))
+    if result.outcome == "error":
+        raise CannotEvaluate(f"{check_id} for {site.name}: {result.message}")
+    return result.outcome in ("pass", "waived"), result.message

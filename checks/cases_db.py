@@ -82,7 +82,9 @@ CASES: list[Case] = [
          "the DSN names another database (dsn-other-db)", message="database name differ"),
     Case("DB-006", "fail", S, "legacy-both", {config_yml(S, "database", "port"): 5433},
          "another port", message="port differ", name="port"),
-    Case("DB-006", "fail", S, "legacy-both", {config_yml(S, "database", "host"): "10.9.8.7"},
+    Case("DB-006", "fail", S, "legacy-both",
+         {config_yml(S, "database", "host"): "10.9.8.7",
+          ("db.registry_host", S): {"host": "10.9.8.7", "addresses": ["10.9.8.7"]}},
          "another host (an address: no DNS at test time)", message="host differ",
          name="host"),
     Case("DB-006", "error", S, "legacy-both", NO_CONFIG, "no config.yml to compare with"),
@@ -148,4 +150,12 @@ CASES: list[Case] = [
          message="holds no tags", name="legacy"),
     Case("DB-011", "error", S, "both-imported",
          {db(S, "tables", "tags", "error"): "statement timeout"}, "tags unreadable"),
+    # DB-012 (deployment): every site's metadata database reachable and migrated
+    Case("DB-012", "pass", None, "legacy-both", {}, "both sites reachable and migrated",
+         message="reachable and migrated"),
+    Case("DB-012", "fail", None, "legacy-both",
+         {db(S, "tables", "schema_migrations", "rows"): 0},
+         "the secondary's migrations are not applied", message="not set up on us-secondary"),
+    Case("DB-012", "error", None, "legacy-both", {("db.server", S): FAILED("refused")},
+         "a site's database cannot be reached"),
 ]

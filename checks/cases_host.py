@@ -18,7 +18,7 @@ CASES: list[Case] = [
     Case("HOST-001", "pass", S, "legacy-both", {}, "geo_secondary_role in gitlab.rb",
          message="from /etc/gitlab/gitlab.rb"),
     Case("HOST-001", "pass", S, "legacy-both",
-         {host(S, "cluster_json"): {"present": True, "secondary": True}},
+         {host(S, "cluster_json"): {"present": True, "primary": False, "secondary": True}},
          "gitlab-cluster.json agrees", message="gitlab-cluster.json", name="cluster-json"),
     Case("HOST-001", "fail", P, "legacy-both",
          {host(P, "cluster_json"): {"present": True, "primary": False, "secondary": True}},

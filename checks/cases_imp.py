@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from geopreflight.cases import Case, host, rb
+from geopreflight.cases import FAILED, Case, config_yml, db, host, rb
 
 P, S = "eu-primary", "us-secondary"
 UNREADABLE = {host(S, "lockfiles"): {"readable": False, "why": "object storage: no S3 access"}}
@@ -37,4 +37,39 @@ CASES: list[Case] = [
     Case("IMP-002", "fail", S, "secondary-imported", {rb(S, "registry", "enable"): False},
          "the registry is disabled in gitlab.rb", message="has no registry", name="disabled"),
     Case("IMP-002", "error", S, "legacy-both", UNREADABLE, "lockfiles unreadable"),
+    # IMP-003 (started): rows or database-in-use show that the import began
+    Case("IMP-003", "pass", S, "secondary-imported", {}, "imported rows and database-in-use",
+         message="begun"),
+    Case("IMP-003", "pass", S, "legacy-both", {db(S, "tables", "repositories", "rows"): 2},
+         "step one (pre-import) wrote repositories, lockfiles unchanged",
+         message="2 repository row(s)", name="pre-import"),
+    Case("IMP-003", "fail", S, "legacy-both", {}, "nothing imported yet",
+         message="no imported rows"),
+    Case("IMP-003", "error", S, "legacy-both", {("db.server", S): FAILED("refused")},
+         "the database cannot be read: not taken as not begun by a pass"),
+    # IMP-005 (during): tags with filesystem-in-use: running or interrupted
+    Case("IMP-005", "pass", S, "legacy-both", {}, "no tags before the tag import",
+         message="tags not imported yet"),
+    Case("IMP-005", "pass", S, "secondary-imported", {}, "the tag import finished",
+         message="database-in-use", name="finished"),
+    Case("IMP-005", "fail", S, "legacy-both", {db(S, "tables", "tags", "rows"): 1},
+         "tags imported but filesystem-in-use still there (interrupted import)",
+         message="running or was interrupted"),
+    Case("IMP-005", "error", S, "legacy-both", UNREADABLE, "lockfiles unreadable"),
+    # IMP-006 (during): read-only until the tags are imported
+    Case("IMP-006", "pass", S, "legacy-both", {}, "read-only before the tag import",
+         message="read-only while"),
+    Case("IMP-006", "pass", S, "secondary-imported", {}, "database-in-use: read-only may be off",
+         message="read-only may be off", name="imported"),
+    Case("IMP-006", "fail", S, "legacy-both", {config_yml(S, "readonly"): False},
+         "three-step after step one, read-write before step two",
+         message="the tag import (one-step, or step two) needs read-only"),
+    Case("IMP-006", "error", S, "legacy-both", UNREADABLE, "lockfiles unreadable"),
+    # IMP-004 (deployment): every secondary imported before the primary
+    Case("IMP-004", "pass", None, "secondary-imported", {}, "us-secondary imported",
+         message="imported: us-secondary"),
+    Case("IMP-004", "fail", None, "legacy-both", {}, "nothing imported: primary first is wrong",
+         message="not imported yet: us-secondary"),
+    Case("IMP-004", "error", None, "secondary-imported", UNREADABLE,
+         "a secondary's lockfiles cannot be read"),
 ]

@@ -354,3 +354,26 @@ def test_db_011_database_holds_registry_data(ctx: CheckContext) -> str:
             else "")
     raise Fail(f"{ctx.site.name}'s registry database holds no tags {lock}".strip(),
                observed="0 tags", expected="the registry's tags")
+
+
+@check("DB-012", title="Every site's metadata database is set up", severity="critical",
+       scope="deployment",
+       rationale="Replication between the registries of a Geo deployment needs each site's "
+                 "registry on its own metadata database, reachable and migrated "
+                 "(https://docs.gitlab.com/administration/packages/container_registry/"
+                 "using_geo_with_the_container_registry/). A deployment-wide row, so --site "
+                 "never drops it.",
+       remediation="Set up the metadata database on every site (its own external PostgreSQL, "
+                   "gitlab-ctl registry-database migrate up) before configuring replication.",
+       doc=GEO_PAGE)
+def test_db_012_every_site_metadata_db_set_up(ctx: CheckContext) -> str:
+    left = []
+    for site in ctx.inventory.sites:
+        if site.metadata_db is None:
+            raise CannotEvaluate(f"the inventory gives no metadata_db for {site.name}")
+        if not all(sv.passes(ctx, cid, site)[0] for cid in ("DB-001", "DB-008")):
+            left.append(site.name)
+    if left:
+        raise Fail(f"the metadata database is not set up on {', '.join(left)}",
+                   observed=", ".join(left), expected="every site reachable and migrated")
+    return "every site's metadata database is reachable and migrated"

@@ -13,10 +13,10 @@ import pytest
 
 from geopreflight import cases as cases_mod
 from geopreflight.cases import Case, PatchError, load_table, patch_facts, run_case
-from geopreflight.plugin import CHECKS_DIR, load_catalog
+from geopreflight.suite import CHECKS_DIR, PACKAGE, load_catalog
 
 load_catalog()
-TABLE = load_table(CHECKS_DIR, "checks")
+TABLE = load_table(CHECKS_DIR, PACKAGE)
 
 
 @pytest.mark.parametrize("case", TABLE.cases, ids=[c.id for c in TABLE.cases])
