@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from . import options
 from . import profiles as profiles_mod
 from .canary import CanaryPlugin
 from .catalog import CheckMeta, Result, evaluate
@@ -104,6 +105,7 @@ def _is_checks_path(arg: str) -> bool:
 
 def _validate(config: pytest.Config) -> Run | int:
     opt = config.getoption
+    options.validate(config)
     name = opt("profile")
     if name == "help":
         print(f"geopreflight profiles:\n{profiles_mod.listing()}")
@@ -114,8 +116,6 @@ def _validate(config: pytest.Config) -> Run | int:
     if opt("canary") and opt("from_evidence"):
         raise UsageError("--canary writes to the deployment; --from-evidence never touches "
                          "it: use one or the other")
-    if opt("wait") < 0:
-        raise UsageError(f"--wait={opt('wait'):g}: expected a number of seconds, 0 or more")
     if step != "auto" and step not in [s.id for s in profile.steps]:
         raise UsageError(f"--step={step}: not a step of {profile.name}; expected auto or one of: "
                          + ", ".join(s.id for s in profile.steps))
@@ -153,7 +153,7 @@ def _steps_listing(profile: Profile) -> str:
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
     if config.option.help or config.option.version:
         return None
-    if not config.getoption("profile"):
+    if config.getoption("profile") is None:  # given but empty is a usage error, not "off"
         if any(_is_checks_path(a) for a in config.args):
             print("ERROR: checks/ holds geopreflight's check suites; run them with a profile, "
                   "e.g. pytest --profile=migrate-legacy (--profile=help lists the profiles)",
@@ -327,7 +327,7 @@ class GeoPreflight:
         if self.config.getoption("collectonly") or session.exitstatus not in (0, 1, 5):
             return
         profile = self.run.profile
-        notes = list(self.notes)
+        notes = list(self.notes) + list(self.inventory.notes)
         hosts = [f"{s.name}: {s.host.target}" for s in self.inventory.sites if s.host]
         if hosts:
             notes.append(self.run.redactor.text(
