@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-
 from geopreflight.gitlab_rb import FACT_KEYS, Unparsed, facts, geo_role, parse
 from geopreflight.registry_config import (
     config_mode,
@@ -109,9 +108,12 @@ gitlab_rails['encrypted_settings_key_base'] = 'ESK-31337abc'
 gitlab_rails['google_json_key_string'] = '{"private_key": "GJK-pk-9911"}'
 gitlab_rails['geo_node_name'] = 'eu-primary'
 registry['http_secret'] = 'HTTPSECRET-5150'
-registry['notifications'] = [{ 'name' => 'geo_event', 'headers' => { 'Authorization' => ['NOTIFY-TOK-8086'] } }]
-registry['database'] = { 'enabled' => true, 'user' => 'registry', 'password' => 'DBPW-2468', 'sslmode' => 'verify-full' }
-registry['storage'] = { 's3' => { 'secretkey' => 'S3SECRET-1357' }, 'maintenance' => { 'readonly' => { 'enabled' => false } } }
+registry['notifications'] = [{ 'name' => 'geo_event',
+  'headers' => { 'Authorization' => ['NOTIFY-TOK-8086'] } }]
+registry['database'] = { 'enabled' => true, 'user' => 'registry', 'password' => 'DBPW-2468',
+  'sslmode' => 'verify-full' }
+registry['storage'] = { 's3' => { 'secretkey' => 'S3SECRET-1357' },
+  'maintenance' => { 'readonly' => { 'enabled' => false } } }
 gitlab_rails['smtp_password'] = ENV['SMTP']
 gitlab_rails['lfs_object_store_connection'] = { 'aws_secret_access_key' => 'AWSK-1122' } 'MK2'
 'MK2-unrecognised'
@@ -142,9 +144,9 @@ def test_problems_name_the_line_and_key_never_a_value() -> None:
     cfg = parse(SECRETS_RB)
     messages = [p.describe() for p in cfg.problems]
     assert messages and not [m for m in messages for s in PLANTED if s in m], messages
-    assert "gitlab.rb line 15: cannot read ? (unrecognised statement starting with a string)" \
+    assert "gitlab.rb line 18: cannot read ? (unrecognised statement starting with a string)" \
         in messages
-    assert "gitlab.rb line 13: cannot read gitlab_rails['smtp_password'] (not a literal value: " \
+    assert "gitlab.rb line 16: cannot read gitlab_rails['smtp_password'] (not a literal value: " \
         "ENV)" in messages
     # a whole-statement problem is kept (it may hide any key); a problem of a dropped key is not
     kept = facts(cfg)["problems"]

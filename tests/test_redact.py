@@ -38,8 +38,8 @@ SECRET = 'glpat-S3cr3t/+"x\\y&z é'  # quotes, slashes, +, &, a backslash and no
 
 def _forms(secret: str) -> dict[str, str]:
     import base64
-    import re
     import json
+    import re
     from urllib.parse import quote, quote_plus
 
     raw = secret.encode()
@@ -47,8 +47,9 @@ def _forms(secret: str) -> dict[str, str]:
              "json-twice": json.dumps(json.dumps(secret)), "repr": repr(secret),
              "unicode-escape": secret.encode("unicode_escape").decode(),
              "quote": quote(secret, safe=""), "quote-default": quote(secret),
-             "quote_plus": quote_plus(secret), "quote-lower-hex": re.sub("%[0-9A-F]{2}", lambda m: m.group().lower(),
-                                        quote(secret, safe=""))}
+             "quote_plus": quote_plus(secret),
+             "quote-lower-hex": re.sub("%[0-9A-F]{2}", lambda m: m.group().lower(),
+                                       quote(secret, safe=""))}
     forms["json"] = json.dumps(secret, ensure_ascii=False)
     for user in ("", "a", "ab", "geopreflight", "root"):  # every alignment of the secret
         token = base64.b64encode(f"{user}:{secret}".encode()).decode()
