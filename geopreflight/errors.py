@@ -13,7 +13,7 @@ class UsageError(Exception):
     """
 
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None) -> None:
-        self.file, self.line = file, line
+        self.message, self.file, self.line = message, file, line
         where = file or ""
         if file and line is not None:
             where = f"{file}:{line}"

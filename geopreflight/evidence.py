@@ -7,22 +7,38 @@ recorded facts can be judged again without touching the deployment.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
+import re
 import tarfile
+import zlib
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .errors import UsageError
-from .facts import Facts
+from .facts import Fact, Facts
 from .inventory import Inventory, load_inventory_text
 from .redact import Redactor
+from .yamlfile import decode, read_input
 
 BUNDLE = "evidence.tar.gz"
 REPORTS = ("junit.xml", "summary.json", "facts.json", "report.html")
+# reading a bundle: a real one is a few hundred KiB
+BUNDLE_MAX = 32 << 20        # the .tar.gz file
+MEMBER_MAX = 16 << 20        # one member, unpacked
+TOTAL_MAX = 64 << 20         # the whole tar stream, unpacked
+MEMBERS_MAX = 256
+UNLISTED = frozenset({"SHA256SUMS"})  # the one member the manifest does not list
+_MANIFEST_LINE = re.compile(r"([0-9a-f]{64})  (\S.*)")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_FACT_FIELDS = frozenset(f.name for f in fields(Fact))
+_FACT_TYPES: dict[str, Any] = {"site": (str, type(None)), "error": (str, type(None)),
+                               "source": str, "started_at": str, "duration_s": (int, float)}
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -56,43 +72,144 @@ def write_bundle(folder: Path, inventory_yml: bytes, inventory_sha256: str, prof
     return path
 
 
+class _Capped(io.RawIOBase):
+    """A decompressed stream that stops at `limit` bytes: a gzip bomb ends here."""
+
+    def __init__(self, raw: Any, limit: int) -> None:
+        self.raw, self.left = raw, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.raw.read(min(len(buffer), self.left + 1))
+        if len(data) > self.left:
+            raise _TooLarge(f"the bundle unpacks to more than {TOTAL_MAX >> 20} MiB")
+        self.left -= len(data)
+        buffer[:len(data)] = data
+        return len(data)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _member_problem(member: tarfile.TarInfo, seen: dict[str, bytes], total: int) -> str | None:
+    """Why a member is refused before any of it is read; None when it may be read."""
+    name = member.name
+    parts = name.split("/")
+    if not name.isprintable() or len(name) > 200 or name.startswith("/") or "\\" in name \
+            or any(p in ("", ".", "..") for p in parts):
+        return "a member's path is absolute, leaves the bundle or cannot be printed"
+    if not member.isreg():
+        return f"{name} is not a regular file (links and devices are refused)"
+    if name in seen:
+        return f"{name} is in the bundle twice"
+    if len(seen) >= MEMBERS_MAX:
+        return f"more than {MEMBERS_MAX} members"
+    if member.size > MEMBER_MAX or total + member.size > TOTAL_MAX:
+        return f"{name} is larger than the bundle limits ({MEMBER_MAX >> 20} MiB a member)"
+    return None
+
+
 class Bundle:
-    """A bundle opened for re-judging; its manifest is verified first."""
+    """A bundle opened for re-judging: each member's size is checked from its tar header
+    before it is read, and the manifest must list exactly the members, each matching."""
 
     def __init__(self, path: str) -> None:
         self.path = path
+        data = read_input(path, "evidence bundle", BUNDLE_MAX)
+        self.files: dict[str, bytes] = {}
+        total = 0
         try:
-            with tarfile.open(path, "r:gz") as tar:
-                self.files = {m.name: tar.extractfile(m).read() for m in tar.getmembers()
-                              if m.isfile()}
-        except (OSError, tarfile.TarError) as exc:
-            raise UsageError(f"not a readable evidence bundle: {exc}", file=path) from None
+            stream = _Capped(gzip.GzipFile(fileobj=io.BytesIO(data)), TOTAL_MAX)
+            with tarfile.open(fileobj=io.BufferedReader(stream), mode="r|") as tar:
+                for member in tar:
+                    problem = _member_problem(member, self.files, total)
+                    if problem:
+                        raise UsageError(f"not a valid evidence bundle: {problem}", file=path)
+                    body = tar.extractfile(member)
+                    content = body.read(member.size + 1) if body else b""
+                    if len(content) != member.size:
+                        raise tarfile.ReadError("a member is shorter than its header says")
+                    self.files[member.name] = content
+                    total += member.size
+        except (_TooLarge, OSError, EOFError, zlib.error, tarfile.TarError) as exc:
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise UsageError(f"not a readable evidence bundle (truncated or not a .tar.gz?): "
+                             f"{why}", file=path) from None
         self._verify()
 
     def _verify(self) -> None:
         manifest = self.files.get("SHA256SUMS")
         if manifest is None:
             raise UsageError("the bundle has no SHA256SUMS manifest", file=self.path)
-        for line in manifest.decode().splitlines():
-            digest, _, name = line.partition("  ")
+        where = f"{self.path}:SHA256SUMS"
+        listed: dict[str, str] = {}
+        for i, line in enumerate(decode(manifest, where, "manifest").splitlines(), 1):
+            m = _MANIFEST_LINE.fullmatch(line)
+            if m is None:
+                raise UsageError("expected '<sha256>  <member>' lines", file=where, line=i)
+            digest, name = m.groups()
+            if name in listed:
+                raise UsageError(f"{name} is listed twice", file=where, line=i)
             data = self.files.get(name)
-            if data is None or hashlib.sha256(data).hexdigest() != digest:
+            if data is None:
+                raise UsageError(f"{name} is listed but not in the bundle (removed?)",
+                                 file=where, line=i)
+            if hashlib.sha256(data).hexdigest() != digest:
                 raise UsageError(f"{name} does not match the bundle's SHA256SUMS (altered?)",
                                  file=self.path)
+            listed[name] = digest
+        unlisted = sorted(set(self.files) - set(listed) - UNLISTED)
+        if unlisted:
+            raise UsageError(f"{', '.join(unlisted)} not listed in the bundle's SHA256SUMS "
+                             "(added or altered?)", file=self.path)
         for name in ("facts.json", "inventory.yml"):
             if name not in self.files:
                 raise UsageError(f"the bundle has no {name}", file=self.path)
 
     def inventory(self) -> Inventory:
         """The recorded inventory; its secrets were never recorded and are not needed."""
-        sha = self.files.get("inventory.sha256", b"").decode().strip()
-        return load_inventory_text(self.files["inventory.yml"].decode(),
-                                   f"{self.path}:inventory.yml", sha256=sha or None,
-                                   resolve_secrets=False)
+        name = f"{self.path}:inventory.yml"
+        sha = decode(self.files.get("inventory.sha256", b""), f"{self.path}:inventory.sha256",
+                     "digest").strip()
+        if sha and not _SHA256.fullmatch(sha):
+            raise UsageError("expected a SHA-256 digest", file=f"{self.path}:inventory.sha256")
+        return load_inventory_text(decode(self.files["inventory.yml"], name, "inventory"), name,
+                                   sha256=sha or None, resolve_secrets=False)
 
     def facts(self) -> Facts:
-        data: dict[str, Any] = json.loads(self.files["facts.json"])
-        return Facts.from_dicts(data["facts"])
+        where = f"{self.path}:facts.json"
+        try:
+            data: Any = json.loads(decode(self.files["facts.json"], where, "facts file"))
+        except (ValueError, RecursionError) as exc:
+            raise UsageError(f"not valid JSON: {str(exc).splitlines()[0][:200]}",
+                             file=where) from None
+        items = data.get("facts") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise UsageError('expected an object with a "facts" list', file=where)
+        for i, item in enumerate(items):
+            problem = _fact_problem(item)
+            if problem:
+                raise UsageError(f"facts[{i}]: {problem}", file=where)
+        return Facts.from_dicts(items)
+
+
+def _fact_problem(item: Any) -> str | None:
+    """What is wrong with one recorded fact, or None."""
+    if not isinstance(item, dict):
+        return "expected an object"
+    unknown = sorted(str(k)[:40] for k in set(item) - _FACT_FIELDS)
+    if unknown:
+        return f"unknown field {unknown[0]!r}"
+    if not isinstance(item.get("key"), str) or "site" not in item:
+        return 'expected "key" (a string) and "site"'
+    for key, kinds in _FACT_TYPES.items():
+        value = item.get(key)
+        if key in item and (not isinstance(value, kinds) or isinstance(value, bool)):
+            return f'"{key}" has the wrong type'
+    return None
 
 
 class EvidencePlugin:

@@ -8,6 +8,10 @@ literal (string interpolation, `ENV[...]`, method calls, conditionals) is record
 problem for the key it assigns, so a check that needs that key reports an error instead of
 guessing, while the rest of the file still reads.
 
+gitlab.rb holds the instance's secrets (`secret_key_base`, `db_key_base`, keys, passwords), so
+a problem names the line and the key, never a value (a string is "a string"), and `facts()`
+keeps only the settings the checks read (`FACT_KEYS`): everything else never leaves the host.
+
 >>> rb = parse('''
 ... external_url "https://gitlab.example.com" # the URL
 ... roles(['geo_primary_role'])
@@ -43,6 +47,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MISSING: Any = object()
+MAX_DEPTH = 32  # nested arrays and hashes; deeper is not a setting
+
+# The settings checks/ and the probes read (rb_get/rb_has, geo_role, the registry probe): the
+# only ones facts keep. A check that reads another must add it here.
+FACT_KEYS: tuple[tuple[str, ...], ...] = (
+    ("external_url",), ("registry_external_url",), ("roles",),
+    ("geo_primary_role", "enable"), ("geo_secondary_role", "enable"),
+    ("registry", "enable"),
+    *(("registry", "database", k) for k in ("enabled", "host", "port", "dbname", "user")),
+    ("registry", "storage", "maintenance", "readonly", "enabled"),
+    ("postgresql", "enable"), ("postgresql", "listen_address"), ("postgresql", "port"),
+    ("gitlab_rails", "geo_node_name"), ("gitlab_rails", "geo_registry_replication_enabled"),
+    ("gitlab_rails", "geo_registry_replication_primary_api_url"),
+)
+# Ruby words a message may name (`not a literal value: ENV`); any other name may be a value.
+_WORDS = frozenset("ENV File IO Dir YAML JSON Base64 SecureRandom Socket node if unless else "
+                   "elsif end do begin rescue case when while until require require_relative "
+                   "load puts def class module lambda proc eval then and or not self".split())
 
 
 class Unparsed(Exception):  # noqa: N818 - a reason the value is unknown, raised to checks
@@ -133,6 +155,19 @@ def _tokens(text: str) -> list[_Tok]:
     return out
 
 
+def _what(tok: _Tok | None) -> str:
+    """A token for a message: its kind, or its text only where that cannot be a value."""
+    if tok is None:
+        return "the end"
+    kinds = {"sq": "a string", "dq": "a string", "num": "a number", "words": "a %w() list",
+             "sym": "a symbol", "label": "a label", "other": "an unexpected character"}
+    if tok.kind in kinds:
+        return kinds[tok.kind]
+    if tok.kind == "ident":
+        return tok.text if tok.text in _WORDS else "a name"
+    return repr(tok.text)  # punctuation: `=`, `(`, `::`
+
+
 def _string(tok: _Tok) -> str:
     body = tok.text[1:-1]
     if tok.kind == "sq":
@@ -147,7 +182,7 @@ class _Parser:
     """A literal-only reader over one statement's tokens."""
 
     def __init__(self, toks: list[_Tok]) -> None:
-        self.toks, self.i = toks, 0
+        self.toks, self.i, self.depth = toks, 0, 0
 
     def peek(self, k: int = 0) -> _Tok | None:
         j = self.i + k
@@ -178,12 +213,17 @@ class _Parser:
             return tok.text.split()
         if tok.kind == "ident" and tok.text in ("true", "false", "nil"):
             return {"true": True, "false": False, "nil": None}[tok.text]
-        if tok.text == "[":
-            return self.sequence("]", self.value)
-        if tok.text == "{":
-            pairs = self.sequence("}", self.pair)
-            return dict(pairs)
-        raise _NotLiteral(f"not a literal value: {tok.text}")
+        if tok.text in ("[", "{"):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise _NotLiteral(f"nested deeper than {MAX_DEPTH} levels")
+            try:
+                if tok.text == "[":
+                    return self.sequence("]", self.value)
+                return dict(self.sequence("}", self.pair))
+            finally:
+                self.depth -= 1
+        raise _NotLiteral(f"not a literal value: {_what(tok)}")
 
     def pair(self) -> tuple[str, Any]:
         self.skip_nl()
@@ -198,7 +238,7 @@ class _Parser:
             else:
                 self.take("=>")
         else:
-            raise _NotLiteral(f"not a literal hash key: {tok.text}")
+            raise _NotLiteral(f"not a literal hash key: {_what(tok)}")
         start = self.i
         try:
             return key, self.value()
@@ -235,11 +275,11 @@ class _Parser:
             if tok.text == close:
                 return items
             if tok.text != ",":
-                raise _NotLiteral(f"expected ',' or {close!r}, got {tok.text!r}")
+                raise _NotLiteral(f"expected ',' or {close!r}, got {_what(tok)}")
 
     def end(self) -> None:
         if self.peek() is not None:
-            raise _NotLiteral(f"unexpected {self.peek().text!r} after the value")  # type: ignore[union-attr]
+            raise _NotLiteral(f"unexpected {_what(self.peek())} after the value")
 
 
 def _statements(toks: list[_Tok]) -> list[list[_Tok]]:
@@ -309,7 +349,8 @@ def _statement(stmt: list[_Tok], cfg: RubyConfig) -> None:
     head = stmt[0]
     if head.kind != "ident":
         if head.kind not in ("op",) or head.text not in ("end",):
-            cfg.problems.append(Problem(head.line, (), f"unrecognised statement {head.text!r}"))
+            cfg.problems.append(Problem(head.line, (), f"unrecognised statement starting with "
+                                                       f"{_what(head)}"))
         return
     p = _Parser(stmt)
     p.take()
@@ -319,7 +360,7 @@ def _statement(stmt: list[_Tok], cfg: RubyConfig) -> None:
             p.take("[")
             key = p.take()
             if key.kind not in ("sq", "dq", "sym"):
-                raise _NotLiteral(f"not a literal key: {key.text}")
+                raise _NotLiteral(f"not a literal key: {_what(key)}")
             path.append(_string(key) if key.kind != "sym" else key.text[1:])
             p.take("]")
         nxt = p.peek()
@@ -351,6 +392,42 @@ def parse(text: str) -> RubyConfig:
     for stmt in _statements(_tokens(text)):
         _statement(stmt, cfg)
     return cfg
+
+
+def _overlaps(path: tuple[str, ...]) -> bool:
+    """Whether `path` is a kept setting, lies above one, or below one."""
+    return not path or any(path[:len(k)] == k[:len(path)] for k in FACT_KEYS)
+
+
+def _plain(value: Any) -> bool:
+    scalar = (str, int, float, bool, type(None))
+    return isinstance(value, scalar) or (isinstance(value, list)
+                                         and all(isinstance(v, scalar) for v in value))
+
+
+def facts(cfg: RubyConfig) -> dict[str, Any]:
+    """What a fact keeps of a gitlab.rb: the `FACT_KEYS` settings and the problems that hide
+    them. Every other setting (secrets among them) is left out, not masked.
+
+    >>> f = facts(parse("gitlab_rails['db_key_base'] = 'MK2'\\nregistry['enable'] = true\\n"
+    ...                 "gitlab_rails['otp_key_base'] = 'a' 'b'\\n'MK2'\\n"))
+    >>> f["values"], [(p["line"], p["reason"]) for p in f["problems"]]
+    ({'registry': {'enable': True}}, [(4, 'unrecognised statement starting with a string')])
+    """
+    values: dict[str, Any] = {}
+    problems = [p for p in cfg.problems if _overlaps(p.path)]
+    for key in FACT_KEYS:
+        value = cfg.values
+        for part in key:
+            value = value.get(part, MISSING) if isinstance(value, dict) else MISSING
+        if value is MISSING:
+            continue
+        if _plain(value):
+            _assign(values, key, value)
+        else:
+            problems.append(Problem(0, key, "a hash where a plain value was expected"))
+    return {"values": values, "problems": [{"line": p.line, "path": list(p.path),
+                                            "reason": p.reason} for p in problems]}
 
 
 def geo_role(cfg: RubyConfig) -> str | None:

@@ -1,23 +1,32 @@
 """Load and validate `inventory.yml`: the sites of one deployment and how to reach them.
 
 Secrets are resolved here, from the environment (`*_env`) or a file (`*_file`), and kept in
-`Secret` objects whose repr never shows the value. Every mistake is a UsageError with the
-file, the line and what was expected.
+`Secret` objects whose repr never shows the value. A secret must be one line of printable
+characters (a token file with a second line would put the token into an HTTP library's error
+message); a DSN must parse, checked here so libpq's parse error, which quotes the DSN, never
+reaches a report. Every mistake is a UsageError with the file, the line and what was expected,
+and never the value: it may be a secret.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from .errors import UsageError
 from .schema import Reader
-from .yamlfile import LineDict, LineList, loads
+from .yamlfile import LineDict, LineList, decode, loads, read_input
 
 ROLES = ("primary", "secondary")
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+SECRET_FILE_MAX = 64 * 1024
+MAX_TIMEOUT_S = 600.0            # a longer wait per request is a mistake, not a setting
+MAX_LAG_S = 7 * 24 * 3600.0
 
 
 class Secret:
@@ -65,7 +74,9 @@ class Registry:
 
 @dataclass(frozen=True)
 class MetadataDB:
-    """Either a DSN or discrete keys; `conninfo()` gives psycopg what it needs."""
+    """A DSN, discrete keys, or both: keys given beside a DSN override the DSN's own (so a
+    `sslmode: verify-full` beside `dsn_env` always holds); `conninfo()` gives psycopg what it
+    needs (psycopg lets keyword arguments override the conninfo string)."""
 
     dsn: Secret | None = None
     host: str | None = None
@@ -76,12 +87,11 @@ class MetadataDB:
     sslmode: str | None = None
 
     def conninfo(self) -> dict[str, str]:
-        if self.dsn is not None:
-            return {"conninfo": self.dsn.reveal()}
         keys = {"host": self.host, "port": self.port, "dbname": self.dbname, "user": self.user,
                 "sslmode": self.sslmode,
                 "password": self.password.reveal() if self.password else None}
-        return {k: str(v) for k, v in keys.items() if v is not None}
+        out = {k: str(v) for k, v in keys.items() if v is not None}
+        return {"conninfo": self.dsn.reveal(), **out} if self.dsn is not None else out
 
 
 @dataclass(frozen=True)
@@ -116,6 +126,7 @@ class Inventory:
     import_method: str | None = None  # one-step | three-step; --import-method overrides
     sha256: str = ""
     warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()          # for the reports: e.g. a site with TLS unverified
     secrets: tuple[Secret, ...] = field(default=(), repr=False)
 
     @property
@@ -134,6 +145,7 @@ class _Loader:
         self.resolve = resolve_secrets
         self.secrets: list[Secret] = []
         self.warnings: list[str] = []
+        self.notes: list[str] = []
 
     def secret(self, node: LineDict, base: str, where: str, *, required: bool) -> Secret | None:
         """`<base>_env`, `<base>_file` or (with a warning) an inline `<base>`."""
@@ -151,38 +163,91 @@ class _Loader:
             return Secret("", f"{where}.{key}")
         if key.endswith("_env"):
             value = os.environ.get(name)
-            if not value:
+            if not value or not value.strip():
                 raise self.r.error(f"{where}.{key}: the environment variable {name} is not set",
                                    node, key)
-            secret = Secret(value.strip(), f"${name}")
+            secret, what = Secret(value.strip(), f"${name}"), f"the environment variable {name}"
         elif key.endswith("_file"):
             try:
-                value = Path(name).read_text().strip()
-            except OSError as exc:
-                raise self.r.error(f"{where}.{key}: cannot read the secret file {name}: "
-                                   f"{exc.strerror}", node, key) from None
+                value = decode(read_input(name, "secret file", SECRET_FILE_MAX), name,
+                               "secret file").strip()
+            except UsageError as exc:
+                raise self.r.error(f"{where}.{key}: {exc.message}: {name}", node, key) from None
             if not value:
                 raise self.r.error(f"{where}.{key}: the secret file {name} is empty", node, key)
-            secret = Secret(value, name)
+            secret, what = Secret(value, name), f"the secret file {name}"
         else:
-            secret = Secret(str(node[key]), f"{where}.{key}")
+            secret, what = Secret(name.strip(), f"{where}.{key}"), "the inline value"
             self.warnings.append(f"{self.r.file}:{node.line_of(key)}: {where}.{key} is an inline "
                                  f"secret; prefer {base}_env or {base}_file")
+        problem = _secret_problem(secret.reveal(), header=base == "token")
+        if problem:
+            raise self.r.error(f"{where}.{key}: {what} {problem}", node, key)
         self.secrets.append(secret)
         return secret
 
+    def dsn(self, node: LineDict, where: str) -> tuple[Secret | None, dict[str, str]]:
+        """The DSN secret and its parsed keys; libpq's parse error quotes the DSN, so it is
+        replaced by one that names only where the DSN came from."""
+        secret = self.secret(node, "dsn", where, required=False)
+        if secret is None or not self.resolve:
+            return secret, {}
+        from psycopg.conninfo import conninfo_to_dict
+
+        key = next(k for k in ("dsn_env", "dsn_file", "dsn") if node.get(k) is not None)
+        try:
+            parsed = {k: str(v) for k, v in conninfo_to_dict(secret.reveal()).items()}
+        except Exception:  # noqa: BLE001 - libpq's message quotes the DSN: never shown
+            raise self.r.error(f"{where}.{key}: the DSN in {secret.source} is not a valid "
+                               "PostgreSQL connection string (expected key=value pairs or "
+                               "postgresql://user@host:port/dbname)", node, key) from None
+        if parsed.get("password"):  # as libpq decoded it (%41 -> A), for the redactor
+            self.secrets.append(Secret(parsed["password"], secret.source))
+        if parsed.get("sslmode", "prefer") not in SSLMODES:
+            raise self.r.error(f"{where}.{key}: the DSN in {secret.source} has an unknown "
+                               f"sslmode (expected one of {', '.join(SSLMODES)})", node, key)
+        port = parsed.get("port", "5432")
+        if not all(p.isdigit() and 0 < int(p) < 65536 for p in port.split(",")):
+            raise self.r.error(f"{where}.{key}: the DSN in {secret.source} has a port that is "
+                               "not a number from 1 to 65535", node, key)
+        return secret, parsed
+
     def url(self, node: LineDict, key: str, where: str) -> str:
+        """A base URL. Never echoed in a message: it may carry a credential. A URL with
+        `user:password@` or a query (`?private_token=...`) is refused: the token goes in
+        `token_env`/`token_file`, where it is kept out of every report."""
         value = self.r.get(node, key, str, where)
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise self.r.error(f"{where}.{key}: expected an http(s) URL with a host, got "
-                               f"{value!r}", node, key)
+        expected = "expected an http(s) URL with a host, like https://gitlab.example.com"
+        try:
+            parts = urlsplit(value)
+            _ = parts.port  # a port that is not a number raises here
+        except ValueError:
+            raise self.r.error(f"{where}.{key}: {expected} (the host or port cannot be read)",
+                               node, key) from None
+        if parts.scheme not in ("http", "https") or not parts.hostname or \
+                any(c.isspace() or not c.isprintable() for c in value):
+            raise self.r.error(f"{where}.{key}: {expected}", node, key)
+        if parts.username is not None or parts.password is not None:
+            raise self.r.error(f"{where}.{key}: the URL holds credentials (user:password@); "
+                               "give the token with token_env or token_file instead", node, key)
+        if parts.query or parts.fragment:
+            raise self.r.error(f"{where}.{key}: the URL has a query or fragment (a token in "
+                               "?private_token= would be recorded); give the base URL and the "
+                               "token with token_env or token_file", node, key)
         return value.rstrip("/")
+
+    def name(self, node: LineDict, key: str, where: str, *, required: bool = True) -> str | None:
+        """A name that goes into reports, test ids or a header: one printable line."""
+        value = self.r.get(node, key, str, where, required=required)
+        if value is not None and (not value.strip() or not value.isprintable()):
+            raise self.r.error(f"{where}.{key}: expected a non-empty name of printable "
+                               "characters on one line", node, key)
+        return value
 
     def site(self, node: LineDict, where: str) -> Site:
         r = self.r
         r.only(node, {"name", "role", "gitlab", "registry", "metadata_db", "host"}, where)
-        name = r.get(node, "name", str, where)
+        name = self.name(node, "name", where)
         role = r.get(node, "role", str, where, choices=ROLES)
         gl = r.mapping(r.get(node, "gitlab", LineDict, where), f"{where}.gitlab")
         gw = f"{where}.gitlab"
@@ -190,9 +255,14 @@ class _Loader:
                     "verify_tls"}, gw)
         gitlab = GitLab(url=self.url(gl, "url", gw),
                         token=self.secret(gl, "token", gw, required=True),  # type: ignore[arg-type]
-                        username=r.get(gl, "username", str, gw, required=False),
+                        username=self.name(gl, "username", gw, required=False),
                         ca_bundle=r.get(gl, "ca_bundle", str, gw, required=False),
                         verify_tls=r.get(gl, "verify_tls", bool, gw, required=False, default=True))
+        if not gitlab.verify_tls:
+            self.warnings.append(f"{r.file}:{gl.line_of('verify_tls')}: {gw}.verify_tls is "
+                                 f"false: TLS certificates of site {name} are not verified")
+            self.notes.append(f"TLS verification is off for site {name} (verify_tls: false): "
+                              "its GitLab and registry certificates were not checked")
         registry = None
         if node.get("registry") is not None:
             reg = r.mapping(node["registry"], f"{where}.registry")
@@ -204,16 +274,19 @@ class _Loader:
             d = r.mapping(node["metadata_db"], dw)
             r.only(d, {"dsn_env", "dsn_file", "dsn", "host", "port", "dbname", "user",
                        "password_env", "password_file", "password", "sslmode"}, dw)
-            dsn = self.secret(d, "dsn", dw, required=False)
+            dsn, _ = self.dsn(d, dw)
             if dsn is None and d.get("host") is None:
                 raise r.error(f"{dw}: expected dsn_env (or dsn_file), or host with port, dbname "
                               "and user", d)
-            db = MetadataDB(dsn=dsn, host=r.get(d, "host", str, dw, required=False),
-                            port=r.get(d, "port", int, dw, required=False),
-                            dbname=r.get(d, "dbname", str, dw, required=dsn is None),
-                            user=r.get(d, "user", str, dw, required=dsn is None),
+            port = r.get(d, "port", int, dw, required=False)
+            if port is not None and not 0 < port < 65536:
+                raise r.error(f"{dw}.port: expected a port number from 1 to 65535", d, "port")
+            db = MetadataDB(dsn=dsn, host=self.name(d, "host", dw, required=False), port=port,
+                            dbname=self.name(d, "dbname", dw, required=dsn is None),
+                            user=self.name(d, "user", dw, required=dsn is None),
                             password=self.secret(d, "password", dw, required=False),
-                            sslmode=r.get(d, "sslmode", str, dw, required=False))
+                            sslmode=r.get(d, "sslmode", str, dw, required=False,
+                                          choices=SSLMODES))
         host = None
         if node.get("host") is not None:
             hw = f"{where}.host"
@@ -230,7 +303,7 @@ class _Loader:
         r.only(top, {"deployment", "sites", "timeouts", "thresholds", "import_method"}, "")
         method = r.get(top, "import_method", str, "", required=False,
                        choices=("one-step", "three-step"))
-        deployment = r.get(top, "deployment", str, "")
+        deployment = self.name(top, "deployment", "")
         sites_node = r.get(top, "sites", LineList, "")
         if not sites_node:
             raise r.error("sites: expected at least one site", top, "sites")
@@ -253,35 +326,48 @@ class _Loader:
             t = r.mapping(top["timeouts"], "timeouts")
             r.only(t, {"connect_s", "read_s"}, "timeouts")
             timeouts = Timeouts(
-                connect_s=_positive(r, t, "connect_s", "timeouts", Timeouts.connect_s),
-                read_s=_positive(r, t, "read_s", "timeouts", Timeouts.read_s))
+                connect_s=_seconds(r, t, "connect_s", "timeouts", Timeouts.connect_s,
+                                   MAX_TIMEOUT_S),
+                read_s=_seconds(r, t, "read_s", "timeouts", Timeouts.read_s, MAX_TIMEOUT_S))
         lag = 300.0
         if top.get("thresholds") is not None:
             th = r.mapping(top["thresholds"], "thresholds")
             r.only(th, {"replication_lag_s"}, "thresholds")
-            lag = _positive(r, th, "replication_lag_s", "thresholds", lag)
+            lag = _seconds(r, th, "replication_lag_s", "thresholds", lag, MAX_LAG_S)
         return Inventory(path=r.file, deployment=deployment, sites=tuple(sites),
                          timeouts=timeouts, replication_lag_s=lag, import_method=method,
-                         sha256=sha256,
-                         warnings=tuple(self.warnings), secrets=tuple(self.secrets))
+                         sha256=sha256, warnings=tuple(self.warnings),
+                         notes=tuple(self.notes), secrets=tuple(self.secrets))
 
 
-def _positive(r: Reader, node: LineDict, key: str, where: str, default: float) -> float:
+def _seconds(r: Reader, node: LineDict, key: str, where: str, default: float,
+             most: float) -> float:
+    """A finite number of seconds above 0 and at most `most` (nan and inf never end)."""
     value = r.get(node, key, float, where, required=False, default=default)
-    if value <= 0:
-        raise r.error(f"{where}.{key}: expected a number above 0", node, key)
+    if not math.isfinite(value) or not 0 < value <= most:
+        raise r.error(f"{where}.{key}: expected a number above 0 and at most {most:g}", node, key)
     return value
+
+
+def _secret_problem(value: str, *, header: bool) -> str | None:
+    """Why a secret cannot be used, never quoting it; None when it is fine."""
+    if "\n" in value or "\r" in value:
+        return "has more than one line (a second line or a comment?): a secret is one line"
+    if any(unicodedata.category(c)[0] == "C" for c in value):
+        return "holds a control character: a secret is one line of printable characters"
+    if header and not all("!" <= c <= "~" for c in value):
+        return "holds a space or a non-ASCII character: a token is printable ASCII"
+    return None
 
 
 def load_inventory(path: str | Path) -> Inventory:
     """Read, validate and resolve one inventory file."""
     path = str(path)
     try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read the inventory: {exc.strerror} (use --inventory=PATH)",
-                         file=path) from None
-    return load_inventory_text(raw.decode("utf-8", errors="replace"), path,
+        raw = read_input(path, "inventory")
+    except UsageError as exc:
+        raise UsageError(f"{exc.message} (use --inventory=PATH)", file=path) from None
+    return load_inventory_text(decode(raw, path, "inventory"), path,
                                sha256=hashlib.sha256(raw).hexdigest())
 
 

@@ -75,7 +75,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
     if config.option.help or config.option.version:
         return None
-    if not config.getoption("profile"):
+    if config.getoption("profile") is None:  # given but empty is a usage error, not "off"
         if any(suite.is_checks_path(a) for a in config.args):
             print("ERROR: checks/ holds geopreflight's check suites; run them with a profile, "
                   "e.g. pytest --profile=migrate-legacy (--profile=help lists the profiles)",
@@ -280,7 +280,7 @@ class GeoPreflight:
         if self.config.getoption("collectonly") or session.exitstatus not in (0, 1, 5):
             return
         profile = self.run.profile
-        notes = list(self.notes)
+        notes = list(self.notes) + list(self.inventory.notes)
         hosts = [f"{s.name}: {s.host.target}" for s in self.inventory.sites if s.host]
         if hosts:
             notes.append(self.run.redactor.text(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from . import options
 from . import profiles as profiles_mod
 from .errors import UsageError
 from .evidence import Bundle, redacted_inventory
@@ -41,6 +42,7 @@ class Run:
 def validate(config: pytest.Config) -> Run | int:
     """The run's input, or an exit code when the options asked only for a listing."""
     opt = config.getoption
+    options.validate(config)
     name = opt("profile")
     if name == "help":
         print(f"geopreflight profiles:\n{profiles_mod.listing()}")
@@ -51,8 +53,6 @@ def validate(config: pytest.Config) -> Run | int:
     if opt("canary") and opt("from_evidence"):
         raise UsageError("--canary writes to the deployment; --from-evidence never touches "
                          "it: use one or the other")
-    if opt("wait") < 0:
-        raise UsageError(f"--wait={opt('wait'):g}: expected a number of seconds, 0 or more")
     if step != "auto" and step not in [s.id for s in profile.steps]:
         raise UsageError(f"--step={step}: not a step of {profile.name}; expected auto or one of: "
                          + ", ".join(s.id for s in profile.steps))

@@ -43,7 +43,7 @@ class Waiver:
 def load_waivers(path: str | Path, inventory: Inventory) -> list[Waiver]:
     """Read and validate a waiver file; every mistake names the file and the line."""
     r = Reader(str(path))
-    top = r.mapping(load(path), "waivers file")
+    top = r.mapping(load(path, "waivers file"), "waivers file")
     r.only(top, {"waivers"}, "")
     items = r.get(top, "waivers", LineList, "")
     sites = {s.name for s in inventory.sites}
@@ -75,15 +75,27 @@ def _text(r: Reader, node: LineDict, key: str, where: str) -> str:
 def _expiry(r: Reader, node: LineDict, value: date | str, where: str) -> datetime:
     """A date means the end of that day in UTC; a datetime without a zone is UTC."""
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return _utc(value)
     if isinstance(value, date):
+        if value == date.max:  # the end of 9999-12-31 is past what datetime holds
+            return datetime.max.replace(tzinfo=UTC)
         return datetime.combine(value, time.min, UTC) + timedelta(days=1)
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise r.error(f"{where}.expires: expected a date (YYYY-MM-DD) or an ISO 8601 time",
                       node, "expires") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return _utc(parsed)
+
+
+def _utc(value: datetime) -> datetime:
+    """In UTC (no zone means UTC); a time at the edge of the calendar stays at the edge."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        return (datetime.max if value.year == 9999 else datetime.min).replace(tzinfo=UTC)
 
 
 def apply(waivers: list[Waiver], check_id: str, site: str | None, result: Result,

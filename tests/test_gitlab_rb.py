@@ -3,11 +3,13 @@ layer)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from checks._rules import config_mode, gitlab_v1_mode, header_mode, lockfile_mode
-from checks.test_reg import prefer_hazard
-from geopreflight.gitlab_rb import Unparsed, geo_role, parse
+from geopreflight.checks._rules import config_mode, gitlab_v1_mode, header_mode, lockfile_mode
+from geopreflight.checks.test_reg import prefer_hazard
+from geopreflight.gitlab_rb import FACT_KEYS, Unparsed, facts, geo_role, parse
 from geopreflight.probes.models import Lockfiles
 from geopreflight.registry_config import summary
 
@@ -92,3 +94,84 @@ def test_config_yml_summary_drops_secrets():
     s = summary(text)
     assert s["storage_backend"] == "s3" and s["storage_root"] is None and s["readonly"] is True
     assert "pw" not in repr(s) and "topsecret" not in repr(s)
+
+
+SECRETS_RB = """
+external_url 'https://gitlab.example.com'
+gitlab_rails['secret_key_base'] = 'SKB-4f1d2c0a9e'
+gitlab_rails['otp_key_base'] = "OTP-77aa81bb"
+gitlab_rails['db_key_base'] = 'DBK-0099ffee'
+gitlab_rails['encrypted_settings_key_base'] = 'ESK-31337abc'
+gitlab_rails['google_json_key_string'] = '{"private_key": "GJK-pk-9911"}'
+gitlab_rails['geo_node_name'] = 'eu-primary'
+registry['http_secret'] = 'HTTPSECRET-5150'
+registry['notifications'] = [{ 'name' => 'geo_event',
+  'headers' => { 'Authorization' => ['NOTIFY-TOK-8086'] } }]
+registry['database'] = { 'enabled' => true, 'user' => 'registry', 'password' => 'DBPW-2468',
+  'sslmode' => 'verify-full' }
+registry['storage'] = { 's3' => { 'secretkey' => 'S3SECRET-1357' },
+  'maintenance' => { 'readonly' => { 'enabled' => false } } }
+gitlab_rails['smtp_password'] = ENV['SMTP']
+gitlab_rails['lfs_object_store_connection'] = { 'aws_secret_access_key' => 'AWSK-1122' } 'MK2'
+'MK2-unrecognised'
+gitlab_rails['ldap_servers'] = YAML.load <<-EOS
+  main: { password: 'LDAP-PW-3344' }
+EOS
+"""
+PLANTED = ("SKB-4f1d2c0a9e", "OTP-77aa81bb", "DBK-0099ffee", "ESK-31337abc", "GJK-pk-9911",
+           "HTTPSECRET-5150", "NOTIFY-TOK-8086", "DBPW-2468", "S3SECRET-1357", "AWSK-1122",
+           "MK2", "LDAP-PW-3344")
+
+
+def test_facts_keep_only_the_settings_checks_read() -> None:
+    kept = facts(parse(SECRETS_RB))
+    text = json.dumps(kept)
+    assert [s for s in PLANTED if s in text] == []
+    for word in ("secret_key_base", "otp_key_base", "db_key_base", "http_secret", "s3",
+                 "password", "sslmode", "smtp_password", "ldap_servers"):
+        assert word not in text, word
+    assert kept["values"] == {"external_url": "https://gitlab.example.com",
+                              "gitlab_rails": {"geo_node_name": "eu-primary"},
+                              "registry": {"database": {"enabled": True, "user": "registry"},
+                                           "storage": {"maintenance": {"readonly": {
+                                               "enabled": False}}}}}
+
+
+def test_problems_name_the_line_and_key_never_a_value() -> None:
+    cfg = parse(SECRETS_RB)
+    messages = [p.describe() for p in cfg.problems]
+    assert messages and not [m for m in messages for s in PLANTED if s in m], messages
+    assert "gitlab.rb line 18: cannot read ? (unrecognised statement starting with a string)" \
+        in messages
+    assert "gitlab.rb line 16: cannot read gitlab_rails['smtp_password'] (not a literal value: " \
+        "ENV)" in messages
+    # a whole-statement problem is kept (it may hide any key); a problem of a dropped key is not
+    kept = facts(cfg)["problems"]
+    assert {tuple(p["path"]) for p in kept} == {()}
+
+
+def test_the_allow_list_matches_what_checks_read() -> None:
+    """Every gitlab.rb path a check reads is kept, and every kept path is read somewhere: a
+    check that starts reading a new setting fails here until FACT_KEYS has it."""
+    import inspect
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    code = "\n".join(p.read_text() for p in [*root.glob("checks/*.py"),
+                                             root / "checks/_views.py",
+                                             root / "geopreflight/probes/registry.py"])
+    code += inspect.getsource(geo_role)
+    read = {tuple(re.findall(r'"([^"]+)"', args))
+            for args in re.findall(r"rb_(?:get|has)\(ctx, ((?:\"[^\"]+\",? ?)+)", code)}
+    assert len(read) >= 10, read
+    for path in read:
+        assert any(k[:len(path)] == path for k in FACT_KEYS), f"{path} is read but not kept"
+    for key in FACT_KEYS:
+        assert f'"{key[-1]}"' in code, f"{key} is kept but no check reads it"
+
+
+def test_deep_nesting_is_a_problem_not_a_crash() -> None:
+    cfg = parse("registry['x'] = " + "[" * 5000 + "]" * 5000 + "\nexternal_url 'https://a'\n")
+    assert cfg.get("external_url") == "https://a"
+    assert any("nested deeper" in p.reason for p in cfg.problems)

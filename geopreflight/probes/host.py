@@ -84,46 +84,16 @@ GITLAB_RB = "/etc/gitlab/gitlab.rb"
 CLUSTER_JSON = "/etc/gitlab/gitlab-cluster.json"
 CONFIG_YML = "/var/opt/gitlab/registry/config.yml"
 GITLAB_YML = "/var/opt/gitlab/gitlab-rails/etc/gitlab.yml"
-SECRET_KEYS = ("password", "secret", "token", "authorization", "key")
-
-
-def _scrub(value: Any, key: str = "") -> Any:
-    """gitlab.rb values without secrets: passwords dropped, other secrets as digests.
-
-    A key holding a secret becomes `<key>_digest` (notification Authorization values are
-    compared across files); passwords become `<key>_set` only.
-    """
-    from ..registry_config import digest
-
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            low = str(k).lower()
-            if any(low.endswith(s) for s in SECRET_KEYS) and not low.endswith("_path"):
-                if "password" in low:
-                    out[f"{k}_set"] = v not in (None, "")
-                elif isinstance(v, list):
-                    out[f"{k}_digest"] = [digest(x) for x in v]
-                else:
-                    out[f"{k}_digest"] = None if v is None else digest(v)
-            else:
-                out[k] = _scrub(v, str(k))
-        return out
-    if isinstance(value, list):
-        return [_scrub(v, key) for v in value]
-    return value
 
 
 def _gitlab_rb(host: HostFiles) -> dict[str, Any]:
-    from ..gitlab_rb import parse
+    """Only the settings the checks read (an allow-list): gitlab.rb's secrets stay on the host."""
+    from ..gitlab_rb import facts, parse
 
     text = host.read(GITLAB_RB)
     if text is None:
         return {"present": False, "values": {}, "problems": []}
-    cfg = parse(text)
-    return {"present": True, "values": _scrub(cfg.values),
-            "problems": [{"line": p.line, "path": list(p.path), "reason": p.reason}
-                         for p in cfg.problems]}
+    return {"present": True, **facts(parse(text))}
 
 
 def _cluster_json(host: HostFiles) -> dict[str, Any]:
