@@ -95,7 +95,12 @@ def connect(pc: ProbeContext, site: Site, marker: str) -> Iterator[Any]:
                              _where(site)) from None
     finally:
         watch.cancel()
+        broken = conn.broken
         conn.close()
+    if broken and not watch.fired:
+        raise ProbeError(f"{site.name}'s registry metadata database ({_where(site)}) closed "
+                         "the connection during the probe (server stopped or restarted?)",
+                         _where(site))
     if watch.fired:
         raise ProbeError(f"{site.name}'s registry metadata database ({_where(site)}) gave no "
                          f"answer within {read_s + GRACE_S:g} s of connecting (client-side "
