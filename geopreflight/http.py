@@ -1,10 +1,21 @@
-"""HTTP for probes: GET/HEAD only, connect and read timeouts on every call, bounded retries
-for idempotent requests on connection errors and 502/503/504, and each distinct request sent
-once per run (concurrent callers of the same request wait for the first)."""
+"""HTTP for probes: GET/HEAD only, a total deadline and a body cap on every call, bounded
+retries for idempotent requests on connection errors and 502/503/504, and each distinct
+request sent once per run (concurrent callers of the same request wait for the first).
+
+Why a total deadline: `requests`' read timeout is per receive, so a server that drips one byte
+a second in its headers or body holds a caller forever. Each request here has until
+`connect_s + read_s` after it starts (all attempts included); a watchdog shuts the
+request's socket down when that passes, which ends a blocked header or body read at once.
+Why a body cap: bodies are streamed and counted after decompression, so an endless chunked
+body, a huge body or a gzip bomb ends at `BODY_CAP` instead of filling the memory.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import socket
 import threading
 import time
 from concurrent.futures import Future
@@ -12,15 +23,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 RETRY_STATUSES = (502, 503, 504)
 ATTEMPTS = 3
 BACKOFF_S = 0.5
+# Every body the probes read is small JSON: a page of 100 Geo sites or statuses (well under
+# 1 MiB), /api/v4/metadata, /v2/, the registry token, one catalog entry. 8 MiB is far above
+# any of them and still a bounded amount of memory.
+BODY_CAP = 8 * 1024 * 1024
+CHUNK = 64 * 1024
+# A header value may hold visible ASCII, spaces and tabs inside, nothing else (RFC 9110 5.5).
+_HEADER_VALUE = re.compile(r"[!-~]+(?:[ \t]+[!-~]+)*|")
 
 
 class Unreachable(Exception):  # noqa: N818
-    """The request got no HTTP answer: refused, timed out, TLS or DNS failure."""
+    """The request got no (complete) HTTP answer: refused, timed out, TLS or DNS failure, a
+    body over the cap, or a request this client refuses to send."""
 
 
 @dataclass(frozen=True)
@@ -31,9 +53,109 @@ class Reply:
     body: bytes = field(repr=False)
 
     def json(self) -> Any:
-        import json
-
         return json.loads(self.body)
+
+
+class _Watch:
+    """The deadline of one request: at `end`, shut down every socket the request opened or
+    reused, so whatever read is blocked on it returns now. Sockets are watched through a
+    duplicate descriptor we own (a TLS socket cannot be `dup()`ed, its descriptor can)."""
+
+    def __init__(self, end: float) -> None:
+        self.end = end
+        self.fired = False
+        self._lock = threading.Lock()
+        self._socks: list[socket.socket] = []
+        self._timer = threading.Timer(max(0.0, end - time.monotonic()), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def left(self) -> float:
+        return self.end - time.monotonic()
+
+    def watch(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        try:
+            dup = socket.socket(fileno=os.dup(sock.fileno()))
+        except OSError:
+            return
+        with self._lock:
+            self._socks.append(dup)
+            fired = self.fired
+        if fired:
+            _shutdown(dup)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            socks = list(self._socks)
+        for s in socks:
+            _shutdown(s)
+
+    def close(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            socks, self._socks = self._socks, []
+        for s in socks:
+            s.close()
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+_current = threading.local()  # the calling thread's _Watch, while it sends a request
+
+
+def _watch(sock: socket.socket | None) -> None:
+    w = getattr(_current, "watch", None)
+    if w is not None:
+        w.watch(sock)
+
+
+class _Watched:
+    """A urllib3 connection whose sockets the calling thread's deadline can shut down: a new
+    one from the start (TCP connect, TLS handshake), a pooled one when it is reused."""
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()  # type: ignore[misc]
+        _watch(sock)
+        return sock
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        if self.sock is not None:  # type: ignore[attr-defined]
+            _watch(self.sock)  # type: ignore[attr-defined]
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _Conn(_Watched, HTTPConnection):
+    pass
+
+
+class _TLSConn(_Watched, HTTPSConnection):
+    pass
+
+
+class _Pool(HTTPConnectionPool):
+    ConnectionCls = _Conn
+
+
+class _TLSPool(HTTPSConnectionPool):
+    ConnectionCls = _TLSConn
+
+
+class _Adapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _TLSPool}
+
+
+class _TooLarge(Exception):
+    pass
 
 
 class Http:
@@ -41,8 +163,11 @@ class Http:
 
     def __init__(self, connect_s: float, read_s: float) -> None:
         self.timeout = (connect_s, read_s)
+        self.deadline_s = connect_s + read_s
         self._session = requests.Session()
         self._session.trust_env = False  # no proxies from the environment: we talk to the sites
+        for prefix in ("http://", "https://"):
+            self._session.mount(prefix, _Adapter())
         self._lock = threading.Lock()
         self._cache: dict[tuple, Future[Reply]] = {}
         self.sent = 0
@@ -67,35 +192,94 @@ class Http:
 
     def _send(self, method: str, url: str, headers: dict[str, str] | None,
               auth: tuple[str, str] | None, verify: bool | str) -> Reply:
+        _check_headers(method, url, headers)
         connect_s, read_s = self.timeout
-        for attempt in range(1, ATTEMPTS + 1):
-            last = attempt == ATTEMPTS
-            try:
-                self.sent += 1
-                r = self._session.request(method, url, headers=headers, auth=auth,
-                                          verify=verify, timeout=self.timeout,
-                                          allow_redirects=False)
-            except requests.exceptions.ReadTimeout:
-                raise Unreachable(f"{method} {url}: connected, but no answer within "
-                                  f"{read_s:g} s (read timeout)") from None
-            except requests.exceptions.SSLError as exc:
-                raise Unreachable(f"{method} {url}: TLS verification failed ({_first(exc)}); "
-                                  "set gitlab.ca_bundle") from None
-            except requests.exceptions.ConnectTimeout:
-                if last:
-                    raise Unreachable(f"{method} {url}: no connection within {connect_s:g} s "
-                                      f"({ATTEMPTS} attempts)") from None
-            except requests.exceptions.ConnectionError as exc:
-                if last:
-                    raise Unreachable(f"{method} {url}: cannot connect ({_first(exc)}; "
-                                      f"{ATTEMPTS} attempts)") from None
-            except requests.exceptions.RequestException as exc:
-                raise Unreachable(f"{method} {url}: {_first(exc)}") from None
-            else:
-                if r.status_code not in RETRY_STATUSES or last:
-                    return Reply(url, r.status_code, r.headers, r.content)
-            time.sleep(BACKOFF_S * attempt)
-        raise AssertionError("unreachable")
+        watch = _Watch(time.monotonic() + self.deadline_s)
+        _current.watch = watch
+        try:
+            for attempt in range(1, ATTEMPTS + 1):
+                last = attempt == ATTEMPTS or watch.left() < BACKOFF_S * attempt + 0.1
+                try:
+                    self.sent += 1
+                    reply = self._attempt(method, url, headers, auth, verify, watch)
+                except requests.exceptions.RequestException as exc:
+                    if watch.fired:
+                        raise self._late(method, url) from None
+                    if isinstance(exc, requests.exceptions.ReadTimeout):
+                        raise Unreachable(f"{method} {url}: connected, but no answer within "
+                                          f"{read_s:g} s (read timeout)") from None
+                    if isinstance(exc, requests.exceptions.SSLError):
+                        raise Unreachable(f"{method} {url}: TLS verification failed "
+                                          f"({_first(exc)}); set gitlab.ca_bundle") from None
+                    if isinstance(exc, requests.exceptions.ConnectTimeout):
+                        if last:
+                            raise Unreachable(f"{method} {url}: no connection within "
+                                              f"{connect_s:g} s ({attempt} attempts)") from None
+                    elif isinstance(exc, requests.exceptions.ConnectionError):
+                        if last:
+                            raise Unreachable(f"{method} {url}: cannot connect ({_first(exc)};"
+                                              f" {attempt} attempts)") from None
+                    else:
+                        raise Unreachable(f"{method} {url}: {_reason(exc)}") from None
+                except _TooLarge:
+                    raise Unreachable(f"{method} {url}: body larger than "
+                                      f"{BODY_CAP // 2**20} MiB (the cap on every answer; "
+                                      "the checks read small JSON)") from None
+                else:
+                    if reply.status not in RETRY_STATUSES or last:
+                        return reply
+                time.sleep(BACKOFF_S * attempt)
+            raise AssertionError("unreachable")
+        finally:
+            _current.watch = None
+            watch.close()
+
+    def _attempt(self, method: str, url: str, headers: dict[str, str] | None,
+                 auth: tuple[str, str] | None, verify: bool | str, watch: _Watch) -> Reply:
+        """One request, its body streamed and capped, within what is left of the deadline."""
+        left = watch.left()
+        if left <= 0:
+            raise self._late(method, url)
+        connect_s, read_s = self.timeout
+        r = self._session.request(method, url, headers=headers, auth=auth, verify=verify,
+                                  timeout=(min(connect_s, left), min(read_s, left)),
+                                  allow_redirects=False, stream=True)
+        try:
+            body = bytearray()
+            for chunk in r.iter_content(CHUNK):
+                body += chunk
+                if len(body) > BODY_CAP:
+                    raise _TooLarge
+                if watch.left() <= 0:
+                    raise self._late(method, url)
+            return Reply(url, r.status_code, r.headers, bytes(body))
+        finally:
+            r.close()
+
+    def _late(self, method: str, url: str) -> Unreachable:
+        return Unreachable(f"{method} {url}: no complete answer within {self.deadline_s:g} s "
+                           "(the total deadline: connect_s + read_s)")
+
+
+def _check_headers(method: str, url: str, headers: dict[str, str] | None) -> None:
+    """Refuse a header value HTTP does not allow, naming the header only: `requests` would
+    quote the value (a token with a newline) in its exception."""
+    for name, value in (headers or {}).items():
+        if not _HEADER_VALUE.fullmatch(value):
+            raise Unreachable(f"{method} {url}: the {name} header's value holds a character "
+                              "HTTP does not allow (a newline, a control character or "
+                              "surrounding spaces); the request was not sent")
+
+
+def _reason(exc: requests.exceptions.RequestException) -> str:
+    """A one-line reason; never an exception text that can quote a header value."""
+    if isinstance(exc, requests.exceptions.InvalidHeader):
+        return "a request header is invalid; the request was not sent"
+    if isinstance(exc, requests.exceptions.ContentDecodingError):
+        return "the answer's Content-Encoding does not decode"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "the answer's body broke off (invalid chunked encoding or connection lost)"
+    return _first(exc)
 
 
 _ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")]+")

@@ -45,6 +45,7 @@ class Position:
     next_step: str | None              # None: COMPLETE, or unknown
     undetermined: list[str] = field(default_factory=list)  # why the position is unknown
     in_progress: bool = False
+    unknown_step: str | None = None  # the step whose completion could not be told
     done: list[str] = field(default_factory=list)   # sites that completed the judged step
     left: list[str] = field(default_factory=list)   # sites that have not
 
@@ -126,7 +127,7 @@ def locate(profile: Profile, inventory: Inventory, judge: Judge, *, only_site: s
             break
         if states[k].complete is None:
             statuses = {sid: "unknown" if i <= k else "pending" for i, sid in enumerate(ids)}
-            return Position(statuses, None, states[k].errors)
+            return Position(statuses, None, states[k].errors, unknown_step=ids[k])
     statuses = {sid: "complete" if i <= last else "pending" for i, sid in enumerate(ids)}
     begun = [k for k in range(last + 1, len(states)) if states[k].started]
     if begun:
@@ -151,6 +152,9 @@ def judged_plan(profile: Profile, position: Position | None, step_id: str | None
         return [Row(r.check, r.site, False, "completes")
                 for r in completion_rows(last, inventory, method)
                 if only_site is None or r.site is None or r.site.name == only_site]
+    if position is not None and position.undetermined and position.unknown_step:
+        # the rows of the step that could not be told, so the reports show why
+        return plan(profile.step(position.unknown_step), inventory, only_site, method)
     if step_id is None:
         return []
     step = profile.step(step_id)

@@ -20,8 +20,8 @@ import pytest
 from geopreflight.errors import UsageError
 from geopreflight.evidence import Bundle
 from geopreflight.inventory import load_inventory
-from geopreflight.suite import load_catalog
 from geopreflight.profiles import load_profile
+from geopreflight.suite import load_catalog
 from geopreflight.yamlfile import loads
 from standin import run_pytest
 

@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 from geopreflight.errors import UsageError
 from geopreflight.evidence import Bundle
 from geopreflight.inventory import load_inventory, load_inventory_text
-from geopreflight.suite import load_catalog
 from geopreflight.profiles import load_profile
+from geopreflight.suite import load_catalog
 from geopreflight.waivers import load_waivers
 
 EXAMPLES = settings(max_examples=2000, deadline=None, database=None,

@@ -1,16 +1,20 @@
 """The registry metadata databases, read only.
 
 Every query runs in a read-only transaction (psycopg `read_only`, i.e. `BEGIN READ ONLY`) with
-`SET LOCAL statement_timeout` and a `connect_timeout`. The session's own
+a `statement_timeout` and a `connect_timeout`. The session's own
 `default_transaction_read_only` is never touched, so DB-007 reads the server's setting, not
 ours. Distinctness needs what PostgreSQL itself says (lab notes, section 1; fact sheet F3):
 `system_identifier`, `pg_is_in_recovery()`, the WAL receiver, and a session marker: each
 site's connection carries a unique `application_name`, and a marker that shows up in another
 site's `pg_stat_activity` proves both sites reach one server.
+
+The timeouts are the inventory's (`connect_s`, `read_s`), and a client-side deadline
+(`_Deadline`) ends a connection whose server completed the handshake but never answers.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +24,7 @@ from ..inventory import Site
 from . import ProbeContext, ProbeError, probe
 from .models import DbServer, DbSessions, DbTable, SiteSessions
 
-STATEMENT_TIMEOUT_MS = 5000
+GRACE_S = 0.5  # the client-side deadline is the statement timeout plus this
 ROW_CAP = 10000  # counts stop here: never walk a large table
 
 SERVER_SQL = """SELECT
@@ -50,7 +54,7 @@ def _conn_kwargs(pc: ProbeContext, site: Site, marker: str) -> dict[str, Any]:
     kw: dict[str, Any] = dict(site.metadata_db.conninfo())
     conninfo = kw.pop("conninfo", "")
     kw.update(conninfo=conninfo, application_name=marker, autocommit=False,
-              connect_timeout=max(1, int(pc.inventory.timeouts.connect_s)))
+              connect_timeout=max(1, round(pc.inventory.timeouts.connect_s)))
     return kw
 
 
@@ -75,19 +79,68 @@ def connect(pc: ProbeContext, site: Site, marker: str) -> Iterator[Any]:
     except psycopg.Error as exc:
         raise ProbeError(f"cannot connect to {site.name}'s registry metadata database "
                          f"({_where(site)}): {_first(exc)}", _where(site)) from None
+    read_s = pc.inventory.timeouts.read_s
+    watch = _Deadline(conn, read_s + GRACE_S)
     try:
         conn.read_only = True
+        conn.execute(f"SET statement_timeout = {max(1, round(read_s * 1000))}")
+        conn.commit()
         yield conn
+    except (ProbeError, psycopg.Error) as exc:
+        if watch.fired:
+            pass  # the deadline's error below says more than "connection closed"
+        elif isinstance(exc, ProbeError):
+            raise
+        else:
+            raise ProbeError(f"{site.name}'s registry metadata database: {_first(exc)}",
+                             _where(site)) from None
     finally:
+        watch.cancel()
+        broken = conn.broken
         conn.close()
+    if broken and not watch.fired:
+        raise ProbeError(f"{site.name}'s registry metadata database ({_where(site)}) closed "
+                         "the connection during the probe (server stopped or restarted?)",
+                         _where(site))
+    if watch.fired:
+        raise ProbeError(f"{site.name}'s registry metadata database ({_where(site)}) gave no "
+                         f"answer within {read_s + GRACE_S:g} s of connecting (client-side "
+                         "deadline: read_s plus a grace; the server holds the query, a lock, "
+                         "or never answers)", _where(site))
+
+
+class _Deadline:
+    """A client-side deadline for one connection: `statement_timeout` only helps when the
+    server runs the query, so at `after_s` the connection's socket is shut down (through a
+    duplicate descriptor: libpq's own state is not touched from this thread), and whatever
+    query is waiting fails at once."""
+
+    def __init__(self, conn: Any, after_s: float) -> None:
+        import os
+        import socket
+
+        self.fired = False
+        self._sock = socket.socket(fileno=os.dup(conn.fileno()))
+        self._timer = threading.Timer(after_s, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        import socket
+
+        self.fired = True
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+        self._sock.close()
 
 
 def _first(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-
-
-def _begin(conn: Any) -> None:
-    conn.execute(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}")
 
 
 def _table(conn: Any, table: str) -> DbTable:
@@ -115,7 +168,6 @@ def db_server(pc: ProbeContext, site: Site | None) -> tuple[DbServer, str]:
     with connect(pc, site, f"geopreflight-{uuid.uuid4().hex[:12]}") as conn:
         try:
             with conn.transaction():
-                _begin(conn)
                 cur = conn.execute(SERVER_SQL)
                 names = [d.name for d in cur.description]
                 row = dict(zip(names, cur.fetchone(), strict=True))
@@ -152,7 +204,6 @@ def db_sessions(pc: ProbeContext, _site: Site | None) -> tuple[DbSessions, str]:
         for name, conn in conns.items():
             try:
                 with conn.transaction():
-                    _begin(conn)
                     rows = conn.execute(
                         "SELECT application_name FROM pg_stat_activity WHERE application_name "
                         "LIKE %s", (f"geopreflight-{run}-%",)).fetchall()

@@ -16,6 +16,13 @@ from .models import HostConfig, HostVersion
 
 VERSION_FILE = "/opt/gitlab/embedded/service/gitlab-rails/VERSION"
 MANIFESTS = ("/opt/gitlab/version-manifest.json", "/opt/gitlab/version-manifest.txt")
+# The files read are configuration (a full gitlab.rb template is about 150 KiB), a version, a
+# certificate and lockfiles: 2 MiB is far above any of them.
+HOST_CAP = 2 * 1024 * 1024
+# One command per file, bounded in time (`timeout`) and size (`head -c`); only a regular file
+# is read, so a FIFO or a link to /dev/zero is an error at once. Works over SSH as well.
+_READ = ('if [ ! -e "$1" ]; then echo missing; elif [ ! -f "$1" ]; then echo not-a-file; '
+         'else echo file; head -c "$2" -- "$1"; fi')
 
 
 class HostFiles:
@@ -29,10 +36,10 @@ class HostFiles:
     ('hi', None)
     """
 
-    def __init__(self, target: str, root: str = "/") -> None:
+    def __init__(self, target: str, root: str = "/", timeout_s: float = 10.0) -> None:
         import testinfra
 
-        self.target, self.root = target, root
+        self.target, self.root, self.timeout_s = target, root, timeout_s
         try:
             self._host = testinfra.get_host(target)
         except Exception as exc:  # noqa: BLE001 - any backend failure is this probe's error
@@ -42,17 +49,32 @@ class HostFiles:
         return posixpath.join(self.root, path.lstrip("/"))
 
     def read(self, path: str) -> str | None:
-        """The file's text, or None when it does not exist."""
+        """The file's text, or None when it does not exist; an error for anything but a
+        regular UTF-8 file of at most HOST_CAP bytes read within the timeout."""
         full = self.path(path)
         try:
-            f = self._host.file(full)
-            if not f.exists:
-                return None
-            return f.content_string
+            out = self._host.run("timeout %s sh -c %s sh %s %s", f"{self.timeout_s:g}", _READ,
+                                 full, str(HOST_CAP + 1))
         except Exception as exc:  # noqa: BLE001
             raise ProbeError(f"cannot read {full} on {self.target}: "
                              f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
                              full) from None
+        kind, _, data = out.stdout_bytes.partition(b"\n")
+        problem = {124: f"no answer within {self.timeout_s:g} s (read_s)"}.get(out.rc)
+        if problem is None and kind == b"missing":
+            return None
+        if problem is None and kind == b"not-a-file":
+            problem = "not a regular file (a FIFO, a device, a directory), so not read"
+        elif problem is None and (out.rc != 0 or kind != b"file"):
+            problem = f"the read failed (exit {out.rc})"
+        elif problem is None and len(data) > HOST_CAP:
+            problem = f"larger than {HOST_CAP // 2**20} MiB (the cap on a host file)"
+        if problem is None:
+            try:
+                return data.decode()
+            except UnicodeDecodeError:
+                problem = "not UTF-8 text"
+        raise ProbeError(f"cannot read {full} on {self.target}: {problem}", full)
 
 
 def host_files(pc: ProbeContext, site: Site) -> HostFiles:
@@ -62,7 +84,8 @@ def host_files(pc: ProbeContext, site: Site) -> HostFiles:
                          "be read")
     key = ("host", site.name)
     if key not in pc.cache:
-        pc.cache[key] = HostFiles(site.host.target, site.host.root)
+        pc.cache[key] = HostFiles(site.host.target, site.host.root,
+                                  pc.inventory.timeouts.read_s)
     return pc.cache[key]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from ..http import Reply, Unreachable
 from ..inventory import Site
@@ -24,6 +24,7 @@ from .models import PrimaryApi, RegistryApi, RegistryCatalog
 SERVICE = "container_registry"
 CATALOG_SCOPE = "registry:catalog:*"
 _PARAM = re.compile(r'(\w+)="([^"]*)"')
+_PORTS = {"http": 80, "https": 443}
 
 
 def challenge(reply: Reply) -> dict[str, str] | None:
@@ -60,13 +61,44 @@ def _registry_url(site: Site) -> str:
     return site.registry.url
 
 
+def origin(url: str) -> str:
+    """scheme://host:port, lower-case, with the default port spelled out.
+
+    >>> origin("HTTPS://GitLab.Example.com/jwt/auth?x=1"), origin("http://gl:8080/")
+    ('https://gitlab.example.com:443', 'http://gl:8080')
+    """
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    scheme = parts.scheme.lower()
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port or _PORTS.get(scheme, '')}"
+
+
+def _check_realm(site: Site, realm: str) -> None:
+    """The token goes to the site's own GitLab only: a realm on another origin (or over plain
+    HTTP for an HTTPS GitLab) is an error, and nothing is sent to it."""
+    got, want = origin(realm), origin(site.gitlab.url)
+    if got == want:
+        return
+    host = urlsplit(realm).hostname or "?"
+    downgrade = " over plain HTTP" if want.startswith("https:") and not got.startswith(
+        "https:") else ""
+    raise ProbeError(f"{site.name}'s registry names a token realm on {host} ({got}){downgrade}, "
+                     f"not the site's gitlab.url ({want}); the token was not sent there",
+                     site.registry.url if site.registry else "")
+
+
 def token(pc: ProbeContext, site: Site, realm: str, scope: str | None = None) -> tuple[str | None,
                                                                                      str]:
     """A registry token from the realm, or None and why (GitLab's 404 and other meanings).
 
+    The realm must be on the site's gitlab.url origin, or the credentials are not sent.
     GitLab refusing the inventory's credentials (401, 403) is not an answer about the
     registry: it raises ProbeError naming the token's variable and what it lacks.
     """
+    _check_realm(site, realm)
     params = {"service": SERVICE} | ({"scope": scope} if scope else {})
     url = f"{realm}?{urlencode(params)}"
     user = _username(pc, site)
