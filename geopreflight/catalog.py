@@ -27,7 +27,7 @@ from .facts import FactError
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 SCOPES = ("site", "deployment", "pair")
 ROLES = ("primary", "secondary")
-_ID = re.compile(r"^(VER|GEO|REG|DB|IMP|REP|HOST)-\d{3}$")
+_ID = re.compile(r"^(VER|GEO|REG|DB|IMP|REP|HOST|ATT)-\d{3}$")
 
 
 class Fail(Exception):  # noqa: N818 - an outcome, not an error
@@ -86,7 +86,8 @@ def check(check_id: str, *, title: str, severity: str, rationale: str, remediati
     """Declare a check; bad metadata fails at import, so a broken catalog never runs."""
     problems = []
     if not _ID.match(check_id):
-        problems.append("id must look like AREA-NNN with AREA one of VER GEO REG DB IMP REP HOST")
+        problems.append("id must look like AREA-NNN with AREA one of VER GEO REG DB IMP REP HOST "
+                        "ATT")
     if severity not in SEVERITIES:
         problems.append(f"severity must be one of {', '.join(SEVERITIES)}")
     if scope not in SCOPES:

@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 
 from . import profiles as profiles_mod
+from . import signing
+from .attestations import Attestation, AttestationsPlugin, load_attestations
 from .canary import CanaryPlugin
 from .catalog import CheckMeta, Result, evaluate
 from .context import CheckContext
@@ -64,6 +66,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--wait", metavar="SECONDS", type=float, default=0.0,
                     help="re-probe until the replication (REP) checks hold, at most SECONDS; "
                          "also how long --canary waits (default 60 s)")
+    group.addoption("--sign-with", metavar="KEY", help="sign the evidence bundle with an SSH "
+                    "key (a private key, or a public key whose private half is in ssh-agent)")
+    group.addoption("--allowed-signers", metavar="FILE", help="with --from-evidence: refuse a "
+                    "bundle not signed by a key in FILE (ssh-keygen's allowed_signers format)")
+    group.addoption("--attestations", metavar="FILE", help="signed-off manual items (change "
+                    "ticket, registry DB backup, offline GC disabled) for the ATT checks")
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -85,6 +93,7 @@ class Run:
     facts: Facts | None = None           # recorded facts (--from-evidence)
     inventory_yml: bytes = b""           # the redacted inventory, for the evidence bundle
     waivers: list[Waiver] | None = None
+    attestations: list[Attestation] | None = None
 
 
 def load_catalog() -> None:
@@ -123,6 +132,7 @@ def _validate(config: pytest.Config) -> Run | int:
         print(_steps_listing(profile))
         return 0
     bundle = Bundle(opt("from_evidence")) if opt("from_evidence") else None
+    signing.check_options(opt("sign_with"), opt("allowed_signers"), opt("evidence"), bundle)
     inventory = bundle.inventory() if bundle else load_inventory(opt("inventory"))
     site = opt("site")
     if site and site not in [s.name for s in inventory.sites]:
@@ -135,7 +145,9 @@ def _validate(config: pytest.Config) -> Run | int:
                facts=bundle.facts() if bundle else None,
                inventory_yml=(b"" if not opt("evidence") else bundle.files["inventory.yml"]
                               if bundle else redacted_inventory(inventory, redactor)),
-               waivers=load_waivers(opt("waivers"), inventory) if opt("waivers") else None)
+               waivers=load_waivers(opt("waivers"), inventory) if opt("waivers") else None,
+               attestations=(load_attestations(opt("attestations"), inventory)
+                             if opt("attestations") else None))
 
 
 def _steps_listing(profile: Profile) -> str:
@@ -179,6 +191,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(GeoPreflight(config, run), "geopreflight-run")
     if run.waivers is not None:
         config.pluginmanager.register(WaiversPlugin(run.waivers), "geopreflight-waivers")
+    if run.attestations is not None:
+        config.pluginmanager.register(AttestationsPlugin(
+            run.attestations, config.getoption("attestations"), run.redactor),
+            "geopreflight-attestations")
     if config.getoption("canary"):
         config.pluginmanager.register(
             CanaryPlugin(run.inventory, config.getoption("wait"), run.redactor),
@@ -186,7 +202,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("evidence"):
         config.pluginmanager.register(
             EvidencePlugin(run.inventory_yml, run.inventory.sha256, run.profile.path,
-                           config.getoption("waivers"), run.redactor), "geopreflight-evidence")
+                           config.getoption("waivers"), run.redactor,
+                           attestations_path=config.getoption("attestations"),
+                           sign_with=config.getoption("sign_with"), checks_dir=CHECKS_DIR),
+            "geopreflight-evidence")
 
 
 class GeoPreflight:
