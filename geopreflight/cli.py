@@ -66,9 +66,11 @@ def _pytest(args: list[str]) -> int:
     from . import plugin
 
     if not any(a == "--confcutdir" or a.startswith("--confcutdir=") for a in args):
-        # a checkout's root conftest.py (which loads the plugin too) is not to be collected
-        # when the command runs elsewhere: pytest refuses pytest_plugins in a non-root conftest
-        args = [f"--confcutdir={plugin.CHECKS_DIR}", *args]
+        # Only the checks are collected (the plugin replaces the paths anyway), so no other
+        # conftest.py is loaded: not a checkout's root one (pytest refuses its pytest_plugins
+        # when run from elsewhere), nor its tests/ (which import the lab). A site's own hooks
+        # join with -p MODULE.
+        args = [f"--confcutdir={plugin.CHECKS_DIR}", str(plugin.CHECKS_DIR), *args]
     return int(pytest.main(args, plugins=[] if _autoloaded() else [plugin]))
 
 
