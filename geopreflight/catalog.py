@@ -36,7 +36,7 @@ from .facts import FactError
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 SCOPES = ("site", "deployment", "pair")
 ROLES = ("primary", "secondary")
-_ID = re.compile(r"^(VER|GEO|REG|DB|IMP|REP|HOST)-\d{3}$")
+_ID = re.compile(r"^(VER|GEO|REG|DB|IMP|REP|HOST|ATT)-\d{3}$")
 
 
 class Outcome(StrEnum):
@@ -106,7 +106,8 @@ def check(check_id: str, *, title: str, severity: str, rationale: str, remediati
     """Declare a check; bad metadata fails at import, so a broken catalog never runs."""
     problems = []
     if not _ID.match(check_id):
-        problems.append("id must look like AREA-NNN with AREA one of VER GEO REG DB IMP REP HOST")
+        problems.append("id must look like AREA-NNN with AREA one of VER GEO REG DB IMP REP HOST "
+                        "ATT")
     if severity not in SEVERITIES:
         problems.append(f"severity must be one of {', '.join(SEVERITIES)}")
     if scope not in SCOPES:

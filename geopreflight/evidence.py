@@ -1,8 +1,10 @@
 """The audit bundle (`--evidence`) and re-judging it later (`--from-evidence=BUNDLE`).
 
 `evidence.tar.gz` holds the run's reports, the inventory (redacted), the profile, the waivers
-applied and a `SHA256SUMS` manifest. Because checks are pure functions of facts, a bundle's
-recorded facts can be judged again without touching the deployment.
+and attestations applied, the run's metadata (`run.json`: who, where, when, which checks) and a
+`SHA256SUMS` manifest, signed (`SHA256SUMS.sig`) with `--sign-with=KEY`. Because checks are
+pure functions of facts, a bundle's recorded facts can be judged again without touching the
+deployment.
 """
 
 from __future__ import annotations
@@ -15,15 +17,19 @@ import re
 import tarfile
 import zlib
 from dataclasses import fields
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
-from .errors import UsageError
+from . import runmeta
+from .errors import USAGE_EXIT, UsageError
 from .facts import Fact, Facts
 from .inventory import Inventory, load_inventory_text
 from .redact import Redactor
+from .signing import MANIFEST, SIGNATURE, sign
 from .yamlfile import decode, read_input
 
 BUNDLE = "evidence.tar.gz"
@@ -33,7 +39,7 @@ BUNDLE_MAX = 32 << 20        # the .tar.gz file
 MEMBER_MAX = 16 << 20        # one member, unpacked
 TOTAL_MAX = 64 << 20         # the whole tar stream, unpacked
 MEMBERS_MAX = 256
-UNLISTED = frozenset({"SHA256SUMS"})  # the one member the manifest does not list
+UNLISTED = frozenset({MANIFEST, SIGNATURE})  # the manifest and its signature
 _MANIFEST_LINE = re.compile(r"([0-9a-f]{64})  (\S.*)")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _FACT_FIELDS = frozenset(f.name for f in fields(Fact))
@@ -55,7 +61,11 @@ def redacted_inventory(inventory: Inventory, redactor: Redactor) -> bytes:
 
 
 def write_bundle(folder: Path, inventory_yml: bytes, inventory_sha256: str, profile_path: str,
-                 waivers_path: str | None, redactor: Redactor) -> Path:
+                 waivers_path: str | None, redactor: Redactor, *,
+                 attestations_path: str | None = None, run_meta: dict[str, Any] | None = None,
+                 sign_with: str | None = None) -> Path:
+    """Pack the run's folder; with `sign_with`, the manifest is signed first, so a bundle
+    that cannot be signed is never written."""
     files: dict[str, bytes] = {name: (folder / name).read_bytes() for name in REPORTS
                                if (folder / name).exists()}
     files["inventory.yml"] = inventory_yml
@@ -63,8 +73,14 @@ def write_bundle(folder: Path, inventory_yml: bytes, inventory_sha256: str, prof
     files[f"profiles/{Path(profile_path).name}"] = Path(profile_path).read_bytes()
     if waivers_path:
         files["waivers.yml"] = redactor.text(Path(waivers_path).read_text()).encode()
-    files["SHA256SUMS"] = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n"
-                                  for name, data in sorted(files.items())).encode()
+    if attestations_path:
+        files["attestations.yml"] = redactor.text(Path(attestations_path).read_text()).encode()
+    if run_meta is not None:
+        files["run.json"] = (json.dumps(redactor.data(run_meta), indent=2) + "\n").encode()
+    files[MANIFEST] = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n"
+                              for name, data in sorted(files.items())).encode()
+    if sign_with:
+        files[SIGNATURE] = sign(files[MANIFEST], sign_with)
     path = folder / BUNDLE
     with tarfile.open(path, "w:gz") as tar:
         for name, data in files.items():
@@ -216,9 +232,27 @@ class EvidencePlugin:
     """Registered only with --evidence: adds the bundle to the run's report folder."""
 
     def __init__(self, inventory_yml: bytes, inventory_sha256: str, profile_path: str,
-                 waivers_path: str | None, redactor: Redactor) -> None:
+                 waivers_path: str | None, redactor: Redactor, *,
+                 attestations_path: str | None = None, sign_with: str | None = None,
+                 checks_dir: Path | None = None) -> None:
         self.args = (inventory_yml, inventory_sha256, profile_path, waivers_path, redactor)
+        self.options = {"attestations_path": attestations_path, "sign_with": sign_with}
+        self.checks_dir = checks_dir or Path(__file__).resolve().parent
         self.path: Path | None = None
+        self.error: str | None = None
 
     def pytest_geopreflight_reports_written(self, report: Any, folder: Path) -> None:
-        self.path = write_bundle(folder, *self.args)
+        meta = runmeta.collect(report.started_at, datetime.now(UTC), self.checks_dir)
+        try:
+            self.path = write_bundle(folder, *self.args, run_meta=meta, **self.options)
+        except UsageError as exc:  # signing failed: no unsigned bundle stands in for a signed one
+            self.error = f"{exc}; no evidence bundle was written"
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.error:
+            session.exitstatus = USAGE_EXIT
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.error:
+            terminalreporter.write_line(f"ERROR: {self.error}", red=True)

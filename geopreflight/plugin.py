@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from . import suite
+from .attestations import AttestationsPlugin
 from .catalog import CheckMeta, Result, evaluate
 from .context import CheckContext
 from .errors import USAGE_EXIT, UsageError
@@ -63,6 +64,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--wait", metavar="SECONDS", type=float, default=0.0,
                     help="re-probe until the replication (REP) checks hold, at most SECONDS; "
                          "also how long --canary waits (default 60 s)")
+    group.addoption("--sign-with", metavar="KEY", help="sign the evidence bundle with an SSH "
+                    "key (a private key, or a public key whose private half is in ssh-agent)")
+    group.addoption("--allowed-signers", metavar="FILE", help="with --from-evidence: refuse a "
+                    "bundle not signed by a key in FILE (ssh-keygen's allowed_signers format)")
+    group.addoption("--attestations", metavar="FILE", help="signed-off manual items (change "
+                    "ticket, registry DB backup, offline GC disabled) for the ATT checks")
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -108,6 +115,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(GeoPreflight(config, run), "geopreflight-run")
     if run.waivers is not None:
         config.pluginmanager.register(WaiversPlugin(run.waivers), "geopreflight-waivers")
+    if run.attestations is not None:
+        config.pluginmanager.register(AttestationsPlugin(
+            run.attestations, config.getoption("attestations"), run.redactor),
+            "geopreflight-attestations")
     if config.getoption("canary"):
         config.pluginmanager.register(
             CanaryPlugin(run.inventory, config.getoption("wait"), run.redactor),
@@ -115,7 +126,11 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("evidence"):
         config.pluginmanager.register(
             EvidencePlugin(run.inventory_yml, run.inventory.sha256, run.profile.path,
-                           config.getoption("waivers"), run.redactor), "geopreflight-evidence")
+                           config.getoption("waivers"), run.redactor,
+                           attestations_path=config.getoption("attestations"),
+                           sign_with=config.getoption("sign_with"),
+                           checks_dir=suite.CHECKS_DIR),
+            "geopreflight-evidence")
 
 
 class GeoPreflight:

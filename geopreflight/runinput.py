@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from . import options
+from . import options, signing
 from . import profiles as profiles_mod
+from .attestations import Attestation, load_attestations
 from .errors import UsageError
 from .evidence import Bundle, redacted_inventory
 from .facts import Facts
@@ -37,6 +38,7 @@ class Run:
     inventory_yml: bytes = b""           # the redacted inventory, for the evidence bundle
     waivers: list[Waiver] | None = None
     method: str = "one-step"             # the import method (--import-method or the inventory)
+    attestations: list[Attestation] | None = None
 
 
 def validate(config: pytest.Config) -> Run | int:
@@ -60,6 +62,7 @@ def validate(config: pytest.Config) -> Run | int:
         print(steps_listing(profile))
         return 0
     bundle = Bundle(opt("from_evidence")) if opt("from_evidence") else None
+    signing.check_options(opt("sign_with"), opt("allowed_signers"), opt("evidence"), bundle)
     inventory = bundle.inventory() if bundle else load_inventory(opt("inventory"))
     site = opt("site")
     if site and site not in [s.name for s in inventory.sites]:
@@ -77,4 +80,6 @@ def validate(config: pytest.Config) -> Run | int:
     return Run(profile, inventory, step, site, Path(opt("report_dir")), redactor,
                facts=bundle.facts() if bundle else None, inventory_yml=inventory_yml,
                waivers=load_waivers(opt("waivers"), inventory) if opt("waivers") else None,
-               method=opt("import_method") or inventory.import_method or "one-step")
+               method=opt("import_method") or inventory.import_method or "one-step",
+               attestations=(load_attestations(opt("attestations"), inventory)
+                             if opt("attestations") else None))

@@ -337,6 +337,15 @@ class CanarySeen:
     digest: str
 
 
+@dataclass(frozen=True)
+class Attestations:
+    """The signed-off manual items of `--attestations`, and the moment they are judged at."""
+
+    file: str
+    as_of: str
+    items: list[dict[str, Any]]
+
+
 FACT_MODELS: dict[str, Any] = {
     "geo.sites": GeoSites,
     "geo.statuses": GeoStatuses,
@@ -351,4 +360,5 @@ FACT_MODELS: dict[str, Any] = {
     "host.config": HostConfig,
     "canary.pushed": CanaryPushed,
     "canary.seen": CanarySeen,
+    "attestations": Attestations,
 }

@@ -1,0 +1,64 @@
+"""Signed-off manual items (`--attestations`): what no probe can see, vouched for by a named
+person with a ticket and a link to the evidence (fact sheet, B11 for the backup, B1 and B10
+for offline garbage collection)."""
+
+from __future__ import annotations
+
+from geopreflight import attestations as att
+from geopreflight.catalog import Fail, NotApplicable, check
+from geopreflight.context import CheckContext
+
+from . import GEO_PAGE, METADATA_DB_PAGE
+
+
+def _signed_off(ctx: CheckContext, item: str) -> str:
+    """Pass naming who signed `item` off for this row's site; fail saying what to sign off."""
+    if not ctx.facts.has(att.FACT):
+        raise NotApplicable("no --attestations file given")
+    site = ctx.site.name if ctx.site else None
+    found, why = att.find(ctx.fact(att.FACT, None), item, site)
+    if found is None:
+        raise Fail(f"{why}: sign off that {att.to_sign_off(item, site)}",
+                   observed=why, expected=f"a current {item} attestation"
+                                          + (f" for {site}" if site else ""))
+    return (f"{item}{' for ' + site if site else ''}: signed off by {found['who']} on "
+            f"{found['when']} ({found['ticket']}), evidence {found['evidence']}, expires "
+            f"{found['expires']}")
+
+
+@check("ATT-001", title="The change ticket is signed off", severity="high", scope="deployment",
+       rationale="Change management (SOC 2 CC8.1, ISO 27001 A.8.32) asks that each step of the "
+                 "migration runs under an approved change; the approval lives in a ticket no "
+                 "probe can read, so a named person attests to it.",
+       remediation="Add a change-ticket item to the --attestations file: who approved it, when, "
+                   "the ticket, a link to it and an expiry covering the change window.",
+       doc=GEO_PAGE)
+def test_att_001_change_ticket(ctx: CheckContext) -> str:
+    return _signed_off(ctx, "change-ticket")
+
+
+@check("ATT-002", title="A backup of the site's registry metadata database was taken",
+       severity="high",
+       rationale="The import cannot be undone: reverting to legacy metadata, or downgrading "
+                 "after the import, needs a backup taken before it; Geo does not replicate the "
+                 "registry database, so each site's is backed up on its own (fact sheet, B11).",
+       remediation="Back up the site's registry database (pg_dump; gitlab-backup includes it "
+                   "from 18.10), then add a registry-db-backup item for the site to the "
+                   "--attestations file with a link to the backup's record.",
+       doc=METADATA_DB_PAGE)
+def test_att_002_registry_db_backup(ctx: CheckContext) -> str:
+    return _signed_off(ctx, "registry-db-backup")
+
+
+@check("ATT-003", title="Offline garbage collection is disabled for the imported registry",
+       severity="high",
+       rationale="Once the registry uses the metadata database, GitLab's offline garbage "
+                 "collector refuses to run, but an upstream or third-party collector still "
+                 "deletes data of tagged images: no offline GC may stay automated (fact sheet, "
+                 "B1, B10).",
+       remediation="Remove the cron jobs or scripts that run registry-garbage-collect (or any "
+                   "other offline GC) for the site, then add an offline-gc-disabled item for "
+                   "it to the --attestations file.",
+       doc=METADATA_DB_PAGE)
+def test_att_003_offline_gc_disabled(ctx: CheckContext) -> str:
+    return _signed_off(ctx, "offline-gc-disabled")
