@@ -26,7 +26,10 @@ def _checker(lab_dir: str, profile: str, out: Path, env: dict[str, str], *args: 
              ) -> dict[str, Any]:
     proc = run_pytest(f"--profile={profile}", f"--inventory={lab_dir}/inventory.yml",
                       f"--report-dir={out}", *args, env=env)
-    summary = json.loads((out / "latest" / "summary.json").read_text())
+    report = out / "latest" / "summary.json"
+    assert report.exists(), (f"no summary.json (exit {proc.returncode}): "
+                             + (proc.stderr or proc.stdout)[-500:])  # e.g. an unknown option
+    summary = json.loads(report.read_text())
     summary["returncode"] = proc.returncode
     summary["stdout"] = proc.stdout
     lines = [x for x in proc.stdout.splitlines() if x.startswith(f"geopreflight: {profile} ")]
