@@ -13,6 +13,11 @@ ACTIONS = ("import", "finish-import", "set-read-only", "enable-registry", "setup
            "setup-geo", "configure-replication", "move-db", "push")
 
 
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    """The command line of `python -m lab`."""
+    return _parser().parse_args(argv)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lab",
                                      description="A local GitLab Geo + registry lab.")
@@ -53,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _act(args: argparse.Namespace) -> None:
+def act(args: argparse.Namespace) -> None:
+    """Run one operator action (`import`, `move-db`, ...)."""
     d = Path(args.dir)
     if args.cmd == "import":
         actions.import_(d, args.site, args.step, args.interrupt)
@@ -76,7 +82,7 @@ def _act(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = parse(argv)
     try:
         if args.cmd == "scenarios":
             for name in scenario.builtin_names():
@@ -97,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.cmd == "down":
             deploy.down(Path(args.dir))
         else:
-            _act(args)
+            act(args)
     except (deploy.LabError, scenario.ScenarioError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
