@@ -1,4 +1,5 @@
-"""Bringing a lab up and down, and the operator actions on it (import, finish-import, push).
+"""Bringing a lab up and down, reconfiguring it, and pushing to it (the other operator
+actions are in `actions.py`).
 
 Layout of a lab directory:
 
@@ -52,7 +53,8 @@ class LabError(Exception):
     """An operator action the lab refuses, with the message the real tool would print."""
 
 
-def _secret(n: int = 24) -> str:
+def new_secret(n: int = 24) -> str:
+    """A random password or secret, starting with a letter."""
     alphabet = string.ascii_letters + string.digits
     return secrets.choice(string.ascii_letters) + "".join(
         secrets.choice(alphabet) for _ in range(n - 1))
@@ -70,7 +72,7 @@ def _log(msg: str, t0: float) -> None:
 # -- the model -------------------------------------------------------------------------------
 def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, Any]:
     """Ports, paths, secrets and DB placement for every site of a scenario."""
-    geo_token = "glpat-" + _secret(20)
+    geo_token = "glpat-" + new_secret(20)
 
     def pick() -> int:
         return ports.free_port(str(lab_dir))
@@ -96,32 +98,28 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
             "registry_http_addr": f"127.0.0.1:{p['registry']}",
             "registry_debug_addr": f"127.0.0.1:{p['debug']}",
             "username": USERNAME,
-            "token": geo_token if s["geo"] != "none" else "glpat-" + _secret(20),
+            "token": geo_token if s["geo"] != "none" else "glpat-" + new_secret(20),
             "token_env": f"GITLAB_{_slug(name)}_TOKEN",
             "dsn_env": f"{_slug(name)}_REGISTRY_DB_DSN",
-            "notification_secret": _secret(32), "http_secret": _secret(32),
+            "notification_secret": new_secret(32), "http_secret": new_secret(32),
             "registry": dict(s["registry"]), "db": dict(s["db"]),
             "replication": dict(s["replication"]), "gitlab": dict(s["gitlab"]),
         })
         s.update(_site_keys(s, lab_dir))
         # what gitlab.yml (Rails) expects in the geo_event endpoint's Authorization
         s["rails_notification_secret"] = (
-            _secret(32) if s["registry"]["notification_secret"] == "differs"
+            new_secret(32) if s["registry"]["notification_secret"] == "differs"
             else s["notification_secret"])
         sites.append(s)
     by_name = {s["name"]: s for s in sites}
-    primary = next((s for s in sites if s["geo"] == "primary"), None)
-    for s in sites:
-        s["replicating"] = bool(s["geo"] == "secondary" and primary is not None
-                                and s["replication"]["enabled"] and s["registry"]["enabled"]
-                                and primary["registry"]["enabled"])
+    set_replicating(sites)
     clusters: dict[str, dict[str, Any]] = {}
     for s in sites:  # own clusters first, then the ones that borrow
         kind = str(s["db"]["placement"]).partition(":")[0]
         if kind in ("external", "bundled"):
             clusters[s["name"]] = {"name": s["name"], "port": pick(),
                                    "data": str(pg_root / s["name"] / "data"),
-                                   "password": _secret(20), "replica_of": None,
+                                   "password": new_secret(20), "replica_of": None,
                                    "bundled_root": s["root"] if kind == "bundled" else None}
     for s in sites:
         kind, _, other = str(s["db"]["placement"]).partition(":")
@@ -144,11 +142,22 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
         other_db = s["db"].get("inventory_dbname")  # the checker's DSN names another database
         s["db"]["inventory_dsn"] = s["db"]["dsn"].replace(f"/{dbname}?", f"/{other_db}?") \
             if other_db else s["db"]["dsn"]
+        if kind == "bundled":  # GitLab's own PostgreSQL stays when the registry DB moves out
+            s["bundled_pg"] = {"port": cl["port"]}
     return {"scenario": scn["name"], "description": scn["description"],
             "deployment": scn["deployment"], "dir": str(lab_dir), "pg_root": str(pg_root),
             "key_file": str(lab_dir / "keys" / "gitlab-registry.key"),
             "cert_file": str(lab_dir / "keys" / "gitlab-registry.crt"),
             "sites": sites, "clusters": list(clusters.values()), "status": "starting"}
+
+
+def set_replicating(sites: list[dict[str, Any]]) -> None:
+    """Which secondaries Geo replicates the registry to: replication on, both registries on."""
+    primary = next((s for s in sites if s["geo"] == "primary"), None)
+    for s in sites:
+        s["replicating"] = bool(s["geo"] == "secondary" and primary is not None
+                                and s["replication"]["enabled"] and s["registry"]["enabled"]
+                                and primary["registry"]["enabled"])
 
 
 def _site_keys(s: dict[str, Any], lab_dir: Path) -> dict[str, str]:
@@ -173,7 +182,8 @@ def site_of(lab: dict[str, Any], name: str) -> dict[str, Any]:
                    + ", ".join(s["name"] for s in lab["sites"]) + ")")
 
 
-def _cluster(c: dict[str, Any], pg_root: Path) -> postgres.Cluster:
+def cluster(c: dict[str, Any], pg_root: Path) -> postgres.Cluster:
+    """The PostgreSQL cluster a lab.json cluster entry describes."""
     extra = ()
     if c["bundled_root"]:
         extra = (Path(c["bundled_root"]) / hostroot.PG_DIR,)
@@ -249,7 +259,7 @@ def _setup_databases(lab: dict[str, Any], errors: list[BaseException]) -> None:
         by_name = {c["name"]: c for c in lab["clusters"]}
 
         def own(c: dict[str, Any]) -> None:
-            cl = _cluster(c, pg_root)
+            cl = cluster(c, pg_root)
             postgres.init(cl)
             postgres.start(cl, Path(c["data"]).parent / "postgres.log")
             if c["bundled_root"]:
@@ -268,11 +278,11 @@ def _setup_databases(lab: dict[str, Any], errors: list[BaseException]) -> None:
             return
         for s in lab["sites"]:
             if s["db"]["kind"] == "shared-with":
-                _create_db(_cluster(by_name[s["db"]["cluster"]], pg_root), s)
+                _create_db(cluster(by_name[s["db"]["cluster"]], pg_root), s)
         for c in lab["clusters"]:
             if c["replica_of"]:
-                src = _cluster(by_name[c["replica_of"]], pg_root)
-                rep = _cluster(c, pg_root)
+                src = cluster(by_name[c["replica_of"]], pg_root)
+                rep = cluster(c, pg_root)
                 postgres.basebackup(src, rep)
                 postgres.start(rep, Path(c["data"]).parent / "postgres.log")
     except BaseException as exc:  # reported by the caller
@@ -299,7 +309,7 @@ def _db_knobs(lab: dict[str, Any]) -> None:
     """What a DBA did to a site's registry database after it was set up, as the superuser:
     restored another site's dump into it, changed its settings, gave it to another role."""
     pg_root = Path(lab["pg_root"])
-    by_name = {c["name"]: _cluster(c, pg_root) for c in lab["clusters"]}
+    by_name = {c["name"]: cluster(c, pg_root) for c in lab["clusters"]}
     for s in lab["sites"]:
         db = s["db"]
         cl = by_name[db["cluster"]]
@@ -437,10 +447,16 @@ def up(scenario_ref: str, lab_dir: Path) -> dict[str, Any]:
         lab["status"] = "up"
         _wait_replicators(lab)
         _log("replicators caught up", t0)
-        lab["up_seconds"] = round(time.monotonic() - t0, 2)
         state.write(lab_dir / "lab.json", lab)
         inventory.write(lab, lab_dir)
-        return lab
+        if scn.get("then"):
+            from lab import actions  # the operator's actions use this module
+
+            for line in scn["then"]:
+                actions.run_line(lab_dir, line)
+            _log("then: " + "; ".join(scn["then"]), t0)
+        return state.update(lab_dir / "lab.json", lambda d: d.update(
+            up_seconds=round(time.monotonic() - t0, 2)))
     except BaseException:
         pg_thread.join()
         down(lab_dir, quiet=True)
@@ -581,6 +597,43 @@ def gc(quiet: bool = True) -> list[str]:
     return gone
 
 
+# -- reconfigure: what the operator actions share -----------------------------------------------
+def restart_daemon(lab: dict[str, Any]) -> None:
+    """Restart the stand-ins, fronts and replicators after the lab model changed (a newly
+    enabled registry, a moved database, replication turned on); replicators backfill again."""
+    run = Path(lab["dir"]) / "run"
+    procs.kill(procs.pidfile_pids(run))
+    for f in (Path(lab["dir"]) / "sites").glob("*/run/replication.ready"):
+        f.unlink()
+    deadline = time.monotonic() + 5
+    while any(ports.listening(s["ports"]["api"]) for s in lab["sites"]) and \
+            time.monotonic() < deadline:
+        time.sleep(0.02)
+    procs.spawn("daemon", [sys.executable, "-m", "lab.daemon", "--dir", lab["dir"]], run,
+                cwd=Path(__file__).resolve().parent.parent)
+    _wait_daemon(lab, run)
+    _wait_replicators(lab)
+
+
+def reconfigure(lab: dict[str, Any], names: list[str], daemon: bool = False) -> None:
+    """`gitlab-ctl reconfigure` on the named sites: host files and the registry's config
+    rewritten, the registry (re)started; every stand-in state, the inventory and env
+    rewritten from the model; with `daemon`, the lab's services restarted."""
+    for s in lab["sites"]:
+        if s["name"] in names:
+            render_site(lab, s)
+            if s["registry"]["enabled"]:
+                registry.restart("registry", Path(s["run"]) / "registry.yml", Path(s["run"]),
+                                 s["ports"]["registry"])
+            else:
+                registry.stop("registry", Path(s["run"]))
+    for s in lab["sites"]:
+        state.write(Path(s["run"]) / "gitlab-state.json", standin_state(lab, s))
+    inventory.write(lab, Path(lab["dir"]))
+    if daemon:
+        restart_daemon(lab)
+
+
 # -- operator actions ---------------------------------------------------------------------------
 def load(lab_dir: Path) -> dict[str, Any]:
     p = Path(lab_dir).resolve() / "lab.json"
@@ -590,64 +643,6 @@ def load(lab_dir: Path) -> dict[str, Any]:
     if lab.get("status") != "up":
         raise LabError(f"the lab in {lab_dir} is {lab.get('status')}, not up")
     return lab
-
-
-def import_(lab_dir: Path, site_name: str, out: Any = sys.stdout) -> dict[str, int]:
-    """`gitlab-ctl registry-database import` (one-step) on a site."""
-    lab = load(lab_dir)
-    site = site_of(lab, site_name)
-    if not site["registry"]["enabled"]:
-        raise LabError("Container registry is not enabled, exiting...")
-    root = Path(site["root"])
-    cfg = hostroot.read_config(root) or {}
-    ro = ((cfg.get("storage") or {}).get("maintenance") or {}).get("readonly") or {}
-    if ro.get("enabled") is not True:
-        raise LabError("Command requires the container registry to be in read-only mode. "
-                       "Exiting...")
-    t = time.monotonic()
-    print("step one: import manifests", file=out)
-    try:
-        counts = metadata.import_storage(site["db"]["dsn"], root / hostroot.STORAGE)
-    except metadata.ImportRefused as exc:
-        raise LabError(f"failed to import metadata: {exc}") from exc
-    except Exception as exc:  # e.g. a read-only replica
-        raise LabError("failed to import metadata: " + str(exc).splitlines()[0]) from exc
-    d = f"{time.monotonic() - t:.3f}s"
-    print(f"step one completed in {d}\nstep two: import tags\nstep two completed in {d}\n"
-          f"step three: import blobs\nstep three completed in {d}", file=out)
-    hostroot.set_lockfile(root, "database-in-use")
-    state.update(Path(lab["dir"]) / "lab.json",
-                 lambda d: site_of(d, site_name).update(imported=True))
-    print(f"registry import complete (repositories={counts['repositories']} "
-          f"manifests={counts['manifests']} tags={counts['tags']} blobs={counts['blobs']})",
-          file=out)
-    return counts
-
-
-def finish_import(lab_dir: Path, site_name: str, out: Any = sys.stdout) -> None:
-    """The operator's follow-up: database enabled, read-only off, reconfigure."""
-    lab = load(lab_dir)
-    site = site_of(lab, site_name)
-    if not site["registry"]["enabled"]:
-        raise LabError("Container registry is not enabled, exiting...")
-    root = Path(site["root"])
-    if "filesystem-in-use" in hostroot.lockfiles(root):
-        raise LabError("registry filesystem metadata in use, please import data before "
-                       "enabling the database, see https://docs.gitlab.com/administration/"
-                       "packages/container_registry_metadata_database/#existing-registries")
-
-    def change(d: dict[str, Any]) -> None:
-        s = site_of(d, site_name)
-        s["registry"]["mode"] = "database"
-        s["registry"]["read_only"] = False
-
-    lab = state.update(Path(lab["dir"]) / "lab.json", change)
-    site = site_of(lab, site_name)
-    render_site(lab, site)
-    registry.restart("registry", Path(site["run"]) / "registry.yml", Path(site["run"]),
-                     site["ports"]["registry"])
-    print(f"{site_name}: registry['database']['enabled'] = true, read-only off; reconfigured",
-          file=out)
 
 
 def status(lab_dir: Path) -> list[str]:

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import requests
 
-from lab import deploy, inventory, state
+from lab import actions, deploy, inventory, state
 
 
 @dataclass(frozen=True)
@@ -134,11 +134,17 @@ class Lab:
     def push(self, site: str, image: str, salt: str = "") -> str:
         return deploy.push(self.dir, site, image, salt)
 
-    def import_(self, site: str) -> dict[str, int]:
-        return deploy.import_(self.dir, site, out=_Null())
+    def import_(self, site: str, step: str | None = None, interrupt: bool = False
+                ) -> dict[str, int]:
+        return actions.import_(self.dir, site, step, interrupt, out=_Null())
 
     def finish_import(self, site: str) -> None:
-        deploy.finish_import(self.dir, site, out=_Null())
+        actions.finish_import(self.dir, site, out=_Null())
+
+    def act(self, line: str) -> None:
+        """Any lab action as `python -m lab` names it, without `--dir` (e.g.
+        `"set-read-only --site us-secondary off"`), in this process."""
+        actions.run_line(self.dir, line)
 
     def down(self) -> None:
         deploy.down(self.dir, quiet=True)

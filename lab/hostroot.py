@@ -61,8 +61,10 @@ def storage_hash(site: dict[str, Any]) -> dict[str, Any]:
 
 
 def notifications(site: dict[str, Any]) -> list[dict[str, Any]]:
-    """The primary's `geo_event` endpoint (Geo docs, fact sheet A5); none elsewhere."""
-    if site["geo"] != "primary" or not site["registry"]["enabled"]:
+    """The primary's `geo_event` endpoint (Geo docs, fact sheet A5); none elsewhere, and none
+    while `registry.notifications` is false (Geo set up, registry replication not configured)."""
+    if site["geo"] != "primary" or not site["registry"]["enabled"] or \
+            site["registry"].get("notifications") is False:
         return []
     return [{"name": "geo_event",
              "url": f"{site['external_url']}/api/v4/container_registry_event/events",
@@ -105,7 +107,7 @@ def cluster_json(site: dict[str, Any]) -> str | None:
 
 
 def gitlab_rb(site: dict[str, Any], primary: dict[str, Any] | None) -> str:
-    reg, db = site["registry"], site["db"]
+    reg = site["registry"]
     lines = [
         f"## GitLab configuration for site {site['name']} (geopreflight lab)",
         "## https://docs.gitlab.com/omnibus/settings/configuration/",
@@ -148,9 +150,9 @@ def gitlab_rb(site: dict[str, Any], primary: dict[str, Any] | None) -> str:
                       "# the secondary node to directly communicate to primary registry",
                       f"gitlab_rails['geo_registry_replication_primary_api_url'] = {rb(url)}"]
     lines += ["", "## PostgreSQL"]
-    if db["bundled"]:
+    if site.get("bundled_pg"):  # also after the registry's database moved out of it
         lines += ["postgresql['enable'] = true", "postgresql['listen_address'] = '127.0.0.1'",
-                  f"postgresql['port'] = {db['port']}"]
+                  f"postgresql['port'] = {site['bundled_pg']['port']}"]
     else:
         lines += ["postgresql['enable'] = false  # GitLab's databases are on external servers"]
     extra = (site.get("host") or {}).get("gitlab_rb_append") or []

@@ -1,9 +1,9 @@
 """The registry metadata schema (our own DDL, named like the registry's tables) and its rows.
 
-`migrate` plays `registry database migrate up`; `import_storage` plays the one-step
-`registry database import`: it walks the filesystem storage the way the real importer does and
-writes a row for every tagged image. `record_manifest` is what a registry in database mode
-writes on a manifest push.
+`migrate` plays `registry database migrate up`; `import_storage` plays `registry database
+import` (one-step, or one of the three steps): it walks the filesystem storage the way the real
+importer does and writes a row for every tagged image. `record_manifest` is what a registry
+in database mode writes on a manifest push.
 """
 
 from __future__ import annotations
@@ -115,8 +115,9 @@ def tagged_images(storage_root: Path) -> list[Image]:
     return images
 
 
-def record_manifest(conn: psycopg.Connection, img: Image) -> None:
-    """Rows for one tagged image: namespace, repository, blobs, manifest, tag."""
+def record_manifest(conn: psycopg.Connection, img: Image, tag: bool = True) -> None:
+    """Rows for one tagged image: namespace, repository, blobs, manifest and (unless `tag` is
+    false, as in a pre-import) the tag."""
     top = img.repository.split("/")[0]
     ns = conn.execute("INSERT INTO top_level_namespaces (name) VALUES (%s) ON CONFLICT (name) "
                       "DO UPDATE SET updated_at = now() RETURNING id", (top,)).fetchone()[0]
@@ -137,34 +138,86 @@ def record_manifest(conn: psycopg.Connection, img: Image) -> None:
         "RETURNING id",
         (repo, img.digest, img.media_type, config,
          len(img.payload) + sum(b["size"] for b in img.blobs), img.payload)).fetchone()[0]
-    conn.execute("INSERT INTO tags (repository_id, manifest_id, name) VALUES (%s, %s, %s) "
-                 "ON CONFLICT (repository_id, name) DO UPDATE SET "
-                 "manifest_id = EXCLUDED.manifest_id, updated_at = now()", (repo, man, img.tag))
+    if tag:
+        conn.execute("INSERT INTO tags (repository_id, manifest_id, name) VALUES (%s, %s, %s) "
+                     "ON CONFLICT (repository_id, name) DO UPDATE SET "
+                     "manifest_id = EXCLUDED.manifest_id, updated_at = now()",
+                     (repo, man, img.tag))
 
 
 class ImportRefused(Exception):
     """The import would harm data, as the real command refuses."""
 
 
-def import_storage(conninfo: str, storage_root: Path) -> dict[str, int]:
-    """Import every tagged image in one transaction; refuse when tags already exist."""
-    with psycopg.connect(conninfo) as conn:
-        pending = conn.execute("SELECT to_regclass('schema_migrations') IS NULL").fetchone()[0]
-        if pending or not conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0]:
-            raise ImportRefused("there are pending database migrations, use the 'registry "
-                                "database migrate' CLI command to check and apply them")
-        if conn.execute("SELECT count(*) FROM tags").fetchone()[0]:
-            raise ImportRefused("halting import to protect data: tags already present in "
-                                "database - this may be an imported registry!")
+class ImportInterrupted(Exception):
+    """The import stopped part way; what it wrote so far stays (lab: `--interrupt`)."""
+
+
+# What each phase of `registry database import` does (fact sheet B3, B4, B6): `pre` is step
+# one (--pre-import: manifests and their blobs, no tags), `tags` step two (--all-repositories:
+# every repository with its tags), `blobs` step three (--common-blobs: every blob in storage),
+# `all` the one-step import (the three back to back).
+PHASES = ("pre", "tags", "blobs", "all")
+
+
+def _check_ready(conn: psycopg.Connection, phase: str) -> None:
+    pending = conn.execute("SELECT to_regclass('schema_migrations') IS NULL").fetchone()[0]
+    if pending or not conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0]:
+        raise ImportRefused("there are pending database migrations, use the 'registry "
+                            "database migrate' CLI command to check and apply them")
+    if phase in ("tags", "all") and conn.execute("SELECT count(*) FROM tags").fetchone()[0]:
+        raise ImportRefused("halting import to protect data: tags already present in "
+                            "database - this may be an imported registry!")
+
+
+def storage_blobs(storage_root: Path) -> list[tuple[str, int]]:
+    """Every blob in a filesystem storage tree, referenced or not: (digest, size)."""
+    out = []
+    for data in sorted((storage_root / "docker/registry/v2/blobs").glob("*/*/*/data")):
+        out.append((f"{data.parent.parent.parent.name}:{data.parent.name}", data.stat().st_size))
+    return out
+
+
+def import_storage(conninfo: str, storage_root: Path, phase: str = "all",
+                   stop_after: int | None = None) -> dict[str, int]:
+    """Import a phase of the filesystem metadata, one transaction per repository (what was
+    imported before a failure stays, UNVERIFIED for the real importer); refuse when tags
+    already exist (tag import) or migrations are pending. `stop_after` repositories: the
+    import is interrupted there (ImportInterrupted), with no finished_at in import_statistics.
+    """
+    if phase not in PHASES:
+        raise ValueError(phase)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        _check_ready(conn, phase)
         images = tagged_images(storage_root)
-        for img in images:
-            record_manifest(conn, img)
+        stats = conn.execute(
+            "INSERT INTO import_statistics (pre_import, tag_import, blob_import, storage_driver) "
+            "VALUES (%s, %s, %s, 'filesystem') RETURNING id",
+            (phase in ("pre", "all"), phase in ("tags", "all"),
+             phase in ("blobs", "all"))).fetchone()[0]
+        if phase != "blobs":
+            repos = sorted({i.repository for i in images})
+            for n, repo in enumerate(repos):
+                if stop_after is not None and n >= stop_after:
+                    raise ImportInterrupted(f"import stopped after {n} of {len(repos)} "
+                                            "repositories")
+                with conn.transaction():
+                    for img in (i for i in images if i.repository == repo):
+                        record_manifest(conn, img, tag=phase != "pre")
+        if phase in ("blobs", "all"):
+            with conn.transaction():  # layers and configs; manifests live in `manifests`
+                manifests = {r[0] for r in conn.execute("SELECT digest FROM manifests")}
+                for digest, size in storage_blobs(storage_root):
+                    if digest in manifests:
+                        continue
+                    conn.execute("INSERT INTO blobs (digest, media_type, size) VALUES "
+                                 "(%s, 'application/octet-stream', %s) ON CONFLICT DO NOTHING",
+                                 (digest, size))
         counts = counts_of(conn)
-        conn.execute("INSERT INTO import_statistics (pre_import, tag_import, blob_import, "
-                     "repositories_count, tags_count, manifests_count, blobs_count, "
-                     "storage_driver, finished_at) VALUES (true, true, true, %s, %s, %s, %s, "
-                     "'filesystem', now())", (counts["repositories"], counts["tags"],
-                                              counts["manifests"], counts["blobs"]))
+        conn.execute("UPDATE import_statistics SET repositories_count = %s, tags_count = %s, "
+                     "manifests_count = %s, blobs_count = %s, finished_at = now() WHERE id = %s",
+                     (counts["repositories"], counts["tags"], counts["manifests"],
+                      counts["blobs"], stats))
     return counts
 
 

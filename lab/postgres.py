@@ -189,12 +189,14 @@ def alter_database(c: Cluster, dbname: str, settings: dict[str, object],
                 sql.Identifier(dbname), sql.Identifier(owner)))
 
 
-def restore_dump(src: Cluster, src_db: str, dst: Cluster, dst_db: str, role: str) -> None:
+def restore_dump(src: Cluster, src_db: str, dst: Cluster, dst_db: str, role: str,
+                 skip_data: tuple[str, ...] = ()) -> None:
     """pg_dump one registry database and pg_restore it into another (objects owned by
-    `role`), as when a secondary's new database is seeded from the primary's dump."""
+    `role`), as when a secondary's new database is seeded from the primary's dump, or a
+    bundled one is moved out. `skip_data`: tables whose rows never arrive (a half restore)."""
     dump = src.socket_dir / f"{src_db}-{dst.name}.dump"
     _as_postgres(["pg_dump", "-h", str(src.socket_dir), "-p", str(src.port), "-Fc",
-                  "-f", str(dump), src_db])
+                  *[f"--exclude-table-data={t}" for t in skip_data], "-f", str(dump), src_db])
     _as_postgres(["pg_restore", "-h", str(dst.socket_dir), "-p", str(dst.port), "--no-owner",
                   "--role", role, "--clean", "--if-exists", "-d", dst_db, str(dump)])
     dump.unlink(missing_ok=True)

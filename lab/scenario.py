@@ -13,7 +13,8 @@ A scenario is YAML::
         healthy: true                # Geo health of this site
         registry: {enabled: true, mode: legacy, read_only: true, images: [group/app:v1],
                    version: 4.39.0-gitlab, vendor: gitlab, lockfile: true,
-                   token_key: shared, notification_secret: match}
+                   token_key: shared, notification_secret: match,
+                   notifications: null}
         db: {placement: external, migrated: true,   # external | shared-with:<site> |
                                                     # replica-of:<site> | bundled
              settings: {}, owner: null, restore_from: null, inventory_dbname: null,
@@ -23,6 +24,11 @@ A scenario is YAML::
         gitlab: {admin_mode: false, hang: false}   # the API stand-in's knobs
         host: {cluster_json: null, gitlab_rb_append: []}
         geo_site_name: null          # the Geo site's name in the API (default: name)
+    then:                            # optional: lab actions applied once the lab is up, e.g.
+      - import --site us-secondary   # (`python -m lab <line> --dir DIR`); extends adds its own
+      - "! import --site ap-secondary --interrupt"   # `!`: an action that fails, as GitLab's does
+
+A scenario has one primary and 1 to 7 secondaries (or sites with `geo: none`).
 
 The knobs are described in lab/README.md ("Scenarios").
 
@@ -48,7 +54,8 @@ SITE_DEFAULTS: dict[str, Any] = {
     "health": None,
     "registry": {"enabled": True, "mode": "legacy", "read_only": False, "images": [],
                  "version": "4.39.0-gitlab", "vendor": "gitlab", "lockfile": True,
-                 "token_key": "shared", "notification_secret": "match"},
+                 "token_key": "shared", "notification_secret": "match",
+                 "notifications": None},
     "db": {"placement": "external", "migrated": True, "settings": {}, "owner": None,
            "restore_from": None, "inventory_dbname": None, "empty": False},
     "replication": {"enabled": True, "failing": [], "delay_s": 0.0,
@@ -60,9 +67,11 @@ SITE_DEFAULTS: dict[str, Any] = {
 CHOICES = {("registry", "vendor"): ("gitlab", "upstream"),
            ("registry", "token_key"): ("shared", "own"),
            ("registry", "notification_secret"): ("match", "differs"),
+           ("registry", "notifications"): (None, True, False),
            ("replication", "primary_api_url"): ("registry", "gitlab", "unset"),
            ("host", "cluster_json"): (None, "primary", "secondary")}
 DB_SETTINGS = ("bytea_output", "default_transaction_read_only")
+MAX_SECONDARIES = 7
 
 
 class ScenarioError(ValueError):
@@ -113,8 +122,25 @@ def _raw(name_or_file: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
         if name not in names:
             raise ScenarioError(f"{path}: site {name!r} is not in {parent!r} ({names})")
     base["sites"] = [_merge(s, over.get(s["name"]) or {}) for s in base["sites"]]
+    then = [*(base.get("then") or []), *(data.pop("then", None) or [])]
     base.update({k: v for k, v in data.items()})
+    base["then"] = then
     return base
+
+
+def _check_then(data: dict[str, Any]) -> list[str]:
+    """`then:` lines are lab actions as `python -m lab` takes them, without `--dir`."""
+    from lab import cli  # lazily: cli imports deploy, which imports this module
+
+    then = data.get("then") or []
+    if not isinstance(then, list) or not all(isinstance(x, str) for x in then):
+        raise ScenarioError(f"scenario {data['name']!r}: then must be a list of action lines")
+    for line in then:
+        words = line.lstrip("! ").split()
+        if not words or words[0] not in cli.ACTIONS:
+            raise ScenarioError(f"scenario {data['name']!r}: then: {line!r} is not one of the "
+                                "lab's actions (" + ", ".join(cli.ACTIONS) + ")")
+    return list(then)
 
 
 def _check_knobs(s: dict[str, Any], names: list[str], where: str) -> None:
@@ -175,10 +201,13 @@ def load(name_or_file: str) -> dict[str, Any]:
         for img in s["registry"]["images"]:
             if not re.fullmatch(r"[a-z0-9]+([._/-][a-z0-9]+)*(:[\w][\w.-]*)?", str(img)):
                 raise ScenarioError(f"{where}: bad image reference {img!r}")
+    if [s["role"] for s in out_sites].count("secondary") > MAX_SECONDARIES:
+        raise ScenarioError(f"scenario {data['name']!r}: at most {MAX_SECONDARIES} secondaries")
     if [s["geo"] for s in out_sites].count("primary") > 1:
         raise ScenarioError(f"scenario {data['name']!r}: more than one Geo primary")
     if any(s["geo"] == "secondary" for s in out_sites) and not any(
             s["geo"] == "primary" for s in out_sites):
         raise ScenarioError(f"scenario {data['name']!r}: a Geo secondary needs a Geo primary")
     return {"name": data["name"], "description": data.get("description", ""),
-            "deployment": data.get("deployment", f"lab-{data['name']}"), "sites": out_sites}
+            "deployment": data.get("deployment", f"lab-{data['name']}"), "sites": out_sites,
+            "then": _check_then(data)}

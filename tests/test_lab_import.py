@@ -74,12 +74,17 @@ def test_import_then_finish_import_walks_the_real_state(fresh_lab):
     assert counts(sec.dsn)["tags"] == 4
 
 
-def test_import_refuses_when_not_read_only(lab):
-    d = lab("not-read-only")
-    with pytest.raises(deploy.LabError, match="read-only mode"):
-        d.import_(d.secondary.name)
+def test_step_two_refuses_when_not_read_only_and_the_one_step_import_does_not(fresh_lab):
+    """The omnibus wrapper checks read-only only for --step-two (fact sheet B5)."""
+    d = fresh_lab("not-read-only")
+    with pytest.raises(deploy.LabError, match="requires the container registry to be in "
+                                              "read-only mode"):
+        d.import_(d.secondary.name, step="two")
     assert hostroot.lockfiles(d.secondary.root) == ["filesystem-in-use"]
     assert counts(d.secondary.dsn)["tags"] == 0
+    d.import_(d.secondary.name)  # the operator's mistake: GitLab lets it run
+    assert hostroot.lockfiles(d.secondary.root) == ["database-in-use"]
+    assert counts(d.secondary.dsn)["tags"] == 3
 
 
 def test_finish_import_refuses_before_import(lab):
