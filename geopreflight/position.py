@@ -6,8 +6,8 @@ that finishes replication lists REP-003, the `--canary` round trip, among its `c
 next step is the one after the **last** complete step. A step whose `started` rows hold for a
 site that has not completed it is in progress, and the plan is what remains: its unmet
 `completes` rows and its `during` rows. Progress is per site: a per-site step is complete when
-every site in scope has completed it, and a step that is judged is judged for the sites that
-have not.
+every site in scope has completed it, a step that some sites have completed is where the
+deployment stands, and a step that is judged is judged for the sites that have not.
 """
 
 from __future__ import annotations
@@ -65,6 +65,14 @@ def scope(step: Step, inventory: Inventory, only_site: str | None) -> list[str]:
     if only_site in names:
         return [only_site]
     return names
+
+
+def per_role(step: Step) -> bool:
+    """Whether the step is done site by site for one role (import each secondary): only then
+    does a site that completed it say where the deployment stands."""
+    roles = {e.roles for e in step.completes if e.check.scope != "deployment"}
+    return bool(step.completes) and len(roles) == 1 and len(next(iter(roles))) == 1 \
+        and all(e.check.scope != "deployment" for e in step.completes)
 
 
 def completion_rows(step: Step, inventory: Inventory, method: str | None) -> list[Row]:
@@ -128,6 +136,9 @@ def locate(profile: Profile, inventory: Inventory, judge: Judge, *, only_site: s
         if states[k].complete is None:
             statuses = {sid: "unknown" if i <= k else "pending" for i, sid in enumerate(ids)}
             return Position(statuses, None, states[k].errors, unknown_step=ids[k])
+        if states[k].done and per_role(profile.steps[k]):
+            last = k - 1  # done on some of its sites: the steps before it are behind us
+            break
     statuses = {sid: "complete" if i <= last else "pending" for i, sid in enumerate(ids)}
     begun = [k for k in range(last + 1, len(states)) if states[k].started]
     if begun:

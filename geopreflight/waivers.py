@@ -24,7 +24,7 @@ from .inventory import Inventory
 from .schema import Reader
 from .yamlfile import LineDict, LineList, load
 
-WAIVABLE = ("fail", "error", "warn")
+WAIVABLE = ("fail", "error", "warn", "not-applicable")  # N/A: e.g. REP-003 without --canary
 
 
 @dataclass(frozen=True)
@@ -128,19 +128,20 @@ class WaiversPlugin:
     def __init__(self, waivers: list[Waiver]) -> None:
         self.waivers = waivers
         self.now = datetime.now(UTC)
-        self.expired: list[str] = []
-        self.applied: list[str] = []
+        self.expired: dict[str, str] = {}  # test id -> why; a row may be judged more than once
+        self.applied: set[str] = set()
 
     def pytest_geopreflight_result(self, row, result: Result) -> Result | None:
         site = row.site.name if row.site else None
         waived, expired = apply(self.waivers, row.check.id, site, result, self.now)
         if expired is not None:
-            self.expired.append(f"{row.test_id}: the waiver expired on "
-                                f"{expired.expires:%Y-%m-%d %H:%M} UTC and no longer applies")
+            self.expired[row.test_id] = (f"{row.test_id}: the waiver expired on "
+                                       f"{expired.expires:%Y-%m-%d %H:%M} UTC and no longer "
+                                       "applies")
         if waived is not None:
-            self.applied.append(row.test_id)
+            self.applied.add(row.test_id)
         return waived
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
-        for line in self.expired:
+        for line in self.expired.values():
             terminalreporter.write_line(f"geopreflight: {line}")

@@ -143,7 +143,8 @@ steps:
   - id: ver
     title: V
     requires: [VER-001, {check: REP-003, roles: [secondary]}]
-    completes: [{check: REP-002, roles: [secondary]}, {check: REP-003, roles: [secondary]}]
+    completes: [REG-006, {check: REP-002, roles: [secondary]},
+                {check: REP-003, roles: [secondary]}]
 """
 
 TWO = Inventory("inv.yml", "d", (
@@ -218,4 +219,14 @@ def test_complete_reports_the_rows_that_prove_it(importing) -> None:
     pos, rows, verdict = _run(importing, per_site({}))
     assert verdict == Verdict.COMPLETE
     assert rows and all(not r.blocking for r in rows)
-    assert {r.check.id for r in rows} == {"REP-002", "REP-003"}
+    assert {r.check.id for r in rows} == {"REG-006", "REP-002", "REP-003"}
+
+
+def test_a_mixed_step_done_on_one_site_does_not_move_the_position(importing) -> None:
+    """The last step proves every site (REG-006 on the primary too): a secondary that passes
+    it while the primary is not imported does not skip the primary's steps."""
+    judge = per_site({("REG-006", "p"): "fail", ("REP-002", "s2"): "fail"})
+    pos, _, _ = _run(importing, judge)
+    assert pos.next_step == "ver" and pos.statuses["imp"] == "complete"
+    judge = per_site({("REG-006", "s2"): "fail", ("IMP-003", "s2"): "fail"})
+    assert _run(importing, judge)[0].next_step == "imp"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from labrun import CHECKER, expect, needs_canary, proves_completion, walk
+from labrun import expect, needs_canary, proves_completion, walk
 
 pytestmark = pytest.mark.lab
 PROFILE = "add-geo-and-registry"
@@ -33,21 +33,17 @@ def test_after_setup_geo_the_registries_are_next(runs):
            {"setup-geo": "complete", "enable-registry-and-metadata-db": "next"})
 
 
-@CHECKER
 def test_both_registries_on_their_databases_is_ready_for_configure_replication(runs):
     expect(runs["registries"], "configure-replication", "READY")
 
 
-@CHECKER
 def test_without_canary_replication_is_judged_not_complete(runs):
     needs_canary(runs["no-canary"], "configure-replication")
 
 
-@CHECKER
 def test_the_canary_completes_the_walk(runs):
     proves_completion(runs["canary"])
 
 
-@CHECKER
 def test_a_waiver_on_rep_003_completes_it(runs):
     proves_completion(runs["waived"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from labrun import CHECKER, expect, needs_canary, proves_completion, run_now, walk
+from labrun import expect, needs_canary, proves_completion, run_now, walk
 
 pytestmark = pytest.mark.lab
 PROFILE = "add-geo-default-db"
@@ -38,27 +38,22 @@ def test_after_setup_geo_the_secondary_registry_is_next(runs):
     expect(runs["geo"], "secondary-registry-and-metadata-db", "READY")
 
 
-@CHECKER
 def test_the_secondary_set_up_is_ready_for_configure_replication(runs):
     expect(runs["secondary"], "configure-replication", "READY")
 
 
-@CHECKER
 def test_without_canary_replication_is_judged_not_complete(runs):
     needs_canary(runs["no-canary"], "configure-replication")
 
 
-@CHECKER
 def test_the_canary_completes_the_walk(runs):
     proves_completion(runs["canary"])
 
 
-@CHECKER
 def test_a_waiver_on_rep_003_completes_it(runs):
     proves_completion(runs["waived"])
 
 
-@CHECKER
 def test_a_half_restored_move_is_in_progress(lab):
     """The registry already points at the external DB, whose restore stopped before the
     tags: the move has begun and is not finished (design, "Step position")."""

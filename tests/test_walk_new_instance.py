@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from labrun import CHECKER, expect, needs_canary, proves_completion, walk
+from labrun import expect, needs_canary, proves_completion, walk
 
 pytestmark = pytest.mark.lab
 PROFILE = "new-instance"
@@ -36,22 +36,18 @@ def test_one_site_set_up_is_ready_for_the_other(runs):
     expect(runs["one-db"], "setup-metadata-db", "READY")
 
 
-@CHECKER
 def test_both_sites_set_up_is_ready_for_configure_replication(runs):
     """HOST-004 is what configure-replication configures: not a requirement of it."""
     expect(runs["both-db"], "configure-replication", "READY")
 
 
-@CHECKER
 def test_without_canary_replication_is_judged_not_complete(runs):
     needs_canary(runs["no-canary"], "configure-replication")
 
 
-@CHECKER
 def test_the_canary_completes_the_walk(runs):
     proves_completion(runs["canary"])
 
 
-@CHECKER
 def test_a_waiver_on_rep_003_completes_it(runs):
     proves_completion(runs["waived"])
