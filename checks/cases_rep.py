@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from geopreflight.cases import FAILED, REMOVE, Case, geo_site, geo_status
+from geopreflight.cases import FAILED, NOW, REMOVE, Case, geo_site, geo_status
 
 S = "us-secondary"
 STATUSES_FAILED = {("geo.statuses", None): FAILED("GET /api/v4/geo_sites/status: HTTP 500")}
@@ -35,6 +35,16 @@ CASES: list[Case] = [
           geo_status(2, "container_repositories_failed_count"): None},
          "no counts: nothing is known to be synced", message="synced None", name="no-counts"),
     Case("REP-002", "error", S, "both-imported", STATUSES_FAILED, "the statuses failed"),
+    Case("REP-002", "fail", S, "both-imported", {geo_status(1, "container_repositories_count"): 5},
+         "100% of its own rows, but fewer than the primary's repositories",
+         message="of the primary's 5", name="behind-primary"),
+    Case("REP-002", "fail", S, "both-imported",
+         {geo_status(2, "last_event_timestamp"): NOW(0),
+          geo_status(2, "cursor_last_event_timestamp"): NOW(-1000)},
+         "the Geo log cursor stopped 1000 s ago (threshold 300 s)",
+         message="Geo log cursor is", name="cursor-lag"),
+    Case("REP-002", "fail", S, "both-imported", {geo_status(2, "cursor_last_event_id"): None},
+         "the cursor never processed an event", message="Geo log cursor", name="no-cursor"),
     # REP-003: the canary round trip (--canary)
     Case("REP-003", "pass", S, "both-imported", {}, "the canary arrived with its digest",
          message="arrived with the same digest"),

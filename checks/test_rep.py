@@ -42,9 +42,16 @@ def test_rep_001_replication_enabled(ctx: CheckContext) -> str:
 @check("REP-002", title="Container repositories are synced, none failed", severity="high",
        roles=("secondary",),
        rationale="Replication works when the secondary's status shows no failed container "
-                 "repository and synced equal to the registry count (fact sheet, E3, D4).",
+                 "repository and synced equal to its registry count, and that count covers "
+                 "the primary's container_repositories_count; the secondary's Geo log cursor "
+                 "(cursor_last_event_id) must keep up with the primary's last_event_id, or new "
+                 "pushes are never scheduled (https://docs.gitlab.com/api/geo_sites/, "
+                 "https://gitlab.com/gitlab-org/gitlab/-/blob/master/ee/app/models/"
+                 "geo_node_status.rb). The cursor may lag by thresholds.replication_lag_s.",
        remediation="Look at Admin > Geo > Sites > Replication Details > Container "
-                   "Repositories on the secondary, fix the failures (geo.log) and Resync.",
+                   "Repositories on the secondary, fix the failures (geo.log) and Resync; a "
+                   "cursor that does not move means the secondary's Geo log cursor "
+                   "(Sidekiq, geo_log_cursor) is not running.",
        doc=GEO_REGISTRY)
 def test_rep_002_repositories_synced(ctx: CheckContext) -> str:
     s = _status(ctx)
@@ -55,7 +62,36 @@ def test_rep_002_repositories_synced(ctx: CheckContext) -> str:
     if failed != 0 or synced is None or synced != total:
         raise Fail(f"{ctx.site.name}: container repositories {seen}", observed=seen,
                    expected=f"failed 0, synced {total} of {total}")
-    return seen
+    primary = _primary_status(ctx)
+    on_primary = primary.raw.get("container_repositories_count") if primary else None
+    if isinstance(on_primary, int) and synced < on_primary:
+        raise Fail(f"{ctx.site.name}: synced {synced} of the primary's {on_primary} container "
+                   "repositories (the secondary does not track them all yet)",
+                   observed=f"synced {synced}", expected=f"synced {on_primary} (the primary's)")
+    lag = _cursor_lag(s)
+    if lag is not None and lag > ctx.inventory.replication_lag_s:
+        raise Fail(f"{ctx.site.name}: the Geo log cursor is {lag:.0f} s behind the last event "
+                   f"(cursor_last_event_id {s.raw.get('cursor_last_event_id')}, last_event_id "
+                   f"{s.raw.get('last_event_id')})", observed=f"{lag:.0f} s behind",
+                   expected=f"at most {ctx.inventory.replication_lag_s:g} s")
+    return seen + (f" (primary: {on_primary})" if on_primary is not None else "")
+
+
+def _primary_status(ctx: CheckContext) -> GeoStatus | None:
+    m = geo_match(ctx, ctx.inventory.primary)
+    return status_of(ctx, m.geo_site) if m.geo_site else None
+
+
+def _cursor_lag(s: GeoStatus) -> float | None:
+    """Seconds between the last Geo event and the last one the secondary's cursor processed
+    (None when the status does not say); a cursor that never processed one is infinitely
+    behind once there are events."""
+    last, cursor = s.raw.get("last_event_timestamp"), s.raw.get("cursor_last_event_timestamp")
+    if s.raw.get("last_event_id") and s.raw.get("cursor_last_event_id") is None:
+        return float("inf")
+    if isinstance(last, int | float) and isinstance(cursor, int | float):
+        return max(0.0, float(last) - float(cursor))
+    return None
 
 
 @check("REP-003", title="A canary image pushed to the primary reaches the secondary",

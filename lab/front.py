@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import threading
 import time
@@ -36,6 +37,9 @@ HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy
        "upgrade", "te", "trailer"}
 MANIFEST_PUT = re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<ref>[^/]+)$")
 
+
+
+LATENCY_S = float(os.environ.get("LAB_LATENCY_MS") or 0) / 1000  # added to every answer
 
 class Front(ThreadingHTTPServer):
     """One site's registry front on host:port, proxying to the registry on upstream_port."""
@@ -100,6 +104,13 @@ class Front(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: Front
     protocol_version = "HTTP/1.1"
+
+    def parse_request(self) -> bool:
+        """Every request waits LAB_LATENCY_MS first (scripts/bench: a far-away site)."""
+        ok = super().parse_request()
+        if ok and LATENCY_S:
+            time.sleep(LATENCY_S)
+        return ok
 
     def log_message(self, *args: Any) -> None:
         pass

@@ -164,9 +164,19 @@ def set_repository_counts(
     })
 
 
+
+LATENCY_S = float(os.environ.get("LAB_LATENCY_MS") or 0) / 1000  # added to every answer
+
 class _Handler(BaseHTTPRequestHandler):
     server: StandIn
     protocol_version = "HTTP/1.1"
+
+    def parse_request(self) -> bool:
+        """Every request waits LAB_LATENCY_MS first (scripts/bench: a far-away site)."""
+        ok = super().parse_request()
+        if ok and LATENCY_S:
+            time.sleep(LATENCY_S)
+        return ok
 
     def log_message(self, *args: Any) -> None:  # the request log is ours, below
         pass
