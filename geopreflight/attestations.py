@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from .inventory import Inventory
 from .probes.models import Attestations
 from .redact import Redactor
 from .schema import Reader
-from .yamlfile import LineDict, LineList, load
+from .yamlfile import LineList, load
 
 FACT = "attestations"
 # item id -> (per site?, what the operator signs off; {site} is filled in)
@@ -93,40 +93,18 @@ def load_attestations(path: str | Path, inventory: Inventory) -> list[Attestatio
         if any(a.item == item and a.site == site for a in out):
             raise r.error(f"{where}: a second {item} attestation"
                           + (f" for {site}" if site else ""), node)
-        evidence = _text(r, node, "evidence", where)
+        evidence = r.text(node, "evidence", where)
         if not _LINK.match(evidence):
             raise r.error(f"{where}.evidence: expected a link (https://...) to the evidence",
                           node, "evidence")
-        when = moment(r, node, "when", where, end_of_day=False)
-        expires = moment(r, node, "expires", where, end_of_day=True)
+        when = r.moment(node, "when", where, end_of_day=False)
+        expires = r.moment(node, "expires", where, end_of_day=True)
         if expires <= when:
             raise r.error(f"{where}.expires: expected a time after when ({_iso(when)})",
                           node, "expires")
-        out.append(Attestation(item, site, _text(r, node, "who", where), when,
-                               _text(r, node, "ticket", where), evidence, expires))
+        out.append(Attestation(item, site, r.text(node, "who", where), when,
+                               r.text(node, "ticket", where), evidence, expires))
     return out
-
-
-def _text(r: Reader, node: LineDict, key: str, where: str) -> str:
-    value = r.get(node, key, str, where).strip()
-    if not value:
-        raise r.error(f"{where}.{key}: expected a non-empty string", node, key)
-    return value
-
-
-def moment(r: Reader, node: LineDict, key: str, where: str, *, end_of_day: bool) -> datetime:
-    """A date or an ISO 8601 time, in UTC; a date is the start of that day, or its end."""
-    value = r.get(node, key, (date, str), where)
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, date):
-        return datetime.combine(value, time.min, UTC) + timedelta(days=int(end_of_day))
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise r.error(f"{where}.{key}: expected a date (YYYY-MM-DD) or an ISO 8601 time",
-                      node, key) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def find(value: Attestations, item: str, site: str | None) -> tuple[dict[str, Any] | None, str]:

@@ -6,6 +6,7 @@ expected, so every loader reports bad input the same way.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from .errors import UsageError
@@ -50,6 +51,37 @@ class Reader:
             raise self.error(f"{path}: expected one of {listed}, got {value!r}", node, key)
         return value
 
+    def text(self, node: LineDict, key: str, where: str) -> str:
+        """A required, non-empty string (names, approvers, tickets)."""
+        value = self.get(node, key, str, where).strip()
+        if not value:
+            raise self.error(f"{where}.{key}: expected a non-empty string", node, key)
+        return value
+
+    def moment(self, node: LineDict, key: str, where: str, *, end_of_day: bool) -> datetime:
+        """A date or an ISO 8601 time, in UTC (no zone means UTC); a date is the start of that
+        day, or with `end_of_day` its end; a time at the edge of the calendar stays there.
+
+        >>> from geopreflight.yamlfile import loads
+        >>> r = Reader("w.yml")
+        >>> r.moment(loads("e: 2026-12-31", "w.yml"), "e", "", end_of_day=True).isoformat()
+        '2027-01-01T00:00:00+00:00'
+        >>> r.moment(loads("e: 9999-12-31", "w.yml"), "e", "", end_of_day=True).year
+        9999
+        """
+        value = self.get(node, key, (date, str), where)
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                raise self.error(f"{where + '.' if where else ''}{key}: expected a date "
+                                 "(YYYY-MM-DD) or an ISO 8601 time", node, key) from None
+        if isinstance(value, datetime):
+            return _utc(value)
+        if end_of_day and value == date.max:  # the end of 9999-12-31 is past datetime's range
+            return datetime.max.replace(tzinfo=UTC)
+        return datetime.combine(value, time.min, UTC) + timedelta(days=int(end_of_day))
+
     def only(self, node: LineDict, allowed: set[str], where: str) -> None:
         """Unknown keys are typos more often than not: name them."""
         for key in node:
@@ -57,6 +89,15 @@ class Reader:
                 expected = ", ".join(sorted(allowed))
                 raise self.error(f"{where + '.' if where else ''}{key}: unknown key (expected one "
                                  f"of: {expected})", node, key)
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        return (datetime.max if value.year == 9999 else datetime.min).replace(tzinfo=UTC)
 
 
 def _kinds(kind: type | tuple[type, ...]) -> str:

@@ -16,13 +16,13 @@ waivers:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .catalog import CATALOG, Result
 from .inventory import Inventory
 from .schema import Reader
-from .yamlfile import LineDict, LineList, load
+from .yamlfile import LineList, load
 
 WAIVABLE = ("fail", "error", "warn", "not-applicable")  # N/A: e.g. REP-003 without --canary
 
@@ -58,44 +58,11 @@ def load_waivers(path: str | Path, inventory: Inventory) -> list[Waiver]:
         site = r.get(node, "site", str, where, required=False)
         if site is not None and site not in sites:
             raise r.error(f"{where}.site: no site {site!r} in the inventory", node, "site")
-        expires = r.get(node, "expires", (date, str), where)
-        out.append(Waiver(check_id, site, _text(r, node, "justification", where),
-                          _text(r, node, "approver", where), _expiry(r, node, expires, where),
+        out.append(Waiver(check_id, site, r.text(node, "justification", where),
+                          r.text(node, "approver", where),
+                          r.moment(node, "expires", where, end_of_day=True),
                           r.get(node, "ticket", str, where, required=False)))
     return out
-
-
-def _text(r: Reader, node: LineDict, key: str, where: str) -> str:
-    value = r.get(node, key, str, where).strip()
-    if not value:
-        raise r.error(f"{where}.{key}: expected a non-empty string", node, key)
-    return value
-
-
-def _expiry(r: Reader, node: LineDict, value: date | str, where: str) -> datetime:
-    """A date means the end of that day in UTC; a datetime without a zone is UTC."""
-    if isinstance(value, datetime):
-        return _utc(value)
-    if isinstance(value, date):
-        if value == date.max:  # the end of 9999-12-31 is past what datetime holds
-            return datetime.max.replace(tzinfo=UTC)
-        return datetime.combine(value, time.min, UTC) + timedelta(days=1)
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise r.error(f"{where}.expires: expected a date (YYYY-MM-DD) or an ISO 8601 time",
-                      node, "expires") from None
-    return _utc(parsed)
-
-
-def _utc(value: datetime) -> datetime:
-    """In UTC (no zone means UTC); a time at the edge of the calendar stays at the edge."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        return (datetime.max if value.year == 9999 else datetime.min).replace(tzinfo=UTC)
 
 
 def apply(waivers: list[Waiver], check_id: str, site: str | None, result: Result,
