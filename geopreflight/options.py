@@ -31,7 +31,8 @@ def validate(config: Any) -> None:
                                 else ""))
     wait = opt("wait")
     if not math.isfinite(wait) or not 0 <= wait <= MAX_WAIT_S:
-        raise UsageError(f"--wait: expected a number of seconds from 0 to {MAX_WAIT_S:g}")
+        raise UsageError(f"--wait={wait:g}: expected a number of seconds from 0 to "
+                         f"{MAX_WAIT_S:g}")
     report_dir(Path(opt("report_dir")))
 
 

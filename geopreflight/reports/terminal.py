@@ -62,10 +62,10 @@ def verdict_line(report: Any, outcomes: list[tuple[Row, Result]]) -> str:
         words += f", {_n(left, 'thing')} left to finish it"
     elif verdict == "NOT_READY":
         words += f", {_n(failed, 'blocking check')} failed"
-    elif verdict == "CANNOT_DETERMINE" and errors:
-        words += f", {_n(errors, 'blocking check')} could not be evaluated"
-    elif verdict == "CANNOT_DETERMINE":
+    elif verdict == "CANNOT_DETERMINE" and report.step is None:
         words += ", the step's position could not be determined"
+    elif verdict == "CANNOT_DETERMINE":
+        words += f", {_n(errors, 'blocking check')} could not be evaluated"
     if warns and verdict in ("READY", "NOT_READY", "CANNOT_DETERMINE"):
         words += f" ({_n(warns, 'warning')})"
     return head + words
