@@ -40,7 +40,8 @@ class GeoMatch:
 def match(site: Site, geo_sites: GeoSites) -> GeoMatch:
     """The Geo site for an inventory site: by name first, then by url or internal_url.
 
-    Never by `current`: a secondary's answers are the primary's (fact sheet D1).
+    Never by `current`: a secondary's answers are the primary's
+    (https://docs.gitlab.com/development/geo/proxying/).
     """
     for g in geo_sites:
         if g.name == site.name:

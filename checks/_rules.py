@@ -37,10 +37,11 @@ def enabled_value(raw: Any) -> str | None:
 
 
 def config_mode(raw_enabled: Any, filesystem_lock: bool | None) -> str | None:
-    """The mode `database.enabled` gives (fact sheet B9): None when it cannot be told.
+    """The mode `database.enabled` gives: None when it cannot be told.
 
     `prefer` means database unless a `filesystem-in-use` lockfile exists; an unreadable
-    lockfile leaves a prefer-mode registry undecided. The registry's own default is false.
+    lockfile leaves a prefer-mode registry undecided. The registry's own default is false
+    (https://gitlab.com/gitlab-org/container-registry/-/blob/master/docs/configuration.md).
     """
     value = enabled_value(raw_enabled) or "false"
     if value == "true":
@@ -53,14 +54,16 @@ def config_mode(raw_enabled: Any, filesystem_lock: bool | None) -> str | None:
 
 
 def header_mode(header: str | None) -> str | None:
-    """`Gitlab-Container-Registry-Database-Enabled` on an authorised `/v2/` (fact sheet C1)."""
+    """`Gitlab-Container-Registry-Database-Enabled` on an authorised `/v2/`
+    (https://gitlab.com/gitlab-org/container-registry/-/blob/master/registry/handlers/app.go)."""
     if header is None:
         return None
     return {"true": "database", "false": "legacy"}.get(header.strip().lower())
 
 
 def gitlab_v1_mode(status: int | None, version_header: bool) -> str | None:
-    """`/gitlab/v1/` with a token (fact sheet C2): 200 database, 404 + version header legacy."""
+    """`/gitlab/v1/` with a token: 200 database, 404 + version header legacy
+    (https://gitlab.com/gitlab-org/container-registry/-/blob/master/docs/spec/gitlab/api.md)."""
     if status == 200:
         return "database"
     if status == 404:
@@ -69,7 +72,8 @@ def gitlab_v1_mode(status: int | None, version_header: bool) -> str | None:
 
 
 def lockfile_mode(locks: Lockfiles | None) -> str | None:
-    """The storage lockfiles (fact sheet C4, B10): one of them names the mode, both is invalid."""
+    """The storage lockfiles: one of them names the mode, both is invalid
+    (https://docs.gitlab.com/administration/packages/container_registry_metadata_database/)."""
     if locks is None or not locks.readable:
         return None
     db, fs = bool(locks.database_in_use), bool(locks.filesystem_in_use)
@@ -95,6 +99,6 @@ def is_loopback(addr: str | None) -> bool:
     (True, False, False)
     """
     if not addr:
-        return True  # omnibus default 127.0.0.1:5000 (fact sheet A2)
+        return True  # omnibus default 127.0.0.1:5000 (source: REG-012's rationale)
     host = addr.rsplit(":", 1)[0].strip("[]").lower()
     return host in ("localhost", "::1") or host.startswith("127.")

@@ -57,7 +57,7 @@ def rb_has(ctx: CheckContext, *path: str, site: Site | None = None) -> bool:
 
 
 def disabled_reason(ctx: CheckContext, site: Site | None = None) -> str | None:
-    """Why gitlab.rb says the site has no registry (fact sheet, A2), or None.
+    """Why gitlab.rb says the site has no registry (omnibus rules, cited by REG-003), or None.
 
     None also when the host cannot be read: the other sources then decide.
     """

@@ -1,6 +1,6 @@
 """Signed-off manual items (`--attestations`): what no probe can see, vouched for by a named
-person with a ticket and a link to the evidence (fact sheet, B11 for the backup, B1 and B10
-for offline garbage collection)."""
+person with a ticket and a link to the evidence (the backup and offline garbage collection:
+https://docs.gitlab.com/administration/packages/container_registry_metadata_database/)."""
 
 from __future__ import annotations
 
@@ -28,8 +28,9 @@ def _signed_off(ctx: CheckContext, item: str) -> str:
 
 @check("ATT-001", title="The change ticket is signed off", severity="high", scope="deployment",
        rationale="Change management (SOC 2 CC8.1, ISO 27001 A.8.32) asks that each step of the "
-                 "migration runs under an approved change; the approval lives in a ticket no "
-                 "probe can read, so a named person attests to it.",
+                 "migration (https://docs.gitlab.com/administration/packages/container_registry/"
+                 "using_geo_with_the_container_registry/) runs under an approved change; the "
+                 "approval lives in a ticket no probe can read, so a named person attests to it.",
        remediation="Add a change-ticket item to the --attestations file: who approved it, when, "
                    "the ticket, a link to it and an expiry covering the change window.",
        doc=GEO_PAGE)
@@ -39,9 +40,10 @@ def test_att_001_change_ticket(ctx: CheckContext) -> str:
 
 @check("ATT-002", title="A backup of the site's registry metadata database was taken",
        severity="high",
-       rationale="The import cannot be undone: reverting to legacy metadata, or downgrading "
-                 "after the import, needs a backup taken before it; Geo does not replicate the "
-                 "registry database, so each site's is backed up on its own (fact sheet, B11).",
+       rationale="The import cannot be undone: reverting to legacy metadata, or downgrading after "
+                 "the import, needs a backup taken before it; Geo does not replicate the registry "
+                 "database, so each site's is backed up on its own (https://docs.gitlab.com/"
+                 "administration/packages/container_registry_metadata_database/).",
        remediation="Back up the site's registry database (pg_dump; gitlab-backup includes it "
                    "from 18.10), then add a registry-db-backup item for the site to the "
                    "--attestations file with a link to the backup's record.",
@@ -52,10 +54,10 @@ def test_att_002_registry_db_backup(ctx: CheckContext) -> str:
 
 @check("ATT-003", title="Offline garbage collection is disabled for the imported registry",
        severity="high",
-       rationale="Once the registry uses the metadata database, GitLab's offline garbage "
-                 "collector refuses to run, but an upstream or third-party collector still "
-                 "deletes data of tagged images: no offline GC may stay automated (fact sheet, "
-                 "B1, B10).",
+       rationale="Once the registry uses the metadata database, GitLab's offline garbage collector "
+                 "refuses to run, but an upstream or third-party collector still deletes data of "
+                 "tagged images: no offline GC may stay automated (https://docs.gitlab.com/"
+                 "administration/packages/container_registry_metadata_database/).",
        remediation="Remove the cron jobs or scripts that run registry-garbage-collect (or any "
                    "other offline GC) for the site, then add an offline-gc-disabled item for "
                    "it to the --attestations file.",

@@ -24,9 +24,11 @@ REGISTRY_WITH_FLOOR = "4.39.0"
 
 @check("DB-001", title="The registry metadata database is reachable (read-only)",
        severity="critical",
-       rationale="Every metadata-database step needs the site's registry database reachable "
-                 "with the inventory's credentials; geopreflight reads it only in read-only "
-                 "transactions with statement_timeout (fact sheet, H; design, never write).",
+       rationale="Every metadata-database step needs the site's registry PostgreSQL reachable "
+                 "(https://docs.gitlab.com/administration/packages/"
+                 "container_registry_metadata_database/), here with the inventory's credentials; "
+                 "geopreflight reads it only in read-only transactions with statement_timeout and "
+                 "never writes.",
        remediation="Fix metadata_db in the inventory (DSN, user, password) or the network and "
                    "pg_hba.conf so that the checker can connect; use the registry's own user "
                    "or a read-only monitoring user.",
@@ -38,7 +40,7 @@ def test_db_001_database_reachable(ctx: CheckContext) -> str:
 
 
 def pg_floor(version_num: int, registry_version: str | None) -> Outcome:
-    """DB-002's rule (fact sheet B1, F3): `pass` at PostgreSQL 15 or later; below it `warn`
+    """DB-002's rule (see its rationale): `pass` at PostgreSQL 15 or later; below it `warn`
     for a registry older than 4.39 (the floor is documented, not enforced), else `fail`
     (4.39+ refuses to start; an unknown version counts as enforcing).
 
@@ -60,8 +62,9 @@ def pg_floor(version_num: int, registry_version: str | None) -> Outcome:
 
 @check("DB-002", title="PostgreSQL is at least the registry's floor", severity="critical",
        rationale="Registry v4.39 and later refuse to start on PostgreSQL older than 15.0 "
-                 "(MinPostgresqlVersion; fact sheet, B1 and F3). The registry version comes "
-                 "from its Gitlab-Container-Registry-Version header.",
+                 "(MinPostgresqlVersion, https://gitlab.com/gitlab-org/container-registry/-/"
+                 "merge_requests/2353). The registry version comes from its "
+                 "Gitlab-Container-Registry-Version header.",
        remediation="Upgrade the registry's PostgreSQL to 15 or later (and within GitLab's own "
                    "PostgreSQL range) before enabling or importing the metadata database.",
        doc=METADATA_DB_PAGE)
@@ -86,12 +89,14 @@ def test_db_002_postgresql_at_least_floor(ctx: CheckContext) -> str:
 
 @check("DB-003", title="The site's registry database is its own, independent of other sites'",
        severity="critical", scope="pair",
-       rationale="Each Geo site needs its own PostgreSQL instance for the registry metadata; "
-                 "Geo replicates the registry through notifications, not the database, and "
-                 "each registry must write its own metadata (fact sheet, section 0, E1, F2). "
-                 "Distinct clusters have different system_identifiers; a replica shares its "
-                 "primary's and is in recovery; a shared server shows the other site's "
-                 "session marker in pg_stat_activity (fact sheet, F3; lab notes, section 1).",
+       rationale="Each Geo site needs its own PostgreSQL instance for the registry metadata; Geo "
+                 "replicates the registry through notifications, not the database, and each "
+                 "registry must write its own metadata (https://docs.gitlab.com/administration/"
+                 "packages/container_registry/using_geo_with_the_container_registry/). Distinct "
+                 "clusters have different system_identifiers (https://www.postgresql.org/docs/"
+                 "current/functions-info.html); a replica shares its primary's and is in recovery; "
+                 "a shared server shows the other site's session marker in pg_stat_activity (shown "
+                 "on real PostgreSQL by tests/test_lab_postgres.py).",
        remediation="Give the site a separate, writable PostgreSQL instance for its registry "
                    "database (not a replica, not another site's server or a copy of it) and "
                    "point registry['database'] there.",
@@ -137,9 +142,12 @@ def test_db_003_own_independent_database(ctx: CheckContext) -> str:
 
 @check("DB-004", title="The registry database is writable, not a standby", severity="critical",
        rationale="A registry needs write access to its metadata database; a standby "
-                 "(pg_is_in_recovery() true, a WAL receiver) rejects every write with "
-                 "SQLSTATE 25006. On a Geo secondary the bundled PostgreSQL is exactly such a "
-                 "replica of the primary (fact sheet, F2, F3).",
+                 "(pg_is_in_recovery() true, a WAL receiver) rejects every write with SQLSTATE "
+                 "25006 (https://docs.gitlab.com/administration/packages/"
+                 "container_registry_metadata_database_troubleshooting/). On a Geo secondary the "
+                 "bundled PostgreSQL is exactly such a replica of the primary (inferred from the "
+                 "pg_basebackup of https://docs.gitlab.com/administration/geo/setup/"
+                 "two_single_node_sites/).",
        remediation="Point the site's registry at a writable PostgreSQL primary of its own.",
        doc=GEO_PAGE)
 def test_db_004_writable_not_standby(ctx: CheckContext) -> str:
@@ -172,11 +180,14 @@ def _bundled(ctx: CheckContext) -> tuple[bool, str]:
 @check("DB-005", title="The registry database is external, not the bundled PostgreSQL",
        severity="critical",
        rationale="With Geo each site needs a separate external PostgreSQL for the registry "
-                 "metadata (fact sheet, section 0). An unset registry database host resolves "
-                 "to the Linux package's PostgreSQL socket or listen address (fact sheet, A3, "
-                 "F1); on a secondary that PostgreSQL is a read-only replica of the primary's "
-                 "(F2). Decided from the rendered config.yml and gitlab.rb, never from the "
-                 "inventory's DSN.",
+                 "metadata (https://docs.gitlab.com/administration/packages/container_registry/"
+                 "using_geo_with_the_container_registry/). An unset registry database host "
+                 "resolves to the Linux package's PostgreSQL socket or listen address "
+                 "(https://gitlab.com/gitlab-org/omnibus-gitlab/-/blob/master/files/"
+                 "gitlab-cookbooks/gitlab/libraries/registry.rb); on a secondary that PostgreSQL "
+                 "is a read-only replica of the primary's (inferred from the Geo set-up's "
+                 "pg_basebackup). Decided from the rendered config.yml and gitlab.rb, never from "
+                 "the inventory's DSN.",
        remediation="Create a registry database on a separate PostgreSQL instance for the site "
                    "and set registry['database'] host, port, user, password and dbname to it "
                    "(move the data first when the bundled one holds it), then reconfigure.",
@@ -203,9 +214,11 @@ def _addresses(ctx: CheckContext, host: str) -> set[str]:
 
 
 @check("DB-006", title="The inventory's database is the one the registry uses", severity="high",
-       rationale="The inventory's DSN is only the checker's route; the checks about the "
-                 "database only mean something if it reaches the host, port and database "
-                 "that the registry's rendered config.yml names (fact sheet, A7).",
+       rationale="The inventory's DSN is only the checker's route; the checks about the database "
+                 "only mean something if it reaches the host, port and database that the "
+                 "registry's rendered config.yml names (https://gitlab.com/gitlab-org/"
+                 "omnibus-gitlab/-/blob/master/files/gitlab-cookbooks/registry/templates/default/"
+                 "registry-config.yml.erb).",
        remediation="Make metadata_db in the inventory point at config.yml's database host, "
                    "port and dbname (or fix registry['database'] and reconfigure).",
        doc=METADATA_DB_PAGE)
@@ -249,10 +262,11 @@ def _registry_user(ctx: CheckContext, info: DbServer) -> tuple[str, str]:
 
 
 @check("DB-007", title="Database settings let imports and migrations write", severity="high",
-       rationale="Migrations fail with SQLSTATE 25006 when default_transaction_read_only is "
-                 "on; the import fails with 'invalid hex format' when bytea_output is escape; "
-                 "on PostgreSQL 15+ the registry user must own the database or it gets "
-                 "'permission denied for schema public' (fact sheet, B1, F3, H).",
+       rationale="Migrations fail with SQLSTATE 25006 when default_transaction_read_only is on; "
+                 "the import fails with 'invalid hex format' when bytea_output is escape; on "
+                 "PostgreSQL 15+ the registry user must own the database or it gets 'permission "
+                 "denied for schema public' (https://docs.gitlab.com/administration/packages/"
+                 "container_registry_metadata_database_troubleshooting/).",
        remediation="ALTER DATABASE <db> SET default_transaction_read_only = off; ALTER DATABASE "
                    "<db> SET bytea_output = 'hex'; ALTER DATABASE <db> OWNER TO <registry user>.",
        doc=TROUBLESHOOTING)
@@ -275,10 +289,12 @@ def test_db_007_settings_let_imports_write(ctx: CheckContext) -> str:
 
 
 @check("DB-008", title="The registry's schema migrations are applied", severity="high",
-       rationale="The import refuses to run with pending migrations ('there are pending "
-                 "database migrations'); the registry records them in schema_migrations and "
-                 "post_deploy_schema_migrations, and pending post-deployment migrations do "
-                 "not block start-up (fact sheet, B6, B8, F4).",
+       rationale="The import refuses to run with pending migrations ('there are pending database "
+                 "migrations', https://gitlab.com/gitlab-org/container-registry/-/blob/master/"
+                 "registry/root.go); the registry records them in schema_migrations and "
+                 "post_deploy_schema_migrations, and pending post-deployment migrations do not "
+                 "block start-up (https://gitlab.com/gitlab-org/container-registry/-/blob/master/"
+                 "registry/handlers/app.go).",
        remediation="Run sudo gitlab-ctl registry-database migrate up (before 18.7: "
                    "sudo -u registry gitlab-ctl registry-database migrate up).",
        doc=METADATA_DB_PAGE)
@@ -300,8 +316,9 @@ def test_db_008_migrations_applied(ctx: CheckContext) -> str:
 
 @check("DB-009", title="No tags in the database before an import", severity="critical",
        rationale="The tag import refuses to run when the tags table has rows ('tags already "
-                 "present in database - this may be an imported registry!'); a missing table "
-                 "counts as empty (fact sheet, B7, F4, H).",
+                 "present in database - this may be an imported registry!', https://gitlab.com/"
+                 "gitlab-org/container-registry/-/blob/master/registry/datastore/importer.go); a "
+                 "missing table counts as empty.",
        remediation="Do not import twice: if the site was already imported, continue with the "
                    "next step; otherwise point the registry at an empty, migrated database.",
        doc=METADATA_DB_PAGE)
@@ -319,9 +336,11 @@ def _count(t: DbTable) -> str:
 
 
 @check("DB-010", title="A new registry database holds no repositories or tags", severity="high",
-       rationale="A new site's registry must start on an empty metadata database; a restored "
-                 "dump of another site's database passes the system_identifier test but "
-                 "describes the other site's storage (fact sheet, F2, section 0).",
+       rationale="A new site's registry must start on an empty metadata database, on a PostgreSQL "
+                 "of its own (https://docs.gitlab.com/administration/packages/container_registry/"
+                 "using_geo_with_the_container_registry/); a restored dump of another site's "
+                 "database passes the system_identifier test but describes the other site's "
+                 "storage.",
        remediation="Recreate the site's registry database empty (CREATE DATABASE ... OWNER "
                    "registry) and run the migrations; never restore another site's dump.",
        doc=GEO_PAGE)
@@ -338,9 +357,11 @@ def test_db_010_new_database_empty(ctx: CheckContext) -> str:
 
 
 @check("DB-011", title="The registry database holds the registry's data", severity="critical",
-       rationale="A registry in database mode (database-in-use lockfile) serves only what "
-                 "its database holds; after moving the database the tags must be there, or "
-                 "every image disappears (fact sheet, B7, F2, F4).",
+       rationale="A registry in database mode (database-in-use lockfile) serves only what its "
+                 "database holds (https://docs.gitlab.com/administration/packages/"
+                 "container_registry_metadata_database/); after moving the database the tags must "
+                 "be there, or every image disappears (moving the registry database like GitLab's "
+                 "own, https://docs.gitlab.com/administration/postgresql/moving/, is inferred).",
        remediation="Restore the registry database's dump into the new PostgreSQL (pg_dump/"
                    "pg_restore with both the public and partitions schemas) and point "
                    "registry['database'] at it.",

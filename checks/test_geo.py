@@ -18,9 +18,11 @@ STATUS_MAX_AGE_S = 3600
 
 @check("GEO-001", title="Geo is configured with exactly one primary", severity="critical",
        scope="deployment",
-       rationale="Every scenario but the add-geo ones starts with Geo configured; the Geo "
-                 "sites API (asked of the primary) must list exactly one primary site "
-                 "(fact sheet, D3).",
+       rationale="Every scenario but the add-geo ones starts with Geo configured "
+                 "(https://docs.gitlab.com/administration/packages/container_registry/"
+                 "using_geo_with_the_container_registry/); the Geo sites API (asked of the "
+                 "primary) must list exactly one primary site (https://docs.gitlab.com/api/"
+                 "geo_sites/).",
        remediation="Set up Geo: one primary (gitlab-ctl set-geo-primary-node) and the "
                    "secondaries added in Admin > Geo > Sites.",
        doc=GEO_SETUP)
@@ -35,9 +37,10 @@ def test_geo_001_exactly_one_primary(ctx: CheckContext) -> str:
 
 
 @check("GEO-002", title="The site is a Geo site with the expected role", severity="critical",
-       rationale="The procedure's steps differ per role (the import runs on the secondary "
-                 "first); the inventory's role must be the role GitLab gives the site. Sites "
-                 "are matched by name, then url/internal_url (fact sheet, A1, D3).",
+       rationale="The procedure's steps differ per role (the import runs on the secondary first); "
+                 "the inventory's role must be the role GitLab gives the site. Sites are matched "
+                 "by name (geo_node_name, else external_url), then url/internal_url "
+                 "(https://docs.gitlab.com/api/geo_sites/).",
        remediation="Make the Geo site's name equal the site's geo_node_name (or external_url) "
                    "and fix the inventory's name or role, or add the site in Admin > Geo.",
        doc=GEO_SITES_API)
@@ -68,9 +71,11 @@ def _age_s(status: GeoStatus) -> float | None:
 
 
 @check("GEO-003", title="The secondary is healthy", severity="critical", roles=("secondary",),
-       rationale="GitLab counts a Geo site healthy when its status is fresher than an hour "
-                 "and its health message is blank or Healthy; health_status is only Healthy "
-                 "or Unhealthy while health carries the error text (fact sheet, D4).",
+       rationale="GitLab counts a Geo site healthy when its status is fresher than an hour and its "
+                 "health message is blank or Healthy; health_status is only Healthy or Unhealthy "
+                 "while health carries the error text (https://docs.gitlab.com/api/geo_sites/, "
+                 "https://gitlab.com/gitlab-org/gitlab/-/blob/master/ee/app/models/"
+                 "geo_node_status.rb).",
        remediation="Run gitlab-rake gitlab:geo:check on the secondary and fix what it reports; "
                    "see Geo troubleshooting.",
        doc=GEO_TROUBLESHOOTING)
@@ -102,9 +107,10 @@ def test_geo_003_secondary_is_healthy(ctx: CheckContext) -> str:
 
 
 @check("GEO-004", title="No Geo site exists yet", severity="high", scope="deployment",
-       rationale="The add-geo scenarios start from an instance without Geo; an existing Geo "
-                 "site means the deployment is not in the scenario's starting state (fact "
-                 "sheet, section 0, scenarios 3-5).",
+       rationale="The add-geo scenarios start from an instance without Geo; an existing Geo site "
+                 "means the deployment is not in the scenario's starting state (scenarios 3-5 of "
+                 "https://docs.gitlab.com/administration/packages/container_registry/"
+                 "using_geo_with_the_container_registry/).",
        remediation="Use the profile that matches the deployment (add-registry-to-geo or "
                    "migrate-legacy when Geo is already configured).",
        doc=GEO_PAGE)
@@ -119,8 +125,9 @@ def test_geo_004_no_geo_site_yet(ctx: CheckContext) -> str:
 
 @check("GEO-005", title="Every Geo site is in the inventory", severity="low",
        scope="deployment",
-       rationale="A Geo site missing from the inventory is not checked at all; a deliberately "
-                 "partial run still works, so this only advises.",
+       rationale="A Geo site missing from the inventory is not checked at all, and the primary's "
+                 "GET /geo_sites lists every site (https://docs.gitlab.com/api/geo_sites/); a "
+                 "deliberately partial run still works, so this only advises.",
        remediation="Add the missing sites to the inventory, or accept a partial run.",
        doc=GEO_SITES_API)
 def test_geo_005_every_geo_site_in_inventory(ctx: CheckContext) -> str:
@@ -134,9 +141,9 @@ def test_geo_005_every_geo_site_in_inventory(ctx: CheckContext) -> str:
 
 
 @check("GEO-006", title="GitLab answers at the site's own URL", severity="critical",
-       rationale="A site that does not answer cannot be judged, and an operator cannot run "
-                 "the step there. The request goes to the site's own URL even though a "
-                 "secondary proxies it onward (fact sheet, D1).",
+       rationale="A site that does not answer cannot be judged, and an operator cannot run the "
+                 "step there. The request goes to the site's own URL even though a secondary "
+                 "proxies it onward (https://docs.gitlab.com/development/geo/proxying/).",
        remediation="Make the site's GitLab reachable from where geopreflight runs (DNS, "
                    "firewall, TLS, Puma/Workhorse running), or fix gitlab.url in the inventory.",
        doc=GEO_SITES_API)

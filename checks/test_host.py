@@ -32,8 +32,11 @@ def _role(ctx: CheckContext) -> tuple[str | None, str]:
 
 @check("HOST-001", title="The host's Geo role is the expected one", severity="critical",
        rationale="The role comes from /etc/gitlab/gitlab-cluster.json first (it overrides "
-                 "gitlab.rb after a failover), then gitlab.rb's roles(['geo_*_role']) or "
-                 "geo_*_role['enable'] = true (fact sheet, A1).",
+                 "gitlab.rb after a failover, https://gitlab.com/gitlab-org/omnibus-gitlab/-/blob/"
+                 "master/files/gitlab-cookbooks/package/libraries/gitlab_cluster.rb), then "
+                 "gitlab.rb's roles(['geo_*_role']) or geo_*_role['enable'] = true (the same per "
+                 "https://gitlab.com/gitlab-org/omnibus-gitlab/-/blob/master/files/"
+                 "gitlab-cookbooks/package/libraries/settings_dsl.rb, said of roles in general).",
        remediation="Fix roles in /etc/gitlab/gitlab.rb (or gitlab-cluster.json after a "
                    "promotion) and reconfigure, or fix the inventory's role.",
        doc=GEO_SETUP)
@@ -61,7 +64,8 @@ def _expect_enabled(ctx: CheckContext, want: str) -> str:
        severity="high",
        rationale="With an external database, prefer is silently rewritten to false when the "
                  "bundled PostgreSQL is off, so the steps that end in database mode need an "
-                 "explicit true (fact sheet, A3, B9).",
+                 "explicit true (https://gitlab.com/gitlab-org/omnibus-gitlab/-/blob/master/files/"
+                 "gitlab-cookbooks/gitlab/libraries/registry.rb).",
        remediation="Set 'enabled' => true in registry['database'] and reconfigure.",
        doc=METADATA_DB_PAGE)
 def test_host_002_database_enabled_true(ctx: CheckContext) -> str:
@@ -70,9 +74,11 @@ def test_host_002_database_enabled_true(ctx: CheckContext) -> str:
 
 @check("HOST-003", title="registry['database'] says 'enabled' => false before the import",
        severity="critical",
-       rationale="Before and during an import the docs require enabled false ('Must be "
-                 "false!'); prefer or unset could start the registry on the database (fact "
-                 "sheet, B3, B9).",
+       rationale="Before and during an import the docs require enabled false ('Must be false!', "
+                 "https://docs.gitlab.com/administration/packages/"
+                 "container_registry_metadata_database_one_step_import/); prefer or unset could "
+                 "start the registry on the database (https://docs.gitlab.com/administration/"
+                 "packages/container_registry_metadata_database/).",
        remediation="Set 'enabled' => false in registry['database'] and reconfigure.",
        doc=METADATA_DB_PAGE)
 def test_host_003_database_enabled_false(ctx: CheckContext) -> str:
@@ -82,10 +88,12 @@ def test_host_003_database_enabled_false(ctx: CheckContext) -> str:
 @check("HOST-004", title="The primary notifies Geo of registry events", severity="critical",
        roles=("primary",),
        rationale="The primary registry needs a notification endpoint named geo_event at "
-                 "<external_url>/api/v4/container_registry_event/events whose Authorization "
-                 "equals registry.notification_secret in gitlab.yml, else events get 401 "
-                 "(fact sheet, A5, E1).",
-       remediation="Add registry['notifications'] with the geo_event endpoint (fact sheet A5) "
+                 "<external_url>/api/v4/container_registry_event/events whose Authorization equals "
+                 "registry.notification_secret in gitlab.yml, else events get 401 "
+                 "(https://docs.gitlab.com/administration/geo/replication/container_registry/, "
+                 "https://gitlab.com/gitlab-org/gitlab/-/blob/master/lib/api/"
+                 "container_registry_event.rb).",
+       remediation="Add registry['notifications'] with the geo_event endpoint (see the doc link) "
                    "and the same secret as gitlab_rails['registry_notification_secret'], "
                    "reconfigure.",
        doc=GEO_REGISTRY)
@@ -111,8 +119,9 @@ def test_host_004_primary_notifies_geo(ctx: CheckContext) -> str:
 
 @check("HOST-005", title="The secondary replicates the registry", severity="critical",
        roles=("secondary",),
-       rationale="Each secondary needs gitlab_rails['geo_registry_replication_enabled'] = true "
-                 "and geo_registry_replication_primary_api_url (fact sheet, A6).",
+       rationale="Each secondary needs gitlab_rails['geo_registry_replication_enabled'] = true and "
+                 "geo_registry_replication_primary_api_url (https://docs.gitlab.com/"
+                 "administration/geo/replication/container_registry/).",
        remediation="Set both in the secondary's gitlab.rb (every Rails and Sidekiq node) and "
                    "reconfigure.",
        doc=GEO_REGISTRY)
@@ -128,8 +137,9 @@ def test_host_005_secondary_replicates_registry(ctx: CheckContext) -> str:
 
 @check("HOST-006", title="Every registry trusts the same token key and issuer",
        severity="critical", scope="deployment",
-       rationale="Geo needs the primary's gitlab-registry.key on every site and one token "
-                 "issuer, else 'token from untrusted issuer' (fact sheet, A6, C1b).",
+       rationale="Geo needs the primary's gitlab-registry.key on every site and one token issuer, "
+                 "else 'token from untrusted issuer' (https://docs.gitlab.com/administration/geo/"
+                 "replication/container_registry/).",
        remediation="Copy the primary's gitlab-registry.key (and certificate) to each "
                    "secondary, use one registry_issuer, reconfigure.",
        doc=GEO_REGISTRY)
@@ -150,8 +160,10 @@ def test_host_006_same_token_key_and_issuer(ctx: CheckContext) -> str:
 
 
 @check("HOST-007", title="gitlab.rb and the rendered config.yml agree", severity="medium",
-       rationale="config.yml is what the registry runs with; when gitlab.rb says otherwise a "
-                 "gitlab-ctl reconfigure is pending (fact sheet, A3, A7).",
+       rationale="config.yml is what the registry runs with (https://gitlab.com/gitlab-org/"
+                 "omnibus-gitlab/-/blob/master/files/gitlab-cookbooks/registry/templates/default/"
+                 "registry-config.yml.erb); when gitlab.rb says otherwise a gitlab-ctl reconfigure "
+                 "is pending.",
        remediation="Run gitlab-ctl reconfigure (and restart the registry) after editing "
                    "gitlab.rb.",
        doc=METADATA_DB_PAGE)
@@ -179,8 +191,8 @@ def test_host_007_gitlab_rb_matches_config_yml(ctx: CheckContext) -> str:
 
 @check("HOST-008", title="The Geo site name matches geo_node_name or external_url",
        severity="high",
-       rationale="A Geo site's name must equal gitlab_rails['geo_node_name'] when set, "
-                 "otherwise external_url (fact sheet, A1).",
+       rationale="A Geo site's name must equal gitlab_rails['geo_node_name'] when set, otherwise "
+                 "external_url (https://docs.gitlab.com/api/geo_sites/).",
        remediation="Rename the Geo site in Admin > Geo > Sites, or set geo_node_name.",
        doc=GEO_SETUP)
 def test_host_008_geo_site_name_matches(ctx: CheckContext) -> str:

@@ -1,5 +1,6 @@
-"""The import: the storage lockfiles before and after it (fact sheet, B7, B10, C4), whether it
-has begun or stopped half-way, and the order between sites (secondaries first)."""
+"""The import: the storage lockfiles before and after it, whether it has begun or stopped
+half-way, and the order between sites (secondaries first). The lockfiles:
+https://gitlab.com/gitlab-org/container-registry/-/blob/master/registry/datastore/importer.go."""
 
 from __future__ import annotations
 
@@ -40,10 +41,12 @@ def _state(db: bool, fs: bool) -> str:
 
 
 @check("IMP-001", title="The lockfiles say the site has not been imported", severity="critical",
-       rationale="A legacy registry with data writes filesystem-in-use at start-up; a "
-                 "finished import replaces it with database-in-use, and a second import then "
-                 "fails ('database-in-use lockfile exists'); both lockfiles stop the registry "
-                 "(fact sheet, B7, B9, B10). Read under the filesystem storage root.",
+       rationale="A legacy registry with data writes filesystem-in-use at start-up "
+                 "(https://gitlab.com/gitlab-org/container-registry/-/blob/master/registry/"
+                 "handlers/app.go); a finished import replaces it with database-in-use, and a "
+                 "second import then fails ('database-in-use lockfile exists', https://gitlab.com/"
+                 "gitlab-org/container-registry/-/blob/master/registry/datastore/importer.go); "
+                 "both lockfiles stop the registry. Read under the filesystem storage root.",
        remediation="If database-in-use is there the site is imported: go on with the next "
                    "step. If no lockfile exists, restart the registry in legacy mode "
                    "(enabled false) so it writes filesystem-in-use; never leave both.",
@@ -53,9 +56,10 @@ def test_imp_001_not_imported_yet(ctx: CheckContext) -> str:
 
 
 @check("IMP-002", title="The lockfiles say the import finished", severity="critical",
-       rationale="When the tag import succeeds, the importer removes filesystem-in-use and "
-                 "creates database-in-use; on failure or a dry run it restores "
-                 "filesystem-in-use (fact sheet, B7).",
+       rationale="When the tag import succeeds, the importer removes filesystem-in-use and creates "
+                 "database-in-use; on failure or a dry run it restores filesystem-in-use "
+                 "(https://gitlab.com/gitlab-org/container-registry/-/blob/master/registry/"
+                 "datastore/importer.go).",
        remediation="Run (or re-run) sudo -u registry gitlab-ctl registry-database import on "
                    "the site and check that it ends with 'registry import complete'.",
        doc=METADATA_DB_PAGE)

@@ -24,12 +24,14 @@ ONE_STEP = ("https://docs.gitlab.com/administration/packages/"
 
 @check("REG-001", title="The registry answers with GitLab token authentication",
        severity="critical",
-       rationale="GET /v2/ challenges with WWW-Authenticate: Bearer realm=<GitLab>/jwt/auth; "
-                 "a token from the realm (service=container_registry, no scope) gets 200 with "
-                 "Docker-Distribution-Api-Version: registry/2.0 (fact sheet, C1, C1b). A "
-                 "secondary's /jwt/auth is answered by the primary, so a 401 there with a token "
-                 "the primary's registry accepts means the secondary does not trust the "
-                 "primary's token key (fact sheet, C1b, A6).",
+       rationale="GET /v2/ challenges with WWW-Authenticate: Bearer realm=<GitLab>/jwt/auth; a "
+                 "token from the realm (service=container_registry, no scope) gets 200 with "
+                 "Docker-Distribution-Api-Version: registry/2.0 (https://gitlab.com/gitlab-org/"
+                 "container-registry/-/blob/master/registry/handlers/app.go; that no scope is "
+                 "needed is inferred from it). A secondary's /jwt/auth is answered by the primary, "
+                 "so a 401 there with a token the primary's registry accepts means the secondary "
+                 "does not trust the primary's token key (inferred from https://docs.gitlab.com/"
+                 "development/geo/proxying/).",
        remediation="Start the registry and make it reachable; give the inventory an admin "
                    "token with read_registry (or api); on a secondary copy the primary's "
                    "gitlab-registry.key (and certificate) and reconfigure.",
@@ -56,9 +58,10 @@ def test_reg_001_answers_with_token_auth(ctx: CheckContext) -> str:
 
 @check("REG-002", title="It is a GitLab container registry", severity="critical",
        rationale="Only the GitLab container registry has a metadata database; it sends "
-                 "Gitlab-Container-Registry-Version on an authorised /v2/ (Rails calls any "
-                 "other vendor 'other'), and the mode, lockfile and PostgreSQL-floor rules "
-                 "apply only to it (fact sheet, C1).",
+                 "Gitlab-Container-Registry-Version on an authorised /v2/ (Rails calls any other "
+                 "vendor 'other', https://gitlab.com/gitlab-org/gitlab/-/blob/master/lib/"
+                 "container_registry/client.rb), and the mode, lockfile and PostgreSQL-floor rules "
+                 "apply only to it.",
        remediation="Use the registry bundled with GitLab (registry['enable'] = true) or the "
                    "GitLab container registry; an upstream distribution registry has no "
                    "metadata database.",
@@ -73,8 +76,10 @@ def test_reg_002_is_gitlab_container_registry(ctx: CheckContext) -> str:
 
 
 @check("REG-003", title="The registry is enabled on the site", severity="critical",
-       rationale="registry_external_url in gitlab.rb enables the registry unless registry"
-                 "['enable'] is false (fact sheet, A2); and it must answer (REG-001).",
+       rationale="registry_external_url in gitlab.rb enables the registry unless "
+                 "registry['enable'] is false (https://gitlab.com/gitlab-org/omnibus-gitlab/-/"
+                 "blob/master/files/gitlab-cookbooks/gitlab/libraries/registry.rb); and it must "
+                 "answer (REG-001).",
        remediation="Set registry_external_url (and registry['enable'] = true) in "
                    "/etc/gitlab/gitlab.rb and run gitlab-ctl reconfigure.",
        doc=REGISTRY_ADMIN)
@@ -94,10 +99,11 @@ def test_reg_003_registry_enabled(ctx: CheckContext) -> str:
 
 @check("REG-004", title="Every source agrees on the metadata mode", severity="high",
        rationale="The mode shows in the rendered database.enabled (prefer: database unless a "
-                 "filesystem-in-use lockfile exists), the Database-Enabled header, the status "
-                 "of /gitlab/v1/ and the storage lockfiles (fact sheet, B9, C1, C2, C4). "
-                 "Sources that disagree mean a pending reconfigure, a half-done import or a "
-                 "registry not restarted.",
+                 "filesystem-in-use lockfile exists), the Database-Enabled header, the status of "
+                 "/gitlab/v1/ and the storage lockfiles (https://docs.gitlab.com/administration/"
+                 "packages/container_registry_metadata_database/, https://gitlab.com/gitlab-org/"
+                 "container-registry/-/blob/master/docs/spec/gitlab/api.md). Sources that disagree "
+                 "mean a pending reconfigure, a half-done import or a registry not restarted.",
        remediation="Finish the import or revert it, run gitlab-ctl reconfigure and restart the "
                    "registry so that config, lockfiles and the running registry agree.",
        doc=METADATA_DB_PAGE)
@@ -120,8 +126,9 @@ def _expect_mode(ctx: CheckContext, want: str) -> str:
 
 
 @check("REG-005", title="The registry uses legacy (filesystem) metadata", severity="critical",
-       rationale="The migration starts from registries on legacy metadata, and a site is "
-                 "imported only while it still is (fact sheet, section 0 scenario 6, B3).",
+       rationale="The migration starts from registries on legacy metadata, and a site is imported "
+                 "only while it still is (scenario 6 of https://docs.gitlab.com/administration/"
+                 "packages/container_registry/using_geo_with_the_container_registry/).",
        remediation="A site already in database mode is imported: skip its import. Otherwise "
                    "set registry['database'] = { 'enabled' => false } and reconfigure.",
        doc=GEO_PAGE)
@@ -130,9 +137,11 @@ def test_reg_005_legacy_metadata(ctx: CheckContext) -> str:
 
 
 @check("REG-006", title="The registry uses the metadata database", severity="critical",
-       rationale="After its import (or its set-up) a site's registry must run in database "
-                 "mode: header true, /gitlab/v1/ 200, database-in-use lockfile (fact sheet, "
-                 "B7, H).",
+       rationale="After its import (or its set-up) a site's registry must run in database mode: "
+                 "header true, /gitlab/v1/ 200, database-in-use lockfile (https://docs.gitlab.com/"
+                 "administration/packages/container_registry_metadata_database/, "
+                 "https://gitlab.com/gitlab-org/container-registry/-/blob/master/docs/spec/gitlab/"
+                 "api.md).",
        remediation="Finish the site's import (registry['database']['enabled'] = true, "
                    "read-only off, gitlab-ctl reconfigure).",
        doc=METADATA_DB_PAGE)
@@ -144,11 +153,11 @@ def prefer_hazard(*, mode: str, has_data: bool, rb_enabled: Any, rb_enabled_set:
                   bundled_pg_enabled: bool, filesystem_lock: bool | None) -> str | None:
     """Why a legacy registry would come up in database mode with an empty DB, or None.
 
-    Fact sheet B9 (INFERENCE from the registry code): a legacy registry with data but no
+    Inferred from the registry's start-up code: a legacy registry with data but no
     `filesystem-in-use` lockfile, switched to `prefer` (explicitly, or by the 19.0 default
     when the key is unset), starts on the empty database and hides every image. An explicit
     `false` is safe, and omnibus rewrites `prefer` to `false` when its bundled PostgreSQL is
-    off (fact sheet A3).
+    off (both sources: REG-007's rationale).
 
     >>> prefer_hazard(mode="legacy", has_data=True, rb_enabled=None, rb_enabled_set=False,
     ...               bundled_pg_enabled=True, filesystem_lock=False) is not None
@@ -173,10 +182,12 @@ def prefer_hazard(*, mode: str, has_data: bool, rb_enabled: Any, rb_enabled_set:
 
 @check("REG-007", title="No prefer-mode hazard on a legacy registry with data", severity="high",
        rationale="A legacy registry with data but no filesystem-in-use lockfile, switched to "
-                 "prefer (explicitly, or by the 19.0 default when the key is unset), starts on "
-                 "the empty database and hides every image; an explicit false is safe, and "
-                 "omnibus rewrites prefer to false when its bundled PostgreSQL is off (fact "
-                 "sheet, B9 INFERENCE, A3).",
+                 "prefer (explicitly, or by the 19.0 default when the key is unset), starts on the "
+                 "empty database and hides every image (inferred from https://gitlab.com/"
+                 "gitlab-org/container-registry/-/blob/master/registry/handlers/app.go); an "
+                 "explicit false is safe, and omnibus rewrites prefer to false when its bundled "
+                 "PostgreSQL is off (https://gitlab.com/gitlab-org/omnibus-gitlab/-/blob/master/"
+                 "files/gitlab-cookbooks/gitlab/libraries/registry.rb).",
        remediation="Set registry['database'] = { 'enabled' => false, ... } explicitly until the "
                    "import, or restart the registry in legacy mode so that it writes the "
                    "filesystem-in-use lockfile.",
@@ -198,10 +209,11 @@ def test_reg_007_no_prefer_mode_hazard(ctx: CheckContext) -> str:
 
 
 @check("REG-008", title="The registry holds existing data", severity="high",
-       rationale="The migration's prerequisite: both registries have existing data (images "
-                 "pushed) (fact sheet, section 0 scenario 6, B1). Read from the catalog's first "
-                 "page (n=1) in legacy mode, from repositories rows in database mode; the "
-                 "catalog is never walked.",
+       rationale="The migration's prerequisite: both registries have existing data (images pushed) "
+                 "(scenario 6 of https://docs.gitlab.com/administration/packages/"
+                 "container_registry/using_geo_with_the_container_registry/). Read from the "
+                 "catalog's first page (n=1) in legacy mode, from repositories rows in database "
+                 "mode; the catalog is never walked.",
        remediation="If the registry has no images, there is nothing to migrate: use the "
                    "new-installation set-up instead of the import.",
        doc=GEO_PAGE)
@@ -214,9 +226,10 @@ def test_reg_008_holds_data(ctx: CheckContext) -> str:
 
 
 @check("REG-009", title="The registry holds no data yet", severity="high",
-       rationale="The new-installation scenarios start with a configured registry with no "
-                 "data; a registry with images must be imported instead (fact sheet, section 0 "
-                 "scenarios 1-3).",
+       rationale="The new-installation scenarios start with a configured registry with no data; a "
+                 "registry with images must be imported instead (scenarios 1-3 of "
+                 "https://docs.gitlab.com/administration/packages/container_registry/"
+                 "using_geo_with_the_container_registry/).",
        remediation="Import the existing data (migrate-legacy) instead of setting up the "
                    "metadata database as a new installation.",
        doc=GEO_PAGE)
@@ -233,10 +246,13 @@ def _readonly(ctx: CheckContext) -> bool:
 
 
 @check("REG-010", title="Read-only maintenance mode is configured", severity="critical",
-       rationale="The registry must be read-only (or stopped) during a one-step import or "
-                 "step two, else data written meanwhile is lost; the wrapper does not check it "
-                 "for a one-step import. It is storage.maintenance.readonly.enabled in the "
-                 "rendered config.yml (fact sheet, A4, B3, B5).",
+       rationale="The registry must be read-only (or stopped) during a one-step import or step "
+                 "two, else data written meanwhile is lost (https://docs.gitlab.com/"
+                 "administration/packages/container_registry_metadata_database_one_step_import/); "
+                 "the wrapper does not check it for a one-step import (https://gitlab.com/"
+                 "gitlab-org/omnibus-gitlab/-/blob/master/files/gitlab-ctl-commands/lib/"
+                 "gitlab_ctl/registry/import.rb). It is storage.maintenance.readonly.enabled in "
+                 "the rendered config.yml.",
        remediation="Add 'maintenance' => { 'readonly' => { 'enabled' => true } } to "
                    "registry['storage'] next to the real storage backend, and reconfigure.",
        doc=ONE_STEP)
@@ -249,9 +265,12 @@ def test_reg_010_read_only_configured(ctx: CheckContext) -> str:
 
 
 @check("REG-011", title="Read-only maintenance mode is off", severity="high",
-       rationale="After the import the registry returns to read-write with the database "
-                 "enabled (fact sheet, B3, B4 table, H); a read-only registry refuses pushes "
-                 "(405) and a read-only secondary cannot receive Geo syncs (E2).",
+       rationale="After the import the registry returns to read-write with the database enabled "
+                 "(https://docs.gitlab.com/administration/packages/"
+                 "container_registry_metadata_database_one_step_import/); a read-only registry "
+                 "refuses pushes (405), so a read-only secondary cannot receive Geo syncs, which "
+                 "push into it (inferred from https://gitlab.com/gitlab-org/gitlab/-/blob/master/"
+                 "ee/app/services/geo/container_repository_sync.rb).",
        remediation="Remove the maintenance section from registry['storage'] and reconfigure.",
        doc=ONE_STEP)
 def test_reg_011_read_only_off(ctx: CheckContext) -> str:
@@ -264,9 +283,11 @@ def test_reg_011_read_only_off(ctx: CheckContext) -> str:
 @check("REG-012", title="The secondaries can reach the primary registry", severity="critical",
        roles=("secondary",),
        rationale="A secondary pulls from geo_registry_replication_primary_api_url, the primary "
-                 "registry's address (not GitLab's URL), and aborts without a working /v2/ "
-                 "there; the primary's registry_http_addr defaults to loopback (fact sheet, "
-                 "A2, A5, A6, E2).",
+                 "registry's address (not GitLab's URL), and aborts without a working /v2/ there "
+                 "(https://gitlab.com/gitlab-org/gitlab/-/blob/master/ee/app/services/geo/"
+                 "container_repository_sync.rb); the primary's registry_http_addr defaults to "
+                 "loopback (https://gitlab.com/gitlab-org/omnibus-gitlab/-/blob/master/files/"
+                 "gitlab-cookbooks/gitlab/libraries/registry.rb).",
        remediation="Set gitlab_rails['geo_registry_replication_primary_api_url'] on the "
                    "secondary to the primary registry's address, and make the primary registry "
                    "listen there (registry['registry_http_addr'] = '0.0.0.0:5000' if used).",
@@ -297,9 +318,10 @@ def test_reg_012_secondary_reaches_primary_registry(ctx: CheckContext) -> str:
 
 @check("REG-013", title="All sites' registries use the same metadata mode", severity="medium",
        scope="deployment",
-       rationale="A database-backed primary has GitLab API endpoints a legacy secondary lacks; "
-                 "the Geo issue warns against syncing from a DB-backed primary to a secondary "
-                 "that is not (fact sheet, section 0, issue 458440).",
+       rationale="A database-backed primary has GitLab API endpoints a legacy secondary lacks; the "
+                 "Geo issue warns against syncing from a DB-backed primary to a secondary that is "
+                 "not (https://gitlab.com/gitlab-org/gitlab/-/issues/458440, a proposal, not final "
+                 "docs).",
        remediation="Set up the metadata database on every site before configuring replication.",
        doc=GEO_PAGE)
 def test_reg_013_same_mode_on_every_site(ctx: CheckContext) -> str:

@@ -27,7 +27,9 @@ def _status(ctx: CheckContext) -> GeoStatus:
 @check("REP-001", title="Container registry replication is enabled on the secondary",
        severity="critical", roles=("secondary",),
        rationale="The secondary's Geo status reports container_repositories_replication_enabled "
-                 "from geo.registry_replication.enabled (fact sheet, D4, E3, A6).",
+                 "from geo.registry_replication.enabled (https://gitlab.com/gitlab-org/gitlab/-/"
+                 "blob/master/ee/app/models/geo_node_status.rb, https://docs.gitlab.com/"
+                 "administration/geo/replication/container_registry/).",
        remediation="Set gitlab_rails['geo_registry_replication_enabled'] = true and "
                    "geo_registry_replication_primary_api_url on the secondary, reconfigure.",
        doc=GEO_REGISTRY)
@@ -96,10 +98,13 @@ def _cursor_lag(s: GeoStatus) -> float | None:
 
 @check("REP-003", title="A canary image pushed to the primary reaches the secondary",
        severity="high", roles=("secondary",),
-       rationale="The Geo status counts registry rows, so it can show 100% while updates are "
-                 "not synced (fact sheet, E2, E3); only an image pushed to the primary and "
-                 "pulled, with the same digest, from the secondary proves replication end to "
-                 "end. Runs only with --canary, the one option that writes.",
+       rationale="The Geo status counts registry rows, so it can show 100% while updates are not "
+                 "synced (https://docs.gitlab.com/administration/geo/replication/"
+                 "container_registry/); only an image pushed to the primary and pulled, with the "
+                 "same digest, from the secondary proves replication end to end (inferred from "
+                 "https://gitlab.com/gitlab-org/gitlab/-/blob/master/ee/app/services/geo/"
+                 "container_repository_sync.rb). Runs only with --canary, the one option that "
+                 "writes.",
        remediation="Check the primary's geo_event notification endpoint (HOST-004), the "
                    "secondary's replication settings (HOST-005, REG-012) and geo.log on the "
                    "secondary; resync the repository in Admin > Geo.",

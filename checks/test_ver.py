@@ -27,11 +27,13 @@ def _version(ctx: CheckContext) -> tuple[str, str]:
 
 
 @check("VER-001", title="GitLab 17.3 or later on every site", severity="critical",
-       rationale="GitLab's Geo page lists GitLab 17.3 or later (database metadata support) as "
-                 "the prerequisite; the metadata database is GA in 17.3 (fact sheet, B1). "
-                 "Judged on the version the site itself reports in its Geo status, because a "
-                 "secondary proxies /api/v4/version to the primary (fact sheet, D1). A release "
-                 "candidate of 17.3.0 comes before 17.3.0 and does not meet the floor.",
+       rationale="GitLab's Geo page lists GitLab 17.3 or later (database metadata support) as the "
+                 "prerequisite (https://docs.gitlab.com/administration/packages/"
+                 "container_registry/using_geo_with_the_container_registry/); the metadata "
+                 "database is GA in 17.3. Judged on the version the site itself reports in its Geo "
+                 "status, because a secondary proxies /api/v4/version to the primary "
+                 "(https://docs.gitlab.com/development/geo/proxying/). A release candidate of "
+                 "17.3.0 comes before 17.3.0 and does not meet the floor.",
        remediation="Upgrade the site to GitLab 17.3 or later (17.5 or later for a Linux "
                    "package install), all Geo sites to the same version, before continuing.",
        doc=GEO_PAGE)
@@ -44,10 +46,11 @@ def test_ver_001_gitlab_17_3_or_later(ctx: CheckContext) -> str:
 
 
 @check("VER-002", title="GitLab 17.5 or later on Linux package installs", severity="high",
-       rationale="The metadata database page gives 17.5 as the minimum for Linux package "
-                 "installs, while the Geo page says 17.3; the stricter floor applies to "
-                 "Linux package installs (fact sheet, version conflict note and I.1). The "
-                 "install type comes from the host's version manifest.",
+       rationale="The metadata database page gives 17.5 as the minimum for Linux package installs "
+                 "(https://docs.gitlab.com/administration/packages/"
+                 "container_registry_metadata_database/), while the Geo page says 17.3; the "
+                 "stricter floor applies to Linux package installs. The install type comes from "
+                 "the host's version manifest.",
        remediation="Upgrade Linux package installs to GitLab 17.5 or later (18.3 or later is "
                    "recommended) before enabling or importing the metadata database.",
        doc=METADATA_DB_PAGE)
@@ -72,8 +75,9 @@ def test_ver_002_gitlab_17_5_on_linux_package(ctx: CheckContext) -> str:
 
 @check("VER-003", title="All Geo sites run the same version and revision", severity="high",
        scope="deployment",
-       rationale="GitLab requires every Geo site to run the same GitLab version; each site "
-                 "reports its own version and revision in its Geo status (fact sheet, D4).",
+       rationale="GitLab requires every Geo site to run the same GitLab version "
+                 "(https://docs.gitlab.com/administration/geo/); each site reports its own version "
+                 "and revision in its Geo status (https://docs.gitlab.com/api/geo_sites/).",
        remediation="Upgrade the sites so that all run the same version and revision; follow "
                    "GitLab's Geo upgrade order (secondaries, then the primary).",
        doc="https://docs.gitlab.com/administration/geo/replication/upgrading_the_geo_sites/")

@@ -8,6 +8,7 @@ the profiles: this test fails until all four are there.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 
@@ -54,6 +55,23 @@ def catalog_problems(catalog: Mapping[str, CheckMeta], in_profiles: set[str],
     for cid in sorted(table.error_only):
         if "error" not in outcomes.get(cid, set()):
             out.append(f"{cid}: ERROR_ONLY, but it has no error case")
+    return out
+
+
+GITLAB_URL = re.compile(r"https://(docs\.)?gitlab\.com/\S+")
+OUTSIDE = re.compile(r"fact[ -]sheet|lab[ -]notes|gitlab-facts", re.IGNORECASE)
+
+
+def rationale_problems(catalog: Mapping[str, CheckMeta]) -> list[str]:
+    """Rationales that do not stand on their own: no GitLab URL (docs, source or issue), or a
+    pointer to a document outside the repository."""
+    out = []
+    for cid, meta in sorted(catalog.items()):
+        if not GITLAB_URL.search(meta.rationale):
+            out.append(f"{cid}: its rationale cites no docs.gitlab.com or gitlab.com URL")
+        if found := OUTSIDE.search(meta.rationale):
+            out.append(f"{cid}: its rationale points at {found.group(0)!r}, outside the "
+                       "repository")
     return out
 
 
@@ -109,3 +127,24 @@ def test_an_error_case_counts_as_failing_only_for_an_error_only_check(table: Tab
                         {"GEO-006": table.error_only["GEO-006"]}, table.recorded)
     assert catalog_problems(only, set(only), errors_only) == [
         "DB-004: no fail or warn case in checks/cases_*.py"]
+
+
+def test_every_rationale_cites_gitlab_and_nothing_outside_the_repository(table: Table) -> None:
+    assert rationale_problems(CATALOG) == []
+
+
+def test_a_rationale_without_a_gitlab_url_or_citing_the_fact_sheet_is_reported() -> None:
+    def meta(cid: str, rationale: str) -> CheckMeta:
+        return dataclasses.replace(CATALOG["VER-001"], id=cid, rationale=rationale)
+
+    found = rationale_problems({
+        "VER-901": meta("VER-901", "Registry v4.39 needs PostgreSQL 15 (fact sheet, B1)."),
+        "VER-902": meta("VER-902", "See https://example.com/gitlab.com/ (Lab Notes, 1)."),
+        "VER-903": meta("VER-903", "GA in 17.3 (https://docs.gitlab.com/administration/)."),
+        "VER-904": meta("VER-904", "See https://gitlab.com/gitlab-org/gitlab/-/issues/458440."),
+    })
+    assert found == [
+        "VER-901: its rationale cites no docs.gitlab.com or gitlab.com URL",
+        "VER-901: its rationale points at 'fact sheet', outside the repository",
+        "VER-902: its rationale cites no docs.gitlab.com or gitlab.com URL",
+        "VER-902: its rationale points at 'Lab Notes', outside the repository"]
