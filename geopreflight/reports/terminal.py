@@ -236,15 +236,13 @@ def summary(profile: Profile, statuses: dict[str, str], outcomes: list[tuple[Row
         lines.append((f"    fix: {cause.fix}", ""))
     table = []
     for row, result in outcomes:
-        if result.outcome not in NOT_PASSED:
+        if result.outcome not in NOT_PASSED or row.test_id in deselected:
             continue
         site = row.site.name if row.site else "deployment"
         host = getattr(row, "host", None)
         where = f"{site}/{host}" if host else site
         cause = causes.of(result)
-        if row.test_id in deselected:
-            fix = "deselected with -k/-m: not evaluated"
-        elif cause in number:
+        if cause in number:
             fix = f"see [{number[cause]}] {cause.short}"
         elif result.outcome == "waived":
             fix = _line(result.message)
@@ -261,18 +259,20 @@ def summary(profile: Profile, statuses: dict[str, str], outcomes: list[tuple[Row
             lines.append(("  " + "  ".join(v.ljust(w) for v, w in
                                            zip((word, cid, where, title), widths, strict=True))
                           + "  " + fix, colour))
-    counts = {}
-    for _, result in outcomes:
-        counts[result.outcome] = counts.get(result.outcome, 0) + 1
-    words = [f"{counts[o]} {SHOWN[o].lower()}" for o in
-             ("pass", "fail", "warn", "error", "waived", "not-applicable") if counts.get(o)]
-    extra = []
-    if deselected:
-        extra.append(f"{len(deselected)} deselected with -k/-m")
-    if outside:
-        extra.append(f"{outside} outside this step's plan")
-    lines.append((f"{len(outcomes)} rows: " + ", ".join(words)
-                  + (f" ({'; '.join(extra)})" if extra else ""), ""))
+    removed = [row.test_id for row, _ in outcomes if row.test_id in deselected]
+    if removed:
+        named = ", ".join(removed[:8]) + (f" and {len(removed) - 8} more"
+                                           if len(removed) > 8 else "")
+        lines.append((f"not evaluated, deselected with -k/-m: {named}", "yellow"))
+    counts: dict[str, int] = {}
+    for row, result in outcomes:
+        outcome = "deselected" if row.test_id in deselected else result.outcome
+        counts[outcome] = counts.get(outcome, 0) + 1
+    words = [f"{counts[o]} {SHOWN.get(o, o).lower()}" for o in
+             ("pass", "fail", "warn", "error", "waived", "not-applicable", "deselected")
+             if counts.get(o)]
+    extra = f" ({outside} rows of other steps not in this step's plan)" if outside else ""
+    lines.append((f"{len(outcomes)} rows: " + ", ".join(words) + extra, ""))
     lines.append(("steps: " + timeline(profile, statuses), ""))
     return lines
 
