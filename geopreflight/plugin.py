@@ -367,7 +367,8 @@ class GeoPreflight:
 
         report = RunReport(profile, self.run.requested_step, self.step, verdict, code,
                            self.started, time.monotonic() - self.t0, self.inventory, statuses,
-                           outcomes, [f.as_dict() for f in self.facts.all()], notes)
+                           outcomes, [f.as_dict() for f in self.facts.all()], notes,
+                           frozenset(self.deselected))
         self.folder = write_all(report, self.run.report_dir,
                                 self.config.getoption("report_name"))
         self.config.hook.pytest_geopreflight_reports_written(report=report, folder=self.folder)

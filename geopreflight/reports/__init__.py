@@ -33,6 +33,7 @@ class RunReport:
     rows: list[tuple[Row, Result]]
     facts: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
+    deselected: frozenset[str] = frozenset()  # rows -k/-m removed (test ids)
 
     @property
     def step_label(self) -> str:

@@ -252,7 +252,7 @@ def summary(profile: Profile, statuses: dict[str, str], outcomes: list[tuple[Row
                                         else " (advisory)")
         table.append((word, row.check.id, where, row.check.title, fix))
     if table:
-        lines.append((f"{len(table)} rows did not pass:", "bold"))
+        lines.append((f"{_n(len(table), 'row')} did not pass:", "bold"))
         widths = [max(len(r[i]) for r in table) for i in range(4)]
         for word, cid, where, title, fix in table:
             colour = {"FAIL": "red", "ERROR": "red", "WARN": "yellow"}.get(word.split()[0], "")
