@@ -27,16 +27,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, is_dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from .facts import FactError
+from .facts import Fact, FactError, Facts
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 SCOPES = ("site", "deployment", "pair")
 ROLES = ("primary", "secondary")
-_ID = re.compile(r"^(VER|GEO|REG|DB|IMP|REP|HOST|ATT)-\d{3}$")
+AREAS = ("VER", "GEO", "REG", "DB", "IMP", "REP", "HOST", "ATT")
+_ID = re.compile(rf"^({'|'.join(AREAS)})-\d{{3}}$")
 
 
 class Outcome(StrEnum):
@@ -95,6 +96,9 @@ class Result:
     message: str
     observed: Any = None
     expected: Any = None
+    # the failed facts (key, site) the check read: what an error row could not get past, so
+    # the terminal can group the rows one dead component stopped
+    causes: tuple[tuple[str, str | None], ...] = ()
 
 
 CATALOG: dict[str, CheckMeta] = {}
@@ -137,8 +141,43 @@ def check(check_id: str, *, title: str, severity: str, rationale: str, remediati
     return register
 
 
+class _Reading:
+    """The run's facts, noting each failed one a check reads (the causes of an error row)."""
+
+    def __init__(self, facts: Facts) -> None:
+        self._facts = facts
+        self.failed: list[tuple[str, str | None]] = []
+
+    def get(self, key: str, site: str | None = None) -> Fact:
+        fact = self._facts.get(key, site)
+        if fact.error and (key, site) not in self.failed:
+            self.failed.append((key, site))
+        return fact
+
+    def value(self, key: str, site: str | None = None) -> Any:
+        fact = self.get(key, site)
+        if fact.error:
+            raise FactError(fact.error)
+        return fact.value
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._facts, name)
+
+
 def evaluate(meta: CheckMeta, ctx: Any, redact: Callable[[str], str] = str) -> Result:
-    """Run one check for one context; an unexpected exception is an error row, never a crash."""
+    """Run one check for one context; an unexpected exception is an error row, never a crash.
+    An error row names the failed facts the check read (`causes`)."""
+    reading = None
+    if isinstance(getattr(ctx, "facts", None), Facts) and is_dataclass(ctx):
+        reading = _Reading(ctx.facts)
+        ctx = replace(ctx, facts=reading)
+    result = _evaluate(meta, ctx, redact)
+    if reading is not None and result.outcome == Outcome.ERROR:
+        result.causes = tuple(reading.failed)
+    return result
+
+
+def _evaluate(meta: CheckMeta, ctx: Any, redact: Callable[[str], str]) -> Result:
     assert meta.func is not None
     try:
         message = meta.func(ctx)

@@ -8,6 +8,7 @@ needs it an error, never a pass.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -163,14 +164,26 @@ def load_probes() -> None:
 
 
 def gather(inventory: Inventory, redactor: Redactor, probes: list[Probe] | None = None,
-           http: Http | None = None) -> Facts:
-    """Run every probe for every site it applies to, concurrently, each request once."""
+           http: Http | None = None,
+           on_fact: Callable[[Fact, list[tuple[str, str | None]]], None] | None = None
+           ) -> Facts:
+    """Run every probe for every site it applies to, concurrently, each request once.
+    `on_fact` is told of each fact as its probe ends (from the probe's thread), with every
+    (key, site) of this gathering, so the terminal can show progress."""
     load_probes()
     http = http or Http(inventory.timeouts.connect_s, inventory.timeouts.read_s)
     pc = ProbeContext(inventory, http)
     tasks = [(p, s) for p in (probes if probes is not None else PROBES)
              for s in (inventory.sites if p.scope == "site" else (None,))]
+    planned = [(p.key, s.name if s else None) for p, s in tasks]
+
+    def one(task: tuple[Probe, Site | None]) -> Fact:
+        fact = observe(task[0], pc, task[1], redactor)
+        if on_fact is not None:
+            on_fact(fact, planned)
+        return fact
+
     with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, max(1, len(tasks))),
                             thread_name_prefix="probe") as pool:
-        facts = list(pool.map(lambda t: observe(t[0], pc, t[1], redactor), tasks))
+        facts = list(pool.map(one, tasks))
     return Facts(facts)

@@ -18,7 +18,7 @@ import pytest
 
 from . import suite
 from .attestations import AttestationsPlugin
-from .catalog import CheckMeta, Result, evaluate
+from .catalog import AREAS, SEVERITIES, CheckMeta, Result, evaluate
 from .context import CheckContext
 from .errors import USAGE_EXIT, UsageError
 from .evidence import EvidencePlugin
@@ -27,11 +27,23 @@ from .observe import observe
 from .position import Position, judged_plan, locate, needs_canary
 from .probes.canary import CanaryPlugin
 from .profiles import Row, plan
-from .reports.terminal import WORDS, explain, verdict_line
+from .reports import check_name
+from .reports.terminal import (
+    VERDICT_COLOURS,
+    WORDS,
+    Causes,
+    Progress,
+    explain,
+    summary,
+    verdict_line,
+)
 from .runinput import Run, validate
 from .verdict import EXIT_CODES, conclude, final
 from .waivers import WaiversPlugin
 
+MARKERS = {**{area.lower(): f"{area} checks" for area in AREAS},
+           **{sev: f"checks of severity {sev}" for sev in SEVERITIES},
+           "blocking": "rows that gate the step", "advisory": "rows that only report"}
 EVENTUAL = "REP-"  # replication is eventually consistent: --wait re-probes these
 RUN_KEY = pytest.StashKey[Run]()
 _RESULT = pytest.StashKey[Result]()
@@ -47,6 +59,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--site", help="judge only this site's per-site checks (and the "
                                    "deployment-wide ones)")
     group.addoption("--report-dir", default="reports", help="where report folders go")
+    group.addoption("--report-name", metavar="NAME",
+                    help="write the reports to <report-dir>/NAME/ (no timestamp; the previous "
+                         "run's folder of that name is replaced whole), so CI names one path")
     group.addoption("--list-steps", action="store_true",
                     help="print the profile's steps and the checks that gate them, probe nothing")
     group.addoption("--evidence", action="store_true",
@@ -89,15 +104,31 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
                   file=sys.stderr)
             return USAGE_EXIT
         return None
+    refused = _refused(config)
+    if refused:
+        print(f"ERROR: {refused}", file=sys.stderr)
+        return USAGE_EXIT
     try:
         run = validate(config)
     except UsageError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return USAGE_EXIT
+    if config.option.reportchars == "fE":  # pytest's default: the summary table replaces it
+        config.option.reportchars = ""
     if isinstance(run, int):
         return run
     config.stash[RUN_KEY] = run
     return None
+
+
+def _refused(config: pytest.Config) -> str | None:
+    """Options that cannot work with a profile, and what to use instead."""
+    if config.getoption("xmlpath", None):
+        return ("--junitxml: geopreflight writes its own junit.xml (one suite per site, one "
+                "case per check and site, with observed, expected and the fix); name it with "
+                "--report-name=NAME and read <report-dir>/NAME/junit.xml")
+    name = config.getoption("report_name")
+    return check_name(name) if name is not None else None
 
 
 def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector
@@ -112,6 +143,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if run is None:
         return
     config.args = [str(suite.CHECKS_DIR)]
+    for mark, about in MARKERS.items():
+        config.addinivalue_line("markers", f"{mark}: {about}")
     config.pluginmanager.register(GeoPreflight(config, run), "geopreflight-run")
     if run.waivers is not None:
         config.pluginmanager.register(WaiversPlugin(run.waivers), "geopreflight-waivers")
@@ -151,6 +184,11 @@ class GeoPreflight:
         self.verdict_line = ""
         self.folder: Path | None = None
         self.notes: list[str] = []
+        self.outside = 0  # rows of other steps: not in this step's plan
+        self.causes = Causes([], self.inventory)
+        self.summary: list[tuple[str, str]] = []
+        self.verdict_colour = ""
+        self.progress: Progress | None = None
 
     # -- collection: facts, position, plan ---------------------------------------------------
     def pytest_pycollect_makemodule(self, module_path: Path, parent: pytest.Collector
@@ -169,13 +207,21 @@ class GeoPreflight:
             self.rows = list(seen.values())
             return
         wait_s = 0.0 if self.run.facts else self.config.getoption("wait")
-        self.facts, note = observe(self._gather, self._pending, wait_s)
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None and not self.run.facts:
+            self.progress = Progress(reporter.write_line, (lambda t: reporter.rewrite(
+                t, erase=True)) if reporter.isatty() else None)
+        self.facts, note = observe(self._gather, self._pending, wait_s, on_round=(
+            self.progress.wait_round if self.progress else None))
         self._place()
+        self.causes = Causes([{"key": f.key, "site": f.site, "error": f.error}
+                              for f in self.facts.all()], self.inventory)
         if note:
             self.notes.append(note)
 
     def _gather(self) -> Facts:
-        facts = self.run.facts or gather(self.inventory, self.run.redactor)
+        facts = self.run.facts or gather(self.inventory, self.run.redactor, on_fact=(
+            self.progress.fact if self.progress else None))
         extra = [f for batch in self.config.hook.pytest_geopreflight_facts() for f in batch]
         return facts.extended(extra) if extra else facts
 
@@ -225,7 +271,13 @@ class GeoPreflight:
         kept = [i for i in items if self._row(i) is not None]
         dropped = [i for i in items if self._row(i) is None]
         kept.sort(key=lambda i: order[i.callspec.id])
+        for item in kept:
+            row = self._row(item)
+            for mark in (row.check.id.split("-")[0].lower(), row.check.severity,
+                         "blocking" if row.blocking else "advisory"):
+                item.add_marker(mark)
         items[:] = kept
+        self.outside = len(dropped)
         if dropped:
             self.config.hook.pytest_deselected(items=dropped)
 
@@ -260,7 +312,7 @@ class GeoPreflight:
         row = self._row(item)
         if result.outcome in ("fail", "error"):
             report.outcome = "failed"
-            report.longrepr = explain(row, result)
+            report.longrepr = explain(row, result, self.causes.of(result))
         elif result.outcome == "not-applicable":
             report.outcome = "skipped"
             report.longrepr = (str(item.path), item.location[1] or 0,
@@ -317,10 +369,15 @@ class GeoPreflight:
 
         report = RunReport(profile, self.run.requested_step, self.step, verdict, code,
                            self.started, time.monotonic() - self.t0, self.inventory, statuses,
-                           outcomes, [f.as_dict() for f in self.facts.all()], notes)
-        self.folder = write_all(report, self.run.report_dir)
+                           outcomes, [f.as_dict() for f in self.facts.all()], notes,
+                           frozenset(self.deselected))
+        self.folder = write_all(report, self.run.report_dir,
+                                self.config.getoption("report_name"))
         self.config.hook.pytest_geopreflight_reports_written(report=report, folder=self.folder)
-        self.verdict_line = verdict_line(report, outcomes)
+        self.verdict_line = verdict_line(report, outcomes, self.deselected)
+        self.verdict_colour = VERDICT_COLOURS.get(str(verdict), "")
+        self.summary = summary(profile, statuses, outcomes, self.causes, self.outside,
+                               self.deselected)
 
     def _position_notes(self) -> list[str]:
         """What the position adds to the verdict: sites done and left, the missing proof."""
@@ -349,6 +406,9 @@ class GeoPreflight:
         if self.verdict_line:
             reporter = config.pluginmanager.get_plugin("terminalreporter")
             if reporter is not None:
-                reporter.write_line(self.verdict_line)
+                for text, colour in self.summary:
+                    reporter.write_line(text, **({colour: True} if colour else {}))
+                reporter.write_line(self.verdict_line, bold=True,
+                                    **({self.verdict_colour: True} if self.verdict_colour else {}))
             else:
                 print(self.verdict_line)

@@ -1,9 +1,12 @@
-"""Reports of one run, written to `<report-dir>/<UTC time>-<profile>-<step>[-N]/`, with
-`<report-dir>/latest` pointing at the newest folder."""
+"""Reports of one run, written to `<report-dir>/<UTC time>-<profile>-<step>[-N]/` (or, with
+`--report-name=NAME`, to `<report-dir>/NAME/`, replaced whole), with `<report-dir>/latest`
+pointing at the newest folder."""
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +33,7 @@ class RunReport:
     rows: list[tuple[Row, Result]]
     facts: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
+    deselected: frozenset[str] = frozenset()  # rows -k/-m removed (test ids)
 
     @property
     def step_label(self) -> str:
@@ -61,8 +65,6 @@ def point_latest(report_dir: Path, folder: Path) -> None:
         tmp.symlink_to(folder.name)
         os.replace(tmp, report_dir / "latest")
     except OSError:
-        import shutil
-
         latest = report_dir / "latest"
         if latest.is_symlink() or latest.is_file():
             latest.unlink()
@@ -71,14 +73,49 @@ def point_latest(report_dir: Path, folder: Path) -> None:
         shutil.copytree(folder, latest)
 
 
-def write_all(report: RunReport, report_dir: Path) -> Path:
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def check_name(name: str) -> str | None:
+    """Why `--report-name` cannot be used as a folder name (None: it can)."""
+    if not _NAME.match(name) or name == "latest":
+        return (f"--report-name={name!r}: expected one folder name of letters, digits, '.', "
+                "'_' or '-' (at most 100, not starting with '.' or '-', not 'latest'), e.g. "
+                "--report-name=acme-prod")
+    return None
+
+
+def replace_folder(report_dir: Path, name: str, built: Path) -> Path:
+    """Put the finished folder `built` at `<report-dir>/<name>`: a reader sees the old run or
+    the new one, never half of either (the old folder moves aside, then the new one in)."""
+    target = report_dir / name
+    old = report_dir / f".{name}.old-{os.getpid()}"
+    if target.is_symlink() or target.is_file():
+        target.unlink()
+    elif target.exists():
+        os.replace(target, old)
+    os.replace(built, target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def write_all(report: RunReport, report_dir: Path, name: str | None = None) -> Path:
+    """Every report of the run in its folder; `name` gives the folder a fixed name for CI."""
     from . import facts_json, html, junit, summary
 
-    folder = run_folder(report_dir, report.started_at, report.profile.name,
-                        report.step or ("complete" if report.verdict == "COMPLETE" else "auto"))
+    if name:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        folder = report_dir / f".{name}.new-{os.getpid()}"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+    else:
+        folder = run_folder(report_dir, report.started_at, report.profile.name, report.step
+                            or ("complete" if report.verdict == "COMPLETE" else "auto"))
     junit.write(report, folder / "junit.xml")
     summary.write(report, folder / "summary.json")
     facts_json.write(report, folder / "facts.json")
     html.write(report, folder / "report.html")
+    if name:
+        folder = replace_folder(report_dir, name, folder)
     point_latest(report_dir, folder)
     return folder

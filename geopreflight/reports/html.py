@@ -1,45 +1,147 @@
-"""`report.html`: one page for people: the procedure's steps and where the deployment stands,
-then every check, failures first."""
+"""`report.html`: one self-contained page for people: the verdict worded as in the terminal,
+the counts, the procedure's steps with the judged one marked, then the rows grouped by site,
+failures first and passes folded away, each with its anchor, observed and expected values, the
+fix and a link to GitLab's documentation."""
 
 from __future__ import annotations
 
 from html import escape
 from pathlib import Path
 
+from .. import __version__
+from ..catalog import Result
+from ..profiles import Row
 from . import RunReport
+from .terminal import MARKS, SHOWN, Causes, verdict_line
 
 ORDER = {"fail": 0, "error": 1, "warn": 2, "waived": 3, "not-applicable": 4, "pass": 5}
-COLOURS = {"fail": "#c0392b", "error": "#8e44ad", "warn": "#d68910", "pass": "#1e8449",
-           "not-applicable": "#7f8c8d", "waived": "#2471a3", "complete": "#1e8449",
-           "next": "#2471a3", "pending": "#7f8c8d", "unknown": "#8e44ad"}
+FOLDED = ("pass", "not-applicable")
+# background colours for white text, each at least 4.5:1 (WCAG AA; tests/test_html.py checks)
+COLOURS = {"fail": "#a61b1b", "error": "#6b2d8c", "warn": "#7a4f00", "pass": "#1e6b34",
+           "not-applicable": "#555555", "waived": "#1f5f94",
+           "READY": "#1e6b34", "COMPLETE": "#1e6b34", "NOT_READY": "#a61b1b",
+           "IN_PROGRESS": "#7a4f00", "CANNOT_DETERMINE": "#6b2d8c",
+           "complete": "#1e6b34", "in-progress": "#7a4f00", "next": "#1f5f94",
+           "pending": "#555555", "unknown": "#6b2d8c"}
+STYLE = """
+body{font:16px/1.45 system-ui,sans-serif;color:#1a1a1a;background:#fff;margin:0}
+main{max-width:60rem;margin:auto;padding:1rem}
+h1{font-size:1.4rem;margin:.2rem 0}h2{font-size:1.15rem;margin:1.5rem 0 .4rem}
+a{color:#1f4f94}.badge{color:#fff;padding:.05rem .4rem;border-radius:.2rem;
+white-space:nowrap;font-weight:600;font-size:.85rem}
+.verdict{color:#fff;padding:.6rem .8rem;border-radius:.3rem;font-size:1.05rem;
+overflow-wrap:anywhere}.verdict strong{font-size:1.25rem;margin-right:.3rem}
+ol.steps{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.4rem}
+ol.steps li{border:2px solid #767676;border-radius:.3rem;padding:.2rem .5rem}
+ol.steps li.judged{border-color:#1a1a1a;border-width:3px;font-weight:700}
+ul.rows{list-style:none;padding:0;margin:0}
+ul.rows li{border-top:1px solid #d0d0d0;padding:.5rem 0;overflow-wrap:anywhere}
+.id{font-family:ui-monospace,monospace;white-space:nowrap;font-weight:700}
+.meta{color:#4a4a4a;font-size:.9rem}dl{margin:.3rem 0}dt{font-weight:600;float:left;
+margin-right:.4rem}dd{margin:0 0 .2rem 0}code{background:#f2f2f2;padding:0 .2rem}
+details{margin:.5rem 0}summary{cursor:pointer}footer{color:#4a4a4a;font-size:.85rem;
+overflow-wrap:anywhere;margin-top:2rem}
+"""
 
 
-def _badge(word: str) -> str:
-    return (f'<span style="color:#fff;background:{COLOURS.get(word, "#555")};padding:1px 6px;'
-            f'border-radius:3px">{escape(word)}</span>')
+def _badge(word: str, label: str | None = None) -> str:
+    return (f'<span class="badge" style="background:{COLOURS.get(word, "#555555")}">'
+            f"{escape(label or word)}</span>")
+
+
+def anchor(row: Row) -> str:
+    """`DB-003-us-secondary`: a stable link to one row."""
+    return f"{row.check.id}-{row.site.name if row.site else 'deployment'}"
+
+
+def _row(row: Row, result: Result, causes: Causes) -> str:
+    check, cause = row.check, causes.of(result)
+    parts = [f'<li id="{escape(anchor(row))}">{_badge(result.outcome, SHOWN[result.outcome])} '
+             f'<a class="id" href="#{escape(anchor(row))}">{escape(check.id)}</a> '
+             f"{escape(check.title)} <span class=meta>{escape(check.severity)}, "
+             f"{'blocking' if row.blocking else 'advisory'}</span>",
+             f"<div>{escape(result.message)}</div>"]
+    values = [(name, v) for name, v in (("observed", result.observed),
+                                        ("expected", result.expected)) if v is not None]
+    if values:
+        parts.append("<dl>" + "".join(f"<dt>{n}</dt><dd><code>{escape(str(v))}</code></dd>"
+                                      for n, v in values) + "</dl>")
+    if result.outcome in ("fail", "warn", "error"):
+        fix = cause.fix if cause is not None else check.remediation
+        why = f"Not evaluated because {escape(cause.text)}. " if cause is not None else ""
+        parts.append(f"<div>{why}<strong>Fix:</strong> {escape(fix)}</div>")
+    parts.append(f'<div class=meta><a href="{escape(check.doc)}">GitLab documentation for '
+                 f"{escape(check.id)}: {escape(check.title)}</a></div></li>")
+    return "\n".join(parts)
+
+
+def _site(title: str, key: str, rows: list[tuple[Row, Result]], causes: Causes) -> str:
+    rows = sorted(rows, key=lambda rr: (ORDER.get(rr[1].outcome, 9), not rr[0].blocking))
+    shown = [rr for rr in rows if rr[1].outcome not in FOLDED]
+    folded = [rr for rr in rows if rr[1].outcome in FOLDED]
+    html = [f'<section id="site-{escape(key)}" aria-labelledby="h-{escape(key)}">'
+            f'<h2 id="h-{escape(key)}">{escape(title)}</h2>']
+    if shown:
+        html.append('<ul class="rows">' + "".join(_row(r, x, causes) for r, x in shown)
+                    + "</ul>")
+    if folded:
+        passed = sum(1 for _, x in folded if x.outcome == "pass")
+        html.append(f"<details><summary>{passed} passed, {len(folded) - passed} not "
+                    f'applicable</summary><ul class="rows">'
+                    + "".join(_row(r, x, causes) for r, x in folded) + "</ul></details>")
+    return "".join(html) + "</section>"
+
+
+def render(report: RunReport) -> str:
+    """The page as one string (no external CSS, script, font or image)."""
+    p = report.profile
+    causes = Causes(report.facts, report.inventory)
+    line = verdict_line(report, report.rows, report.deselected)
+    words = str(report.verdict).replace("_", " ")
+    why = line.split(": ", 2)[-1].removeprefix(words).lstrip(", ")
+    counts: dict[str, int] = {}
+    for _, result in report.rows:
+        counts[result.outcome] = counts.get(result.outcome, 0) + 1
+    count_html = ", ".join(f"{_badge(o, SHOWN[o])} {counts[o]}" for o in ORDER if counts.get(o))
+    steps = []
+    for i, s in enumerate(p.steps, 1):
+        status = report.statuses.get(s.id, "pending")
+        judged = s.id == report.step
+        steps.append(f'<li class="{"judged" if judged else ""}"'
+                     f'{" aria-current=step" if judged else ""} data-status="{status}">'
+                     f"{MARKS.get(status, '?')} {i}. {escape(s.id)} "
+                     f"{_badge(status)}{' (judged)' if judged else ''}"
+                     f"<div class=meta>{escape(s.title)}</div></li>")
+    groups: dict[str, list[tuple[Row, Result]]] = {"deployment": []}
+    for site in report.inventory.sites:
+        groups[site.name] = []
+    for row, result in report.rows:
+        groups.setdefault(row.site.name if row.site else "deployment", []).append((row, result))
+    roles = {s.name: s.role for s in report.inventory.sites}
+    sections = "".join(_site(f"{name} ({roles[name]})" if name in roles else
+                             "Deployment-wide checks", name, rows, causes)
+                       for name, rows in groups.items() if rows)
+    notes = "".join(f"<li>{escape(n)}</li>" for n in report.notes)
+    title = f"{report.inventory.deployment}: {p.name} {report.step_label}: {words}"
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body><main>"
+        f"<h1>{escape(report.inventory.deployment)}: {escape(p.title)}</h1>"
+        f'<p id="verdict" class="verdict" role="status" data-verdict="{report.verdict}" '
+        f'style="background:{COLOURS.get(report.verdict, "#555555")}"><strong>'
+        f"{escape(words)}</strong>{escape(why)}<br>step {escape(report.step_label)} of "
+        f"{escape(p.name)} (exit code {report.exit_code})</p>"
+        f'<p id="counts">{len(report.rows)} rows: {count_html}</p>'
+        f'<nav aria-label="Procedure steps"><ol class="steps" id="steps">{"".join(steps)}'
+        "</ol></nav>"
+        + (f'<h2>Notes</h2><ul id="notes">{notes}</ul>' if notes else "")
+        + sections
+        + f'<footer>Procedure: <a href="{escape(p.doc)}">{escape(p.title)} (GitLab '
+          f"documentation)</a>. Started {report.started_at.isoformat()}, took "
+          f"{report.duration_s:.2f} s; geopreflight {escape(__version__)}; inventory "
+          f"SHA-256 {escape(report.inventory.sha256)}.</footer></main></body></html>\n")
 
 
 def write(report: RunReport, path: Path) -> None:
-    p = report.profile
-    steps = "".join(f"<li>{_badge(report.statuses.get(s.id, 'pending'))} <b>{escape(s.id)}</b>"
-                    f" {escape(s.title)}</li>" for s in p.steps)
-    rows = sorted(report.rows, key=lambda rr: (ORDER.get(rr[1].outcome, 9), not rr[0].blocking))
-    body = "".join(
-        f"<tr><td>{_badge(r.outcome)}</td><td>{escape(row.check.id)}</td>"
-        f"<td>{escape(row.site.name if row.site else 'deployment')}</td>"
-        f"<td>{escape(row.check.severity)}{'' if row.blocking else ' (advisory)'}</td>"
-        f"<td>{escape(row.check.title)}<br><small>{escape(r.message)}</small>"
-        + (f"<br><small><b>Fix:</b> {escape(row.check.remediation)} "
-           f'<a href="{escape(row.check.doc)}">doc</a></small>'
-           if r.outcome in ("fail", "warn", "error") else "")
-        + "</td></tr>" for row, r in rows)
-    notes = "".join(f"<p>{escape(n)}</p>" for n in report.notes)
-    path.write_text(
-        "<!doctype html><meta charset=utf-8><title>geopreflight</title>"
-        "<body style='font-family:sans-serif;max-width:70em;margin:auto'>"
-        f"<h1>{escape(report.inventory.deployment)}: {escape(p.name)}</h1>"
-        f"<p><a href='{escape(p.doc)}'>{escape(p.title)}</a></p>"
-        f"<h2>{_badge(report.verdict)} step {escape(report.step_label)}</h2>{notes}"
-        f"<ol>{steps}</ol><table cellpadding=4><tr><th>outcome<th>check<th>site<th>severity"
-        f"<th>what</tr>{body}</table><p><small>started {report.started_at.isoformat()}, "
-        f"{report.duration_s:.2f} s</small></p></body>\n")
+    path.write_text(render(report))

@@ -1,9 +1,16 @@
-"""What the terminal says: the status letters, a failed row's explanation, the profile's
-steps (`--list-steps`) and the verdict line, which is always the last line of a run."""
+"""What the terminal says: the progress while probing, the status letters, a failed row's
+explanation, the profile's steps (`--list-steps`), the summary after the run (the rows that
+did not pass, one line for each shared cause of errors, counts, the step timeline) and the
+verdict line, which is always the last line of a run."""
 
 from __future__ import annotations
 
+import re
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..catalog import Result
 from ..profiles import KINDS, Profile, Row
@@ -14,13 +21,17 @@ WORDS = {"pass": ("passed", ".", "PASS"), "fail": ("failed", "F", "FAIL"),
          "not-applicable": ("skipped", "s", "N/A"), "waived": ("waived", "w", "WAIVED")}
 
 
-def explain(row: Row | None, result: Result) -> str:
-    """A failed or errored row: what was found, observed and expected, the fix, the doc."""
+def explain(row: Row | None, result: Result, cause: Cause | None = None) -> str:
+    """A failed or errored row: what was found, observed and expected, the fix, the doc. A row
+    that a shared cause stopped points to it and gives the cause's fix, not the check's."""
     if row is None:
         return result.message
     site = row.site.name if row.site else "deployment"
     lines = [f"{row.check.id} [{site}] {row.check.title}: {result.outcome.upper()}",
              f"  {result.message}"]
+    if cause is not None:
+        return "\n".join(lines + [f"  not evaluated because {cause.text}",
+                                   f"  fix: {cause.fix}"])
     if result.observed is not None:
         lines.append(f"  observed: {result.observed}")
     if result.expected is not None:
@@ -48,11 +59,17 @@ def _n(count: int, word: str) -> str:
     return f"{count} {word}{'s' if count != 1 else ''}"
 
 
-def verdict_line(report: Any, outcomes: list[tuple[Row, Result]]) -> str:
-    """`geopreflight: <profile> step <step> (i/n): <VERDICT>, <why>`."""
+def verdict_line(report: Any, outcomes: list[tuple[Row, Result]],
+                 deselected: Iterable[str] = ()) -> str:
+    """`geopreflight: <profile> step <step> (i/n): <VERDICT>, <why>`; blocking rows that
+    -k/-m deselected are named as such, not as rows that could not be evaluated."""
     head = f"geopreflight: {report.profile.name} step {report.step_label}: "
+    deselected = set(deselected)
     failed = sum(1 for row, r in outcomes if row.blocking and r.outcome == "fail")
-    errors = sum(1 for row, r in outcomes if row.blocking and r.outcome == "error")
+    errors = sum(1 for row, r in outcomes if row.blocking and r.outcome == "error"
+                 and row.test_id not in deselected)
+    skipped = [row.test_id for row, r in outcomes if row.blocking and r.outcome == "error"
+               and row.test_id in deselected]
     warns = sum(1 for _, r in outcomes if r.outcome == "warn")
     verdict = str(report.verdict)
     words = verdict.replace("_", " ")
@@ -64,8 +81,262 @@ def verdict_line(report: Any, outcomes: list[tuple[Row, Result]]) -> str:
         words += f", {_n(failed, 'blocking check')} failed"
     elif verdict == "CANNOT_DETERMINE" and report.step is None:
         words += ", the step's position could not be determined"
-    elif verdict == "CANNOT_DETERMINE":
+    elif verdict == "CANNOT_DETERMINE" and errors:
         words += f", {_n(errors, 'blocking check')} could not be evaluated"
+    if skipped and verdict != "IN_PROGRESS":
+        named = ", ".join(skipped[:3]) + (", ..." if len(skipped) > 3 else "")
+        words += (", " if verdict != "READY" else " ") + \
+            f"{_n(len(skipped), 'blocking check')} not evaluated: deselected ({named})"
     if warns and verdict in ("READY", "NOT_READY", "CANNOT_DETERMINE"):
         words += f" ({_n(warns, 'warning')})"
     return head + words
+
+
+# -- shared causes of errors ---------------------------------------------------------------
+COMPONENTS = {"geo": "GitLab API", "gitlab": "GitLab API", "registry": "registry",
+              "db": "metadata database", "host": "host files", "canary": "canary",
+              "attestations": "attestations"}
+_REQUEST = re.compile(r"^(?:GET|HEAD|POST|PUT) (\S+): (.+)$", re.S)
+_UNREACHABLE = ("cannot connect", "no answer within", "timed out", "refused", "TLS",
+                "certificate", "resolve")
+FIXES = {
+    "GitLab API": "make {where} reachable from where geopreflight runs (is GitLab up? DNS, "
+                  "firewall, proxy, CA bundle) or correct the site's gitlab.url in the "
+                  "inventory, then run again",
+    "registry": "make the registry at {where} answer from where geopreflight runs, or correct "
+                "the site's registry.url in the inventory, then run again",
+    "metadata database": "make the registry metadata database reachable with the inventory's "
+                         "metadata_db settings (server up, pg_hba, credentials), then run again",
+    "host files": "make the site's host readable through the inventory's host target (SSH "
+                  "access, sudo, the root path), then run again",
+}
+TOKEN_FIX = ("give the site's token (the inventory's token_env or token_file) what it lacks: "
+             "an administrator's token with read_api and read_registry, and admin_mode where "
+             "Admin Mode is on, then run again")
+OTHER_FIX = "resolve the error above, then run again; until then these checks cannot be judged"
+
+
+@dataclass(frozen=True)
+class Cause:
+    """One failed component of one site, and the rows it stopped from being evaluated."""
+
+    site: str
+    component: str
+    where: str
+    reason: str
+    unreachable: bool = False
+
+    @property
+    def text(self) -> str:
+        """`eu-primary: GitLab API unreachable at https://... (Connection refused; 3 attempts)`"""
+        if self.unreachable:
+            at = f" at {self.where}" if self.where else ""
+            return f"{self.site}: {self.component} unreachable{at} ({self.reason})"
+        where = f" ({self.where})" if self.where else ""
+        return f"{self.site}: {self.component}{where}: {self.reason}"
+
+    @property
+    def short(self) -> str:
+        return f"{self.site}: {self.component}" + (" unreachable" if self.unreachable else "")
+
+    @property
+    def fix(self) -> str:
+        if re.search(r"\b(401|403)\b", self.reason):
+            return TOKEN_FIX
+        if not self.unreachable or self.component not in FIXES:
+            return OTHER_FIX
+        return FIXES[self.component].format(where=self.where or "it")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme else url
+
+
+class Causes:
+    """The shared causes of a run's error rows, from the failed facts each row read."""
+
+    def __init__(self, facts: Iterable[dict[str, Any]], inventory: Any) -> None:
+        self._facts = {(f["key"], f["site"]): f for f in facts if f.get("error")}
+        self._origins: dict[str, tuple[str, str]] = {}
+        for site in getattr(inventory, "sites", []):
+            self._origins[_origin(site.gitlab.url)] = (site.name, "GitLab API")
+            if site.registry is not None:
+                self._origins[_origin(site.registry.url)] = (site.name, "registry")
+
+    def of(self, result: Result) -> Cause | None:
+        """The first failed fact the row read, as a cause (None: the row's error is its own)."""
+        if result.outcome != "error":
+            return None
+        for key in result.causes:
+            fact = self._facts.get(key)
+            if fact is not None:
+                return self._cause(fact)
+        return None
+
+    def _cause(self, fact: dict[str, Any]) -> Cause:
+        component = COMPONENTS.get(fact["key"].split(".")[0], fact["key"])
+        error = " ".join(str(fact["error"]).split())
+        site, where, reason = fact["site"] or "deployment", "", error
+        match = _REQUEST.match(error)
+        if match:
+            where, reason = _origin(match.group(1)), match.group(2)
+            site, component = self._origins.get(where, (site, component))
+        unreachable = component in FIXES and any(w in reason for w in _UNREACHABLE)
+        if unreachable and reason.startswith("cannot connect (") and reason.endswith(")"):
+            reason = reason[len("cannot connect ("):-1]
+        reason = re.sub(r"\[Errno -?\d+\] ", "", reason)
+        return Cause(site, component, where, reason, unreachable)
+
+
+# -- the summary after the run --------------------------------------------------------------
+MARKS = {"complete": "\u2713", "in-progress": "\u25b6", "next": "\u25b6", "pending": "\u00b7",
+         "unknown": "?"}
+NOT_PASSED = ("fail", "error", "warn", "waived")
+SHOWN = {"fail": "FAIL", "error": "ERROR", "warn": "WARN", "waived": "WAIVED",
+         "not-applicable": "N/A", "pass": "PASS"}
+FIX_WIDTH = 100
+
+
+def timeline(profile: Profile, statuses: dict[str, str]) -> str:
+    """`\u2713 prerequisites \u2192 \u25b6 import-secondary \u2192 \u00b7 import-primary`;
+    an in-progress step says so, an unknown one is `?`."""
+    parts = []
+    for step in profile.steps:
+        status = statuses.get(step.id, "pending")
+        label = f"{MARKS.get(status, '?')} {step.id}"
+        if status in ("in-progress", "unknown"):
+            label += f" ({status})"
+        parts.append(label)
+    return " \u2192 ".join(parts)
+
+
+def _line(text: str, width: int = FIX_WIDTH) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 1] + "\u2026"
+
+
+def summary(profile: Profile, statuses: dict[str, str], outcomes: list[tuple[Row, Result]],
+            causes: Causes, outside: int = 0, deselected: Iterable[str] = ()
+            ) -> list[tuple[str, str]]:
+    """The lines after the run, each with its colour (a markup word or ""): the shared causes,
+    a table of every row that did not pass, counts by outcome, the step timeline."""
+    deselected = set(deselected)
+    lines: list[tuple[str, str]] = []
+    by_cause: dict[Cause, list[Row]] = {}
+    for row, result in outcomes:
+        cause = causes.of(result)
+        if cause is not None:
+            by_cause.setdefault(cause, []).append(row)
+    shared = [c for c, rows in by_cause.items() if len(rows) > 1]
+    number = {c: i for i, c in enumerate(shared, 1)}
+    for cause in shared:
+        n = len(by_cause[cause])
+        lines.append((f"[{number[cause]}] {cause.text}: {n} checks not evaluated", "red"))
+        lines.append((f"    fix: {cause.fix}", ""))
+    table = []
+    for row, result in outcomes:
+        if result.outcome not in NOT_PASSED or row.test_id in deselected:
+            continue
+        site = row.site.name if row.site else "deployment"
+        host = getattr(row, "host", None)
+        where = f"{site}/{host}" if host else site
+        cause = causes.of(result)
+        if cause in number:
+            fix = f"see [{number[cause]}] {cause.short}"
+        elif result.outcome == "waived":
+            fix = _line(result.message)
+        else:
+            fix = "fix: " + _line(row.check.remediation)
+        word = SHOWN[result.outcome] + ("" if row.blocking or result.outcome != "error"
+                                        else " (advisory)")
+        table.append((word, row.check.id, where, row.check.title, fix))
+    if table:
+        lines.append((f"{_n(len(table), 'row')} did not pass:", "bold"))
+        widths = [max(len(r[i]) for r in table) for i in range(4)]
+        for word, cid, where, title, fix in table:
+            colour = {"FAIL": "red", "ERROR": "red", "WARN": "yellow"}.get(word.split()[0], "")
+            lines.append(("  " + "  ".join(v.ljust(w) for v, w in
+                                           zip((word, cid, where, title), widths, strict=True))
+                          + "  " + fix, colour))
+    removed = [row.test_id for row, _ in outcomes if row.test_id in deselected]
+    if removed:
+        named = ", ".join(removed[:8]) + (f" and {len(removed) - 8} more"
+                                           if len(removed) > 8 else "")
+        lines.append((f"not evaluated, deselected with -k/-m: {named}", "yellow"))
+    counts: dict[str, int] = {}
+    for row, result in outcomes:
+        outcome = "deselected" if row.test_id in deselected else result.outcome
+        counts[outcome] = counts.get(outcome, 0) + 1
+    words = [f"{counts[o]} {SHOWN.get(o, o).lower()}" for o in
+             ("pass", "fail", "warn", "error", "waived", "not-applicable", "deselected")
+             if counts.get(o)]
+    extra = f" ({outside} rows of other steps not in this step's plan)" if outside else ""
+    lines.append((f"{len(outcomes)} rows: " + ", ".join(words) + extra, ""))
+    lines.append(("steps: " + timeline(profile, statuses), ""))
+    return lines
+
+
+VERDICT_COLOURS = {"READY": "green", "COMPLETE": "green", "NOT_READY": "red",
+                   "IN_PROGRESS": "yellow", "CANNOT_DETERMINE": "purple"}
+
+
+# -- progress while probing ------------------------------------------------------------------
+SHORT = {"GitLab API": "gitlab", "registry": "registry", "metadata database": "db",
+         "host files": "host"}
+
+
+class Progress:
+    """One line per site while its probes run: `eu-primary: gitlab ok 0.12s, registry ok,
+    db \u2026`. On a TTY the line of the site still being probed is rewritten in place and
+    each site's final line stays; otherwise only the final line of each site is written, and
+    only for the first round of probes. Thread-safe: probes report from their threads."""
+
+    def __init__(self, write: Callable[[str], None], rewrite: Callable[[str], None] | None
+                 ) -> None:
+        self._write, self._rewrite = write, rewrite
+        self._lock = threading.Lock()
+        self._round = 0
+        self._seen: dict[tuple[str, str | None], Any] = {}
+        self._done: set[str] = set()
+
+    def fact(self, fact: Any, planned: list[tuple[str, str | None]]) -> None:
+        """A probe finished (`planned`: every (key, site) of this round of probes)."""
+        with self._lock:
+            if not self._seen:
+                self._round += 1
+            self._seen[(fact.key, fact.site)] = fact
+            site = fact.site or "deployment"
+            mine = [k for k in planned if (k[1] or "deployment") == site]
+            text = self.line(site, mine)
+            finished = all(k in self._seen for k in mine)
+            if finished and site not in self._done:
+                self._done.add(site)
+                if self._rewrite is not None or self._round == 1:
+                    self._write(text)
+            elif not finished and self._rewrite is not None:
+                self._rewrite(text)
+            if all(k in self._seen for k in planned):
+                self._seen, self._done = {}, set()
+
+    def line(self, site: str, keys: list[tuple[str, str | None]]) -> str:
+        parts: dict[str, list[Any]] = {}
+        for key in keys:
+            name = COMPONENTS.get(key[0].split(".")[0], key[0])
+            parts.setdefault(SHORT.get(name, name), []).append(self._seen.get(key))
+        words = []
+        for name, facts in parts.items():
+            if any(f is None for f in facts):
+                words.append(f"{name} \u2026")
+                continue
+            state = "ERROR" if any(f.error for f in facts) else "ok"
+            took = max(f.duration_s for f in facts)
+            words.append(f"{name} {state} {took:.2f}s")
+        return f"{site}: " + ", ".join(words)
+
+    def wait_round(self, rounds: int, still: list[str], left_s: float) -> None:
+        """`--wait`: a round of probes is done and another follows."""
+        text = (f"--wait: {', '.join(still)} still failing, round {rounds}, "
+                f"{left_s:.0f} s left")
+        with self._lock:
+            (self._rewrite or self._write)(text)
