@@ -101,8 +101,8 @@ def test_errors_of_one_dead_site_collapse_into_one_cause(profile: Any) -> None:
 
 def test_the_verdict_names_deselected_rows_apart_from_errors(profile: Any) -> None:
     eu, us = SITES
-    report = SimpleNamespace(profile=profile, step_label="prerequisites (1/4)",
-                             verdict="CANNOT_DETERMINE")
+    report = SimpleNamespace(profile=profile, step="prerequisites",
+                             step_label="prerequisites (1/4)", verdict="CANNOT_DETERMINE")
     outcomes = [(row("VER-001", eu), Result("error", "refused")),
                 (row("DB-003", us), Result("error", "not evaluated: deselected")),
                 (row("VER-001", us), Result("pass", "ok"))]
