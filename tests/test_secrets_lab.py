@@ -132,7 +132,7 @@ def test_planted_secrets_never_leave(fresh_lab, tmp_path: Path) -> None:
     instance's key bases, passwords), the registry's config.yml (http.secret, notification
     token) and gitlab.yml, and through the error paths (a token file with a second line, a DSN
     libpq cannot parse): no form of any of them reaches stdout/stderr, a report, the bundle,
-    pytest's own --junitxml, the --debug log or the cache."""
+    the --debug log or the cache (pytest's own --junitxml is refused)."""
     import os
     import subprocess
     import sys
@@ -199,12 +199,18 @@ def test_planted_secrets_never_leave(fresh_lab, tmp_path: Path) -> None:
                                      (inline_inv, "import-secondary")]):
         runs.append(run("--profile=migrate-legacy", f"--step={step}", f"--inventory={inv}",
                         f"--report-dir={out}/reports", "--evidence", "-v", "-rA", "-l",
-                        f"--junitxml={out}/own-junit-{i}.xml", f"--debug={out}/debug-{i}.log"))
+                        f"--debug={out}/debug-{i}.log"))
     assert runs[0].returncode in (0, 1, 6), runs[0].stdout[-2000:] + runs[0].stderr[-2000:]
     bundles = list((out / "reports").rglob("evidence.tar.gz"))
     assert len(bundles) == 2, [r.stdout[-1500:] + r.stderr[-1500:] for r in runs]
     runs.append(run("--profile=migrate-legacy", f"--from-evidence={bundles[0]}",
-                    f"--report-dir={out}/again", f"--junitxml={out}/own-junit-again.xml"))
+                    f"--report-dir={out}/again"))
+    # pytest's own --junitxml is refused (geopreflight's junit.xml is the one to keep); what
+    # it prints holds no secret either
+    refused = run("--profile=migrate-legacy", f"--inventory={planted_inv}",
+                  f"--report-dir={out}/refused", f"--junitxml={out}/own-junit.xml")
+    assert refused.returncode == 4 and not (out / "own-junit.xml").exists()
+    runs.append(refused)
     for bad in (bad_token_inv, bad_dsn_inv):
         r = run("--profile=migrate-legacy", f"--inventory={bad}", f"--report-dir={out}/bad",
                 f"--debug={out}/debug-bad-{bad.stem}.log")
@@ -214,7 +220,7 @@ def test_planted_secrets_never_leave(fresh_lab, tmp_path: Path) -> None:
 
     blobs = {f"run {i} output": r.stdout + r.stderr for i, r in enumerate(runs)}
     blobs.update(_outputs(out))
-    kinds = {"facts.json", "junit.xml", "summary.json", "report.html", "own-junit", "debug",
+    kinds = {"facts.json", "junit.xml", "summary.json", "report.html", "debug",
              "cache", "inventory.yml", "SHA256SUMS"}
     assert all(any(k in name for name in blobs) for k in kinds), sorted(blobs)
     assert "gitlab_rails['secret_key_base']" in (eu.root / "etc/gitlab/gitlab.rb").read_text()
