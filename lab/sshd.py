@@ -81,7 +81,10 @@ Port {port}
 ListenAddress 127.0.0.1
 HostKey {host_key}
 PidFile none
-AuthorizedKeysFile {d / 'authorized_keys'}
+# read as root: the lab's directory may be closed to the login user (pytest's tmp is 0700)
+AuthorizedKeysFile none
+AuthorizedKeysCommand /bin/cat {d / 'authorized_keys'}
+AuthorizedKeysCommandUser root
 StrictModes no
 PubkeyAuthentication yes
 PasswordAuthentication no
