@@ -36,8 +36,8 @@ HOST_CAP = 2 * 1024 * 1024
 _READ = ('f="$1"; if [ -e "$f" ]; then '
          'if [ ! -f "$f" ]; then echo not-a-file; elif [ ! -r "$f" ]; then echo unreadable; '
          'else echo file; head -c "$2" -- "$f"; fi; '
-         'else d="$f"; while d=${d%/*}; [ -n "$d" ] && [ ! -e "$d" ]; do :; done; '
-         'if [ -n "$d" ] && [ ! -x "$d" ]; then echo unreadable; echo "$d"; '
+         'else d="$f"; while [ "$d" != "${d%/*}" ]; do d=${d%/*}; [ -e "$d" ] && break; '
+         'done; if [ -e "$d" ] && [ ! -x "$d" ]; then echo unreadable; echo "$d"; '
          'else echo missing; fi; fi')
 SSH_SCHEMES = ("ssh", "safe-ssh")
 # No prompt can hang a run (BatchMode); a dead connection ends within ~10 s (ServerAlive).
