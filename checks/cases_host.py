@@ -12,6 +12,9 @@ ENABLED = ("registry", "database", "enabled")
 UNPARSED = {host(S, "gitlab_rb", "problems"): [
     {"line": 12, "path": list(ENABLED), "reason": "ENV['REGISTRY_DB_ENABLED'] is not a literal"}]}
 OTHER_SECRET = "sha256:" + "0" * 64
+# multinode: the secondary lists two nodes (hosts:), main (every role) and sidekiq1 (sidekiq)
+MN, SK, MAIN = "multinode", f"{S}/sidekiq1", f"{S}/main"
+NO_URL = {rb(SK, "gitlab_rails", "geo_registry_replication_primary_api_url"): REMOVE}
 
 CASES: list[Case] = [
     # HOST-001: the host's Geo role
@@ -77,6 +80,20 @@ CASES: list[Case] = [
          {rb(S, "gitlab_rails", "geo_registry_replication_primary_api_url"): REMOVE},
          "no primary_api_url", message="primary_api_url unset", name="no-url"),
     Case("HOST-005", "error", S, "legacy-both", HOST_FAILED, "the host could not be read"),
+    Case("HOST-005", "pass", SK, MN, {}, "the Sidekiq node has both settings, as main does",
+         message="primary_api_url", name="sidekiq-node"),
+    Case("HOST-005", "fail", SK, MN, NO_URL,
+         "the Sidekiq node lacks primary_api_url (multinode-sidekiq-no-url)",
+         message="us-secondary host sidekiq1: enabled True, primary_api_url unset",
+         name="sidekiq-node"),
+    Case("HOST-005", "fail", MAIN, MN, {
+        rb(SK, "gitlab_rails", "geo_registry_replication_primary_api_url"): "http://other:5000"},
+         "the nodes of one site set different URLs: the failure names both",
+         message="us-secondary host main: enabled True", name="nodes-differ"),
+    Case("HOST-005", "error", MAIN, MN, {("host.config", SK): FAILED(
+        "host sidekiq1 (ssh://ops@sidekiq1): cannot log in over SSH: connection refused")},
+         "another node that cannot be read is not taken as agreeing",
+         message="host sidekiq1", name="other-node-unreadable"),
     # HOST-006: one token certificate and issuer everywhere
     Case("HOST-006", "pass", None, "legacy-both", {}, "one certificate and issuer"),
     Case("HOST-006", "fail", None, "legacy-both", {host(S, "cert_digest"): OTHER_SECRET},
@@ -86,6 +103,9 @@ CASES: list[Case] = [
          message="issuer other-issuer", name="issuer"),
     Case("HOST-006", "error", None, "legacy-both", {host(S, "cert_digest"): None},
          "the certificate cannot be read", message="cannot be read"),
+    Case("HOST-006", "fail", None, MN, {host(MAIN, "cert_digest"): OTHER_SECRET},
+         "a registry node of hosts: trusts another key, named by node",
+         message="us-secondary host main: cert", name="multinode"),
     Case("HOST-006", "error", None, "add-geo-external-db", {},
          "a site without config.yml", message="config.yml does not exist", name="no-config"),
     # HOST-007: gitlab.rb and config.yml agree (advisory)
@@ -117,4 +137,12 @@ CASES: list[Case] = [
           geo_site(2, "internal_url"): "https://x.example.com/"},
          "not a Geo site", message="is not a Geo site", name="not-geo"),
     Case("HOST-008", "error", S, "legacy-both", HOST_FAILED, "the host could not be read"),
+    Case("HOST-008", "fail", SK, MN, {rb(SK, "gitlab_rails", "geo_node_name"): "us-old"},
+         "a Sidekiq node with a stale geo_node_name, named by node",
+         message="us-secondary host sidekiq1: the Geo site is named", name="sidekiq-node"),
+    Case("HOST-001", "fail", SK, MN, {rb(SK, "roles"): REMOVE},
+         "a Sidekiq node without the Geo secondary role", message="us-secondary host sidekiq1",
+         name="sidekiq-node"),
+    Case("HOST-001", "pass", SK, MN, {}, "every node of the secondary has its role",
+         name="sidekiq-node"),
 ]

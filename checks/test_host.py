@@ -3,9 +3,12 @@ cluster file, and the rendered config.yml and gitlab.yml. Secrets are compared a
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from geopreflight.catalog import CannotEvaluate, Fail, check
 from geopreflight.context import CheckContext
 from geopreflight.gitlab_rb import Unparsed, geo_role
+from geopreflight.inventory import Site
 from geopreflight.probes.models import ConfigDb
 
 from . import GEO_SETUP, METADATA_DB_PAGE
@@ -14,20 +17,41 @@ from ._geo import geo_match, match_site_url
 from ._rules import enabled_value
 
 GEO_REGISTRY = "https://docs.gitlab.com/administration/geo/replication/container_registry/"
+# The node roles (inventory `hosts:`) each check runs on, one row per such node: the Geo and
+# replication settings on every Rails and Sidekiq node (Sidekiq runs the Geo registry sync),
+# the registry's own settings on every registry node. UNVERIFIED: which omnibus roles render
+# which of these files on a split node; the checks read what each node has.
+APP = ("rails", "sidekiq")
+REGISTRY = ("registry",)
+
+
+def _where(ctx: CheckContext) -> str:
+    """The row's site, and its node when the site lists several (`hosts:`)."""
+    return f"{ctx.site.name} host {ctx.host}" if ctx.host else ctx.site.name
+
+
+def _nodes(ctx: CheckContext, site: Site, roles: tuple[str, ...]
+           ) -> list[tuple[str, CheckContext]]:
+    """(label, context) of each node of `site` running one of `roles`, the context reading
+    that node's host facts; the site's one host for `host:`."""
+    named = [h.name for h in site.nodes(roles) if h.name]
+    if not named:
+        return [(site.name, replace(ctx, site=site, host=None))]
+    return [(f"{site.name} host {n}", replace(ctx, site=site, host=n)) for n in named]
 
 
 def _role(ctx: CheckContext) -> tuple[str | None, str]:
     cluster = sv.host(ctx).cluster_json
     if cluster.present:
         if cluster.error:
-            raise CannotEvaluate(f"{ctx.site.name}: {cluster.error}")
+            raise CannotEvaluate(f"{_where(ctx)}: {cluster.error}")
         for role in ("primary", "secondary"):
             if getattr(cluster, role) is True:
                 return role, "/etc/gitlab/gitlab-cluster.json"
     try:
         return geo_role(sv.rb(ctx)), "/etc/gitlab/gitlab.rb"
     except Unparsed as exc:
-        raise CannotEvaluate(f"{ctx.site.name}: {exc}") from None
+        raise CannotEvaluate(f"{_where(ctx)}: {exc}") from None
 
 
 @check("HOST-001", title="The host's Geo role is the expected one", severity="critical",
@@ -39,11 +63,11 @@ def _role(ctx: CheckContext) -> tuple[str | None, str]:
                  "gitlab-cookbooks/package/libraries/settings_dsl.rb, said of roles in general).",
        remediation="Fix roles in /etc/gitlab/gitlab.rb (or gitlab-cluster.json after a "
                    "promotion) and reconfigure, or fix the inventory's role.",
-       doc=GEO_SETUP)
+       doc=GEO_SETUP, host_roles=APP)
 def test_host_001_geo_role_as_expected(ctx: CheckContext) -> str:
     role, where = _role(ctx)
     if role != ctx.site.role:
-        raise Fail(f"{ctx.site.name}: {where} makes the host a Geo {role or 'nothing'}; the "
+        raise Fail(f"{_where(ctx)}: {where} makes the host a Geo {role or 'nothing'}; the "
                    f"inventory expects {ctx.site.role}", observed=role or "no Geo role",
                    expected=ctx.site.role)
     return f"geo_{role}_role (from {where})"
@@ -55,7 +79,7 @@ def _expect_enabled(ctx: CheckContext, want: str) -> str:
     value = enabled_value(sv.rb_get(ctx, "registry", "database", "enabled"))
     if value != want:
         seen = value if present else "unset"
-        raise Fail(f"{ctx.site.name}: registry['database']['enabled'] is {seen} in gitlab.rb",
+        raise Fail(f"{_where(ctx)}: registry['database']['enabled'] is {seen} in gitlab.rb",
                    observed=seen, expected=want)
     return f"registry['database']['enabled'] = {want}"
 
@@ -67,7 +91,7 @@ def _expect_enabled(ctx: CheckContext, want: str) -> str:
                  "explicit true (https://gitlab.com/gitlab-org/omnibus-gitlab/-/blob/master/files/"
                  "gitlab-cookbooks/gitlab/libraries/registry.rb).",
        remediation="Set 'enabled' => true in registry['database'] and reconfigure.",
-       doc=METADATA_DB_PAGE)
+       doc=METADATA_DB_PAGE, host_roles=REGISTRY)
 def test_host_002_database_enabled_true(ctx: CheckContext) -> str:
     return _expect_enabled(ctx, "true")
 
@@ -80,7 +104,7 @@ def test_host_002_database_enabled_true(ctx: CheckContext) -> str:
                  "start the registry on the database (https://docs.gitlab.com/administration/"
                  "packages/container_registry_metadata_database/).",
        remediation="Set 'enabled' => false in registry['database'] and reconfigure.",
-       doc=METADATA_DB_PAGE)
+       doc=METADATA_DB_PAGE, host_roles=REGISTRY)
 def test_host_003_database_enabled_false(ctx: CheckContext) -> str:
     return _expect_enabled(ctx, "false")
 
@@ -96,42 +120,59 @@ def test_host_003_database_enabled_false(ctx: CheckContext) -> str:
        remediation="Add registry['notifications'] with the geo_event endpoint (see the doc link) "
                    "and the same secret as gitlab_rails['registry_notification_secret'], "
                    "reconfigure.",
-       doc=GEO_REGISTRY)
+       doc=GEO_REGISTRY, host_roles=REGISTRY)
 def test_host_004_primary_notifies_geo(ctx: CheckContext) -> str:
     cfg = sv.config_yml(ctx)
     ep = next((e for e in cfg.notifications or [] if e.name == "geo_event"), None)
     external = sv.rb_get(ctx, "external_url") or ctx.site.gitlab.url
     want = f"{str(external).rstrip('/')}/api/v4/container_registry_event/events"
     if ep is None:
-        raise Fail(f"{ctx.site.name}: config.yml has no notification endpoint named geo_event",
+        raise Fail(f"{_where(ctx)}: config.yml has no notification endpoint named geo_event",
                    observed="no geo_event endpoint", expected=f"geo_event -> {want}")
     if not match_site_url(str(ep.url or ""), want):
-        raise Fail(f"{ctx.site.name}: geo_event points at {ep.url}",
+        raise Fail(f"{_where(ctx)}: geo_event points at {ep.url}",
                    observed=ep.url, expected=want)
     secret = sv.host(ctx).gitlab_yml.notification_secret_digest
     if not secret or secret != ep.auth_digest:
         why = "is not set" if not secret else "differs from the endpoint's Authorization"
-        raise Fail(f"{ctx.site.name}: gitlab.yml registry.notification_secret {why} (compared "
+        raise Fail(f"{_where(ctx)}: gitlab.yml registry.notification_secret {why} (compared "
                    "as digests)", observed=f"secret {why}",
                    expected="the same secret on both ends")
     return f"geo_event -> {want}, secrets match"
 
 
+def _replication(ctx: CheckContext) -> tuple[object, object]:
+    """(enabled, primary_api_url) as the row's node's gitlab.rb sets them."""
+    return (sv.rb_get(ctx, "gitlab_rails", "geo_registry_replication_enabled"),
+            sv.rb_get(ctx, "gitlab_rails", "geo_registry_replication_primary_api_url"))
+
+
 @check("HOST-005", title="The secondary replicates the registry", severity="critical",
        roles=("secondary",),
-       rationale="Each secondary needs gitlab_rails['geo_registry_replication_enabled'] = true and "
-                 "geo_registry_replication_primary_api_url (https://docs.gitlab.com/"
+       rationale="Each secondary needs gitlab_rails['geo_registry_replication_enabled'] = true "
+                 "and geo_registry_replication_primary_api_url on every Rails and Sidekiq "
+                 "node: Sidekiq runs the Geo registry sync, so one node without them breaks "
+                 "replication while another looks right (https://docs.gitlab.com/"
                  "administration/geo/replication/container_registry/).",
-       remediation="Set both in the secondary's gitlab.rb (every Rails and Sidekiq node) and "
-                   "reconfigure.",
-       doc=GEO_REGISTRY)
+       remediation="Set both in the secondary's gitlab.rb (every Rails and Sidekiq node, the "
+                   "same on each) and reconfigure.",
+       doc=GEO_REGISTRY, host_roles=APP)
 def test_host_005_secondary_replicates_registry(ctx: CheckContext) -> str:
-    enabled = sv.rb_get(ctx, "gitlab_rails", "geo_registry_replication_enabled")
-    url = sv.rb_get(ctx, "gitlab_rails", "geo_registry_replication_primary_api_url")
+    where = _where(ctx)
+    enabled, url = _replication(ctx)
     if enabled is not True or not url:
         seen = f"enabled {enabled}, primary_api_url {url or 'unset'}"
-        raise Fail(f"{ctx.site.name}: {seen}", observed=seen,
+        raise Fail(f"{where}: {seen}", observed=seen,
                    expected="enabled true and primary_api_url set")
+    for other, node in _nodes(ctx, ctx.site, APP):
+        if other == where:
+            continue
+        theirs = _replication(node)
+        if theirs != (enabled, url):
+            seen = (f"{where}: enabled {enabled}, primary_api_url {url}; {other}: enabled "
+                    f"{theirs[0]}, primary_api_url {theirs[1] or 'unset'}")
+            raise Fail(f"the nodes of {ctx.site.name} differ ({seen})", observed=seen,
+                       expected="the same settings on every Rails and Sidekiq node")
     return f"enabled, primary_api_url {url}"
 
 
@@ -141,17 +182,18 @@ def test_host_005_secondary_replicates_registry(ctx: CheckContext) -> str:
                  "else 'token from untrusted issuer' (https://docs.gitlab.com/administration/geo/"
                  "replication/container_registry/).",
        remediation="Copy the primary's gitlab-registry.key (and certificate) to each "
-                   "secondary, use one registry_issuer, reconfigure.",
+                   "secondary and every registry node, use one registry_issuer, reconfigure.",
        doc=GEO_REGISTRY)
 def test_host_006_same_token_key_and_issuer(ctx: CheckContext) -> str:
     seen = {}
     for site in ctx.inventory.sites:
-        cfg = sv.config_yml(ctx, site)
-        cert = sv.host(ctx, site).cert_digest
-        if cert is None:
-            raise CannotEvaluate(f"{site.name}: the token certificate "
-                                 f"{cfg.rootcertbundle} cannot be read")
-        seen[site.name] = (cert, cfg.token_issuer)
+        for where, node in _nodes(ctx, site, REGISTRY):
+            cfg = sv.config_yml(node)
+            cert = sv.host(node).cert_digest
+            if cert is None:
+                raise CannotEvaluate(f"{where}: the token certificate "
+                                     f"{cfg.rootcertbundle} cannot be read")
+            seen[where] = (cert, cfg.token_issuer)
     if len(set(seen.values())) > 1:
         found = ", ".join(f"{k}: cert {v[0][7:19]}…, issuer {v[1]}" for k, v in seen.items())
         raise Fail(f"the registries trust different token keys or issuers ({found})",
@@ -166,7 +208,7 @@ def test_host_006_same_token_key_and_issuer(ctx: CheckContext) -> str:
                  "is pending.",
        remediation="Run gitlab-ctl reconfigure (and restart the registry) after editing "
                    "gitlab.rb.",
-       doc=METADATA_DB_PAGE)
+       doc=METADATA_DB_PAGE, host_roles=REGISTRY)
 def test_host_007_gitlab_rb_matches_config_yml(ctx: CheckContext) -> str:
     cfg = sv.config_yml(ctx)
     rendered = cfg.database or ConfigDb()
@@ -183,7 +225,7 @@ def test_host_007_gitlab_rb_matches_config_yml(ctx: CheckContext) -> str:
     if bool(ro) != bool(cfg.readonly):
         differ.append(f"read-only {bool(ro)} vs {bool(cfg.readonly)}")
     if differ:  # every profile only advises this check, so it reports as a warning
-        raise Fail(f"{ctx.site.name}: gitlab.rb vs config.yml: {'; '.join(differ)}: a "
+        raise Fail(f"{_where(ctx)}: gitlab.rb vs config.yml: {'; '.join(differ)}: a "
                    "reconfigure is pending", observed="; ".join(differ),
                    expected="gitlab.rb and the rendered config.yml saying the same")
     return "gitlab.rb and config.yml agree"
@@ -194,7 +236,7 @@ def test_host_007_gitlab_rb_matches_config_yml(ctx: CheckContext) -> str:
        rationale="A Geo site's name must equal gitlab_rails['geo_node_name'] when set, otherwise "
                  "external_url (https://docs.gitlab.com/api/geo_sites/).",
        remediation="Rename the Geo site in Admin > Geo > Sites, or set geo_node_name.",
-       doc=GEO_SETUP)
+       doc=GEO_SETUP, host_roles=APP)
 def test_host_008_geo_site_name_matches(ctx: CheckContext) -> str:
     m = geo_match(ctx, ctx.site)
     if m.geo_site is None:
@@ -204,6 +246,6 @@ def test_host_008_geo_site_name_matches(ctx: CheckContext) -> str:
     want = node or sv.rb_get(ctx, "external_url")
     name = m.geo_site.name
     if name != want and not (not node and match_site_url(str(name), str(want))):
-        raise Fail(f"{ctx.site.name}: the Geo site is named {name!r}, the host expects "
+        raise Fail(f"{_where(ctx)}: the Geo site is named {name!r}, the host expects "
                    f"{want!r}", observed=name, expected=want)
     return f"Geo site name {name!r}"

@@ -9,7 +9,9 @@ evidence bundle's does, and the facts load through `Facts.from_dicts` from plain
 The patch language: a dict from a path to a new value, applied in order.
 
 - A path is `(fact_key, site, *steps)`; `site` is a site name or None (a deployment-wide
-  fact). A step is a dict key, a list index (int), or `"field=value"`, which picks the list
+  fact), or `site/host` for a host fact of one node of the site's `hosts:` (a Case's `site`
+  may name a node the same way: the row of that node). A step is a dict key, a list index
+  (int), or `"field=value"`, which picks the list
   element whose `field` reads `value` (`"geo_node_id=2"`, `"name=us-secondary"`).
 - The value is plain JSON data, or one of the markers: `FAILED("why")` makes the fact failed
   (its `error` set, its value gone; path `(key, site)` only), `REMOVE` deletes the key (or,
@@ -119,8 +121,15 @@ def _step(node: Any, step: Any, path: PatchPath) -> Any:
         raise PatchError(f"{path}: no {step!r} in the recorded value") from None
 
 
+def _is(fact: dict[str, Any], key: str, where: str | None) -> bool:
+    """Whether a recorded fact is `key` of `where` (a site, `site/host`, or None)."""
+    site, _, host = (where or "").partition("/")
+    return fact["key"] == key and fact["site"] == (site if where is not None else None) \
+        and fact.get("host") == (host or None)
+
+
 def _get(facts: list[dict[str, Any]], path: PatchPath) -> Any:
-    fact = next((f for f in facts if f["key"] == path[0] and f["site"] == path[1]), None)
+    fact = next((f for f in facts if _is(f, path[0], path[1])), None)
     if fact is None:
         raise PatchError(f"{path}: no recorded fact {path[0]} for {path[1]}")
     node = fact["value"]
@@ -172,7 +181,7 @@ def patch_facts(facts: list[dict[str, Any]], patch: dict[PatchPath, Any]) -> lis
         if len(path) < 2:
             raise PatchError(f"{path}: a path starts with (fact key, site)")
         key, site, steps = path[0], path[1], tuple(path[2:])
-        fact = next((f for f in out if f["key"] == key and f["site"] == site), None)
+        fact = next((f for f in out if _is(f, key, site)), None)
         if value is REMOVE and not steps:
             if fact is None:
                 raise PatchError(f"{path}: no such recorded fact to remove")
@@ -181,7 +190,9 @@ def patch_facts(facts: list[dict[str, Any]], patch: dict[PatchPath, Any]) -> lis
         if fact is None:
             if steps:
                 raise PatchError(f"{path}: no recorded fact {key} for {site}")
-            fact = {"key": key, "site": site, "value": None, "error": None,
+            name, _, node = (site or "").partition("/")
+            fact = {"key": key, "site": name if site is not None else None,
+                    **({"host": node} if node else {}), "value": None, "error": None,
                     "source": "a case's patch", "started_at": "", "duration_s": 0.0}
             out.append(fact)
         _set(fact, steps, value, path, out)
@@ -210,11 +221,12 @@ def run_case(case: Case, recorded: Path) -> Result:
     if meta is None:
         raise KeyError(f"{case.id}: {case.check_id} is not in the catalog")
     names = [s.name for s in inventory.sites]
-    if case.site is not None and case.site not in names:
-        raise KeyError(f"{case.id}: no site {case.site!r} in {case.base} ({', '.join(names)})")
-    site = inventory.site(case.site) if case.site is not None else None
+    name, _, host = (case.site or "").partition("/")
+    if case.site is not None and name not in names:
+        raise KeyError(f"{case.id}: no site {name!r} in {case.base} ({', '.join(names)})")
+    site = inventory.site(name) if case.site is not None else None
     ctx = CheckContext(site, inventory, Facts.from_dicts(patch_facts(facts, case.patch)),
-                       "", "")
+                       "", "", host or None)
     return evaluate(meta, ctx)
 
 

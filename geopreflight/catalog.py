@@ -32,6 +32,7 @@ from enum import StrEnum
 from typing import Any
 
 from .facts import Fact, FactError, Facts
+from .inventory import HOST_ROLES
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 SCOPES = ("site", "deployment", "pair")
@@ -86,6 +87,9 @@ class CheckMeta:
     scope: str = "site"
     roles: tuple[str, ...] = ROLES
     func: Callable[[Any], str | None] | None = field(default=None, compare=False, repr=False)
+    # the node roles (inventory `hosts:`) a site check runs on, one row per such node; ()
+    # for a check that reads no host or reads the site's default (registry) node
+    host_roles: tuple[str, ...] = ()
 
 
 @dataclass
@@ -105,7 +109,8 @@ CATALOG: dict[str, CheckMeta] = {}
 
 
 def check(check_id: str, *, title: str, severity: str, rationale: str, remediation: str,
-          doc: str, scope: str = "site", roles: tuple[str, ...] = ROLES
+          doc: str, scope: str = "site", roles: tuple[str, ...] = ROLES,
+          host_roles: tuple[str, ...] = ()
           ) -> Callable[[Callable[[Any], str | None]], Callable[[Any], str | None]]:
     """Declare a check; bad metadata fails at import, so a broken catalog never runs."""
     problems = []
@@ -118,6 +123,8 @@ def check(check_id: str, *, title: str, severity: str, rationale: str, remediati
         problems.append(f"scope must be one of {', '.join(SCOPES)}")
     if not roles or any(r not in ROLES for r in roles):
         problems.append(f"roles must be a non-empty subset of {ROLES}")
+    if any(r not in HOST_ROLES for r in host_roles):
+        problems.append(f"host_roles must be a subset of {HOST_ROLES}")
     if not all((title, rationale, remediation)) or not doc.startswith("https://"):
         problems.append("title, rationale, remediation and an https doc link are required")
     if problems:
@@ -133,7 +140,7 @@ def check(check_id: str, *, title: str, severity: str, rationale: str, remediati
             raise ValueError(f"check id {check_id} declared twice ({known.func.__qualname__}, "
                              f"{func.__qualname__})")
         meta = CheckMeta(check_id, title, severity, rationale, remediation, doc, scope,
-                         tuple(roles), func)
+                         tuple(roles), func, tuple(host_roles))
         CATALOG[check_id] = meta
         func.geopreflight_check = meta  # type: ignore[attr-defined]
         return func
@@ -148,14 +155,14 @@ class _Reading:
         self._facts = facts
         self.failed: list[tuple[str, str | None]] = []
 
-    def get(self, key: str, site: str | None = None) -> Fact:
-        fact = self._facts.get(key, site)
+    def get(self, key: str, site: str | None = None, host: str | None = None) -> Fact:
+        fact = self._facts.get(key, site, host)
         if fact.error and (key, site) not in self.failed:
             self.failed.append((key, site))
         return fact
 
-    def value(self, key: str, site: str | None = None) -> Any:
-        fact = self.get(key, site)
+    def value(self, key: str, site: str | None = None, host: str | None = None) -> Any:
+        fact = self.get(key, site, host)
         if fact.error:
             raise FactError(fact.error)
         return fact.value

@@ -18,10 +18,20 @@ class CheckContext:
     facts: Facts
     profile: str
     step: str
+    host: str | None = None  # the node of `hosts:` this row judges; None: the site's default
 
     def fact(self, key: str, site: Any = _THIS_SITE) -> Any:
-        """A fact's value for this row's site (or another site, or None for the deployment)."""
+        """A fact's value for this row's site (or another site, or None for the deployment).
+
+        A host fact (`host.*`) is this row's node's, or for another site (or a row of no
+        node) the site's default node: the registry node of `hosts:`, the one `host:`."""
         if site is _THIS_SITE:
             site = self.site
+        if isinstance(site, str):
+            site = next((s for s in self.inventory.sites if s.name == site), site)
         name = site.name if isinstance(site, Site) else site
-        return self.facts.value(key, name)
+        host = None
+        if key.startswith("host.") and isinstance(site, Site):
+            same = self.site is not None and site.name == self.site.name
+            host = self.host if same and self.host else (site.host.name if site.host else None)
+        return self.facts.value(key, name, host)

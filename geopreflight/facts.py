@@ -51,10 +51,14 @@ class Fact:
     source: str = ""
     started_at: str = ""
     duration_s: float = 0.0
+    host: str | None = None  # the node of the site's `hosts:` a host fact was read on
 
     def as_dict(self) -> dict[str, Any]:
-        """The fact as facts.json holds it: the model's JSON form as `value`."""
-        return {"key": self.key, "site": self.site, "value": to_json(self.value),
+        """The fact as facts.json holds it: the model's JSON form as `value`; `host` only
+        for a node of `hosts:`, so a single-host run's facts.json is as before."""
+        return {"key": self.key, "site": self.site,
+                **({"host": self.host} if self.host is not None else {}),
+                "value": to_json(self.value),
                 "error": self.error, "source": self.source, "started_at": self.started_at,
                 "duration_s": self.duration_s}
 
@@ -63,24 +67,25 @@ class Facts:
     """All facts of one run, by (key, site)."""
 
     def __init__(self, facts: list[Fact]) -> None:
-        self._facts = {(f.key, f.site): f for f in facts}
+        self._facts = {(f.key, f.site, f.host): f for f in facts}
 
-    def get(self, key: str, site: str | None = None) -> Fact:
-        fact = self._facts.get((key, site))
+    def get(self, key: str, site: str | None = None, host: str | None = None) -> Fact:
+        fact = self._facts.get((key, site, host))
         if fact is None:
-            return Fact(key, site, error=f"the fact {key} was not gathered")
+            on = f" on host {host}" if host else ""
+            return Fact(key, site, error=f"the fact {key} was not gathered{on}", host=host)
         return fact
 
-    def value(self, key: str, site: str | None = None) -> Any:
+    def value(self, key: str, site: str | None = None, host: str | None = None) -> Any:
         """The fact's value; a failed fact raises FactError with its reason."""
-        fact = self.get(key, site)
+        fact = self.get(key, site, host)
         if fact.error:
             raise FactError(fact.error)
         return fact.value
 
-    def has(self, key: str, site: str | None = None) -> bool:
+    def has(self, key: str, site: str | None = None, host: str | None = None) -> bool:
         """Whether the fact was gathered at all (an optional probe such as the canary)."""
-        return (key, site) in self._facts
+        return (key, site, host) in self._facts
 
     def all(self) -> list[Fact]:
         return list(self._facts.values())
@@ -94,7 +99,7 @@ class Facts:
         return cls([_load(item, file) for item in items])
 
 
-FIELDS = ("key", "site", "value", "error", "source", "started_at", "duration_s")
+FIELDS = ("key", "site", "host", "value", "error", "source", "started_at", "duration_s")
 
 
 def _load(item: Any, file: str) -> Fact:
@@ -107,6 +112,8 @@ def _load(item: Any, file: str) -> Fact:
         raise FactShapeError(key, None, extra[0], "not a field of a fact", file)
     if site is not None and not isinstance(site, str):
         raise FactShapeError(key, None, "site", "expected a site name or null", file)
+    if item.get("host") is not None and not isinstance(item["host"], str):
+        raise FactShapeError(key, site, "host", "expected a host name or null", file)
     if key not in FACT_MODELS:
         raise FactShapeError(key, site, "key", "not a fact geopreflight knows; expected one "
                              "of " + ", ".join(FACT_MODELS), file)
@@ -124,7 +131,7 @@ def _load(item: Any, file: str) -> Fact:
             raise FactShapeError(key, site, "value" + (f".{exc.path}" if exc.path else ""),
                                  exc.expected, file) from None
     return Fact(key, site, value, item.get("error"), item.get("source") or "",
-                item.get("started_at") or "", float(duration))
+                item.get("started_at") or "", float(duration), item.get("host"))
 
 
 def observe(probe: Probe, pc: ProbeContext, site: Site | None, redactor: Redactor) -> Fact:
@@ -133,7 +140,9 @@ def observe(probe: Probe, pc: ProbeContext, site: Site | None, redactor: Redacto
     name = site.name if site else None
     started = datetime.now(UTC)
     t0 = time.monotonic()
-    fact = Fact(probe.key, name, started_at=started.isoformat().replace("+00:00", "Z"))
+    node = site.host.name if probe.scope == "host" and site and site.host else None
+    fact = Fact(probe.key, name, started_at=started.isoformat().replace("+00:00", "Z"),
+                host=node)
     try:
         value, source = probe.func(pc, site)
         fact = replace(fact, source=source,
@@ -163,6 +172,12 @@ def load_probes() -> None:
         importlib.import_module(f"{probes.__name__}.{mod.name}")
 
 
+def _nodes(site: Site) -> list[Site]:
+    """A host probe's tasks: the site once per node, each with that node as its `host`
+    (a site with no host once, so its fact says why it cannot be read)."""
+    return [replace(site, host=h) for h in site.hosts] or [site]
+
+
 def gather(inventory: Inventory, redactor: Redactor, probes: list[Probe] | None = None,
            http: Http | None = None,
            on_fact: Callable[[Fact, list[tuple[str, str | None]]], None] | None = None
@@ -174,7 +189,9 @@ def gather(inventory: Inventory, redactor: Redactor, probes: list[Probe] | None 
     http = http or Http(inventory.timeouts.connect_s, inventory.timeouts.read_s)
     pc = ProbeContext(inventory, http)
     tasks = [(p, s) for p in (probes if probes is not None else PROBES)
-             for s in (inventory.sites if p.scope == "site" else (None,))]
+             for s in (inventory.sites if p.scope == "site" else
+                       [n for site in inventory.sites for n in _nodes(site)]
+                       if p.scope == "host" else (None,))]
     planned = [(p.key, s.name if s else None) for p, s in tasks]
 
     def one(task: tuple[Probe, Site | None]) -> Fact:
@@ -183,7 +200,10 @@ def gather(inventory: Inventory, redactor: Redactor, probes: list[Probe] | None 
             on_fact(fact, planned)
         return fact
 
-    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, max(1, len(tasks))),
-                            thread_name_prefix="probe") as pool:
-        facts = list(pool.map(one, tasks))
+    try:
+        with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, max(1, len(tasks))),
+                                thread_name_prefix="probe") as pool:
+            facts = list(pool.map(one, tasks))
+    finally:
+        pc.close()
     return Facts(facts)

@@ -23,6 +23,7 @@ from .schema import Reader
 from .yamlfile import LineDict, LineList, decode, loads, read_input
 
 ROLES = ("primary", "secondary")
+HOST_ROLES = ("rails", "sidekiq", "registry", "database")  # what a node of a site runs
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 SECRET_FILE_MAX = 64 * 1024
 MAX_TIMEOUT_S = 600.0            # a longer wait per request is a mistake, not a setting
@@ -96,8 +97,20 @@ class MetadataDB:
 
 @dataclass(frozen=True)
 class Host:
+    """One node whose files are read: a testinfra target, a path prefix, what it runs and
+    how to log in. `name` labels a node of `hosts:` in rows and facts (None for `host:`)."""
+
     target: str
     root: str = "/"
+    roles: tuple[str, ...] = HOST_ROLES
+    ssh_config: str | None = None
+    ssh_identity_file: str | None = None
+    sudo: bool = False
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.target
 
 
 @dataclass(frozen=True)
@@ -107,7 +120,12 @@ class Site:
     gitlab: GitLab
     registry: Registry | None = None
     metadata_db: MetadataDB | None = None
-    host: Host | None = None
+    host: Host | None = None           # `host:`, or the first registry node of `hosts:`
+    hosts: tuple[Host, ...] = ()       # `hosts:` (named nodes); (host,) for `host:`
+
+    def nodes(self, roles: tuple[str, ...] = HOST_ROLES) -> tuple[Host, ...]:
+        """The site's hosts that run any of `roles`."""
+        return tuple(h for h in self.hosts if set(h.roles) & set(roles))
 
 
 @dataclass(frozen=True)
@@ -246,7 +264,8 @@ class _Loader:
 
     def site(self, node: LineDict, where: str) -> Site:
         r = self.r
-        r.only(node, {"name", "role", "gitlab", "registry", "metadata_db", "host"}, where)
+        r.only(node, {"name", "role", "gitlab", "registry", "metadata_db", "host", "hosts"},
+               where)
         name = self.name(node, "name", where)
         role = r.get(node, "role", str, where, choices=ROLES)
         gl = r.mapping(r.get(node, "gitlab", LineDict, where), f"{where}.gitlab")
@@ -287,15 +306,66 @@ class _Loader:
                             password=self.secret(d, "password", dw, required=False),
                             sslmode=r.get(d, "sslmode", str, dw, required=False,
                                           choices=SSLMODES))
-        host = None
-        if node.get("host") is not None:
-            hw = f"{where}.host"
-            h = r.mapping(node["host"], hw)
-            r.only(h, {"target", "root"}, hw)
-            host = Host(target=r.get(h, "target", str, hw),
-                        root=r.get(h, "root", str, hw, required=False, default="/"))
+        host, hosts = self.hosts(node, where)
         return Site(name=name, role=role, gitlab=gitlab, registry=registry, metadata_db=db,
-                    host=host)
+                    host=host, hosts=hosts)
+
+    def hosts(self, node: LineDict, where: str) -> tuple[Host | None, tuple[Host, ...]]:
+        """`host:` (one node) or `hosts:` (named nodes with roles); the default host is the
+        first node running the registry (its config.yml and lockfiles), else the first."""
+        r = self.r
+        if node.get("host") is not None and node.get("hosts") is not None:
+            raise r.error(f"{where}: give host (one node) or hosts (a list of nodes), not both",
+                          node, "hosts")
+        if node.get("host") is not None:
+            host = self.host(r.mapping(node["host"], f"{where}.host"), f"{where}.host",
+                             named=False)
+            return host, (host,)
+        if node.get("hosts") is None:
+            return None, ()
+        items = r.get(node, "hosts", LineList, where)
+        if not items:
+            raise r.error(f"{where}.hosts: expected at least one host", node, "hosts")
+        hosts: list[Host] = []
+        for i, item in enumerate(items):
+            hw = f"{where}.hosts[{i}]"
+            if not isinstance(item, LineDict):
+                raise r.error(f"{hw}: expected a mapping with target", items, i)
+            h = self.host(item, hw, named=True)
+            if any(x.name == h.name for x in hosts):
+                raise r.error(f"{hw}: the host name {h.name!r} is used twice in {where}.hosts "
+                              "(give each node its own name:)", item)
+            hosts.append(h)
+        default = next((h for h in hosts if "registry" in h.roles), hosts[0])
+        return default, tuple(hosts)
+
+    def host(self, h: LineDict, hw: str, *, named: bool) -> Host:
+        r = self.r
+        r.only(h, {"target", "root", "ssh_config", "ssh_identity_file", "sudo",
+                   *(("roles", "name") if named else ())}, hw)
+        target = r.get(h, "target", str, hw)
+        if not target.strip() or not target.isprintable():
+            raise r.error(f"{hw}.target: expected a testinfra host spec such as "
+                          "ssh://user@host or local://", h, "target")
+        roles = HOST_ROLES
+        if h.get("roles") is not None:
+            raw = r.get(h, "roles", LineList, hw)
+            for j, role in enumerate(raw):
+                if role not in HOST_ROLES:
+                    raise r.error(f"{hw}.roles[{j}]: unknown role {role!r} (expected "
+                                  f"{', '.join(HOST_ROLES)})", raw, j)
+            if not raw:
+                raise r.error(f"{hw}.roles: expected at least one of {', '.join(HOST_ROLES)}",
+                              h, "roles")
+            roles = tuple(raw)
+        name = self.name(h, "name", hw, required=False) if named else None
+        if named and name is None:
+            name = _default_host_name(target)
+        return Host(target=target,
+                    root=r.get(h, "root", str, hw, required=False, default="/"), roles=roles,
+                    ssh_config=r.get(h, "ssh_config", str, hw, required=False),
+                    ssh_identity_file=r.get(h, "ssh_identity_file", str, hw, required=False),
+                    sudo=r.get(h, "sudo", bool, hw, required=False, default=False), name=name)
 
     def inventory(self, doc: object, sha256: str) -> Inventory:
         r = self.r
@@ -338,6 +408,13 @@ class _Loader:
                          timeouts=timeouts, replication_lag_s=lag, import_method=method,
                          sha256=sha256, warnings=tuple(self.warnings),
                          notes=tuple(self.notes), secrets=tuple(self.secrets))
+
+
+def _default_host_name(target: str) -> str:
+    """A node's name when `name:` is not given: the target's host (`ssh://ops@rails1` ->
+    `rails1`), or the whole target for one without a host (`local://`)."""
+    parts = urlsplit(target if "://" in target else f"ssh://{target}")
+    return parts.hostname or target
 
 
 def _seconds(r: Reader, node: LineDict, key: str, where: str, default: float,

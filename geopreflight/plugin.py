@@ -200,7 +200,7 @@ class GeoPreflight:
         profile, requested = self.run.profile, self.run.requested_step
         if self.config.getoption("collectonly"):
             steps = profile.steps if requested == "auto" else [profile.step(requested)]
-            seen: dict[tuple[str, str | None], Row] = {}
+            seen: dict[tuple[str, str | None, str | None], Row] = {}
             for step in steps:
                 for row in plan(step, self.inventory, self.run.site, self.run.method):
                     seen.setdefault(row.key, row)
@@ -246,7 +246,7 @@ class GeoPreflight:
 
     def _context(self, row: Row) -> CheckContext:
         return CheckContext(row.site, self.inventory, self.facts, self.run.profile.name,
-                            self.step or "")
+                            self.step or "", row.host)
 
     def _judge(self, row: Row) -> Result:
         """A row's result as the reports show it: evaluated, then waived where a waiver
@@ -350,11 +350,12 @@ class GeoPreflight:
             return
         profile = self.run.profile
         notes = list(self.notes) + list(self.inventory.notes)
-        hosts = [f"{s.name}: {s.host.target}" for s in self.inventory.sites if s.host]
+        hosts = [f"{s.name}: {s.host.target}" for s in self.inventory.sites
+                 if s.host and not s.host.name]  # `host:`; `hosts:` names every node
         if hosts:
             notes.append(self.run.redactor.text(
                 f"host files were read from one host per site ({', '.join(hosts)}); other "
-                "Rails or Sidekiq nodes of a site were not read"))
+                "Rails or Sidekiq nodes of a site were not read (list them under hosts:)"))
         notes += self._position_notes()
         self.notes = notes  # the terminal summary prints them after this hook
         if not self.results and not (self.position and self.position.undetermined):

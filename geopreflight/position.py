@@ -160,7 +160,7 @@ def judged_plan(profile: Profile, position: Position | None, step_id: str | None
     step in progress; the last step's `completes` (non-blocking) when all is complete."""
     if position is not None and position.complete:
         last = profile.steps[-1]
-        return [Row(r.check, r.site, False, "completes")
+        return [Row(r.check, r.site, False, "completes", r.host)
                 for r in completion_rows(last, inventory, method)
                 if only_site is None or r.site is None or r.site.name == only_site]
     if position is not None and position.undetermined and position.unknown_step:

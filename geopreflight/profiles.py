@@ -65,14 +65,16 @@ class Row:
     site: Site | None
     blocking: bool
     kind: str = "requires"  # the step's list it came from; "during" rows decide IN PROGRESS
+    host: str | None = None  # the node of the site's `hosts:` a per-host check judges
 
     @property
-    def key(self) -> tuple[str, str | None]:
-        return (self.check.id, self.site.name if self.site else None)
+    def key(self) -> tuple[str, str | None, str | None]:
+        return (self.check.id, self.site.name if self.site else None, self.host)
 
     @property
     def test_id(self) -> str:
-        return f"{self.check.id}@{self.site.name if self.site else 'deployment'}"
+        where = self.site.name if self.site else "deployment"
+        return f"{self.check.id}@{where}" + (f"/{self.host}" if self.host else "")
 
 
 def available(directory: Path = PROFILE_DIR) -> list[str]:
@@ -201,8 +203,16 @@ def rows(entries: tuple[Entry, ...], inventory: Inventory, *, blocking: bool,
                 continue
             if entry.check.scope == "pair" and site.role == "primary":
                 continue
-            out.append(Row(entry.check, site, blocking, kind))
+            out += [Row(entry.check, site, blocking, kind, host)
+                    for host in _row_hosts(entry.check, site)]
     return out
+
+
+def _row_hosts(check: CheckMeta, site: Site) -> list[str | None]:
+    """The nodes a site check judges: each named node (`hosts:`) running one of the check's
+    host roles; the site itself (None) for a check read from one node, or for `host:`."""
+    named = [h.name for h in site.nodes(check.host_roles) if h.name] if check.host_roles else []
+    return list(named) or [None]
 
 
 def plan(step: Step, inventory: Inventory, only_site: str | None = None,

@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("up", help="start a lab and write DIR/inventory.yml and DIR/env")
     p.add_argument("--scenario", required=True, help="a built-in name or a YAML file")
     p.add_argument("--dir", required=True)
+    p.add_argument("--ssh", action="store_true",
+                   help="run an sshd and read the host roots over SSH as a sudo user")
     cmd("down", "stop everything a lab runs", site=False)
     sub.add_parser("scenarios", help="list the built-in scenarios")
     sub.add_parser("gc", help="take down every lab whose directory is gone")
@@ -88,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in scenario.builtin_names():
                 print(f"{name:32} {scenario.load(name)['description']}")
         elif args.cmd == "up":
-            lab = deploy.up(args.scenario, Path(args.dir))
+            lab = deploy.up(args.scenario, Path(args.dir), ssh=args.ssh)
             d = Path(lab["dir"])
             print(f"lab {lab['scenario']} up in {lab['up_seconds']}s")
             for s in lab["sites"]:

@@ -22,6 +22,7 @@ import os
 import secrets
 import shutil
 import string
+import subprocess
 import sys
 import tempfile
 import threading
@@ -39,6 +40,7 @@ from lab import (
     procs,
     registry,
     scenario,
+    sshd,
     state,
     tokens,
 )
@@ -46,7 +48,7 @@ from lab.gitlab_api import site_object, status_object
 
 USERNAME = "geopreflight"
 LAB_PROGRAMS = ("docker-registry", "postgres", "initdb", "pg_ctl", "pg_basebackup", "runuser")
-OWN_PATHS = ("lab.json", "inventory.yml", "env", "keys", "run", "sites", "pg")
+OWN_PATHS = ("lab.json", "inventory.yml", "env", "keys", "run", "sites", "pg", "ssh")
 
 
 class LabError(Exception):
@@ -92,6 +94,10 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
                                           "Geo node does not appear to be replicating the "
                                           "database from the primary node."),
             "ports": p, "root": str(lab_dir / "sites" / name / "root"),
+            "nodes": [{"name": n["name"], "roles": list(n.get("roles") or ["rails"]),
+                       "drop": list(n.get("gitlab_rb_drop") or []),
+                       "root": str(lab_dir / "sites" / name / "nodes" / n["name"] / "root")}
+                      for n in s["host"]["nodes"]],
             "run": str(lab_dir / "sites" / name / "run"),
             "external_url": f"http://127.0.0.1:{p['api']}",
             "registry_url": f"http://127.0.0.1:{p['front']}",
@@ -237,6 +243,10 @@ def render_site(lab: dict[str, Any], site: dict[str, Any]) -> None:
     key = Path(site["key_file"]).read_bytes()
     cert = Path(site["cert_file"]).read_bytes()
     hostroot.render(site, _primary(lab), key, cert)
+    for node in site.get("nodes") or []:  # the site's other nodes: its files, as they differ
+        hostroot.render({**site, "root": node["root"],
+                         "host": {**site["host"], "gitlab_rb_drop": node["drop"]}},
+                        _primary(lab), key, cert)
     if site["registry"]["enabled"]:
         registry.write_config(Path(site["run"]) / "registry.yml", _upstream_cfg(lab, site))
 
@@ -353,8 +363,9 @@ def _seed(lab: dict[str, Any]) -> None:
                     oci.copy(src, dst, repo, tag)
 
 
-def up(scenario_ref: str, lab_dir: Path) -> dict[str, Any]:
-    """Start a lab for a scenario in `lab_dir`; returns the lab model."""
+def up(scenario_ref: str, lab_dir: Path, ssh: bool = False) -> dict[str, Any]:
+    """Start a lab for a scenario in `lab_dir`; returns the lab model. With `ssh` (or the
+    scenario's `ssh: true`) the lab runs an sshd and the inventory reads hosts over it."""
     t0 = time.monotonic()
     if not registry.available():
         raise LabError("docker-registry is not installed (apt-get install docker-registry)")
@@ -376,6 +387,11 @@ def up(scenario_ref: str, lab_dir: Path) -> dict[str, Any]:
     postgres.chown_postgres(pg_root)
     (lab_dir / "pg").symlink_to(pg_root)
     lab = build_model(scn, lab_dir, pg_root)
+    if ssh or scn.get("ssh"):
+        try:
+            lab["ssh"] = sshd.setup(lab_dir)
+        except (sshd.SshdError, subprocess.CalledProcessError) as exc:
+            raise LabError(f"the lab's sshd: {exc}") from None
     state.write(lab_dir / "lab.json", lab)
     # after lab.json, so `gc` never mistakes a lab that is coming up for one whose directory
     # is gone; lets `down` find the clusters even without run/
@@ -408,6 +424,11 @@ def up(scenario_ref: str, lab_dir: Path) -> dict[str, Any]:
                                                      Path(s["run"]))
         procs.spawn("daemon", [sys.executable, "-m", "lab.daemon", "--dir", str(lab_dir)], run,
                     cwd=Path(__file__).resolve().parent.parent)
+        if lab.get("ssh"):
+            try:
+                sshd.start(lab["ssh"], run)
+            except sshd.SshdError as exc:
+                raise LabError(str(exc)) from None
         for s in lab["sites"]:
             if s["name"] in reg_pids:
                 registry.wait_ready(s["ports"]["registry"], reg_pids[s["name"]])

@@ -158,6 +158,8 @@ def gitlab_rb(site: dict[str, Any], primary: dict[str, Any] | None) -> str:
     extra = (site.get("host") or {}).get("gitlab_rb_append") or []
     if extra:  # edited after the last reconfigure: not in config.yml or gitlab.yml
         lines += ["", "## added later", *extra]
+    drop = (site.get("host") or {}).get("gitlab_rb_drop") or []  # a node that lacks a setting
+    lines = [ln for ln in lines if not any(f"['{d}']" in ln for d in drop)]
     return "\n".join(lines) + "\n"
 
 

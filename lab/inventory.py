@@ -18,6 +18,24 @@ def env_vars(lab: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _host(lab: dict[str, Any], root: str) -> dict[str, Any]:
+    """A host entry: the root read locally, or over the lab's sshd as its sudo user."""
+    ssh = lab.get("ssh")
+    if not ssh:
+        return {"target": "local://", "root": root}
+    return {"target": ssh["target"], "root": root, "ssh_config": ssh["config"],
+            "ssh_identity_file": ssh["identity"], "sudo": True}
+
+
+def hosts(lab: dict[str, Any], s: dict[str, Any]) -> dict[str, Any]:
+    """`host:` for a one-node site; `hosts:` (the main node and the others) for several."""
+    if not s.get("nodes"):
+        return {"host": _host(lab, s["root"])}
+    return {"hosts": [{"name": "main", **_host(lab, s["root"])}] + [
+        {"name": n["name"], **_host(lab, n["root"]), "roles": n["roles"]}
+        for n in s["nodes"]]}
+
+
 def inventory(lab: dict[str, Any]) -> dict[str, Any]:
     sites = []
     for s in lab["sites"]:
@@ -28,7 +46,7 @@ def inventory(lab: dict[str, Any]) -> dict[str, Any]:
                        "username": s["username"]},
             "registry": {"url": s["registry_url"]},
             "metadata_db": {"dsn_env": s["dsn_env"]},
-            "host": {"target": "local://", "root": s["root"]},
+            **hosts(lab, s),
         })
     return {"deployment": lab["deployment"], "sites": sites,
             "timeouts": {"connect_s": 5, "read_s": 10}}

@@ -22,8 +22,11 @@ A scenario is YAML::
         replication: {enabled: true, failing: [], delay_s: 0,   # secondaries
                       primary_api_url: registry}
         gitlab: {admin_mode: false, hang: false}   # the API stand-in's knobs
-        host: {cluster_json: null, gitlab_rb_append: []}
+        host: {cluster_json: null, gitlab_rb_append: [],
+               nodes: []}            # more nodes of the site: [{name: sidekiq1, roles:
+                                     # [sidekiq], gitlab_rb_drop: [<gitlab_rails key>]}]
         geo_site_name: null          # the Geo site's name in the API (default: name)
+    ssh: false                       # optional: the inventory reads hosts over the lab's sshd
     then:                            # optional: lab actions applied once the lab is up, e.g.
       - import --site us-secondary   # (`python -m lab <line> --dir DIR`); extends adds its own
       - "! import --site ap-secondary --interrupt"   # `!`: an action that fails, as GitLab's does
@@ -61,9 +64,10 @@ SITE_DEFAULTS: dict[str, Any] = {
     "replication": {"enabled": True, "failing": [], "delay_s": 0.0,
                     "primary_api_url": "registry"},
     "gitlab": {"admin_mode": False, "hang": False},
-    "host": {"cluster_json": None, "gitlab_rb_append": []},
+    "host": {"cluster_json": None, "gitlab_rb_append": [], "nodes": []},
     "geo_site_name": None,
 }
+NODE_ROLES = ("rails", "sidekiq", "registry", "database")
 CHOICES = {("registry", "vendor"): ("gitlab", "upstream"),
            ("registry", "token_key"): ("shared", "own"),
            ("registry", "notification_secret"): ("match", "differs"),
@@ -156,6 +160,14 @@ def _check_knobs(s: dict[str, Any], names: list[str], where: str) -> None:
         raise ScenarioError(f"{where}: db.restore_from names unknown site {src!r}")
     if not isinstance(s["host"]["gitlab_rb_append"], list):
         raise ScenarioError(f"{where}: host.gitlab_rb_append must be a list of lines")
+    nodes = s["host"]["nodes"]
+    if not isinstance(nodes, list) or not all(
+            isinstance(n, dict) and re.fullmatch(r"[a-z][a-z0-9-]*", str(n.get("name", "")))
+            and n["name"] != "main" and set(n) <= {"name", "roles", "gitlab_rb_drop"}
+            and set(n.get("roles") or ["rails"]) <= set(NODE_ROLES) for n in nodes):
+        raise ScenarioError(f"{where}: host.nodes must be a list of {{name, roles, "
+                            f"gitlab_rb_drop}} (name lower-case, not main; roles of "
+                            f"{NODE_ROLES})")
 
 
 def load(name_or_file: str) -> dict[str, Any]:
@@ -210,4 +222,4 @@ def load(name_or_file: str) -> dict[str, Any]:
         raise ScenarioError(f"scenario {data['name']!r}: a Geo secondary needs a Geo primary")
     return {"name": data["name"], "description": data.get("description", ""),
             "deployment": data.get("deployment", f"lab-{data['name']}"), "sites": out_sites,
-            "then": _check_then(data)}
+            "then": _check_then(data), "ssh": bool(data.get("ssh", False))}

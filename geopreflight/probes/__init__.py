@@ -31,6 +31,12 @@ class ProbeContext:
     http: Http
     cache: dict[Any, Any] = field(default_factory=dict)
 
+    def close(self) -> None:
+        """Release what the probes opened for this run (SSH connections)."""
+        for value in self.cache.values():
+            if callable(getattr(value, "close", None)):
+                value.close()
+
 
 ProbeFunc = Callable[[ProbeContext, Site | None], tuple[Any, str]]
 
@@ -38,7 +44,7 @@ ProbeFunc = Callable[[ProbeContext, Site | None], tuple[Any, str]]
 @dataclass(frozen=True)
 class Probe:
     key: str
-    scope: str  # "site" or "deployment"
+    scope: str  # "site", "host" (once per node, the node as `site.host`) or "deployment"
     func: ProbeFunc
 
 

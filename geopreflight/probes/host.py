@@ -1,15 +1,25 @@
 """Host files, read through testinfra (any host spec; `local://` for the lab).
 
-`root` prefixes every path so the lab can keep a site's files in a directory. Reads go through
-testinfra's file module; a file that is missing reads as None.
+`root` prefixes every path so the lab can keep a site's files in a directory. Reads go
+through one shell command per file, bounded in time and size; a file that is missing reads as
+None. Over SSH (`ssh://`) each host is logged into once per run: OpenSSH's ControlMaster keeps
+one connection in a private socket, every read reuses it, and the run closes it at the end.
+A failure is one line naming the host and the cause (refused, authentication, host key,
+sudo, permission denied with the path), never testinfra's `CommandResult(...)` repr.
 """
 
 from __future__ import annotations
 
+import os
 import posixpath
+import shutil
+import subprocess
+import tempfile
+import threading
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from ..inventory import Site
+from ..inventory import Host, Site
 from . import ProbeContext, ProbeError, probe
 from .codec import from_json
 from .models import HostConfig, HostVersion
@@ -20,50 +30,122 @@ MANIFESTS = ("/opt/gitlab/version-manifest.json", "/opt/gitlab/version-manifest.
 # certificate and lockfiles: 2 MiB is far above any of them.
 HOST_CAP = 2 * 1024 * 1024
 # One command per file, bounded in time (`timeout`) and size (`head -c`); only a regular file
-# is read, so a FIFO or a link to /dev/zero is an error at once. Works over SSH as well.
-_READ = ('if [ ! -e "$1" ]; then echo missing; elif [ ! -f "$1" ]; then echo not-a-file; '
-         'else echo file; head -c "$2" -- "$1"; fi')
+# is read, so a FIFO or a link to /dev/zero is an error at once. A path that seems missing
+# because a directory on the way cannot be searched is "unreadable", never "missing" (a
+# non-root user would otherwise see no gitlab-cluster.json and trust gitlab.rb).
+_READ = ('f="$1"; if [ -e "$f" ]; then '
+         'if [ ! -f "$f" ]; then echo not-a-file; elif [ ! -r "$f" ]; then echo unreadable; '
+         'else echo file; head -c "$2" -- "$f"; fi; '
+         'else d="$f"; while [ "$d" != "${d%/*}" ]; do d=${d%/*}; [ -e "$d" ] && break; '
+         'done; if [ -e "$d" ] && [ ! -x "$d" ]; then echo unreadable; echo "$d"; '
+         'else echo missing; fi; fi')
+SSH_SCHEMES = ("ssh", "safe-ssh")
+# No prompt can hang a run (BatchMode); a dead connection ends within ~10 s (ServerAlive).
+SSH_ARGS = "-o BatchMode=yes -o ServerAliveInterval=5 -o ServerAliveCountMax=2"
+SSH_CAUSES = (  # ssh's stderr -> the cause, in the words an operator acts on
+    ("Connection refused", "connection refused (is sshd listening on that port?)"),
+    ("Host key verification failed", "the host key is unknown or has changed (check "
+                                     "known_hosts or the ssh_config's UserKnownHostsFile)"),
+    ("REMOTE HOST IDENTIFICATION HAS CHANGED", "the host key has changed (known_hosts)"),
+    ("Permission denied", "authentication failed (the key or user is not accepted)"),
+    ("Could not resolve hostname", "the host name does not resolve"),
+    ("timed out", "the connection timed out (connect_s)"),
+    ("No route to host", "no route to host"),
+    ("Connection closed", "the server closed the connection"),
+)
+_LOCK = threading.Lock()
+
+
+def shown(target: str) -> str:
+    """A target fit for a message: an `ssh://user:password@host` password is dropped."""
+    parts = urlsplit(target)
+    if parts.password is None:
+        return target
+    netloc = (f"{parts.username}@" if parts.username else "") + (parts.hostname or "") + (
+        f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def ssh_cause(stderr: str) -> str:
+    """Why ssh could not run a command, from its stderr, in one line."""
+    for marker, cause in SSH_CAUSES:
+        if marker in stderr:
+            return cause
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    return lines[-1] if lines else "ssh failed with no message"
 
 
 class HostFiles:
-    """One site's host, as testinfra sees it.
+    """One node's files, as testinfra sees it.
 
     >>> import tempfile, pathlib
     >>> d = tempfile.mkdtemp(); _ = (pathlib.Path(d) / "etc").mkdir()
     >>> _ = (pathlib.Path(d) / "etc" / "x").write_text("hi")
-    >>> h = HostFiles("local://", d)
+    >>> h = HostFiles(Host("local://", d))
     >>> h.read("/etc/x"), h.read("/etc/missing")
     ('hi', None)
     """
 
-    def __init__(self, target: str, root: str = "/", timeout_s: float = 10.0) -> None:
+    def __init__(self, host: Host, timeout_s: float = 10.0, connect_s: float = 5.0) -> None:
         import testinfra
 
-        self.target, self.root, self.timeout_s = target, root, timeout_s
+        self.host, self.root, self.timeout_s = host, host.root, timeout_s
+        self.where = f"host {host.label}" + (f" ({shown(host.target)})" if host.name else "")
+        self.target = shown(host.target)
+        self._lock = threading.Lock()
+        self._failed: ProbeError | None = None
+        self._control: str | None = None
+        kwargs: dict[str, Any] = {}
+        for key in ("ssh_config", "ssh_identity_file"):
+            if getattr(host, key):
+                kwargs[key] = os.path.expanduser(getattr(host, key))
+        if urlsplit(host.target).scheme in SSH_SCHEMES:
+            self._control = tempfile.mkdtemp(prefix="gp-ssh-")  # short: a socket path is short
+            kwargs.update(controlpath=posixpath.join(self._control, "c"), controlpersist=60,
+                          timeout=max(1, round(connect_s)), ssh_extra_args=SSH_ARGS)
         try:
-            self._host = testinfra.get_host(target)
+            self._host = testinfra.get_host(host.target, **kwargs)
         except Exception as exc:  # noqa: BLE001 - any backend failure is this probe's error
-            raise ProbeError(f"host {target}: {exc}".splitlines()[0]) from None
+            raise ProbeError(f"{self.where}: {exc}".splitlines()[0]) from None
 
     def path(self, path: str) -> str:
         return posixpath.join(self.root, path.lstrip("/"))
+
+    def _run(self, full: str) -> Any:
+        """One bounded read; a login failure is kept, so a host is tried once per run."""
+        with self._lock:
+            if self._failed is not None:
+                raise self._failed
+            sudo = "sudo -n " if self.host.sudo else ""
+            try:
+                return self._host.run(sudo + "timeout %s sh -c %s sh %s %s",
+                                      f"{self.timeout_s:g}", _READ, full, str(HOST_CAP + 1))
+            except RuntimeError as exc:  # testinfra's ssh backend: exit 255, its CommandResult
+                out = exc.args[0] if exc.args else None
+                why = ssh_cause(getattr(out, "stderr", "") or "")
+                self._failed = ProbeError(f"{self.where}: cannot log in over SSH: {why}", full)
+            except Exception as exc:  # noqa: BLE001
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                self._failed = ProbeError(f"{self.where}: cannot run a command: {first}", full)
+            raise self._failed
 
     def read(self, path: str) -> str | None:
         """The file's text, or None when it does not exist; an error for anything but a
         regular UTF-8 file of at most HOST_CAP bytes read within the timeout."""
         full = self.path(path)
-        try:
-            out = self._host.run("timeout %s sh -c %s sh %s %s", f"{self.timeout_s:g}", _READ,
-                                 full, str(HOST_CAP + 1))
-        except Exception as exc:  # noqa: BLE001
-            raise ProbeError(f"cannot read {full} on {self.target}: "
-                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
-                             full) from None
+        out = self._run(full)
         kind, _, data = out.stdout_bytes.partition(b"\n")
         problem = {124: f"no answer within {self.timeout_s:g} s (read_s)"}.get(out.rc)
-        if problem is None and kind == b"missing":
+        if problem is None and self.host.sudo and out.rc != 0 and kind == b"":
+            problem = f"sudo -n refused ({ssh_cause(out.stderr)}): {_SUDO_HINT}"
+        elif problem is None and kind == b"missing":
             return None
-        if problem is None and kind == b"not-a-file":
+        elif problem is None and kind == b"unreadable":
+            blocked = data.decode(errors="replace").strip() or full
+            problem = (f"permission denied on {blocked} for the login user: "
+                       + ("grant read access" if self.host.sudo else
+                          f"set sudo: true or grant read access ({_SUDO_HINT})"))
+        elif problem is None and kind == b"not-a-file":
             problem = "not a regular file (a FIFO, a device, a directory), so not read"
         elif problem is None and (out.rc != 0 or kind != b"file"):
             problem = f"the read failed (exit {out.rc})"
@@ -74,22 +156,38 @@ class HostFiles:
                 return data.decode()
             except UnicodeDecodeError:
                 problem = "not UTF-8 text"
-        raise ProbeError(f"cannot read {full} on {self.target}: {problem}", full)
+        raise ProbeError(f"cannot read {full} on {self.where}: {problem}", full)
+
+    def close(self) -> None:
+        """End the shared SSH connection (if one was opened) and remove its socket."""
+        if self._control is None:
+            return
+        sock = posixpath.join(self._control, "c")
+        if os.path.exists(sock):
+            subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "geopreflight"],
+                           capture_output=True, timeout=10, check=False)
+        shutil.rmtree(self._control, ignore_errors=True)
+        self._control = None
+
+
+_SUDO_HINT = "see the README, section 'Hosts over SSH'"
 
 
 def host_files(pc: ProbeContext, site: Site) -> HostFiles:
-    """The site's host (one per site and run); an error when the inventory gives none."""
+    """The site's host (`site.host`: the node a host probe was given, else the site's
+    default node), one per node and run; an error when the inventory gives none."""
     if site.host is None:
         raise ProbeError(f"the inventory gives no host for {site.name}, so its files cannot "
                          "be read")
-    key = ("host", site.name)
-    if key not in pc.cache:
-        pc.cache[key] = HostFiles(site.host.target, site.host.root,
-                                  pc.inventory.timeouts.read_s)
-    return pc.cache[key]
+    key = ("host", site.name, site.host.label)
+    with _LOCK:
+        if key not in pc.cache:
+            pc.cache[key] = HostFiles(site.host, pc.inventory.timeouts.read_s,
+                                      pc.inventory.timeouts.connect_s)
+        return pc.cache[key]
 
 
-@probe("host.gitlab_version")
+@probe("host.gitlab_version", scope="host")
 def gitlab_version(pc: ProbeContext, site: Site | None) -> tuple[HostVersion, str]:
     """The installed GitLab version and whether this is a Linux package install."""
     assert site is not None
@@ -98,7 +196,7 @@ def gitlab_version(pc: ProbeContext, site: Site | None) -> tuple[HostVersion, st
     manifest = next((m for m in MANIFESTS if host.read(m) is not None), None)
     return (HostVersion(text.strip() if text else None,
                         "linux-package" if manifest else "unknown", manifest),
-            f"{site.host.target if site.host else ''}{host.path(VERSION_FILE)}")
+            f"{host.target}{host.path(VERSION_FILE)}")
 
 
 # --- registry, Geo and PostgreSQL settings (gitlab.rb, rendered files, lockfiles) -----------
@@ -196,7 +294,7 @@ def _lockfiles(host: HostFiles, config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@probe("host.config")
+@probe("host.config", scope="host")
 def host_config(pc: ProbeContext, site: Site | None) -> tuple[HostConfig, str]:
     """gitlab.rb, gitlab-cluster.json, the rendered config.yml and gitlab.yml, the token
     certificate's digest and the storage lockfiles: only what checks need, secrets as digests."""
@@ -207,6 +305,5 @@ def host_config(pc: ProbeContext, site: Site | None) -> tuple[HostConfig, str]:
              "config_yml": config, "gitlab_yml": _gitlab_yml(host),
              "cert_digest": _digest_file(host, config.get("rootcertbundle")),
              "lockfiles": _lockfiles(host, config)}
-    target = site.host.target if site.host else ""
     paths = ", ".join(host.path(p) for p in (GITLAB_RB, CONFIG_YML, GITLAB_YML))
-    return from_json(HostConfig, value), f"{target}{paths}"
+    return from_json(HostConfig, value), f"{host.target}{paths}"

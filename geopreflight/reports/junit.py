@@ -14,11 +14,13 @@ DEPLOYMENT = "deployment"
 
 def _case(report: RunReport, row, result) -> TestCase:
     site = row.site.name if row.site else DEPLOYMENT
+    where = f"{site} host {row.host}" if row.host else site
     check = row.check
     case = TestCase(
-        name=f"{check.id} [{site}] {check.title} (severity: {check.severity})",
+        name=f"{check.id} [{where}] {check.title} (severity: {check.severity})",
         classname=f"geopreflight.{report.profile.name}.{check.id}",
-        stdout=f"{result.outcome.upper()}: {result.message}\nsite: {site}\nseverity: "
+        stdout=f"{result.outcome.upper()}: {result.message}\nsite: {site}\n"
+               + (f"host: {row.host}\n" if row.host else "") + "severity: "
                f"{check.severity}\nblocking: {str(row.blocking).lower()}\ndoc: {check.doc}",
     )
     detail = "\n".join(filter(None, [

@@ -28,6 +28,7 @@ def build(report: RunReport) -> dict[str, Any]:
         "checks": [{
             "id": row.check.id,
             "site": row.site.name if row.site else None,
+            **({"host": row.host} if row.host else {}),  # a node of the site's hosts:
             "outcome": result.outcome,
             "severity": row.check.severity,
             "blocking": row.blocking,

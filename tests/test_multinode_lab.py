@@ -1,0 +1,98 @@
+"""Several nodes per site (inventory `hosts:`): the inventory's contract, and on the lab a
+secondary whose Sidekiq node lacks the registry replication setting is NOT READY naming that
+node, in summary.json and in the JUnit case name."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from geopreflight.errors import UsageError
+from geopreflight.inventory import HOST_ROLES, load_inventory_text
+from labrun import expect, run_now
+
+ML = "migrate-legacy"
+SITE = """deployment: d
+sites:
+  - name: p
+    role: primary
+    gitlab: {{url: "https://p.example.com", token: t}}
+{extra}
+"""
+
+
+def _load(extra: str):
+    return load_inventory_text(SITE.format(extra=extra), "inv.yml", resolve_secrets=False)
+
+
+def test_hosts_are_named_nodes_with_roles_and_the_registry_node_is_the_default():
+    inv = _load("""    hosts:
+      - {target: "ssh://ops@gitlab-eu-rails1", roles: [rails]}
+      - {target: "ssh://ops@gitlab-eu-sidekiq1", roles: [sidekiq], sudo: true}
+      - {target: "ssh://ops@gitlab-eu-registry1", roles: [registry], ssh_config: ~/.ssh/c,
+         ssh_identity_file: ~/.ssh/geo}""")
+    site = inv.sites[0]
+    assert [h.name for h in site.hosts] == ["gitlab-eu-rails1", "gitlab-eu-sidekiq1",
+                                           "gitlab-eu-registry1"]
+    assert site.host.name == "gitlab-eu-registry1" and site.host.ssh_config == "~/.ssh/c"
+    assert [h.name for h in site.nodes(("rails", "sidekiq"))] == ["gitlab-eu-rails1",
+                                                                 "gitlab-eu-sidekiq1"]
+    assert site.hosts[1].sudo is True and site.hosts[0].sudo is False
+
+
+def test_a_single_host_keeps_its_shape_and_takes_the_ssh_settings():
+    inv = _load("""    host: {target: "ssh://ops@gitlab", sudo: true, ssh_config: /etc/c}""")
+    site = inv.sites[0]
+    assert site.hosts == (site.host,) and site.host.name is None
+    assert site.host.roles == HOST_ROLES and site.host.sudo and site.host.ssh_config == "/etc/c"
+
+
+@pytest.mark.parametrize("extra, words, line", [
+    ("""    host: {target: local://}
+    hosts: [{target: local://}]""", "give host (one node) or hosts", 7),
+    ("""    hosts:
+      - {target: local://, root: /a}
+      - {target: local://, root: /b}""", "the host name 'local://' is used twice", 8),
+    ("""    hosts: [{target: "ssh://a", roles: [web]}]""", "unknown role 'web'", 6),
+    ("""    hosts: [{target: "ssh://a", sudo: "yes"}]""", "sudo: expected true or false", 6),
+    ("""    host: {target: "ssh://a", roles: [rails]}""", "roles: unknown key", 6),
+    ("""    hosts: []""", "expected at least one host", 6),
+])
+def test_bad_hosts_are_exit_4_with_the_file_and_line(extra, words, line):
+    with pytest.raises(UsageError) as exc:
+        _load(extra)
+    assert words in exc.value.message and exc.value.file == "inv.yml"
+    assert exc.value.line == line, (exc.value.line, exc.value.message)
+
+
+@pytest.mark.lab
+def test_a_sidekiq_node_without_the_replication_url_is_not_ready_naming_it(lab):
+    d = lab("multinode-sidekiq-no-url")
+    s = run_now(d, ML, "--step=verify-replication")
+    expect(s, "verify-replication", "NOT_READY")
+    rows = {c.get("host"): c for c in s["checks"] if c["id"] == "HOST-005"}
+    assert set(rows) == {"main", "sidekiq1"}
+    bad = rows["sidekiq1"]
+    assert bad["outcome"] == "fail" and bad["blocking"] and bad["site"] == "us-secondary"
+    assert bad["message"] == "us-secondary host sidekiq1: enabled True, primary_api_url unset"
+    # the node that looks right fails too, naming both nodes
+    assert rows["main"]["outcome"] == "fail"
+    assert "us-secondary host main" in rows["main"]["message"]
+    assert "us-secondary host sidekiq1" in rows["main"]["message"]
+    # the registry's settings are judged on the registry node only
+    assert [c.get("host") for c in s["checks"] if c["id"] == "HOST-002"
+            and c["site"] == "us-secondary"] == ["main"]
+    latest = max((Path(d.dir) / "reports").glob("walk-*/latest/junit.xml"),
+                 key=lambda p: p.stat().st_mtime)  # this run's
+    names = [c.get("name") for c in ET.parse(latest).iter("testcase")]
+    assert any(n.startswith("HOST-005 [us-secondary host sidekiq1]") for n in names), names
+
+
+@pytest.mark.lab
+def test_the_same_site_on_one_node_is_ready_and_its_facts_keep_their_shape(lab):
+    d = lab("multinode")
+    s = run_now(d, ML, "--step=import-secondary")
+    expect(s, "import-secondary", "READY")
+    assert not any("were not read" in n and "us-secondary" in n for n in s["notes"])
