@@ -34,6 +34,7 @@ from lab import (
     inventory,
     metadata,
     oci,
+    pgbouncer,
     ports,
     postgres,
     procs,
@@ -45,7 +46,8 @@ from lab import (
 from lab.gitlab_api import site_object, status_object
 
 USERNAME = "geopreflight"
-LAB_PROGRAMS = ("docker-registry", "postgres", "initdb", "pg_ctl", "pg_basebackup", "runuser")
+LAB_PROGRAMS = ("docker-registry", "postgres", "initdb", "pg_ctl", "pg_basebackup", "runuser",
+                "pgbouncer")
 OWN_PATHS = ("lab.json", "inventory.yml", "env", "keys", "run", "sites", "pg")
 
 
@@ -139,9 +141,9 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
             "dsn": f"postgresql://registry:{cl['password']}@127.0.0.1:{cl['port']}/{dbname}"
                    "?connect_timeout=5",
         })
-        other_db = s["db"].get("inventory_dbname")  # the checker's DSN names another database
-        s["db"]["inventory_dsn"] = s["db"]["dsn"].replace(f"/{dbname}?", f"/{other_db}?") \
-            if other_db else s["db"]["dsn"]
+        _pooler_and_monitor(s["db"], pick)
+        if s["db"].get("pooler"):
+            s["ports"]["pooler"] = s["db"]["port"]
         if kind == "bundled":  # GitLab's own PostgreSQL stays when the registry DB moves out
             s["bundled_pg"] = {"port": cl["port"]}
     return {"scenario": scn["name"], "description": scn["description"],
@@ -319,6 +321,39 @@ def _db_knobs(lab: dict[str, Any]) -> None:
                                   db["dbname"], db["user"])
         postgres.alter_database(cl, db["dbname"], settings=db.get("settings") or {},
                                 owner=db.get("owner"))
+        if db.get("monitor"):
+            postgres.create_monitoring_role(cl, db["monitor"]["user"], db["monitor"]["password"])
+
+
+def _pooler_and_monitor(db: dict[str, Any], pick: Any) -> None:
+    """The routes that are not the lab's own: with `db.pooler`, the registry (config.yml) and
+    the checker reach the database through PgBouncer at its own port (`dsn` stays direct,
+    for the lab's own writes); with `db.monitoring_role`, the checker connects as a
+    read-only monitoring role instead of the registry's user."""
+    port, user, password = db["port"], db["user"], db["password"]
+    if db.get("pooler"):
+        db["direct_port"], port = port, pick()
+        db["port"] = port
+    if db.get("monitoring_role"):
+        user, password = "monitor_" + new_secret(6).lower(), new_secret(20)
+        db["monitor"] = {"user": user, "password": password}
+    dbname = db.get("inventory_dbname") or db["dbname"]  # the checker's DSN names another
+    db["inventory_dsn"] = (f"postgresql://{user}:{password}@127.0.0.1:{port}/{dbname}"
+                           "?connect_timeout=5")
+
+
+def _poolers(lab: dict[str, Any]) -> None:
+    """Start each site's PgBouncer (after the databases and roles exist)."""
+    for s in lab["sites"]:
+        db = s["db"]
+        if not db.get("pooler"):
+            continue
+        users = {db["user"]: db["password"]}
+        if db.get("monitor"):
+            users[db["monitor"]["user"]] = db["monitor"]["password"]
+        dbnames = sorted({db["dbname"], db.get("inventory_dbname") or db["dbname"]})
+        pgbouncer.start(s["name"], Path(lab["pg_root"]) / s["name"] / "pgbouncer",
+                        Path(lab["dir"]) / "run", db["port"], db["direct_port"], dbnames, users)
 
 
 # -- up / down -------------------------------------------------------------------------------------
@@ -442,6 +477,7 @@ def up(scenario_ref: str, lab_dir: Path) -> dict[str, Any]:
         _log("modes applied", t0)
         _db_knobs(lab)
         _log("database knobs applied", t0)
+        _poolers(lab)
         _wait_daemon(lab, run)
         _log("daemon up", t0)
         lab["status"] = "up"

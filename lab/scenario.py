@@ -57,7 +57,8 @@ SITE_DEFAULTS: dict[str, Any] = {
                  "token_key": "shared", "notification_secret": "match",
                  "notifications": None},
     "db": {"placement": "external", "migrated": True, "settings": {}, "owner": None,
-           "restore_from": None, "inventory_dbname": None, "empty": False},
+           "restore_from": None, "inventory_dbname": None, "empty": False,
+           "pooler": None, "monitoring_role": False},
     "replication": {"enabled": True, "failing": [], "delay_s": 0.0,
                     "primary_api_url": "registry"},
     "gitlab": {"admin_mode": False, "hang": False},
@@ -69,7 +70,9 @@ CHOICES = {("registry", "vendor"): ("gitlab", "upstream"),
            ("registry", "notification_secret"): ("match", "differs"),
            ("registry", "notifications"): (None, True, False),
            ("replication", "primary_api_url"): ("registry", "gitlab", "unset"),
-           ("host", "cluster_json"): (None, "primary", "secondary")}
+           ("host", "cluster_json"): (None, "primary", "secondary"),
+           ("db", "pooler"): (None, "pgbouncer"),
+           ("db", "monitoring_role"): (False, True)}
 DB_SETTINGS = ("bytea_output", "default_transaction_read_only")
 MAX_SECONDARIES = 7
 
