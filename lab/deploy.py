@@ -326,14 +326,15 @@ def _db_knobs(lab: dict[str, Any]) -> None:
 
 
 def _pooler_and_monitor(db: dict[str, Any], pick: Any) -> None:
-    """The routes that are not the lab's own: with `db.pooler`, the registry (config.yml) and
-    the checker reach the database through PgBouncer at its own port (`dsn` stays direct,
-    for the lab's own writes); with `db.monitoring_role`, the checker connects as a
-    read-only monitoring role instead of the registry's user."""
+    """The routes that are not the lab's own (`dsn` stays direct, for the lab's writes):
+    with `db.pooler`, the registry (config.yml) reaches the database through PgBouncer at
+    its own port, and so does the checker unless `db.pooler_route` is `registry`; with
+    `db.monitoring_role`, the checker connects as a read-only monitoring role instead of the
+    registry's user."""
     port, user, password = db["port"], db["user"], db["password"]
     if db.get("pooler"):
-        db["direct_port"], port = port, pick()
-        db["port"] = port
+        db["direct_port"], db["port"] = port, pick()
+        port = db["port"] if db.get("pooler_route") == "both" else port
     if db.get("monitoring_role"):
         user, password = "monitor_" + new_secret(6).lower(), new_secret(20)
         db["monitor"] = {"user": user, "password": password}

@@ -58,7 +58,7 @@ SITE_DEFAULTS: dict[str, Any] = {
                  "notifications": None},
     "db": {"placement": "external", "migrated": True, "settings": {}, "owner": None,
            "restore_from": None, "inventory_dbname": None, "empty": False,
-           "pooler": None, "monitoring_role": False},
+           "pooler": None, "pooler_route": "both", "monitoring_role": False},
     "replication": {"enabled": True, "failing": [], "delay_s": 0.0,
                     "primary_api_url": "registry"},
     "gitlab": {"admin_mode": False, "hang": False},
@@ -72,6 +72,7 @@ CHOICES = {("registry", "vendor"): ("gitlab", "upstream"),
            ("replication", "primary_api_url"): ("registry", "gitlab", "unset"),
            ("host", "cluster_json"): (None, "primary", "secondary"),
            ("db", "pooler"): (None, "pgbouncer"),
+           ("db", "pooler_route"): ("both", "registry"),
            ("db", "monitoring_role"): (False, True)}
 DB_SETTINGS = ("bytea_output", "default_transaction_read_only")
 MAX_SECONDARIES = 7
