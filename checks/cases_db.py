@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from geopreflight.cases import FAILED, SAME_AS, Case, config_yml, db, rb
+from geopreflight.cases import FAILED, SAME_AS, Case, config_yml, db, geo_status, rb
 
 P, S = "eu-primary", "us-secondary"
 DB_FAILED = {("db.server", S): FAILED("connection to the server refused")}
@@ -31,7 +31,8 @@ CASES: list[Case] = [
     Case("DB-001", "error", S, "legacy-both", DB_FAILED,
          "an unreachable database is an error that says why", message="refused"),
     # DB-002: PostgreSQL 15 or later (enforced from registry 4.39)
-    Case("DB-002", "pass", S, "legacy-both", {}, "PostgreSQL 15.18", message=">= 15"),
+    Case("DB-002", "pass", S, "legacy-both", {}, "PostgreSQL 15.18 under GitLab 17.10",
+         message="the registry's 15 (binding for GitLab 17.10.2-ee)"),
     Case("DB-002", "fail", S, "legacy-both", PG14, "PostgreSQL 14 under registry 4.39",
          message="registry 4.39.0-gitlab needs 15 or later"),
     Case("DB-002", "fail", S, "legacy-both",
@@ -42,6 +43,21 @@ CASES: list[Case] = [
                                               "4.38.2-gitlab"},
          "PostgreSQL 14 under registry 4.38: documented, not enforced yet",
          message="predates the enforced floor"),
+    Case("DB-002", "warn", S, "legacy-both", {geo_status(2, "version"): "18.3.1-ee"},
+         "PostgreSQL 15 passes the registry's floor but not GitLab 18's minimum 16",
+         message="below GitLab 18.3.1-ee's supported minimum 16 (UNVERIFIED)", name="gitlab-18"),
+    Case("DB-002", "warn", S, "legacy-both",
+         {geo_status(2, "version"): "19.0.1-ee", db(S, "version_num"): 160004,
+          db(S, "version"): "16.4"},
+         "GitLab 19 needs PostgreSQL 17", message="supported minimum 17 (GitLab",
+         name="gitlab-19"),
+    Case("DB-002", "pass", S, "legacy-both",
+         {geo_status(2, "version"): "18.3.1-ee", db(S, "version_num"): 160004,
+          db(S, "version"): "16.4"},
+         "PostgreSQL 16 under GitLab 18", message="GitLab 18.3.1-ee's 16", name="gitlab-18"),
+    Case("DB-002", "warn", S, "legacy-both", {("geo.statuses", None): FAILED("HTTP 500")},
+         "the site's GitLab version unknown: GitLab's minimum is not judged, and says so",
+         message="GitLab's own minimum not judged", name="gitlab-unknown"),
     Case("DB-002", "error", S, "legacy-both", DB_FAILED, "the database did not answer"),
     # DB-003: each site's own, independent cluster
     Case("DB-003", "pass", S, "legacy-both", {}, "different system_identifiers",

@@ -12,6 +12,7 @@ from geopreflight.versions import at_least
 
 from . import GEO_PAGE, METADATA_DB_PAGE
 from . import _views as sv
+from ._geo import own_version
 from ._rules import normal_host
 
 TROUBLESHOOTING = ("https://docs.gitlab.com/administration/packages/"
@@ -37,10 +38,31 @@ def test_db_001_database_reachable(ctx: CheckContext) -> str:
             f"(system_identifier {info.system_identifier})")
 
 
+# GitLab's own PostgreSQL minimum by GitLab version, newest first (fact sheet, B1 notes):
+# 19.0: "The minimum supported version of PostgreSQL is now version 17" (GitLab 19 upgrade
+# notes); 18.x: 16, which the stored requirements table marks "proposed in epic 12172"
+# (UNVERIFIED as final). Before 18 GitLab's minimum (14, UNVERIFIED here) is below the
+# registry's enforced 15, so the registry's floor is the binding one.
+GITLAB_PG_MINIMUM = (("19.0", 170000, "17", ""), ("18.0", 160000, "16", " (UNVERIFIED)"))
+
+
+def gitlab_pg_minimum(gitlab_version: str) -> tuple[int, str, str] | None:
+    """GitLab's own PostgreSQL minimum for a GitLab version (None: the registry's floor
+    binds).
+
+    >>> [gitlab_pg_minimum(v) for v in ("17.10.2-ee", "18.3.1-ee", "19.0.0-ee")]
+    [None, (160000, '16', ' (UNVERIFIED)'), (170000, '17', '')]
+    """
+    for since, num, shown, mark in GITLAB_PG_MINIMUM:
+        if at_least(gitlab_version, since):
+            return num, shown, mark
+    return None
+
+
 def pg_floor(version_num: int, registry_version: str | None) -> Outcome:
-    """DB-002's rule (fact sheet B1, F3): `pass` at PostgreSQL 15 or later; below it `warn`
-    for a registry older than 4.39 (the floor is documented, not enforced), else `fail`
-    (4.39+ refuses to start; an unknown version counts as enforcing).
+    """DB-002's registry rule (fact sheet B1, F3): `pass` at PostgreSQL 15 or later; below it
+    `warn` for a registry older than 4.39 (the floor is documented, not enforced), else
+    `fail` (4.39+ refuses to start; an unknown version counts as enforcing).
 
     >>> def floor(*cases): return [pg_floor(n, v).value for n, v in cases]
     >>> floor((150004, "4.39.0-gitlab"), (160002, None))
@@ -58,12 +80,18 @@ def pg_floor(version_num: int, registry_version: str | None) -> Outcome:
     return Outcome.FAIL
 
 
-@check("DB-002", title="PostgreSQL is at least the registry's floor", severity="critical",
+@check("DB-002", title="PostgreSQL is at least the registry's floor and GitLab's minimum",
+       severity="critical",
        rationale="Registry v4.39 and later refuse to start on PostgreSQL older than 15.0 "
-                 "(MinPostgresqlVersion; fact sheet, B1 and F3). The registry version comes "
-                 "from its Gitlab-Container-Registry-Version header.",
-       remediation="Upgrade the registry's PostgreSQL to 15 or later (and within GitLab's own "
-                   "PostgreSQL range) before enabling or importing the metadata database.",
+                 "(MinPostgresqlVersion; fact sheet, B1 and F3): below it a fail. GitLab's "
+                 "own minimum moves with its version: 16 for GitLab 18 (UNVERIFIED: the "
+                 "requirements table marks it proposed), 17 for GitLab 19 (upgrade notes); "
+                 "below it a warning (https://docs.gitlab.com/install/requirements/). The "
+                 "registry version comes from its Gitlab-Container-Registry-Version header, "
+                 "GitLab's from the site's own report (Geo status or /api/v4/metadata).",
+       remediation="Upgrade the registry's PostgreSQL to 15 or later, and to GitLab's minimum "
+                   "for the GitLab version the site runs, before enabling or importing the "
+                   "metadata database.",
        doc=METADATA_DB_PAGE)
 def test_db_002_postgresql_at_least_floor(ctx: CheckContext) -> str:
     info = sv.db(ctx)
@@ -73,15 +101,29 @@ def test_db_002_postgresql_at_least_floor(ctx: CheckContext) -> str:
         reg_version = None
     shown = info.version
     verdict = pg_floor(info.version_num, reg_version)
-    if verdict == Outcome.PASS:
-        return f"PostgreSQL {shown} >= {PG_FLOOR}"
+    if verdict == Outcome.FAIL:
+        raise Fail(f"{ctx.site.name}'s registry metadata database runs PostgreSQL {shown}; "
+                   f"registry {reg_version or '(version unknown)'} needs {PG_FLOOR} or later",
+                   observed=shown, expected=f">= {PG_FLOOR}")
     if verdict == Outcome.WARN:
         raise Warn(f"{ctx.site.name}'s registry {reg_version} predates the enforced floor, but "
                    f"PostgreSQL {shown} is below the documented {PG_FLOOR}; upgrade it",
                    observed=shown, expected=f">= {PG_FLOOR}")
-    raise Fail(f"{ctx.site.name}'s registry metadata database runs PostgreSQL {shown}; registry "
-               f"{reg_version or '(version unknown)'} needs {PG_FLOOR} or later",
-               observed=shown, expected=f">= {PG_FLOOR}")
+    try:
+        gitlab = own_version(ctx, ctx.site)
+    except (CannotEvaluate, FactError) as exc:
+        raise Warn(f"PostgreSQL {shown} >= {PG_FLOOR} (the registry's floor); GitLab's own "
+                   f"minimum not judged: the site's GitLab version is unknown ({exc})",
+                   observed=shown, expected="GitLab's minimum for its version") from None
+    minimum = gitlab_pg_minimum(gitlab.version)
+    if minimum and info.version_num < minimum[0]:
+        raise Warn(f"{ctx.site.name}'s registry metadata database runs PostgreSQL {shown}, "
+                   f"below GitLab {gitlab.version}'s supported minimum {minimum[1]}"
+                   f"{minimum[2]} (GitLab version from {gitlab.source})",
+                   observed=shown, expected=f">= {minimum[1]} for GitLab {gitlab.version}")
+    floor = f"GitLab {gitlab.version}'s {minimum[1]}{minimum[2]}" if minimum else \
+        f"the registry's {PG_FLOOR} (binding for GitLab {gitlab.version})"
+    return f"PostgreSQL {shown} >= {floor}"
 
 
 def same_instance_evidence(a: DbServer, b: DbServer) -> list[str]:
