@@ -220,6 +220,7 @@ def standin_state(lab: dict[str, Any], site: dict[str, Any]) -> dict[str, Any]:
             obj = site_object(s["geo_id"], s.get("geo_site_name") or s["name"], s["external_url"],
                               primary=s["geo"] == "primary", api_base=base)
             obj["current"] = s is site
+            obj.update(s.get("geo_settings") or {})  # the scenario's Geo site settings
             st["geo_sites"].append(obj)
             failing = sum(1 for r in {r for r, _ in _images(site)}
                           if any(__import__("fnmatch").fnmatch(r, p)

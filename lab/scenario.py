@@ -64,7 +64,10 @@ SITE_DEFAULTS: dict[str, Any] = {
     "gitlab": {"admin_mode": False, "hang": False},
     "host": {"cluster_json": None, "gitlab_rb_append": []},
     "geo_site_name": None,
+    "geo_settings": {},  # Geo sites API fields of this site: enabled, selective sync, capacity
 }
+GEO_SETTINGS = ("enabled", "selective_sync_type", "selective_sync_namespace_ids",
+                "container_repositories_max_capacity")
 CHOICES = {("registry", "vendor"): ("gitlab", "upstream"),
            ("registry", "token_key"): ("shared", "own"),
            ("registry", "notification_secret"): ("match", "differs"),
@@ -158,6 +161,10 @@ def _check_knobs(s: dict[str, Any], names: list[str], where: str) -> None:
     src = s["db"]["restore_from"]
     if src is not None and (src not in names or src == s["name"]):
         raise ScenarioError(f"{where}: db.restore_from names unknown site {src!r}")
+    unknown = set(s["geo_settings"] or {}) - set(GEO_SETTINGS)
+    if unknown:
+        raise ScenarioError(f"{where}: geo_settings.{sorted(unknown)[0]} is not one of "
+                            f"{GEO_SETTINGS}")
     if not isinstance(s["host"]["gitlab_rb_append"], list):
         raise ScenarioError(f"{where}: host.gitlab_rb_append must be a list of lines")
 
