@@ -84,7 +84,14 @@ def config_yml(ctx: CheckContext, site: Site | None = None) -> ConfigYml:
 
 
 def lockfiles(ctx: CheckContext, site: Site | None = None) -> Lockfiles:
-    return host(ctx, site).lockfiles
+    """The host's lockfiles; on object storage, the bucket's (`storage.lockfiles`, read
+    with `registry.storage`), and when neither is readable, the host's reason."""
+    s = _site(ctx, site)
+    locks = host(ctx, s).lockfiles
+    if locks.readable or not ctx.facts.has("storage.lockfiles", s.name):
+        return locks
+    bucket: Lockfiles = ctx.fact("storage.lockfiles", s)
+    return bucket if bucket.readable else Lockfiles(False, why=f"{locks.why}; {bucket.why}")
 
 
 def filesystem_lock(locks: Lockfiles) -> bool | None:

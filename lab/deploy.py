@@ -39,6 +39,7 @@ from lab import (
     postgres,
     procs,
     registry,
+    s3,
     scenario,
     state,
     tokens,
@@ -83,6 +84,7 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
     geo_ids = iter(range(1, 100))
     ordered = sorted(scn["sites"], key=lambda s: s["geo"] != "primary")
     ids = {s["name"]: next(geo_ids) for s in ordered if s["geo"] != "none"}
+    s3_port = 0
     for spec in scn["sites"]:
         s = dict(spec)
         name = s["name"]
@@ -108,6 +110,12 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
             "replication": dict(s["replication"]), "gitlab": dict(s["gitlab"]),
         })
         s.update(_site_keys(s, lab_dir))
+        if s["registry"].get("storage") == "s3":  # one bucket per site on the lab's S3 server
+            s3_port = s3_port or pick()
+            s["s3"] = {"endpoint": f"http://127.0.0.1:{s3_port}", "region": s3.REGION,
+                       "bucket": f"registry-{name}", "accesskey": "AKIA" + new_secret(16),
+                       "secretkey": new_secret(40), "port": s3_port}
+            s["ports"]["s3"] = s3_port
         # what gitlab.yml (Rails) expects in the geo_event endpoint's Authorization
         s["rails_notification_secret"] = (
             new_secret(32) if s["registry"]["notification_secret"] == "differs"
@@ -148,6 +156,7 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
             s["bundled_pg"] = {"port": cl["port"]}
     return {"scenario": scn["name"], "description": scn["description"],
             "deployment": scn["deployment"], "dir": str(lab_dir), "pg_root": str(pg_root),
+            "inventory_storage": scn.get("inventory_storage", True),
             "key_file": str(lab_dir / "keys" / "gitlab-registry.key"),
             "cert_file": str(lab_dir / "keys" / "gitlab-registry.crt"),
             "sites": sites, "clusters": list(clusters.values()), "status": "starting"}
@@ -247,12 +256,17 @@ def render_site(lab: dict[str, Any], site: dict[str, Any]) -> None:
 def _upstream_cfg(lab: dict[str, Any], site: dict[str, Any],
                   read_only: bool | None = None) -> dict[str, Any]:
     notes = hostroot.notifications(site)
-    return registry.upstream_config(
+    cfg = registry.upstream_config(
         addr=site["registry_http_addr"], debug_addr=site["registry_debug_addr"],
         storage_root=Path(site["root"]) / hostroot.STORAGE,
         realm=f"{site['external_url']}/jwt/auth", cert=Path(site["cert_file"]),
         read_only=site["registry"]["read_only"] if read_only is None else read_only,
         http_secret=site["http_secret"], notifications=notes, site=site["name"])
+    if site.get("s3"):  # the site's bucket instead of the host's filesystem
+        del cfg["storage"]["filesystem"]
+        cfg["storage"]["s3"] = s3.driver_config(site["s3"])
+        cfg["storage"]["redirect"] = {"disable": True}  # blobs through the registry, no 307
+    return cfg
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------------
@@ -433,6 +447,12 @@ def up(scenario_ref: str, lab_dir: Path) -> dict[str, Any]:
                 (lab["key_file"], lab["cert_file"])}:
             tokens.generate(Path(pair[0]), Path(pair[1]))
         _log("keys", t0)
+        buckets = [s["s3"] for s in lab["sites"] if s.get("s3")]
+        if buckets:
+            s3.start(run, buckets[0]["port"])
+            for b in buckets:
+                s3.create_bucket(b)
+            _log("S3 server and buckets", t0)
         reg_pids = {}
         for s in lab["sites"]:
             Path(s["run"]).mkdir(parents=True, exist_ok=True)
@@ -465,6 +485,12 @@ def up(scenario_ref: str, lab_dir: Path) -> dict[str, Any]:
             if not s["registry"]["enabled"]:
                 continue
             root = Path(s["root"])
+            if s.get("s3"):  # the lab imports only from a filesystem: legacy or prefer here
+                has_data = s3.has_repositories(s["s3"])
+                lock = has_data and s["registry"]["lockfile"]
+                s3.set_lockfile(s["s3"], "filesystem-in-use" if lock else (
+                    "database-in-use" if s["registry"]["mode"] != "legacy" else None))
+                continue
             has_data = bool(metadata.tagged_images(root / hostroot.STORAGE))
             if s["registry"]["mode"] == "database":
                 if has_data and not s["db"]["empty"]:

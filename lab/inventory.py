@@ -15,7 +15,21 @@ def env_vars(lab: dict[str, Any]) -> dict[str, str]:
     for s in lab["sites"]:
         out[s["token_env"]] = s["token"]
         out[s["dsn_env"]] = s["db"].get("inventory_dsn") or s["db"]["dsn"]
+        if s.get("s3"):
+            out[f"{s['slug']}_S3_KEY"] = s["s3"]["accesskey"]
+            out[f"{s['slug']}_S3_SECRET"] = s["s3"]["secretkey"]
     return out
+
+
+def _storage(lab: dict[str, Any], s: dict[str, Any]) -> dict[str, Any]:
+    """`registry.storage` for a site on the lab's S3, unless the scenario leaves it out
+    (`inventory_storage: false`: the checker then has no read access to the bucket)."""
+    if not s.get("s3") or lab.get("inventory_storage") is False:
+        return {}
+    return {"storage": {"s3": {"endpoint": s["s3"]["endpoint"], "bucket": s["s3"]["bucket"],
+                               "region": s["s3"]["region"],
+                               "access_key_env": f"{s['slug']}_S3_KEY",
+                               "secret_key_env": f"{s['slug']}_S3_SECRET"}}}
 
 
 def inventory(lab: dict[str, Any]) -> dict[str, Any]:
@@ -26,7 +40,7 @@ def inventory(lab: dict[str, Any]) -> dict[str, Any]:
             "role": s["role"],
             "gitlab": {"url": s["external_url"], "token_env": s["token_env"],
                        "username": s["username"]},
-            "registry": {"url": s["registry_url"]},
+            "registry": {"url": s["registry_url"], **_storage(lab, s)},
             "metadata_db": {"dsn_env": s["dsn_env"]},
             "host": {"target": "local://", "root": s["root"]},
         })

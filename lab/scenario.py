@@ -55,7 +55,7 @@ SITE_DEFAULTS: dict[str, Any] = {
     "registry": {"enabled": True, "mode": "legacy", "read_only": False, "images": [],
                  "version": "4.39.0-gitlab", "vendor": "gitlab", "lockfile": True,
                  "token_key": "shared", "notification_secret": "match",
-                 "notifications": None},
+                 "notifications": None, "storage": "filesystem"},
     "db": {"placement": "external", "migrated": True, "settings": {}, "owner": None,
            "restore_from": None, "inventory_dbname": None, "empty": False,
            "pooler": None, "pooler_route": "both", "monitoring_role": False},
@@ -74,6 +74,7 @@ CHOICES = {("registry", "vendor"): ("gitlab", "upstream"),
            ("registry", "notifications"): (None, True, False),
            ("replication", "primary_api_url"): ("registry", "gitlab", "unset"),
            ("host", "cluster_json"): (None, "primary", "secondary"),
+           ("registry", "storage"): ("filesystem", "s3"),
            ("db", "pooler"): (None, "pgbouncer"),
            ("db", "pooler_route"): ("both", "registry"),
            ("db", "monitoring_role"): (False, True)}
@@ -221,4 +222,5 @@ def load(name_or_file: str) -> dict[str, Any]:
         raise ScenarioError(f"scenario {data['name']!r}: a Geo secondary needs a Geo primary")
     return {"name": data["name"], "description": data.get("description", ""),
             "deployment": data.get("deployment", f"lab-{data['name']}"), "sites": out_sites,
-            "then": _check_then(data)}
+            "then": _check_then(data),
+            "inventory_storage": bool(data.get("inventory_storage", True))}

@@ -394,6 +394,7 @@ FACT_MODELS: dict[str, Any] = {
     "db.registry_route": DbRoute,
     "host.gitlab_version": HostVersion,
     "host.config": HostConfig,
+    "storage.lockfiles": Lockfiles,  # the bucket's, with registry.storage
     "canary.pushed": CanaryPushed,
     "canary.seen": CanarySeen,
     "attestations": Attestations,
