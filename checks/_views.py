@@ -181,15 +181,11 @@ def table(ctx: CheckContext, name: str, site: Site | None = None) -> DbTable:
 def has_data(ctx: CheckContext, site: Site | None = None) -> tuple[bool, str]:
     """Whether the registry holds at least one repository, and from where that was read.
 
-    Legacy mode: the catalog's first page (`n=1`). Database mode: rows in `repositories`.
+    In every mode, what the registry itself serves: its catalog's first page (`n=1`), which
+    a GitLab registry answers from its metadata database in database mode; never the rows
+    behind the inventory's DSN, which may not be the database the registry uses.
     """
     s = _site(ctx, site)
-    agreed, sources = mode(ctx, s)
-    if agreed == "database":
-        rows = table(ctx, "repositories", s).rows or 0
-        return rows > 0, f"{rows} row(s) in repositories"
-    if agreed != "legacy":
-        raise CannotEvaluate(f"{s.name}: the metadata mode is unclear ({describe(sources)})")
     n = ctx.fact("registry.catalog", s).repositories_on_first_page
     return n > 0, f"the catalog's first page lists {n} repository(ies)"
 
