@@ -42,6 +42,7 @@ from lab import (
     s3,
     scenario,
     state,
+    tls,
     tokens,
 )
 from lab.gitlab_api import site_object, status_object
@@ -85,6 +86,7 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
     ordered = sorted(scn["sites"], key=lambda s: s["geo"] != "primary")
     ids = {s["name"]: next(geo_ids) for s in ordered if s["geo"] != "none"}
     s3_port = 0
+    scheme = "https" if scn.get("tls") else "http"
     for spec in scn["sites"]:
         s = dict(spec)
         name = s["name"]
@@ -97,8 +99,8 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
                                           "database from the primary node."),
             "ports": p, "root": str(lab_dir / "sites" / name / "root"),
             "run": str(lab_dir / "sites" / name / "run"),
-            "external_url": f"http://127.0.0.1:{p['api']}",
-            "registry_url": f"http://127.0.0.1:{p['front']}",
+            "external_url": f"{scheme}://127.0.0.1:{p['api']}",
+            "registry_url": f"{scheme}://127.0.0.1:{p['front']}",
             "registry_http_addr": f"127.0.0.1:{p['registry']}",
             "registry_debug_addr": f"127.0.0.1:{p['debug']}",
             "username": USERNAME,
@@ -157,6 +159,7 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
     return {"scenario": scn["name"], "description": scn["description"],
             "deployment": scn["deployment"], "dir": str(lab_dir), "pg_root": str(pg_root),
             "inventory_storage": scn.get("inventory_storage", True),
+            "tls": bool(scn.get("tls")), "inventory_ca": scn.get("inventory_ca", True),
             "key_file": str(lab_dir / "keys" / "gitlab-registry.key"),
             "cert_file": str(lab_dir / "keys" / "gitlab-registry.crt"),
             "sites": sites, "clusters": list(clusters.values()), "status": "starting"}
@@ -446,6 +449,8 @@ def up(scenario_ref: str, lab_dir: Path) -> dict[str, Any]:
         for pair in {(s["key_file"], s["cert_file"]) for s in lab["sites"]} | {
                 (lab["key_file"], lab["cert_file"])}:
             tokens.generate(Path(pair[0]), Path(pair[1]))
+        if lab["tls"]:  # the lab's own clients get tls.client_env; `up` itself needs none
+            tls.generate(lab_dir)
         _log("keys", t0)
         buckets = [s["s3"] for s in lab["sites"] if s.get("s3")]
         if buckets:

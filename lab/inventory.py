@@ -32,6 +32,14 @@ def _storage(lab: dict[str, Any], s: dict[str, Any]) -> dict[str, Any]:
                                "secret_key_env": f"{s['slug']}_S3_SECRET"}}}
 
 
+def _ca(lab: dict[str, Any]) -> dict[str, Any]:
+    """`gitlab.ca_bundle`: the lab's CA when it serves HTTPS, unless the scenario leaves it
+    out (`inventory_ca: false`: the checker then cannot verify the certificates)."""
+    if not lab.get("tls") or lab.get("inventory_ca") is False:
+        return {}
+    return {"ca_bundle": str(Path(lab["dir"]) / "keys" / "tls-ca.pem")}
+
+
 def inventory(lab: dict[str, Any]) -> dict[str, Any]:
     sites = []
     for s in lab["sites"]:
@@ -39,7 +47,7 @@ def inventory(lab: dict[str, Any]) -> dict[str, Any]:
             "name": s["name"],
             "role": s["role"],
             "gitlab": {"url": s["external_url"], "token_env": s["token_env"],
-                       "username": s["username"]},
+                       "username": s["username"], **_ca(lab)},
             "registry": {"url": s["registry_url"], **_storage(lab, s)},
             "metadata_db": {"dsn_env": s["dsn_env"]},
             "host": {"target": "local://", "root": s["root"]},

@@ -223,4 +223,6 @@ def load(name_or_file: str) -> dict[str, Any]:
     return {"name": data["name"], "description": data.get("description", ""),
             "deployment": data.get("deployment", f"lab-{data['name']}"), "sites": out_sites,
             "then": _check_then(data),
-            "inventory_storage": bool(data.get("inventory_storage", True))}
+            "inventory_storage": bool(data.get("inventory_storage", True)),
+            "tls": bool(data.get("tls", False)),
+            "inventory_ca": bool(data.get("inventory_ca", True))}
