@@ -84,7 +84,14 @@ def config_yml(ctx: CheckContext, site: Site | None = None) -> ConfigYml:
 
 
 def lockfiles(ctx: CheckContext, site: Site | None = None) -> Lockfiles:
-    return host(ctx, site).lockfiles
+    """The host's lockfiles; on object storage, the bucket's (`storage.lockfiles`, read
+    with `registry.storage`), and when neither is readable, the host's reason."""
+    s = _site(ctx, site)
+    locks = host(ctx, s).lockfiles
+    if locks.readable or not ctx.facts.has("storage.lockfiles", s.name):
+        return locks
+    bucket: Lockfiles = ctx.fact("storage.lockfiles", s)
+    return bucket if bucket.readable else Lockfiles(False, why=f"{locks.why}; {bucket.why}")
 
 
 def filesystem_lock(locks: Lockfiles) -> bool | None:
@@ -174,15 +181,11 @@ def table(ctx: CheckContext, name: str, site: Site | None = None) -> DbTable:
 def has_data(ctx: CheckContext, site: Site | None = None) -> tuple[bool, str]:
     """Whether the registry holds at least one repository, and from where that was read.
 
-    Legacy mode: the catalog's first page (`n=1`). Database mode: rows in `repositories`.
+    In every mode, what the registry itself serves: its catalog's first page (`n=1`), which
+    a GitLab registry answers from its metadata database in database mode; never the rows
+    behind the inventory's DSN, which may not be the database the registry uses.
     """
     s = _site(ctx, site)
-    agreed, sources = mode(ctx, s)
-    if agreed == "database":
-        rows = table(ctx, "repositories", s).rows or 0
-        return rows > 0, f"{rows} row(s) in repositories"
-    if agreed != "legacy":
-        raise CannotEvaluate(f"{s.name}: the metadata mode is unclear ({describe(sources)})")
     n = ctx.fact("registry.catalog", s).repositories_on_first_page
     return n > 0, f"the catalog's first page lists {n} repository(ies)"
 

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from geopreflight.cases import FAILED, SAME_AS, Case, config_yml, db, rb
+from geopreflight.cases import FAILED, SAME_AS, Case, config_yml, db, geo_status, rb
 
 P, S = "eu-primary", "us-secondary"
 DB_FAILED = {("db.server", S): FAILED("connection to the server refused")}
 PG14 = {db(S, "version_num"): 140011, db(S, "version"): "14.11"}
 NO_CONFIG = {config_yml(S, "present"): False}
 PRIMARY_SYSID = SAME_AS(db(P, "system_identifier"))
+NO_MARKERS = {P: {"sees": []}, S: {"sees": []}}
+POOLER = {config_yml(S, "database", "port"): 6432}  # config.yml names PgBouncer's port
+ROUTE = ("db.registry_route", S)
+BACKEND = {ROUTE: {"host": "127.0.0.1", "port": 6432, "dbname": "registry",
+                   "system_identifier": "", "reached_dbname": "registry", "started_at": ""},
+           (*ROUTE, "system_identifier"): SAME_AS(db(S, "system_identifier")),
+           (*ROUTE, "started_at"): SAME_AS(db(S, "started_at"))}  # the inventory's server
+MONITOR = {db(S, "user"): "monitor", db(S, "default_transaction_read_only"): "on",
+           db(S, "settings_source"): {"default_transaction_read_only": "user",
+                                      "bytea_output": "default"},
+           db(S, "role_settings"): [{"role": "monitor", "database": False,
+                                     "settings": {"default_transaction_read_only": "on"}}]}
 
 ERROR_ONLY = {"DB-001": "an unreachable database cannot be judged: an error, not a fail"}
 
@@ -19,7 +31,8 @@ CASES: list[Case] = [
     Case("DB-001", "error", S, "legacy-both", DB_FAILED,
          "an unreachable database is an error that says why", message="refused"),
     # DB-002: PostgreSQL 15 or later (enforced from registry 4.39)
-    Case("DB-002", "pass", S, "legacy-both", {}, "PostgreSQL 15.18", message=">= 15"),
+    Case("DB-002", "pass", S, "legacy-both", {}, "PostgreSQL 15.18 under GitLab 17.10",
+         message="the registry's 15 (binding for GitLab 17.10.2-ee)"),
     Case("DB-002", "fail", S, "legacy-both", PG14, "PostgreSQL 14 under registry 4.39",
          message="registry 4.39.0-gitlab needs 15 or later"),
     Case("DB-002", "fail", S, "legacy-both",
@@ -30,6 +43,21 @@ CASES: list[Case] = [
                                               "4.38.2-gitlab"},
          "PostgreSQL 14 under registry 4.38: documented, not enforced yet",
          message="predates the enforced floor"),
+    Case("DB-002", "warn", S, "legacy-both", {geo_status(2, "version"): "18.3.1-ee"},
+         "PostgreSQL 15 passes the registry's floor but not GitLab 18's minimum 16",
+         message="below GitLab 18.3.1-ee's supported minimum 16 (UNVERIFIED)", name="gitlab-18"),
+    Case("DB-002", "warn", S, "legacy-both",
+         {geo_status(2, "version"): "19.0.1-ee", db(S, "version_num"): 160004,
+          db(S, "version"): "16.4"},
+         "GitLab 19 needs PostgreSQL 17", message="supported minimum 17 (GitLab",
+         name="gitlab-19"),
+    Case("DB-002", "pass", S, "legacy-both",
+         {geo_status(2, "version"): "18.3.1-ee", db(S, "version_num"): 160004,
+          db(S, "version"): "16.4"},
+         "PostgreSQL 16 under GitLab 18", message="GitLab 18.3.1-ee's 16", name="gitlab-18"),
+    Case("DB-002", "warn", S, "legacy-both", {("geo.statuses", None): FAILED("HTTP 500")},
+         "the site's GitLab version unknown: GitLab's minimum is not judged, and says so",
+         message="GitLab's own minimum not judged", name="gitlab-unknown"),
     Case("DB-002", "error", S, "legacy-both", DB_FAILED, "the database did not answer"),
     # DB-003: each site's own, independent cluster
     Case("DB-003", "pass", S, "legacy-both", {}, "different system_identifiers",
@@ -48,8 +76,18 @@ CASES: list[Case] = [
          message="eu-primary's registry database is a streaming replica", name="reverse"),
     Case("DB-003", "error", S, "legacy-both", {("db.server", P): FAILED("timeout")},
          "the other site's database did not answer: no comparison", message="timeout"),
-    Case("DB-003", "error", S, "legacy-both", {("db.sessions", None): FAILED("timeout")},
-         "the session markers could not be read", name="sessions"),
+    Case("DB-003", "pass", S, "legacy-both", {("db.sessions", None): FAILED("timeout")},
+         "the session markers are one signal: unread, the identifiers still decide",
+         message="session markers not read", name="sessions"),
+    Case("DB-003", "fail", S, "shared-db", {("db.sessions", None): NO_MARKERS},
+         "behind a pooler the marker does not show: the postmaster start time and the "
+         "server address still tell one instance", message="postmaster started at",
+         name="pooler"),
+    Case("DB-003", "fail", S, "shared-db",
+         {("db.sessions", None): FAILED("timeout"), db(S, "data_directory"): "/srv/pg",
+          db(P, "data_directory"): "/srv/pg", db(S, "server_port"): 6432},
+         "no markers and another port: the data directory still tells one instance",
+         message="data directory /srv/pg", name="data-directory"),
     # DB-004: writable, not a standby
     Case("DB-004", "pass", S, "legacy-both", {}, "not in recovery"),
     Case("DB-004", "fail", S, "replica-db", {}, "a standby", message="is a standby"),
@@ -87,6 +125,23 @@ CASES: list[Case] = [
           ("db.registry_host", S): {"host": "10.9.8.7", "addresses": ["10.9.8.7"]}},
          "another host (an address: no DNS at test time)", message="host differ",
          name="host"),
+    Case("DB-006", "pass", S, "legacy-both", {**POOLER, **BACKEND},
+         "config.yml names a pooler whose backend is the inventory's database",
+         message="leads to the database the inventory reaches", name="pooler-route"),
+    Case("DB-006", "pass", S, "legacy-both",
+         {**POOLER, ROUTE: {"host": "127.0.0.1", "port": 6432, "dbname": "registry",
+                            "same_as_inventory": True}},
+         "the inventory and config.yml name the same pooler; the backend answers with its "
+         "own port", message="names config.yml's own", name="pooler-both"),
+    Case("DB-006", "fail", S, "legacy-both",
+         {**POOLER, **BACKEND, (*ROUTE, "system_identifier"): PRIMARY_SYSID},
+         "the pooler config.yml names leads to another cluster", message="port differ",
+         name="pooler-other-backend"),
+    Case("DB-006", "fail", S, "legacy-both",
+         {**POOLER, ROUTE: {"host": "127.0.0.1", "port": 6432, "dbname": "registry",
+                            "error": "connection refused"}},
+         "config.yml's route could not be followed: the mismatch stands",
+         message="following config.yml's route failed", name="route-failed"),
     Case("DB-006", "error", S, "legacy-both", NO_CONFIG, "no config.yml to compare with"),
     # DB-007: settings that let imports and migrations write
     Case("DB-007", "pass", S, "legacy-both", {}, "off, hex, owned by registry"),
@@ -105,6 +160,33 @@ CASES: list[Case] = [
          {**NO_CONFIG, rb(S, "registry", "database", "user"): "registry_rw"},
          "before config.yml exists, gitlab.rb's user is the registry's",
          message="gitlab.rb registry['database']['user']", name="gitlab-rb-user"),
+    Case("DB-007", "pass", S, "legacy-both",
+         {db(S, "user"): "monitor", db(S, "role_settings"): []},
+         "a monitoring role without settings of its own shows the server's values",
+         message="for registry (config.yml database.user)", name="monitor"),
+    Case("DB-007", "warn", S, "legacy-both", MONITOR,
+         "a read-only monitoring role's own setting is not the registry's; only the "
+         "server-level value is then out of sight", message="hidden by the checker's role",
+         name="monitoring-role"),
+    Case("DB-007", "fail", S, "legacy-both",
+         {db(S, "role_settings"): [{"role": "registry", "database": True,
+                                    "settings": {"default_transaction_read_only": "on"}}],
+          db(S, "user"): "monitor"},
+         "ALTER ROLE registry IN DATABASE ... SET read-only, seen through a monitoring role",
+         message="ALTER ROLE registry IN DATABASE registry SET", name="registry-role"),
+    Case("DB-007", "fail", S, "legacy-both",
+         {**MONITOR, db(S, "role_settings"): [
+             *MONITOR[db(S, "role_settings")],
+             {"role": "", "database": True, "settings": {"bytea_output": "escape"}}]},
+         "ALTER DATABASE ... SET bytea_output escape applies to the registry's sessions",
+         message="bytea_output is escape for registry (ALTER DATABASE", name="database-level"),
+    Case("DB-007", "pass", S, "legacy-both",
+         {db(S, "owner"): "gitlab", db(S, "creators"): ["postgres", "registry"]},
+         "not the owner, but CREATE on the database and on schema public",
+         message="holds CREATE on the database and on schema public", name="create"),
+    Case("DB-007", "fail", S, "legacy-both",
+         {db(S, "owner"): "gitlab", db(S, "creators"): ["postgres"]},
+         "neither the owner nor CREATE", message="lacks CREATE", name="no-create"),
     Case("DB-007", "error", S, "legacy-both", DB_FAILED, "the database did not answer"),
     # DB-008: schema migrations applied
     Case("DB-008", "pass", S, "legacy-both", {}, "7 pre-, 2 post-deployment migrations"),

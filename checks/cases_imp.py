@@ -8,6 +8,14 @@ P, S = "eu-primary", "us-secondary"
 UNREADABLE = {host(S, "lockfiles"): {"readable": False, "why": "object storage: no S3 access"}}
 NO_LOCKFILE = {host(S, "lockfiles", "filesystem-in-use"): False}
 BOTH = {host(S, "lockfiles", "database-in-use"): True}
+# the registry on S3 without registry.storage in the inventory: no lockfile source at all
+ON_S3 = {config_yml(S, "storage_backend"): "s3",
+         host(S, "lockfiles"): {"readable": False, "why": "s3 storage: the lockfiles live in "
+                                                       "object storage, not on the host"},
+         ("storage.lockfiles", S): {"readable": False, "why": "no registry.storage"}}
+BUCKET = {("storage.lockfiles", S): {"readable": True, "dir": "https://s3/b/docker/registry/"
+                                                              "lockfiles",
+                                     "database-in-use": False, "filesystem-in-use": True}}
 
 CASES: list[Case] = [
     # IMP-001: filesystem-in-use only: not imported yet
@@ -25,6 +33,23 @@ CASES: list[Case] = [
          name="no-registry"),
     Case("IMP-001", "error", S, "legacy-both", UNREADABLE,
          "lockfiles that cannot be read are not assumed", message="object storage"),
+    Case("IMP-001", "pass", S, "legacy-both", ON_S3,
+         "object storage, no bucket access: the header and the empty database decide, and "
+         "the row says so", message="decided from: header", name="object-storage"),
+    Case("IMP-001", "fail", S, "legacy-both", {**ON_S3, db(S, "tables", "tags", "rows"): 3},
+         "object storage, no bucket access, tags in the database: the import has begun",
+         message="import has begun", name="object-storage"),
+    Case("IMP-001", "pass", S, "legacy-both", {**ON_S3, **BUCKET},
+         "the lockfiles read from the bucket (registry.storage)", message="filesystem-in-use",
+         name="bucket"),
+    Case("IMP-001", "fail", S, "legacy-both",
+         {**ON_S3, **BUCKET, ("storage.lockfiles", S, "database-in-use"): True},
+         "both lockfiles in the bucket", message="database-in-use and filesystem-in-use",
+         name="bucket"),
+    Case("IMP-001", "error", S, "legacy-both",
+         {**ON_S3, ("storage.lockfiles", S): FAILED("HEAD ...: 403, expected 200 or 404")},
+         "registry.storage given but the bucket refused: an error, not a guess",
+         message="403", name="bucket-refused"),
     # IMP-002: database-in-use only: the import finished
     Case("IMP-002", "pass", S, "secondary-imported", {}, "the importer swapped the lockfiles",
          message="database-in-use only"),

@@ -7,11 +7,12 @@ from __future__ import annotations
 from geopreflight.catalog import CannotEvaluate, Fail, NotApplicable, Outcome, Warn, check
 from geopreflight.context import CheckContext
 from geopreflight.facts import FactError
-from geopreflight.probes.models import DbServer, DbTable, ResolvedHost
+from geopreflight.probes.models import DbRoute, DbServer, DbTable, ResolvedHost
 from geopreflight.versions import at_least
 
 from . import GEO_PAGE, METADATA_DB_PAGE
 from . import _views as sv
+from ._geo import own_version
 from ._rules import normal_host
 
 TROUBLESHOOTING = ("https://docs.gitlab.com/administration/packages/"
@@ -39,10 +40,32 @@ def test_db_001_database_reachable(ctx: CheckContext) -> str:
             f"(system_identifier {info.system_identifier})")
 
 
+# GitLab's own PostgreSQL minimum by GitLab version, newest first
+# (https://docs.gitlab.com/install/requirements/ and GitLab's upgrade notes): 19.0: "The minimum
+# supported version of PostgreSQL is now version 17" (GitLab 19 upgrade notes); 18.x: 16,
+# which the requirements table marks "proposed in epic 12172"
+# (UNVERIFIED as final). Before 18 GitLab's minimum (14, UNVERIFIED here) is below the
+# registry's enforced 15, so the registry's floor is the binding one.
+GITLAB_PG_MINIMUM = (("19.0", 170000, "17", ""), ("18.0", 160000, "16", " (UNVERIFIED)"))
+
+
+def gitlab_pg_minimum(gitlab_version: str) -> tuple[int, str, str] | None:
+    """GitLab's own PostgreSQL minimum for a GitLab version (None: the registry's floor
+    binds).
+
+    >>> [gitlab_pg_minimum(v) for v in ("17.10.2-ee", "18.3.1-ee", "19.0.0-ee")]
+    [None, (160000, '16', ' (UNVERIFIED)'), (170000, '17', '')]
+    """
+    for since, num, shown, mark in GITLAB_PG_MINIMUM:
+        if at_least(gitlab_version, since):
+            return num, shown, mark
+    return None
+
+
 def pg_floor(version_num: int, registry_version: str | None) -> Outcome:
-    """DB-002's rule (see its rationale): `pass` at PostgreSQL 15 or later; below it `warn`
-    for a registry older than 4.39 (the floor is documented, not enforced), else `fail`
-    (4.39+ refuses to start; an unknown version counts as enforcing).
+    """DB-002's registry rule (see its rationale): `pass` at PostgreSQL 15 or later; below it
+    `warn` for a registry older than 4.39 (the floor is documented, not enforced), else
+    `fail` (4.39+ refuses to start; an unknown version counts as enforcing).
 
     >>> def floor(*cases): return [pg_floor(n, v).value for n, v in cases]
     >>> floor((150004, "4.39.0-gitlab"), (160002, None))
@@ -60,13 +83,19 @@ def pg_floor(version_num: int, registry_version: str | None) -> Outcome:
     return Outcome.FAIL
 
 
-@check("DB-002", title="PostgreSQL is at least the registry's floor", severity="critical",
+@check("DB-002", title="PostgreSQL is at least the registry's floor and GitLab's minimum",
+       severity="critical",
        rationale="Registry v4.39 and later refuse to start on PostgreSQL older than 15.0 "
                  "(MinPostgresqlVersion, https://gitlab.com/gitlab-org/container-registry/-/"
-                 "merge_requests/2353). The registry version comes from its "
-                 "Gitlab-Container-Registry-Version header.",
-       remediation="Upgrade the registry's PostgreSQL to 15 or later (and within GitLab's own "
-                   "PostgreSQL range) before enabling or importing the metadata database.",
+                 "merge_requests/2353): below it a fail. GitLab's own minimum moves with its "
+                 "version: 16 for GitLab 18 (UNVERIFIED: the requirements table marks it "
+                 "proposed), 17 for GitLab 19 (upgrade notes); below it a warning "
+                 "(https://docs.gitlab.com/install/requirements/). The registry version comes "
+                 "from its Gitlab-Container-Registry-Version header, GitLab's from the site's "
+                 "own report (Geo status or /api/v4/metadata).",
+       remediation="Upgrade the registry's PostgreSQL to 15 or later, and to GitLab's minimum "
+                   "for the GitLab version the site runs, before enabling or importing the "
+                   "metadata database.",
        doc=METADATA_DB_PAGE)
 def test_db_002_postgresql_at_least_floor(ctx: CheckContext) -> str:
     info = sv.db(ctx)
@@ -76,15 +105,66 @@ def test_db_002_postgresql_at_least_floor(ctx: CheckContext) -> str:
         reg_version = None
     shown = info.version
     verdict = pg_floor(info.version_num, reg_version)
-    if verdict == Outcome.PASS:
-        return f"PostgreSQL {shown} >= {PG_FLOOR}"
+    if verdict == Outcome.FAIL:
+        raise Fail(f"{ctx.site.name}'s registry metadata database runs PostgreSQL {shown}; "
+                   f"registry {reg_version or '(version unknown)'} needs {PG_FLOOR} or later",
+                   observed=shown, expected=f">= {PG_FLOOR}")
     if verdict == Outcome.WARN:
         raise Warn(f"{ctx.site.name}'s registry {reg_version} predates the enforced floor, but "
                    f"PostgreSQL {shown} is below the documented {PG_FLOOR}; upgrade it",
                    observed=shown, expected=f">= {PG_FLOOR}")
-    raise Fail(f"{ctx.site.name}'s registry metadata database runs PostgreSQL {shown}; registry "
-               f"{reg_version or '(version unknown)'} needs {PG_FLOOR} or later",
-               observed=shown, expected=f">= {PG_FLOOR}")
+    try:
+        gitlab = own_version(ctx, ctx.site)
+    except (CannotEvaluate, FactError) as exc:
+        raise Warn(f"PostgreSQL {shown} >= {PG_FLOOR} (the registry's floor); GitLab's own "
+                   f"minimum not judged: the site's GitLab version is unknown ({exc})",
+                   observed=shown, expected="GitLab's minimum for its version") from None
+    minimum = gitlab_pg_minimum(gitlab.version)
+    if minimum and info.version_num < minimum[0]:
+        raise Warn(f"{ctx.site.name}'s registry metadata database runs PostgreSQL {shown}, "
+                   f"below GitLab {gitlab.version}'s supported minimum {minimum[1]}"
+                   f"{minimum[2]} (GitLab version from {gitlab.source})",
+                   observed=shown, expected=f">= {minimum[1]} for GitLab {gitlab.version}")
+    floor = f"GitLab {gitlab.version}'s {minimum[1]}{minimum[2]}" if minimum else \
+        f"the registry's {PG_FLOOR} (binding for GitLab {gitlab.version})"
+    return f"PostgreSQL {shown} >= {floor}"
+
+
+def same_instance_evidence(a: DbServer, b: DbServer) -> list[str]:
+    """What says two connections with one system_identifier reach one running server, from
+    the facts that survive a pooler: the postmaster's start time, the data directory (with
+    pg_read_all_settings) and the server's own address and port.
+
+    >>> BASE = dict(system_identifier="1", in_recovery=False, wal_receivers=0, downstream=0,
+    ...     version_num=150000, version="15.0", dbname="registry", user="registry",
+    ...     server_addr="127.0.0.1/32", server_port=5432, started_at="2026-01-01 00:00:00+00",
+    ...     default_transaction_read_only="off", bytea_output="hex", owner="registry")
+    >>> def srv(**kw): return DbServer(**{**BASE, **kw})
+    >>> same_instance_evidence(srv(), srv(dbname="other"))
+    ['postmaster started at 2026-01-01 00:00:00+00', 'server 127.0.0.1/32:5432']
+    >>> same_instance_evidence(srv(data_directory="/d"), srv(data_directory="/d", server_port=1))
+    ['postmaster started at 2026-01-01 00:00:00+00', 'data directory /d']
+    >>> same_instance_evidence(srv(), srv(started_at="2026-02-02", server_port=5433))
+    []
+    """
+    found = []
+    if a.started_at and a.started_at == b.started_at:
+        found.append(f"postmaster started at {a.started_at}")
+    if a.data_directory and a.data_directory == b.data_directory:
+        found.append(f"data directory {a.data_directory}")
+    if a.server_addr and (a.server_addr, a.server_port) == (b.server_addr, b.server_port):
+        found.append(f"server {a.server_addr}:{a.server_port}")
+    return found
+
+
+def _marker(ctx: CheckContext, a: str, b: str) -> tuple[bool, str]:
+    """Whether this run's session marker of one site shows on the other's server (one signal:
+    a pooler drops or rewrites it), and a note when the markers could not be read."""
+    try:
+        sessions = ctx.fact("db.sessions", None)
+    except FactError as exc:
+        return False, f"; session markers not read ({exc})"
+    return sessions.shared(a, b), ""
 
 
 @check("DB-003", title="The site's registry database is its own, independent of other sites'",
@@ -94,9 +174,12 @@ def test_db_002_postgresql_at_least_floor(ctx: CheckContext) -> str:
                  "registry must write its own metadata (https://docs.gitlab.com/administration/"
                  "packages/container_registry/using_geo_with_the_container_registry/). Distinct "
                  "clusters have different system_identifiers (https://www.postgresql.org/docs/"
-                 "current/functions-info.html); a replica shares its primary's and is in recovery; "
-                 "a shared server shows the other site's session marker in pg_stat_activity (shown "
-                 "on real PostgreSQL by tests/test_lab_postgres.py).",
+                 "current/functions-info.html); a replica shares its primary's and is in recovery "
+                 "or has a WAL receiver; one running server shows the same postmaster start time, "
+                 "data directory and server address to both sites, which a pooler (PgBouncer) in "
+                 "front of it does not hide, and this run's session marker in pg_stat_activity "
+                 "confirms it where no pooler rewrites it (shown on real PostgreSQL by "
+                 "tests/test_lab_postgres.py and tests/test_pooler_lab.py).",
        remediation="Give the site a separate, writable PostgreSQL instance for its registry "
                    "database (not a replica, not another site's server or a copy of it) and "
                    "point registry['database'] there.",
@@ -104,21 +187,15 @@ def test_db_002_postgresql_at_least_floor(ctx: CheckContext) -> str:
 def test_db_003_own_independent_database(ctx: CheckContext) -> str:
     me = ctx.site
     mine = sv.db(ctx)
-    sessions = ctx.fact("db.sessions", None)
     others = [s for s in ctx.inventory.sites if s is not me and s.metadata_db is not None]
     if not others:
         raise NotApplicable("no other site with a metadata database in the inventory")
-    seen = []
+    seen, notes = [], ""
     for other in others:
         theirs = sv.db(ctx, other)
         sysid = str(mine.system_identifier)
-        if sessions.shared(me.name, other.name):
-            raise Fail(f"{me.name}'s registry database ({mine.dbname}) is on the same "
-                       f"PostgreSQL instance as {other.name}'s ({theirs.dbname}): this run's "
-                       f"session marker from one site shows in the other's pg_stat_activity",
-                       observed=f"shared server (system_identifier {sysid})",
-                       expected="a separate PostgreSQL instance per site")
-        if sysid != str(theirs.system_identifier):
+        marker, notes = _marker(ctx, me.name, other.name)
+        if sysid != str(theirs.system_identifier) and not marker:
             seen.append(f"{other.name}: {theirs.system_identifier}")
             continue
         if mine.replica:
@@ -132,12 +209,21 @@ def test_db_003_own_independent_database(ctx: CheckContext) -> str:
                        f"{me.name}'s (same system_identifier {sysid})",
                        observed=f"{other.name} replicates {me.name}",
                        expected="independent clusters")
+        evidence = same_instance_evidence(mine, theirs) + (
+            ["this run's session marker from one site shows in the other's pg_stat_activity"]
+            if marker else [])
+        if evidence:
+            raise Fail(f"{me.name}'s registry database ({mine.dbname}) is on the same "
+                       f"PostgreSQL instance as {other.name}'s ({theirs.dbname}): same "
+                       f"system_identifier {sysid}, " + ", ".join(evidence),
+                       observed=f"shared server (system_identifier {sysid})",
+                       expected="a separate PostgreSQL instance per site")
         raise Fail(f"{me.name}'s registry database has the same system_identifier ({sysid}) "
                    f"as {other.name}'s but is a separate writable server: a physical copy "
                    "(promoted replica or restored base backup) of it",
                    observed="physical copy of " + other.name,
                    expected="a cluster created for this site (its own initdb)")
-    return f"system_identifier {mine.system_identifier} differs from " + ", ".join(seen)
+    return f"system_identifier {mine.system_identifier} differs from " + ", ".join(seen) + notes
 
 
 @check("DB-004", title="The registry database is writable, not a standby", severity="critical",
@@ -218,7 +304,11 @@ def _addresses(ctx: CheckContext, host: str) -> set[str]:
                  "only mean something if it reaches the host, port and database that the "
                  "registry's rendered config.yml names (https://gitlab.com/gitlab-org/"
                  "omnibus-gitlab/-/blob/master/files/gitlab-cookbooks/registry/templates/default/"
-                 "registry-config.yml.erb).",
+                 "registry-config.yml.erb). A pooler (PgBouncer, port 6432) in front of the "
+                 "database answers with its backend's address and port, so where they differ the "
+                 "probe follows config.yml's own host and port and accepts it when the same "
+                 "server (system_identifier, database, postmaster start time) answers there; no "
+                 "DNS at check time.",
        remediation="Make metadata_db in the inventory point at config.yml's database host, "
                    "port and dbname (or fix registry['database'] and reconfigure).",
        doc=METADATA_DB_PAGE)
@@ -241,10 +331,33 @@ def test_db_006_inventory_reaches_registry_database(ctx: CheckContext) -> str:
         ips = {normal_host(a) for a in _addresses(ctx, str(want_host))}
         if normal_host(got_addr) not in ips:
             problems.append("host")
-    if problems:
-        raise Fail(f"the inventory's DSN for {ctx.site.name} reaches {got}, but config.yml says "
-                   f"{want} ({', '.join(problems)} differ)", observed=got, expected=want)
-    return f"{got} matches config.yml {want}"
+    if not problems:
+        return f"{got} matches config.yml {want}"
+    route = ctx.fact("db.registry_route") if ctx.facts.has("db.registry_route", ctx.site.name) \
+        else None
+    if route is not None and route.same_as_inventory:
+        return (f"the inventory names config.yml's own {want}; the server behind it answers "
+                f"as {got} (a pooler in front of it)")
+    backend = _same_backend(route, info)
+    if backend:
+        return (f"config.yml's {want} leads to the database the inventory reaches ({got}): "
+                f"{backend} (a pooler in front of it, or the inventory reaching through one)")
+    why = f"; following config.yml's route failed: {route.error}" if route and route.error \
+        else ""
+    raise Fail(f"the inventory's DSN for {ctx.site.name} reaches {got}, but config.yml says "
+               f"{want} ({', '.join(problems)} differ){why}", observed=got, expected=want)
+
+
+def _same_backend(route: DbRoute | None, info: DbServer) -> str:
+    """The evidence that config.yml's route reached the inventory's own database: the same
+    system_identifier, database and postmaster start time (empty when it did not)."""
+    if route is None or route.error or not route.system_identifier:
+        return ""
+    if (route.system_identifier, route.reached_dbname, route.started_at) != \
+            (info.system_identifier, info.dbname, info.started_at):
+        return ""
+    return (f"system_identifier {info.system_identifier}, database {info.dbname}, postmaster "
+            f"started at {info.started_at}")
 
 
 def _registry_user(ctx: CheckContext, info: DbServer) -> tuple[str, str]:
@@ -261,31 +374,88 @@ def _registry_user(ctx: CheckContext, info: DbServer) -> tuple[str, str]:
     return str(info.user), "the inventory's DSN user; no config.yml yet"
 
 
+ROLE_SPECIFIC = ("user", "database user")  # pg_settings.source of a role's own setting
+
+
+def registry_setting(info: DbServer, name: str, user: str) -> tuple[str | None, str]:
+    """The value of setting `name` in the registry user's sessions, and where it comes from:
+    `ALTER ROLE user IN DATABASE`, `ALTER ROLE user`, `ALTER DATABASE` (pg_db_role_setting,
+    in PostgreSQL's order of precedence), else the server's own value, which the checker's
+    session shows unless a setting of the checker's own role hides it (then None).
+
+    >>> from geopreflight.probes.models import RoleSetting
+    >>> rows = [RoleSetting("mon", False, {"default_transaction_read_only": "on"}),
+    ...         RoleSetting("", True, {"bytea_output": "escape"})]
+    >>> info = DbServer("1", False, 0, 0, 150000, "15", "registry", "mon", None, None, None,
+    ...                 "on", "escape", "registry", role_settings=rows,
+    ...                 settings_source={"default_transaction_read_only": "user"})
+    >>> registry_setting(info, "bytea_output", "registry")
+    ('escape', 'ALTER DATABASE registry SET')
+    >>> registry_setting(info, "default_transaction_read_only", "registry")[0] is None
+    True
+    >>> registry_setting(info, "default_transaction_read_only", "mon")
+    ('on', "the checker's session as mon")
+    """
+    session = getattr(info, name)
+    if info.role_settings is None or user == info.user:
+        return session, f"the checker's session as {info.user}"
+    for role, in_db, label in ((user, True, f"ALTER ROLE {user} IN DATABASE {info.dbname} SET"),
+                               (user, False, f"ALTER ROLE {user} SET"),
+                               ("", True, f"ALTER DATABASE {info.dbname} SET")):
+        for row in info.role_settings:
+            if (row.role, row.database) == (role, in_db) and name in row.settings:
+                return row.settings[name], label
+    if (info.settings_source or {}).get(name) in ROLE_SPECIFIC:
+        return None, f"the server's value, hidden by the checker's role {info.user}'s own setting"
+    return session, "the server's value (postgresql.conf or the default)"
+
+
 @check("DB-007", title="Database settings let imports and migrations write", severity="high",
        rationale="Migrations fail with SQLSTATE 25006 when default_transaction_read_only is on; "
                  "the import fails with 'invalid hex format' when bytea_output is escape; on "
-                 "PostgreSQL 15+ the registry user must own the database or it gets 'permission "
-                 "denied for schema public' (https://docs.gitlab.com/administration/packages/"
-                 "container_registry_metadata_database_troubleshooting/).",
-       remediation="ALTER DATABASE <db> SET default_transaction_read_only = off; ALTER DATABASE "
-                   "<db> SET bytea_output = 'hex'; ALTER DATABASE <db> OWNER TO <registry user>.",
+                 "PostgreSQL 15+ the registry user must own the database or hold CREATE on it and "
+                 "on schema public, or it gets 'permission denied for schema public' "
+                 "(https://docs.gitlab.com/administration/packages/"
+                 "container_registry_metadata_database_troubleshooting/). The settings judged "
+                 "are the registry user's (pg_db_role_setting, https://www.postgresql.org/docs/"
+                 "current/catalog-pg-db-role-setting.html: database and role level, from "
+                 "config.yml's or gitlab.rb's user), not the checker's session, which may be a "
+                 "read-only monitoring role.",
+       remediation="ALTER DATABASE <db> SET default_transaction_read_only = off (and ALTER ROLE "
+                   "<registry user> RESET it); ALTER DATABASE <db> SET bytea_output = 'hex'; "
+                   "ALTER DATABASE <db> OWNER TO <registry user> (or GRANT CREATE ON DATABASE "
+                   "and ON SCHEMA public to it).",
        doc=TROUBLESHOOTING)
 def test_db_007_settings_let_imports_write(ctx: CheckContext) -> str:
     info = sv.db(ctx)
     user, source = _registry_user(ctx, info)
-    problems = []
-    if info.default_transaction_read_only != "off":
-        problems.append(f"default_transaction_read_only is {info.default_transaction_read_only}"
-                        " (expected off)")
-    if info.bytea_output != "hex":
-        problems.append(f"bytea_output is {info.bytea_output} (expected hex)")
+    problems, hidden, used = [], [], []
+    for name, good in (("default_transaction_read_only", "off"), ("bytea_output", "hex")):
+        value, where = registry_setting(info, name, user)
+        used.append(f"{name} {value or '?'} ({where})")
+        if value is None:
+            hidden.append(f"{name}: {where}")
+        elif value != good:
+            problems.append(f"{name} is {value} for {user} ({where}; expected {good})")
+    rights = f"owned by {user}"
     if info.owner != user:
-        problems.append(f"database {info.dbname} is owned by {info.owner}, not the "
-                        f"registry's user {user} ({source})")
+        if info.creators is not None and user in info.creators:
+            rights = (f"owned by {info.owner}; {user} holds CREATE on the database and on "
+                      "schema public")
+        else:
+            problems.append(f"database {info.dbname} is owned by {info.owner}, not the "
+                            f"registry's user {user} ({source})" + (
+                                "" if info.creators is None else
+                                f", and {user} lacks CREATE on it or on schema public"))
     if problems:
         raise Fail(f"{ctx.site.name}: " + "; ".join(problems), observed="; ".join(problems),
                    expected=f"read-write by default, bytea_output hex, owner {user}")
-    return f"read-write by default, bytea_output hex, owned by {user}"
+    if hidden:
+        raise Warn(f"{ctx.site.name}: the registry user {user}'s database and role settings "
+                   "are right, but " + "; ".join(hidden) + " (postgresql.conf is not visible "
+                   "to the checker)", observed="; ".join(used),
+                   expected="every level readable")
+    return f"for {user} ({source}): " + "; ".join(used) + f"; {rights}"
 
 
 @check("DB-008", title="The registry's schema migrations are applied", severity="high",

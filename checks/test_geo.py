@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from geopreflight.catalog import CannotEvaluate, Fail, check
+from geopreflight.catalog import CannotEvaluate, Fail, Warn, check
 from geopreflight.context import CheckContext
 from geopreflight.facts import FactError
 from geopreflight.probes.models import GeoSites, GeoStatus
@@ -153,3 +153,45 @@ def test_geo_006_gitlab_answers_at_own_url(ctx: CheckContext) -> str:
     except FactError as exc:
         raise CannotEvaluate(f"{ctx.site.name} does not answer at its own URL: {exc}") from None
     return f"{ctx.site.gitlab.url} answers"
+
+
+@check("GEO-007", title="The secondary's Geo site replicates every container repository",
+       severity="high", roles=("secondary",),
+       rationale="Geo replicates the registry only to an enabled secondary site, within its "
+                 "container_repositories_max_capacity (0: no sync job runs), and with "
+                 "selective sync only the repositories of the chosen namespaces or shards "
+                 "(Geo sites API: enabled, container_repositories_max_capacity, "
+                 "selective_sync_type, https://docs.gitlab.com/api/geo_sites/). A disabled "
+                 "site or a zero capacity silently stops registry replication: a fail. Selective sync is an "
+                 "operator's choice that leaves repositories off the secondary: a warning.",
+       remediation="Enable the secondary site and give it a container repository capacity "
+                   "above 0 (Admin > Geo > Sites > Edit, or PUT /geo_sites/:id); clear "
+                   "selective sync if the secondary must hold every image.",
+       doc=GEO_SITES_API)
+def test_geo_007_secondary_replicates_every_repository(ctx: CheckContext) -> str:
+    site = ctx.site
+    g = geo_match(ctx, site).geo_site
+    if g is None:
+        raise Fail(f"{site.name} is not a Geo site, so nothing replicates to it",
+                   observed="no Geo site", expected="an enabled Geo secondary")
+    enabled = g.raw.get("enabled")
+    capacity = g.raw.get("container_repositories_max_capacity")
+    selective = g.raw.get("selective_sync_type")
+    if enabled is None or capacity is None:
+        raise CannotEvaluate(f"Geo site {g.name!r} does not say enabled or "
+                             "container_repositories_max_capacity (an older GitLab?)")
+    problems = []
+    if enabled is not True:
+        problems.append(f"the Geo site is disabled (enabled: {enabled})")
+    if capacity == 0:
+        problems.append("container_repositories_max_capacity is 0: no repository syncs")
+    if problems:
+        raise Fail(f"{site.name}: " + "; ".join(problems), observed="; ".join(problems),
+                   expected="enabled, container_repositories_max_capacity > 0")
+    if selective:
+        chosen = g.raw.get("selective_sync_namespace_ids") if selective == "namespaces" \
+            else g.raw.get("selective_sync_shards")
+        raise Warn(f"{site.name} syncs selectively ({selective}: {chosen}): container "
+                   "repositories outside them are never replicated to it",
+                   observed=f"selective_sync_type {selective}", expected="no selective sync")
+    return f"enabled, container repository capacity {capacity}, no selective sync"

@@ -9,6 +9,7 @@ from geopreflight.context import CheckContext
 
 from . import GEO_PAGE, METADATA_DB_PAGE
 from . import _views as sv
+from ._rules import header_mode
 
 TROUBLESHOOTING = ("https://docs.gitlab.com/administration/packages/"
                    "container_registry_metadata_database_troubleshooting/")
@@ -52,7 +53,26 @@ def _state(db: bool, fs: bool) -> str:
                    "(enabled false) so it writes filesystem-in-use; never leave both.",
        doc=TROUBLESHOOTING)
 def test_imp_001_not_imported_yet(ctx: CheckContext) -> str:
+    locks = sv.lockfiles(ctx)
+    if not locks.readable and not sv.disabled_reason(ctx) and \
+            sv.config_yml(ctx).storage_backend not in (None, "filesystem"):
+        return _not_imported_without_lockfiles(ctx, str(locks.why))
     return _expect_only(ctx, "filesystem-in-use")
+
+
+def _not_imported_without_lockfiles(ctx: CheckContext, why: str) -> str:
+    """On object storage the checker cannot read: the registry's own header and the
+    database's rows decide instead (an import writes rows before it swaps the lockfiles),
+    and the row says which sources it used."""
+    header = header_mode(sv.gitlab_registry(ctx).database_enabled)
+    repositories, tags = _rows(ctx, "repositories"), _rows(ctx, "tags")
+    used = (f"header Gitlab-Container-Registry-Database-Enabled: {header}; "
+            f"{repositories} repository and {tags} tag row(s) in the database")
+    if header != "legacy" or repositories or tags:
+        raise Fail(f"{ctx.site.name}: {used}: the site is imported or the import has begun "
+                   f"(lockfiles not read: {why})", observed=used,
+                   expected="legacy, no imported rows")
+    return f"not imported, decided from: {used}; lockfile source absent ({why})"
 
 
 @check("IMP-002", title="The lockfiles say the import finished", severity="critical",

@@ -211,9 +211,10 @@ def test_reg_007_no_prefer_mode_hazard(ctx: CheckContext) -> str:
 @check("REG-008", title="The registry holds existing data", severity="high",
        rationale="The migration's prerequisite: both registries have existing data (images pushed) "
                  "(scenario 6 of https://docs.gitlab.com/administration/packages/"
-                 "container_registry/using_geo_with_the_container_registry/). Read from the "
-                 "catalog's first page (n=1) in legacy mode, from repositories rows in database "
-                 "mode; the catalog is never walked.",
+                 "container_registry/using_geo_with_the_container_registry/). Read from what the "
+                 "registry itself serves, its catalog's first page (n=1), in every mode (in "
+                 "database mode the registry answers it from its own database, which the "
+                 "inventory's DSN may not reach); the catalog is never walked.",
        remediation="If the registry has no images, there is nothing to migrate: use the "
                    "new-installation set-up instead of the import.",
        doc=GEO_PAGE)
@@ -229,7 +230,8 @@ def test_reg_008_holds_data(ctx: CheckContext) -> str:
        rationale="The new-installation scenarios start with a configured registry with no data; a "
                  "registry with images must be imported instead (scenarios 1-3 of "
                  "https://docs.gitlab.com/administration/packages/container_registry/"
-                 "using_geo_with_the_container_registry/).",
+                 "using_geo_with_the_container_registry/). Read from the registry's own catalog "
+                 "(first page, n=1) in every mode.",
        remediation="Import the existing data (migrate-legacy) instead of setting up the "
                    "metadata database as a new installation.",
        doc=GEO_PAGE)

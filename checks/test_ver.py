@@ -9,7 +9,7 @@ from geopreflight.probes.models import GeoSites
 from geopreflight.versions import at_least, parse
 
 from . import GEO_PAGE, METADATA_DB_PAGE
-from ._geo import own_version, status_of
+from ._geo import geo_match, own_version, status_of
 
 GEO_FLOOR = "17.3"
 LINUX_PACKAGE_FLOOR = "17.5"
@@ -76,24 +76,31 @@ def test_ver_002_gitlab_17_5_on_linux_package(ctx: CheckContext) -> str:
 @check("VER-003", title="All Geo sites run the same version and revision", severity="high",
        scope="deployment",
        rationale="GitLab requires every Geo site to run the same GitLab version "
-                 "(https://docs.gitlab.com/administration/geo/); each site reports its own version "
-                 "and revision in its Geo status (https://docs.gitlab.com/api/geo_sites/).",
+                 "(https://docs.gitlab.com/administration/geo/); each Geo site reports its own "
+                 "version and revision in its Geo status (https://docs.gitlab.com/api/geo_sites/). "
+                 "Before Geo exists (setup-geo) each instance is asked itself, through its own "
+                 "/api/v4/metadata (https://docs.gitlab.com/api/metadata/), since no instance "
+                 "proxies yet.",
        remediation="Upgrade the sites so that all run the same version and revision; follow "
                    "GitLab's Geo upgrade order (secondaries, then the primary).",
        doc="https://docs.gitlab.com/administration/geo/replication/upgrading_the_geo_sites/")
 def test_ver_003_same_version_on_every_site(ctx: CheckContext) -> str:
     sites: GeoSites = ctx.fact("geo.sites", None)
-    if not len(sites):
-        raise NotApplicable("no Geo site exists yet")
     seen: dict[tuple[str, str | None], list[str]] = {}
     for g in sites:
         status = status_of(ctx, g)
         if not status or not status.version:
             raise CannotEvaluate(f"Geo site {g.name!r} has no status with a version")
         seen.setdefault((status.version, status.revision), []).append(str(g.name))
+    for site in ctx.inventory.sites:  # not a Geo site yet: its own /api/v4/metadata
+        if geo_match(ctx, site).geo_site is None:
+            own = own_version(ctx, site)
+            seen.setdefault((own.version, own.revision), []).append(f"{site.name} (own answer)")
+    if sum(len(v) for v in seen.values()) < 2:
+        raise NotApplicable("only one site, nothing to compare")
     if len(seen) > 1:
         found = "; ".join(f"{', '.join(names)}: {v} ({r})" for (v, r), names in seen.items())
-        raise Fail(f"the Geo sites run different versions: {found}", observed=found,
-                   expected="one version and revision on every Geo site")
-    (version, revision), _ = next(iter(seen.items()))
-    return f"every Geo site runs {version} ({revision})"
+        raise Fail(f"the sites run different versions: {found}", observed=found,
+                   expected="one version and revision on every site")
+    (version, revision), names = next(iter(seen.items()))
+    return f"every site runs {version} ({revision}): {', '.join(names)}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,19 @@ class GitLab:
 @dataclass(frozen=True)
 class Registry:
     url: str
+    storage: S3Storage | None = None
+
+
+@dataclass(frozen=True)
+class S3Storage:
+    """Read access to a registry's S3 (or S3-compatible) bucket: HEAD/GET of the lockfiles."""
+
+    endpoint: str
+    bucket: str
+    region: str
+    access_key: Secret = field(repr=False)
+    secret_key: Secret = field(repr=False)
+    root_directory: str = "/"
 
 
 @dataclass(frozen=True)
@@ -262,6 +276,37 @@ class _Loader:
                                "characters on one line", node, key)
         return value
 
+    def storage(self, reg: LineDict, where: str) -> S3Storage | None:
+        """`registry.storage.s3`: where the registry's lockfiles are read from when its
+        storage is a bucket (the only driver with read support so far)."""
+        r = self.r
+        if reg.get("storage") is None:
+            return None
+        sw = f"{where}.storage"
+        st = r.mapping(reg["storage"], sw)
+        r.only(st, {"s3"}, sw)
+        s3w = f"{sw}.s3"
+        s3 = r.mapping(r.get(st, "s3", LineDict, sw), s3w)
+        r.only(s3, {"endpoint", "bucket", "region", "access_key_env", "access_key_file",
+                    "access_key", "secret_key_env", "secret_key_file", "secret_key",
+                    "root_directory"}, s3w)
+        bucket = self.name(s3, "bucket", s3w)
+        if bucket is None or not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
+            raise r.error(f"{s3w}.bucket: expected an S3 bucket name (3-63 lower-case letters, "
+                          "digits, dots and dashes)", s3, "bucket")
+        root = r.get(s3, "root_directory", str, s3w, required=False, default="/")
+        if not root.startswith("/") or not root.isprintable():
+            raise r.error(f"{s3w}.root_directory: expected an absolute path such as / or "
+                          "/registry (the registry's storage rootdirectory)", s3,
+                          "root_directory")
+        return S3Storage(endpoint=self.url(s3, "endpoint", s3w), bucket=bucket,
+                         region=self.name(s3, "region", s3w) or "",
+                         access_key=self.secret(s3, "access_key", s3w,
+                                                required=True),  # type: ignore[arg-type]
+                         secret_key=self.secret(s3, "secret_key", s3w,
+                                                required=True),  # type: ignore[arg-type]
+                         root_directory=root)
+
     def site(self, node: LineDict, where: str) -> Site:
         r = self.r
         r.only(node, {"name", "role", "gitlab", "registry", "metadata_db", "host", "hosts"},
@@ -285,8 +330,9 @@ class _Loader:
         registry = None
         if node.get("registry") is not None:
             reg = r.mapping(node["registry"], f"{where}.registry")
-            r.only(reg, {"url"}, f"{where}.registry")
-            registry = Registry(url=self.url(reg, "url", f"{where}.registry"))
+            r.only(reg, {"url", "storage"}, f"{where}.registry")
+            registry = Registry(url=self.url(reg, "url", f"{where}.registry"),
+                                storage=self.storage(reg, f"{where}.registry"))
         db = None
         if node.get("metadata_db") is not None:
             dw = f"{where}.metadata_db"

@@ -16,7 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
-from lab import front, gitlab_api, replication, state
+from lab import front, gitlab_api, replication, state, tls
 from lab.hostroot import primary_api_url
 
 
@@ -42,6 +42,13 @@ def main(argv: list[str] | None = None) -> None:
                                        registry_version=site["registry"]["version"],
                                        gitlab=site["registry"].get("vendor") != "upstream",
                                        dsn=site["db"]["dsn"], log=run / "front.log"))
+    if lab.get("tls"):  # HTTPS on every stand-in and front, with the lab's own CA
+        context = tls.server_context(lab_dir)
+        for server in servers:
+            server.socket = context.wrap_socket(  # type: ignore[attr-defined]
+                server.socket, server_side=True,  # type: ignore[attr-defined]
+                do_handshake_on_connect=False)  # in the handler's thread, not accept()'s
+        os.environ.update(tls.client_env(lab_dir))  # proxies and replicators trust it
     primary = next((s for s in lab["sites"] if s["geo"] == "primary"), None)
     workers = []
     for site in lab["sites"]:

@@ -35,19 +35,23 @@ from lab import (
     inventory,
     metadata,
     oci,
+    pgbouncer,
     ports,
     postgres,
     procs,
     registry,
+    s3,
     scenario,
     sshd,
     state,
+    tls,
     tokens,
 )
 from lab.gitlab_api import site_object, status_object
 
 USERNAME = "geopreflight"
-LAB_PROGRAMS = ("docker-registry", "postgres", "initdb", "pg_ctl", "pg_basebackup", "runuser")
+LAB_PROGRAMS = ("docker-registry", "postgres", "initdb", "pg_ctl", "pg_basebackup", "runuser",
+                "pgbouncer")
 OWN_PATHS = ("lab.json", "inventory.yml", "env", "keys", "run", "sites", "pg", "ssh")
 
 
@@ -83,6 +87,8 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
     geo_ids = iter(range(1, 100))
     ordered = sorted(scn["sites"], key=lambda s: s["geo"] != "primary")
     ids = {s["name"]: next(geo_ids) for s in ordered if s["geo"] != "none"}
+    s3_port = 0
+    scheme = "https" if scn.get("tls") else "http"
     for spec in scn["sites"]:
         s = dict(spec)
         name = s["name"]
@@ -99,8 +105,8 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
                        "root": str(lab_dir / "sites" / name / "nodes" / n["name"] / "root")}
                       for n in s["host"]["nodes"]],
             "run": str(lab_dir / "sites" / name / "run"),
-            "external_url": f"http://127.0.0.1:{p['api']}",
-            "registry_url": f"http://127.0.0.1:{p['front']}",
+            "external_url": f"{scheme}://127.0.0.1:{p['api']}",
+            "registry_url": f"{scheme}://127.0.0.1:{p['front']}",
             "registry_http_addr": f"127.0.0.1:{p['registry']}",
             "registry_debug_addr": f"127.0.0.1:{p['debug']}",
             "username": USERNAME,
@@ -112,6 +118,12 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
             "replication": dict(s["replication"]), "gitlab": dict(s["gitlab"]),
         })
         s.update(_site_keys(s, lab_dir))
+        if s["registry"].get("storage") == "s3":  # one bucket per site on the lab's S3 server
+            s3_port = s3_port or pick()
+            s["s3"] = {"endpoint": f"http://127.0.0.1:{s3_port}", "region": s3.REGION,
+                       "bucket": f"registry-{name}", "accesskey": "AKIA" + new_secret(16),
+                       "secretkey": new_secret(40), "port": s3_port}
+            s["ports"]["s3"] = s3_port
         # what gitlab.yml (Rails) expects in the geo_event endpoint's Authorization
         s["rails_notification_secret"] = (
             new_secret(32) if s["registry"]["notification_secret"] == "differs"
@@ -145,13 +157,15 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
             "dsn": f"postgresql://registry:{cl['password']}@127.0.0.1:{cl['port']}/{dbname}"
                    "?connect_timeout=5",
         })
-        other_db = s["db"].get("inventory_dbname")  # the checker's DSN names another database
-        s["db"]["inventory_dsn"] = s["db"]["dsn"].replace(f"/{dbname}?", f"/{other_db}?") \
-            if other_db else s["db"]["dsn"]
+        _pooler_and_monitor(s["db"], pick)
+        if s["db"].get("pooler"):
+            s["ports"]["pooler"] = s["db"]["port"]
         if kind == "bundled":  # GitLab's own PostgreSQL stays when the registry DB moves out
             s["bundled_pg"] = {"port": cl["port"]}
     return {"scenario": scn["name"], "description": scn["description"],
             "deployment": scn["deployment"], "dir": str(lab_dir), "pg_root": str(pg_root),
+            "inventory_storage": scn.get("inventory_storage", True),
+            "tls": bool(scn.get("tls")), "inventory_ca": scn.get("inventory_ca", True),
             "key_file": str(lab_dir / "keys" / "gitlab-registry.key"),
             "cert_file": str(lab_dir / "keys" / "gitlab-registry.crt"),
             "sites": sites, "clusters": list(clusters.values()), "status": "starting"}
@@ -224,6 +238,7 @@ def standin_state(lab: dict[str, Any], site: dict[str, Any]) -> dict[str, Any]:
             obj = site_object(s["geo_id"], s.get("geo_site_name") or s["name"], s["external_url"],
                               primary=s["geo"] == "primary", api_base=base)
             obj["current"] = s is site
+            obj.update(s.get("geo_settings") or {})  # the scenario's Geo site settings
             st["geo_sites"].append(obj)
             failing = sum(1 for r in {r for r, _ in _images(site)}
                           if any(__import__("fnmatch").fnmatch(r, p)
@@ -254,12 +269,17 @@ def render_site(lab: dict[str, Any], site: dict[str, Any]) -> None:
 def _upstream_cfg(lab: dict[str, Any], site: dict[str, Any],
                   read_only: bool | None = None) -> dict[str, Any]:
     notes = hostroot.notifications(site)
-    return registry.upstream_config(
+    cfg = registry.upstream_config(
         addr=site["registry_http_addr"], debug_addr=site["registry_debug_addr"],
         storage_root=Path(site["root"]) / hostroot.STORAGE,
         realm=f"{site['external_url']}/jwt/auth", cert=Path(site["cert_file"]),
         read_only=site["registry"]["read_only"] if read_only is None else read_only,
         http_secret=site["http_secret"], notifications=notes, site=site["name"])
+    if site.get("s3"):  # the site's bucket instead of the host's filesystem
+        del cfg["storage"]["filesystem"]
+        cfg["storage"]["s3"] = s3.driver_config(site["s3"])
+        cfg["storage"]["redirect"] = {"disable": True}  # blobs through the registry, no 307
+    return cfg
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------------
@@ -329,6 +349,40 @@ def _db_knobs(lab: dict[str, Any]) -> None:
                                   db["dbname"], db["user"])
         postgres.alter_database(cl, db["dbname"], settings=db.get("settings") or {},
                                 owner=db.get("owner"))
+        if db.get("monitor"):
+            postgres.create_monitoring_role(cl, db["monitor"]["user"], db["monitor"]["password"])
+
+
+def _pooler_and_monitor(db: dict[str, Any], pick: Any) -> None:
+    """The routes that are not the lab's own (`dsn` stays direct, for the lab's writes):
+    with `db.pooler`, the registry (config.yml) reaches the database through PgBouncer at
+    its own port, and so does the checker unless `db.pooler_route` is `registry`; with
+    `db.monitoring_role`, the checker connects as a read-only monitoring role instead of the
+    registry's user."""
+    port, user, password = db["port"], db["user"], db["password"]
+    if db.get("pooler"):
+        db["direct_port"], db["port"] = port, pick()
+        port = db["port"] if db.get("pooler_route") == "both" else port
+    if db.get("monitoring_role"):
+        user, password = "monitor_" + new_secret(6).lower(), new_secret(20)
+        db["monitor"] = {"user": user, "password": password}
+    dbname = db.get("inventory_dbname") or db["dbname"]  # the checker's DSN names another
+    db["inventory_dsn"] = (f"postgresql://{user}:{password}@127.0.0.1:{port}/{dbname}"
+                           "?connect_timeout=5")
+
+
+def _poolers(lab: dict[str, Any]) -> None:
+    """Start each site's PgBouncer (after the databases and roles exist)."""
+    for s in lab["sites"]:
+        db = s["db"]
+        if not db.get("pooler"):
+            continue
+        users = {db["user"]: db["password"]}
+        if db.get("monitor"):
+            users[db["monitor"]["user"]] = db["monitor"]["password"]
+        dbnames = sorted({db["dbname"], db.get("inventory_dbname") or db["dbname"]})
+        pgbouncer.start(s["name"], Path(lab["pg_root"]) / s["name"] / "pgbouncer",
+                        Path(lab["dir"]) / "run", db["port"], db["direct_port"], dbnames, users)
 
 
 # -- up / down -------------------------------------------------------------------------------------
@@ -411,7 +465,15 @@ def up(scenario_ref: str, lab_dir: Path, ssh: bool = False) -> dict[str, Any]:
         for pair in {(s["key_file"], s["cert_file"]) for s in lab["sites"]} | {
                 (lab["key_file"], lab["cert_file"])}:
             tokens.generate(Path(pair[0]), Path(pair[1]))
+        if lab["tls"]:  # the lab's own clients get tls.client_env; `up` itself needs none
+            tls.generate(lab_dir)
         _log("keys", t0)
+        buckets = [s["s3"] for s in lab["sites"] if s.get("s3")]
+        if buckets:
+            s3.start(run, buckets[0]["port"])
+            for b in buckets:
+                s3.create_bucket(b)
+            _log("S3 server and buckets", t0)
         reg_pids = {}
         for s in lab["sites"]:
             Path(s["run"]).mkdir(parents=True, exist_ok=True)
@@ -449,6 +511,12 @@ def up(scenario_ref: str, lab_dir: Path, ssh: bool = False) -> dict[str, Any]:
             if not s["registry"]["enabled"]:
                 continue
             root = Path(s["root"])
+            if s.get("s3"):  # the lab imports only from a filesystem: legacy or prefer here
+                has_data = s3.has_repositories(s["s3"])
+                lock = has_data and s["registry"]["lockfile"]
+                s3.set_lockfile(s["s3"], "filesystem-in-use" if lock else (
+                    "database-in-use" if s["registry"]["mode"] != "legacy" else None))
+                continue
             has_data = bool(metadata.tagged_images(root / hostroot.STORAGE))
             if s["registry"]["mode"] == "database":
                 if has_data and not s["db"]["empty"]:
@@ -463,6 +531,7 @@ def up(scenario_ref: str, lab_dir: Path, ssh: bool = False) -> dict[str, Any]:
         _log("modes applied", t0)
         _db_knobs(lab)
         _log("database knobs applied", t0)
+        _poolers(lab)
         _wait_daemon(lab, run)
         _log("daemon up", t0)
         lab["status"] = "up"

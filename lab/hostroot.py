@@ -55,6 +55,10 @@ def db_enabled_value(mode: str) -> bool | str:
 
 def storage_hash(site: dict[str, Any]) -> dict[str, Any]:
     storage: dict[str, Any] = {"filesystem": {"rootdirectory": "/" + STORAGE}}
+    if site.get("s3"):  # registry['storage'] on the site's bucket (the registry's s3 driver)
+        from lab.s3 import driver_config
+
+        storage = {"s3": driver_config(site["s3"])}
     if site["registry"]["read_only"]:
         storage["maintenance"] = {"readonly": {"enabled": True}}
     return storage

@@ -15,6 +15,9 @@ def env_vars(lab: dict[str, Any]) -> dict[str, str]:
     for s in lab["sites"]:
         out[s["token_env"]] = s["token"]
         out[s["dsn_env"]] = s["db"].get("inventory_dsn") or s["db"]["dsn"]
+        if s.get("s3"):
+            out[f"{s['slug']}_S3_KEY"] = s["s3"]["accesskey"]
+            out[f"{s['slug']}_S3_SECRET"] = s["s3"]["secretkey"]
     return out
 
 
@@ -36,6 +39,25 @@ def hosts(lab: dict[str, Any], s: dict[str, Any]) -> dict[str, Any]:
         for n in s["nodes"]]}
 
 
+def _storage(lab: dict[str, Any], s: dict[str, Any]) -> dict[str, Any]:
+    """`registry.storage` for a site on the lab's S3, unless the scenario leaves it out
+    (`inventory_storage: false`: the checker then has no read access to the bucket)."""
+    if not s.get("s3") or lab.get("inventory_storage") is False:
+        return {}
+    return {"storage": {"s3": {"endpoint": s["s3"]["endpoint"], "bucket": s["s3"]["bucket"],
+                               "region": s["s3"]["region"],
+                               "access_key_env": f"{s['slug']}_S3_KEY",
+                               "secret_key_env": f"{s['slug']}_S3_SECRET"}}}
+
+
+def _ca(lab: dict[str, Any]) -> dict[str, Any]:
+    """`gitlab.ca_bundle`: the lab's CA when it serves HTTPS, unless the scenario leaves it
+    out (`inventory_ca: false`: the checker then cannot verify the certificates)."""
+    if not lab.get("tls") or lab.get("inventory_ca") is False:
+        return {}
+    return {"ca_bundle": str(Path(lab["dir"]) / "keys" / "tls-ca.pem")}
+
+
 def inventory(lab: dict[str, Any]) -> dict[str, Any]:
     sites = []
     for s in lab["sites"]:
@@ -43,8 +65,8 @@ def inventory(lab: dict[str, Any]) -> dict[str, Any]:
             "name": s["name"],
             "role": s["role"],
             "gitlab": {"url": s["external_url"], "token_env": s["token_env"],
-                       "username": s["username"]},
-            "registry": {"url": s["registry_url"]},
+                       "username": s["username"], **_ca(lab)},
+            "registry": {"url": s["registry_url"], **_storage(lab, s)},
             "metadata_db": {"dsn_env": s["dsn_env"]},
             **hosts(lab, s),
         })

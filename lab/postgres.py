@@ -189,6 +189,19 @@ def alter_database(c: Cluster, dbname: str, settings: dict[str, object],
                 sql.Identifier(dbname), sql.Identifier(owner)))
 
 
+def create_monitoring_role(c: Cluster, role: str, password: str) -> None:
+    """A read-only monitoring role, as the README recommends for the checker: it may read
+    every table and setting (pg_monitor, pg_read_all_data) and its own sessions are
+    read-only by default (`ALTER ROLE ... SET default_transaction_read_only = on`)."""
+    sql = psycopg.sql
+    with psycopg.connect(c.conninfo(), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE pg_monitor, "
+                             "pg_read_all_data").format(sql.Identifier(role),
+                                                        sql.Literal(password)))
+        conn.execute(sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(
+            sql.Identifier(role)))
+
+
 def restore_dump(src: Cluster, src_db: str, dst: Cluster, dst_db: str, role: str,
                  skip_data: tuple[str, ...] = ()) -> None:
     """pg_dump one registry database and pg_restore it into another (objects owned by

@@ -8,6 +8,7 @@ the registry's own (`storage.maintenance.readonly`): writes then get 405 from th
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from lab import ports, procs
+from lab import ports, procs, tls
 
 BINARY = "docker-registry"
 
@@ -66,9 +67,14 @@ def write_config(path: Path, cfg: dict[str, Any]) -> None:
 
 
 def start(name: str, config: Path, run_dir: Path) -> int:
-    """Start `docker-registry serve CONFIG` detached; pidfile `run_dir/<name>.pid`."""
+    """Start `docker-registry serve CONFIG` detached; pidfile `run_dir/<name>.pid`. Without
+    AWS_CA_BUNDLE: the lab's S3 is plain HTTP, and the s3 driver's SDK panics on a bundle;
+    with the lab's CA when it serves HTTPS (CONFIG is sites/<site>/run/registry.yml)."""
+    env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
+    lab_dir = Path(config).resolve().parents[min(3, len(Path(config).resolve().parents) - 1)]
+    env.update(tls.client_env(lab_dir))  # its notifications to an HTTPS stand-in
     return procs.spawn(name, [BINARY, "serve", str(config)], run_dir,
-                       log=run_dir / f"{name}.log")
+                       log=run_dir / f"{name}.log", env=env)
 
 
 def wait_ready(port: int, pid: int | None = None, timeout: float = 10.0) -> None:

@@ -58,22 +58,30 @@ SITE_DEFAULTS: dict[str, Any] = {
     "registry": {"enabled": True, "mode": "legacy", "read_only": False, "images": [],
                  "version": "4.39.0-gitlab", "vendor": "gitlab", "lockfile": True,
                  "token_key": "shared", "notification_secret": "match",
-                 "notifications": None},
+                 "notifications": None, "storage": "filesystem"},
     "db": {"placement": "external", "migrated": True, "settings": {}, "owner": None,
-           "restore_from": None, "inventory_dbname": None, "empty": False},
+           "restore_from": None, "inventory_dbname": None, "empty": False,
+           "pooler": None, "pooler_route": "both", "monitoring_role": False},
     "replication": {"enabled": True, "failing": [], "delay_s": 0.0,
                     "primary_api_url": "registry"},
     "gitlab": {"admin_mode": False, "hang": False},
     "host": {"cluster_json": None, "gitlab_rb_append": [], "nodes": []},
     "geo_site_name": None,
+    "geo_settings": {},  # Geo sites API fields of this site: enabled, selective sync, capacity
 }
 NODE_ROLES = ("rails", "sidekiq", "registry", "database")
+GEO_SETTINGS = ("enabled", "selective_sync_type", "selective_sync_namespace_ids",
+                "container_repositories_max_capacity")
 CHOICES = {("registry", "vendor"): ("gitlab", "upstream"),
            ("registry", "token_key"): ("shared", "own"),
            ("registry", "notification_secret"): ("match", "differs"),
            ("registry", "notifications"): (None, True, False),
            ("replication", "primary_api_url"): ("registry", "gitlab", "unset"),
-           ("host", "cluster_json"): (None, "primary", "secondary")}
+           ("host", "cluster_json"): (None, "primary", "secondary"),
+           ("registry", "storage"): ("filesystem", "s3"),
+           ("db", "pooler"): (None, "pgbouncer"),
+           ("db", "pooler_route"): ("both", "registry"),
+           ("db", "monitoring_role"): (False, True)}
 DB_SETTINGS = ("bytea_output", "default_transaction_read_only")
 MAX_SECONDARIES = 7
 
@@ -158,6 +166,10 @@ def _check_knobs(s: dict[str, Any], names: list[str], where: str) -> None:
     src = s["db"]["restore_from"]
     if src is not None and (src not in names or src == s["name"]):
         raise ScenarioError(f"{where}: db.restore_from names unknown site {src!r}")
+    unknown = set(s["geo_settings"] or {}) - set(GEO_SETTINGS)
+    if unknown:
+        raise ScenarioError(f"{where}: geo_settings.{sorted(unknown)[0]} is not one of "
+                            f"{GEO_SETTINGS}")
     if not isinstance(s["host"]["gitlab_rb_append"], list):
         raise ScenarioError(f"{where}: host.gitlab_rb_append must be a list of lines")
     nodes = s["host"]["nodes"]
@@ -222,4 +234,7 @@ def load(name_or_file: str) -> dict[str, Any]:
         raise ScenarioError(f"scenario {data['name']!r}: a Geo secondary needs a Geo primary")
     return {"name": data["name"], "description": data.get("description", ""),
             "deployment": data.get("deployment", f"lab-{data['name']}"), "sites": out_sites,
-            "then": _check_then(data), "ssh": bool(data.get("ssh", False))}
+            "then": _check_then(data), "ssh": bool(data.get("ssh", False)),
+            "inventory_storage": bool(data.get("inventory_storage", True)),
+            "tls": bool(data.get("tls", False)),
+            "inventory_ca": bool(data.get("inventory_ca", True))}

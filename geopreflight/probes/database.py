@@ -8,6 +8,13 @@ ours. Distinctness needs what PostgreSQL itself says (lab notes, section 1; fact
 site's connection carries a unique `application_name`, and a marker that shows up in another
 site's `pg_stat_activity` proves both sites reach one server.
 
+A pooler (PgBouncer) in front of the server keeps neither the marker nor the port: the
+marker is one signal among several (the postmaster's start time, the data directory and the
+server address survive it), and `db.registry_route` follows config.yml's own host and port
+to tell whether a pooler there leads to the database the inventory reaches. The settings
+DB-007 judges are the registry role's (`pg_db_role_setting`), not the checker's session's,
+since the checker may be a read-only monitoring role.
+
 The timeouts are the inventory's (`connect_s`, `read_s`), and a client-side deadline
 (`_Deadline`) ends a connection whose server completed the handshake but never answers.
 """
@@ -22,7 +29,7 @@ from typing import Any
 
 from ..inventory import Site
 from . import ProbeContext, ProbeError, probe
-from .models import DbServer, DbSessions, DbTable, SiteSessions
+from .models import DbRoute, DbServer, DbSessions, DbTable, RoleSetting, SiteSessions
 
 GRACE_S = 0.5  # the client-side deadline is the statement timeout plus this
 ROW_CAP = 10000  # counts stop here: never walk a large table
@@ -41,8 +48,22 @@ SERVER_SQL = """SELECT
   pg_postmaster_start_time()::text AS started_at,
   current_setting('default_transaction_read_only') AS default_transaction_read_only,
   current_setting('bytea_output') AS bytea_output,
-  (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()) AS owner
+  (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()) AS owner,
+  (SELECT setting FROM pg_settings WHERE name = 'data_directory') AS data_directory,
+  (SELECT json_object_agg(name, source) FROM pg_settings
+    WHERE name IN ('default_transaction_read_only', 'bytea_output')) AS settings_source
 """
+JUDGED = ("default_transaction_read_only", "bytea_output")  # the settings DB-007 reads
+ROLE_SETTINGS_SQL = """SELECT COALESCE(r.rolname, '') AS role, s.setdatabase <> 0 AS database,
+  s.setconfig FROM pg_db_role_setting s LEFT JOIN pg_roles r ON r.oid = s.setrole
+  WHERE s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+  ORDER BY 1, 2 LIMIT 200"""
+CREATORS_SQL = """SELECT rolname FROM pg_roles WHERE rolcanlogin
+  AND has_database_privilege(oid, current_database(), 'CREATE')
+  AND has_schema_privilege(oid, 'public', 'CREATE') ORDER BY 1 LIMIT 200"""
+IDENTITY_SQL = """SELECT (SELECT system_identifier FROM pg_control_system())::text,
+  current_database(), pg_postmaster_start_time()::text, inet_server_addr()::text,
+  inet_server_port()"""
 
 TABLES = ("schema_migrations", "post_deploy_schema_migrations", "repositories", "tags")
 
@@ -54,7 +75,8 @@ def _conn_kwargs(pc: ProbeContext, site: Site, marker: str) -> dict[str, Any]:
     kw: dict[str, Any] = dict(site.metadata_db.conninfo())
     conninfo = kw.pop("conninfo", "")
     kw.update(conninfo=conninfo, application_name=marker, autocommit=False,
-              connect_timeout=max(1, round(pc.inventory.timeouts.connect_s)))
+              connect_timeout=max(1, round(pc.inventory.timeouts.connect_s)),
+              prepare_threshold=None)  # never prepare: a transaction pooler loses them
     return kw
 
 
@@ -69,11 +91,13 @@ def _where(site: Site) -> str:
 
 
 @contextmanager
-def connect(pc: ProbeContext, site: Site, marker: str) -> Iterator[Any]:
-    """A read-only connection; every failure is a one-line ProbeError without secrets."""
+def connect(pc: ProbeContext, site: Site, marker: str,
+            route: dict[str, Any] | None = None) -> Iterator[Any]:
+    """A read-only connection; every failure is a one-line ProbeError without secrets.
+    `route` (host, port, dbname) replaces the inventory's, keeping its credentials."""
     import psycopg
 
-    kw = _conn_kwargs(pc, site, marker)
+    kw = {**_conn_kwargs(pc, site, marker), **(route or {})}
     try:
         conn = psycopg.connect(**kw)
     except psycopg.Error as exc:
@@ -159,6 +183,35 @@ def _table(conn: Any, table: str) -> DbTable:
         return DbTable(None, error=_first(exc))
 
 
+def _role_settings(conn: Any) -> list[RoleSetting] | None:
+    """The database- and role-level settings of the judged keys (None: unreadable)."""
+    import psycopg
+
+    try:
+        with conn.transaction():
+            rows = conn.execute(ROLE_SETTINGS_SQL).fetchall()
+    except psycopg.Error:
+        return None
+    out = []
+    for role, database, config in rows:
+        pairs = dict(str(c).partition("=")[::2] for c in (config or []))
+        kept = {k: v for k, v in pairs.items() if k in JUDGED}
+        if kept:
+            out.append(RoleSetting(role, bool(database), kept))
+    return out
+
+
+def _creators(conn: Any) -> list[str] | None:
+    """Login roles that may create schemas and tables (None: no public schema, unreadable)."""
+    import psycopg
+
+    try:
+        with conn.transaction():
+            return [r[0] for r in conn.execute(CREATORS_SQL).fetchall()]
+    except psycopg.Error:
+        return None
+
+
 @probe("db.server")
 def db_server(pc: ProbeContext, site: Site | None) -> tuple[DbServer, str]:
     """Identity, role in replication, version, settings and the registry tables."""
@@ -171,7 +224,8 @@ def db_server(pc: ProbeContext, site: Site | None) -> tuple[DbServer, str]:
                 cur = conn.execute(SERVER_SQL)
                 names = [d.name for d in cur.description]
                 row = dict(zip(names, cur.fetchone(), strict=True))
-                value = DbServer(**row, tables={t: _table(conn, t) for t in TABLES})
+            value = DbServer(**row, tables={t: _table(conn, t) for t in TABLES},
+                             role_settings=_role_settings(conn), creators=_creators(conn))
         except psycopg.Error as exc:
             raise ProbeError(f"{site.name}'s registry metadata database: {_first(exc)}",
                              _where(site)) from None
@@ -212,3 +266,47 @@ def db_sessions(pc: ProbeContext, _site: Site | None) -> tuple[DbSessions, str]:
             except psycopg.Error as exc:
                 out[name] = SiteSessions(error=f"{name}: {_first(exc)}")
     return DbSessions(out), "pg_stat_activity of every site's registry metadata database"
+
+
+def _inventory_endpoint(pc: ProbeContext, site: Site) -> tuple[str | None, int, str | None]:
+    """The host, port and dbname the inventory names (the DSN or the fields), no secrets."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    kw = _conn_kwargs(pc, site, "")
+    parsed: dict[str, Any] = conninfo_to_dict(kw.pop("conninfo", "") or "")
+    parsed.update({k: v for k, v in kw.items() if k in ("host", "port", "dbname") and v})
+    return (str(parsed["host"]) if parsed.get("host") else None,
+            int(parsed.get("port") or 5432), parsed.get("dbname"))
+
+
+@probe("db.registry_route")
+def db_registry_route(pc: ProbeContext, site: Site | None) -> tuple[DbRoute, str]:
+    """Follow config.yml's database host, port and dbname with the inventory's credentials
+    and record the server's own identity there, so DB-006 can accept a pooler in front of
+    the database the inventory reaches (or the inventory reaching through one)."""
+    import psycopg
+
+    from .host import CONFIG_YML, _config_yml, host_files
+
+    assert site is not None
+    if site.host is None:
+        raise ProbeError(f"the inventory gives no host for {site.name}, so its config.yml "
+                         "cannot be read")
+    config = _config_yml(host_files(pc, site))
+    cfg = (config.get("database") or {}) if not config.get("error") else {}
+    host, dbname = cfg.get("host"), cfg.get("dbname")
+    port = int(cfg.get("port") or 5432)
+    where = f"{CONFIG_YML} database host {host}:{port}/{dbname}"
+    if not host or str(host).startswith("/"):
+        return DbRoute(None, port, dbname), f"{CONFIG_YML} database.host (not TCP)"
+    if (str(host), port, dbname) == _inventory_endpoint(pc, site):
+        return DbRoute(str(host), port, dbname, same_as_inventory=True), where
+    route = {"host": str(host), "port": port, **({"dbname": dbname} if dbname else {})}
+    try:
+        with connect(pc, site, f"geopreflight-{uuid.uuid4().hex[:12]}", route) as conn:
+            with conn.transaction():
+                sysid, reached, started, addr, sport = conn.execute(IDENTITY_SQL).fetchone()
+    except (ProbeError, psycopg.Error) as exc:
+        return DbRoute(str(host), port, dbname, error=_first(exc)), where
+    return DbRoute(str(host), port, dbname, system_identifier=sysid, reached_dbname=reached,
+                   started_at=started, server_addr=addr, server_port=sport), where

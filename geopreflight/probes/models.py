@@ -155,6 +155,35 @@ class DbTable:
 
 
 @dataclass(frozen=True)
+class RoleSetting:
+    """One `pg_db_role_setting` row for the database (`database`) or every database, for a
+    role (`role`; empty: every role), kept to the settings the checks judge."""
+
+    role: str
+    database: bool
+    settings: dict[str, str]
+
+
+@dataclass(frozen=True)
+class DbRoute:
+    """Where the registry's own route (config.yml's database host, port and dbname, with the
+    inventory's credentials) leads: a pooler's backend is told by the server's own identity.
+    `same_as_inventory`: config.yml names the inventory's own host and port, and a host of
+    None a socket or no host: neither is followed."""
+
+    host: str | None
+    port: int | None
+    dbname: str | None
+    same_as_inventory: bool = False
+    system_identifier: str | None = opt()
+    reached_dbname: str | None = opt()
+    started_at: str | None = opt()
+    server_addr: str | None = opt()
+    server_port: int | None = opt()
+    error: str | None = opt()
+
+
+@dataclass(frozen=True)
 class DbServer:
     """What PostgreSQL says about itself, as the inventory's DSN reaches it."""
 
@@ -173,6 +202,12 @@ class DbServer:
     bytea_output: str
     owner: str | None
     tables: dict[str, DbTable] = field(default_factory=dict)
+    # where the session's settings come from (pg_settings.source): `user`, `database` or
+    # `database user` mean a setting of the checker's own role or database applies
+    settings_source: dict[str, str] | None = opt()
+    role_settings: list[RoleSetting] | None = opt()  # None: not read (older recordings)
+    creators: list[str] | None = opt()  # login roles with CREATE on the database and public
+    data_directory: str | None = opt()  # None without pg_read_all_settings
 
     @property
     def replica(self) -> bool:
@@ -356,8 +391,10 @@ FACT_MODELS: dict[str, Any] = {
     "db.server": DbServer,
     "db.sessions": DbSessions,
     "db.registry_host": ResolvedHost,
+    "db.registry_route": DbRoute,
     "host.gitlab_version": HostVersion,
     "host.config": HostConfig,
+    "storage.lockfiles": Lockfiles,  # the bucket's, with registry.storage
     "canary.pushed": CanaryPushed,
     "canary.seen": CanarySeen,
     "attestations": Attestations,
