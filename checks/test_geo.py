@@ -163,7 +163,8 @@ def test_geo_006_gitlab_answers_at_own_url(ctx: CheckContext) -> str:
                  "(Geo sites API: enabled, container_repositories_max_capacity, "
                  "selective_sync_type, https://docs.gitlab.com/api/geo_sites/). A disabled "
                  "site or a zero capacity silently stops registry replication: a fail. "
-                 "Selective sync is an operator's choice that leaves repositories off the secondary: a warning.",
+                 "Selective sync is an operator's choice that leaves repositories off the "
+                 "secondary: a warning.",
        remediation="Enable the secondary site and give it a container repository capacity "
                    "above 0 (Admin > Geo > Sites > Edit, or PUT /geo_sites/:id); clear "
                    "selective sync if the secondary must hold every image.",
