@@ -163,6 +163,16 @@ CASES: list[Case] = [
          name="unreachable"),
     Case("REG-012", "error", S, "legacy-both", {PRIMARY_API: FAILED("gitlab.rb unreadable")},
          "primary_api_url could not be read"),
+    Case("REG-012", "fail", S, "legacy-both",
+         {(*PRIMARY_API, "error"): "the certificate does not verify against 0 certificate(s) in "
+                                   "/etc/gitlab/trusted-certs (unable to get local issuer)",
+          (*PRIMARY_API, "untrusted"): True},
+         "over HTTPS the secondary's trusted certs do not verify the primary registry",
+         message="does not trust the primary registry", name="untrusted"),
+    Case("REG-012", "error", S, "legacy-both",
+         {(*PRIMARY_API, "trust_error"): "cannot read /etc/gitlab/trusted-certs: permission "
+                                         "denied"},
+         "over HTTPS the secondary's trusted certs could not be read", name="trust-unread"),
     # REG-013: one mode on every site (advisory)
     Case("REG-013", "pass", None, "both-imported", {}, "database on both sites"),
     Case("REG-013", "fail", None, "secondary-imported", {},

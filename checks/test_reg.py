@@ -289,10 +289,17 @@ def test_reg_011_read_only_off(ctx: CheckContext) -> str:
                  "(https://gitlab.com/gitlab-org/gitlab/-/blob/master/ee/app/services/geo/"
                  "container_repository_sync.rb); the primary's registry_http_addr defaults to "
                  "loopback (https://gitlab.com/gitlab-org/omnibus-gitlab/-/blob/master/files/"
-                 "gitlab-cookbooks/gitlab/libraries/registry.rb).",
+                 "gitlab-cookbooks/gitlab/libraries/registry.rb). Over HTTPS the secondary "
+                 "verifies the primary registry's certificate with the Linux package's own "
+                 "store, its cacert.pem plus /etc/gitlab/trusted-certs "
+                 "(https://docs.gitlab.com/omnibus/settings/ssl/"
+                 "#install-custom-public-certificates), so the checker verifies it with those "
+                 "certificates read from the secondary's host, not with its own CA bundle.",
        remediation="Set gitlab_rails['geo_registry_replication_primary_api_url'] on the "
                    "secondary to the primary registry's address, and make the primary registry "
-                   "listen there (registry['registry_http_addr'] = '0.0.0.0:5000' if used).",
+                   "listen there (registry['registry_http_addr'] = '0.0.0.0:5000' if used). "
+                   "With an internal CA, copy its certificate to /etc/gitlab/trusted-certs on "
+                   "the secondary's Rails and Sidekiq nodes and run gitlab-ctl reconfigure.",
        doc=GEO_REGISTRY)
 def test_reg_012_secondary_reaches_primary_registry(ctx: CheckContext) -> str:
     value: PrimaryApi | None = ctx.fact("registry.primary_api")
@@ -311,11 +318,19 @@ def test_reg_012_secondary_reaches_primary_registry(ctx: CheckContext) -> str:
     if addr and is_loopback(addr) and url.split("://")[-1].rstrip("/") == addr:
         raise Fail(f"{ctx.site.name} uses the primary's registry_http_addr {addr}, which listens "
                    "on loopback only", observed=addr, expected="an address the secondary reaches")
+    if value.trust_error:
+        raise CannotEvaluate(f"{ctx.site.name}: what the secondary trusts for {url} could not "
+                             f"be read: {value.trust_error}")
+    if value.untrusted:
+        raise Fail(f"{ctx.site.name} does not trust the primary registry at {url}: "
+                   f"{value.error}", observed=value.error,
+                   expected="a certificate the secondary's trusted certs verify")
     if value.error or not value.bearer_challenge:
         seen = value.error or f"{value.status} without a Bearer challenge"
         raise Fail(f"{ctx.site.name}: GET {url.rstrip('/')}/v2/ answers {seen}", observed=seen,
                    expected="401 with WWW-Authenticate: Bearer")
-    return f"{url} answers /v2/ with a Bearer challenge"
+    trusted = f", its certificate verified with {value.trust}" if value.trust else ""
+    return f"{url} answers /v2/ with a Bearer challenge{trusted}"
 
 
 @check("REG-013", title="All sites' registries use the same metadata mode", severity="medium",

@@ -45,6 +45,15 @@ class Unreachable(Exception):  # noqa: N818
     body over the cap, or a request this client refuses to send."""
 
 
+class Untrusted(Unreachable):
+    """The server's certificate did not verify against the CA bundle the request used;
+    `reason` is OpenSSL's, in one line."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class Reply:
     url: str
@@ -209,8 +218,9 @@ class Http:
                         raise Unreachable(f"{method} {url}: connected, but no answer within "
                                           f"{read_s:g} s (read timeout)") from None
                     if isinstance(exc, requests.exceptions.SSLError):
-                        raise Unreachable(f"{method} {url}: TLS verification failed "
-                                          f"({_first(exc)}); set gitlab.ca_bundle") from None
+                        raise Untrusted(f"{method} {url}: TLS verification failed "
+                                        f"({_first(exc)}); set gitlab.ca_bundle",
+                                        _first(exc)) from None
                     if isinstance(exc, requests.exceptions.ConnectTimeout):
                         if last:
                             raise Unreachable(f"{method} {url}: no connection within "

@@ -166,6 +166,7 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
             "deployment": scn["deployment"], "dir": str(lab_dir), "pg_root": str(pg_root),
             "inventory_storage": scn.get("inventory_storage", True),
             "tls": bool(scn.get("tls")), "inventory_ca": scn.get("inventory_ca", True),
+            "trusted_certs": scn.get("trusted_certs", True),
             "key_file": str(lab_dir / "keys" / "gitlab-registry.key"),
             "cert_file": str(lab_dir / "keys" / "gitlab-registry.crt"),
             "sites": sites, "clusters": list(clusters.values()), "status": "starting"}
@@ -257,11 +258,13 @@ def render_site(lab: dict[str, Any], site: dict[str, Any]) -> None:
     """Host files and the registry's own config, from the model (`gitlab-ctl reconfigure`)."""
     key = Path(site["key_file"]).read_bytes()
     cert = Path(site["cert_file"]).read_bytes()
-    hostroot.render(site, _primary(lab), key, cert)
+    ca = (Path(lab["dir"]) / tls.CA_FILE).read_bytes() if (
+        lab.get("tls") and lab.get("trusted_certs", True)) else None
+    hostroot.render(site, _primary(lab), key, cert, ca)
     for node in site.get("nodes") or []:  # the site's other nodes: its files, as they differ
         hostroot.render({**site, "root": node["root"],
                          "host": {**site["host"], "gitlab_rb_drop": node["drop"]}},
-                        _primary(lab), key, cert)
+                        _primary(lab), key, cert, ca)
     if site["registry"]["enabled"]:
         registry.write_config(Path(site["run"]) / "registry.yml", _upstream_cfg(lab, site))
 

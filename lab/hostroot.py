@@ -20,6 +20,7 @@ STORAGE = "var/opt/gitlab/gitlab-rails/shared/registry"
 CONFIG_YML = "var/opt/gitlab/registry/config.yml"
 GITLAB_RB = "etc/gitlab/gitlab.rb"
 CLUSTER_JSON = "etc/gitlab/gitlab-cluster.json"
+TRUSTED_CA = "etc/gitlab/trusted-certs/lab-ca.crt"
 GITLAB_YML = "var/opt/gitlab/gitlab-rails/etc/gitlab.yml"
 KEY = "var/opt/gitlab/gitlab-rails/etc/gitlab-registry.key"
 CERT = "var/opt/gitlab/registry/gitlab-registry.crt"
@@ -266,9 +267,15 @@ def _write(path: Path, text: str | bytes, mode: int = 0o644) -> None:
 
 
 def render(site: dict[str, Any], primary: dict[str, Any] | None, key_pem: bytes,
-           cert_pem: bytes) -> None:
-    """(Re)write every host file of a site, as `gitlab-ctl reconfigure` would."""
+           cert_pem: bytes, trusted_ca: bytes | None = None) -> None:
+    """(Re)write every host file of a site, as `gitlab-ctl reconfigure` would; `trusted_ca`
+    (the lab's TLS CA) goes to /etc/gitlab/trusted-certs, as an administrator puts an
+    internal CA there."""
     root = Path(site["root"])
+    if trusted_ca is not None:
+        _write(root / TRUSTED_CA, trusted_ca)
+    else:
+        (root / TRUSTED_CA).unlink(missing_ok=True)
     _write(root / GITLAB_RB, gitlab_rb(site, primary), 0o600)
     _write(root / GITLAB_YML, gitlab_yml(site, primary), 0o640)
     cluster = cluster_json(site)

@@ -237,4 +237,5 @@ def load(name_or_file: str) -> dict[str, Any]:
             "then": _check_then(data), "ssh": bool(data.get("ssh", False)),
             "inventory_storage": bool(data.get("inventory_storage", True)),
             "tls": bool(data.get("tls", False)),
-            "inventory_ca": bool(data.get("inventory_ca", True))}
+            "inventory_ca": bool(data.get("inventory_ca", True)),
+            "trusted_certs": bool(data.get("trusted_certs", True))}

@@ -21,6 +21,24 @@ def test_https_with_ca_bundle_is_ready(lab):
     s = run(tls)
     assert s["verdict"] == "READY", failing(s)
     assert row(s, "REG-001", "us-secondary")["outcome"] == "pass"  # the registry over HTTPS
+    reg = row(run(tls, step="verify-replication"), "REG-012", "us-secondary")
+    # verified with what the secondary trusts: its trusted-certs hold the lab's CA
+    assert reg["outcome"] == "pass" and "1 certificate(s) in /etc/gitlab/trusted-certs" in (
+        reg["message"]), reg["message"]
+
+
+def test_a_secondary_that_does_not_trust_the_primary_registry_is_not_ready(lab):
+    """The checker trusts the lab's CA (gitlab.ca_bundle), so every other HTTPS read works;
+    the secondary's /etc/gitlab/trusted-certs lacks it, and Geo's registry sync would fail
+    the handshake: REG-012 fails naming the trust, whatever the checker itself trusts."""
+    s = run(lab("tls-untrusted"), step="verify-replication")
+    reg = row(s, "REG-012", "us-secondary")
+    assert reg["outcome"] == "fail" and reg["blocking"], reg
+    assert "does not trust the primary registry" in reg["message"]
+    assert "0 certificate(s) in /etc/gitlab/trusted-certs" in reg["message"]
+    assert "certificate verify failed" in reg["message"]
+    assert row(s, "REG-001", "us-secondary")["outcome"] == "pass"
+    assert s["verdict"] == "NOT_READY"
 
 
 def test_https_without_ca_bundle_cannot_determine_and_names_tls(lab):

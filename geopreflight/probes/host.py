@@ -39,6 +39,11 @@ _READ = ('f="$1"; if [ -e "$f" ]; then '
          'else d="$f"; while [ "$d" != "${d%/*}" ]; do d=${d%/*}; [ -e "$d" ] && break; '
          'done; if [ -e "$d" ] && [ ! -x "$d" ]; then echo unreadable; echo "$d"; '
          'else echo missing; fi; fi')
+# The PEM text of a directory's readable regular files (trusted-certs), capped like one file.
+_PEMS = ('d="$1"; if [ ! -e "$d" ]; then echo missing; elif [ ! -d "$d" ] || [ ! -r "$d" ] '
+         '|| [ ! -x "$d" ]; then echo unreadable; echo "$d"; else echo file; '
+         'for f in "$d"/*; do if [ -f "$f" ] && [ -r "$f" ]; then head -c "$2" -- "$f"; echo; '
+         'fi; done | head -c "$2"; fi')
 SSH_SCHEMES = ("ssh", "safe-ssh")
 # No prompt can hang a run (BatchMode); a dead connection ends within ~10 s (ServerAlive).
 SSH_ARGS = "-o BatchMode=yes -o ServerAliveInterval=5 -o ServerAliveCountMax=2"
@@ -111,7 +116,7 @@ class HostFiles:
     def path(self, path: str) -> str:
         return posixpath.join(self.root, path.lstrip("/"))
 
-    def _run(self, full: str) -> Any:
+    def _run(self, full: str, script: str = _READ) -> Any:
         """One bounded read; a login failure is kept, so a host is tried once per run."""
         with self._lock:
             if self._failed is not None:
@@ -119,7 +124,7 @@ class HostFiles:
             sudo = "sudo -n " if self.host.sudo else ""
             try:
                 return self._host.run(sudo + "timeout %s sh -c %s sh %s %s",
-                                      f"{self.timeout_s:g}", _READ, full, str(HOST_CAP + 1))
+                                      f"{self.timeout_s:g}", script, full, str(HOST_CAP + 1))
             except RuntimeError as exc:  # testinfra's ssh backend: exit 255, its CommandResult
                 out = exc.args[0] if exc.args else None
                 why = ssh_cause(getattr(out, "stderr", "") or "")
@@ -132,8 +137,24 @@ class HostFiles:
     def read(self, path: str) -> str | None:
         """The file's text, or None when it does not exist; an error for anything but a
         regular UTF-8 file of at most HOST_CAP bytes read within the timeout."""
-        full = self.path(path)
-        out = self._run(full)
+        return self._text(self.path(path), _READ)
+
+    def certificates(self, path: str) -> str | None:
+        """The text of every readable regular file in directory `path` (a trusted-certs
+        directory: PEM certificates and their hash links), at most HOST_CAP bytes in all;
+        None when the directory does not exist.
+
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp()); _ = (d / "certs").mkdir()
+        >>> _ = (d / "certs" / "a.crt").write_text("A"); _ = (d / "certs" / "b.pem").write_text("B")
+        >>> h = HostFiles(Host("local://", str(d)))
+        >>> h.certificates("/certs").split(), h.certificates("/none")
+        (['A', 'B'], None)
+        """
+        return self._text(self.path(path), _PEMS)
+
+    def _text(self, full: str, script: str) -> str | None:
+        out = self._run(full, script)
         kind, _, data = out.stdout_bytes.partition(b"\n")
         problem = {124: f"no answer within {self.timeout_s:g} s (read_s)"}.get(out.rc)
         if problem is None and self.host.sudo and out.rc != 0 and kind == b"":

@@ -139,6 +139,9 @@ class PrimaryApi:
     status: int | None = opt()
     bearer_challenge: bool | None = when(_answered)
     version: str | None = when(_answered)
+    trust: str | None = opt()  # what the secondary's host trusts, as read (HTTPS only)
+    untrusted: bool | None = opt()  # the certificate failed against that trust
+    trust_error: str | None = opt()  # why the host's trust could not be read
 
 
 # --- the registry metadata database ----------------------------------------------------------

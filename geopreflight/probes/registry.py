@@ -11,15 +11,18 @@ entry (`n=1`), never the whole catalog. Tokens never leave this module.
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from ..http import Reply, Unreachable
+from ..http import Reply, Unreachable, Untrusted
 from ..inventory import Site
 from . import ProbeContext, ProbeError, probe
 from .codec import from_json
 from .gitlab import api_get
 from .models import PrimaryApi, RegistryApi, RegistryCatalog
+from .trust import host_trust
 
 SERVICE = "container_registry"
 CATALOG_SCOPE = "registry:catalog:*"
@@ -132,8 +135,8 @@ def _get(pc: ProbeContext, site: Site, url: str, bearer: str | None = None) -> R
         raise ProbeError(str(exc), url) from None
 
 
-def _authorised(pc: ProbeContext, site: Site) -> tuple[dict[str, Any], str | None]:
-    """`/v2/` without and then with a token; the value and the token (None on failure)."""
+def _challenge(pc: ProbeContext, site: Site) -> tuple[dict[str, Any], str | None]:
+    """`/v2/` without a token: the value so far and the token realm (None: a problem)."""
     base = _registry_url(site)
     first = _get(pc, site, f"{base}/v2/")
     value: dict[str, Any] = {"url": base, "unauthenticated_status": first.status}
@@ -147,52 +150,58 @@ def _authorised(pc: ProbeContext, site: Site) -> tuple[dict[str, Any], str | Non
                             "(expected 401 with WWW-Authenticate: Bearer realm=...)")
         return value, None
     value["challenge"] = {"realm": params["realm"], "service": params.get("service")}
-    bearer, why = token(pc, site, params["realm"])
-    if bearer is None:
-        value["problem"] = why
-        return value, None
-    return value, bearer
+    return value, params["realm"]
 
 
 @probe("registry.api")
 def registry_api(pc: ProbeContext, site: Site | None) -> tuple[RegistryApi, str]:
-    """Does the registry answer, with GitLab token auth, and what does it say about itself."""
+    """Does the registry answer, with GitLab token auth, and what does it say about itself.
+    `/v2/` and `/gitlab/v1/` with the token are asked together (one round trip, not two)."""
     assert site is not None
-    value, bearer = _authorised(pc, site)
+    value, realm = _challenge(pc, site)
     base = value["url"]
+    bearer = None
+    if realm is not None:
+        bearer, why = token(pc, site, realm)
+        if bearer is None:
+            value["problem"] = why
     if bearer is None:
         return from_json(RegistryApi, value), f"{base}/v2/"
-    reply = _get(pc, site, f"{base}/v2/", bearer)
-    h = reply.headers
-    value.update({
-        "status": reply.status,
-        "api_version": h.get("Docker-Distribution-Api-Version"),
-        "version": h.get("Gitlab-Container-Registry-Version"),
-        "features": h.get("Gitlab-Container-Registry-Features"),
-        "database_enabled": h.get("Gitlab-Container-Registry-Database-Enabled"),
-    })
-    if reply.status == 401 and site.role == "secondary":
-        primary = pc.inventory.primary
-        if primary.registry is not None:
-            other = _get(pc, primary, f"{primary.registry.url}/v2/", bearer)
-            value["token_accepted_by_primary"] = other.status == 200
-    if reply.status == 200:
-        v1 = _get(pc, site, f"{base}/gitlab/v1/", bearer)
-        value["gitlab_v1"] = {"status": v1.status,
-                              "version_header": "Gitlab-Container-Registry-Version" in v1.headers}
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="registry") as pool:
+        v1 = pool.submit(_get, pc, site, f"{base}/gitlab/v1/", bearer)
+        reply = _get(pc, site, f"{base}/v2/", bearer)
+        h = reply.headers
+        value.update({
+            "status": reply.status,
+            "api_version": h.get("Docker-Distribution-Api-Version"),
+            "version": h.get("Gitlab-Container-Registry-Version"),
+            "features": h.get("Gitlab-Container-Registry-Features"),
+            "database_enabled": h.get("Gitlab-Container-Registry-Database-Enabled"),
+        })
+        if reply.status == 401 and site.role == "secondary":
+            primary = pc.inventory.primary
+            if primary.registry is not None:
+                other = _get(pc, primary, f"{primary.registry.url}/v2/", bearer)
+                value["token_accepted_by_primary"] = other.status == 200
+        if reply.status == 200:
+            answer = v1.result()
+            value["gitlab_v1"] = {"status": answer.status, "version_header":
+                                  "Gitlab-Container-Registry-Version" in answer.headers}
     return from_json(RegistryApi, value), f"{base}/v2/, {base}/gitlab/v1/"
 
 
 @probe("registry.catalog")
 def registry_catalog(pc: ProbeContext, site: Site | None) -> tuple[RegistryCatalog, str]:
-    """The first catalog entry (`n=1`) with a `registry:catalog:*` token: data or none."""
+    """The first catalog entry (`n=1`) with a `registry:catalog:*` token: data or none.
+    The catalog token is asked as soon as the challenge names the realm, beside the
+    registry.api probe's own token, not after it."""
     assert site is not None
-    value, _ = _authorised(pc, site)
-    if value.get("problem"):
+    value, realm = _challenge(pc, site)
+    if realm is None:
         raise ProbeError(value["problem"], f"{value['url']}/v2/")
-    bearer, why = token(pc, site, value["challenge"]["realm"], CATALOG_SCOPE)
+    bearer, why = token(pc, site, realm, CATALOG_SCOPE)
     if bearer is None:
-        raise ProbeError(why, value["challenge"]["realm"])
+        raise ProbeError(why, realm)
     url = f"{value['url']}/v2/_catalog?n=1"
     reply = _get(pc, site, url, bearer)
     if reply.status in (401, 403):
@@ -228,9 +237,29 @@ def registry_primary_api(pc: ProbeContext, site: Site | None) -> tuple[PrimaryAp
         return PrimaryApi(None), "gitlab.yml, gitlab.rb"
     url = str(url)
     target = f"{url.rstrip('/')}/v2/"
+    if urlsplit(url).scheme != "https":
+        return _primary_answer(pc, site, url, target, site.gitlab.verify, None), target
     try:
-        reply = pc.http.get(target, verify=site.gitlab.verify)
+        with host_trust(pc, site) as (bundle, where):
+            return _primary_answer(pc, site, url, target, bundle, where), target
+    except ProbeError as exc:  # the host's certificates unread: verified as the checker would
+        seen = _primary_answer(pc, site, url, target, site.gitlab.verify, None)
+        return replace(seen, trust_error=str(exc)), target
+
+
+def _primary_answer(pc: ProbeContext, site: Site, url: str, target: str, verify: bool | str,
+                    trust: str | None) -> PrimaryApi:
+    """GET /v2/ at the primary API URL, verified with `verify` (the secondary's own trust
+    store, described by `trust`, when it could be read)."""
+    try:
+        reply = pc.http.get(target, verify=verify)
+    except Untrusted as exc:
+        if trust is None:
+            return PrimaryApi(url, error=str(exc))
+        return PrimaryApi(url, error=f"the certificate does not verify against {trust} "
+                                     f"({exc.reason})", trust=trust, untrusted=True)
     except Unreachable as exc:
-        return PrimaryApi(url, error=str(exc)), target
+        return PrimaryApi(url, error=str(exc), trust=trust)
     return PrimaryApi(url, status=reply.status, bearer_challenge=challenge(reply) is not None,
-                      version=reply.headers.get("Gitlab-Container-Registry-Version")), target
+                      version=reply.headers.get("Gitlab-Container-Registry-Version"),
+                      trust=trust)
