@@ -1,9 +1,10 @@
 """Parsing the rendered registry `config.yml` (the rules that judge it live in the checks).
 
 Omnibus writes `storage`, `notifications.endpoints` and `database` as one-line JSON, so the
-file is read with a YAML loader, never regexes (fact sheet, A7). `summary` keeps what the
-checks need and drops secrets (passwords, `http.secret`); notification `Authorization` values
-become digests.
+file is read with a YAML loader, never regexes (https://gitlab.com/gitlab-org/omnibus-gitlab/-/
+blob/master/files/gitlab-cookbooks/registry/templates/default/registry-config.yml.erb).
+`summary` keeps what the checks need and drops secrets (passwords, `http.secret`);
+notification `Authorization` values become digests.
 
 >>> summary("storage: {filesystem: {rootdirectory: /d}}")["storage_root"]
 '/d'

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 import pytest
 
@@ -131,6 +132,18 @@ def test_an_error_case_counts_as_failing_only_for_an_error_only_check(table: Tab
 
 def test_every_rationale_cites_gitlab_and_nothing_outside_the_repository(table: Table) -> None:
     assert rationale_problems(CATALOG) == []
+
+
+def test_what_ships_points_at_nothing_outside_the_repository() -> None:
+    """The package, its checks and profiles cite GitLab itself: the fact sheet and the lab
+    notes are the developers' documents, not the operators'."""
+    root = Path(__file__).resolve().parent.parent
+    found = [f"{path.relative_to(root)}:{n}: {hit.group(0)!r}"
+             for folder in ("geopreflight", "checks", "profiles")
+             for path in sorted((root / folder).rglob("*")) if path.suffix in (".py", ".yml")
+             for n, line in enumerate(path.read_text().splitlines(), 1)
+             if (hit := OUTSIDE.search(line))]
+    assert found == []
 
 
 def test_a_rationale_without_a_gitlab_url_or_citing_the_fact_sheet_is_reported() -> None:

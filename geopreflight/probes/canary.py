@@ -4,7 +4,8 @@ It pushes a tiny image (one small layer) to the primary's registry, beside a rep
 already exists there (`<first catalog entry>/geopreflight-canary`, so it lands in an existing
 project), then polls every secondary's registry until the same tag answers with the same
 digest. That proves Geo replication end to end, where the Geo status can show 100% for a
-replication that is broken (fact sheet, E2, E3). The image stays in the registries; its tag
+replication that is broken (https://docs.gitlab.com/administration/geo/replication/
+container_registry/). The image stays in the registries; its tag
 names the time of the run.
 
 It is a probe like the others (its facts go through `facts.observe`, so an unreachable

@@ -3,7 +3,9 @@
 Every query runs in a read-only transaction (psycopg `read_only`, i.e. `BEGIN READ ONLY`) with
 a `statement_timeout` and a `connect_timeout`. The session's own
 `default_transaction_read_only` is never touched, so DB-007 reads the server's setting, not
-ours. Distinctness needs what PostgreSQL itself says (lab notes, section 1; fact sheet F3):
+ours. Distinctness needs what PostgreSQL itself says (https://www.postgresql.org/docs/current/
+functions-info.html, and how GitLab's own Geo health check reads a standby,
+https://gitlab.com/gitlab-org/gitlab/-/blob/master/ee/lib/gitlab/geo/health_check.rb):
 `system_identifier`, `pg_is_in_recovery()`, the WAL receiver, and a session marker: each
 site's connection carries a unique `application_name`, and a marker that shows up in another
 site's `pg_stat_activity` proves both sites reach one server.

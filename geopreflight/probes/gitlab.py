@@ -1,6 +1,7 @@
 """The GitLab API: Geo sites and statuses (asked of the primary) and each site's own answer.
 
-A Geo secondary proxies nearly every API request to the primary (fact sheet D1), so a
+A Geo secondary proxies nearly every API request to the primary
+(https://docs.gitlab.com/development/geo/proxying/), so a
 secondary's `/api/v4/version` is normally the primary's. A site's own version comes from its
 Geo status; `/api/v4/metadata` only speaks for a site that is not a Geo site yet.
 """

@@ -2,10 +2,12 @@
 
 `GET /v2/` challenges with `WWW-Authenticate: Bearer realm=...,service=...`; the realm is
 GitLab's `/jwt/auth`, asked with the site's username and token and `service=container_registry`
-(fact sheet C1, C1b). With that token: `/v2/` (the GitLab headers: version, features,
-database-enabled), `/gitlab/v1/` (200 in database mode, 404 with the version header in legacy
-mode, fact sheet C2). Only the data probe asks for `registry:catalog:*`, and reads one catalog
-entry (`n=1`), never the whole catalog. Tokens never leave this module.
+(https://gitlab.com/gitlab-org/gitlab/-/blob/master/app/services/auth/
+container_registry_authentication_service.rb). With that token: `/v2/` (the GitLab headers:
+version, features, database-enabled), `/gitlab/v1/` (200 in database mode, 404 with the
+version header in legacy mode, https://gitlab.com/gitlab-org/container-registry/-/blob/master/
+docs/spec/gitlab/api.md). Only the data probe asks for `registry:catalog:*`, and reads one
+catalog entry (`n=1`), never the whole catalog. Tokens never leave this module.
 """
 
 from __future__ import annotations
@@ -219,7 +221,8 @@ def registry_catalog(pc: ProbeContext, site: Site | None) -> tuple[RegistryCatal
 @probe("registry.primary_api")
 def registry_primary_api(pc: ProbeContext, site: Site | None) -> tuple[PrimaryApi | None, str]:
     """A secondary's `geo_registry_replication_primary_api_url`, asked for `/v2/` unauthenticated:
-    the primary registry must answer with a Bearer challenge (fact sheet A6, E2)."""
+    the primary registry must answer with a Bearer challenge (https://gitlab.com/gitlab-org/
+    gitlab/-/blob/master/ee/app/services/geo/container_repository_sync.rb)."""
     assert site is not None
     if site.role != "secondary":
         return None, "not a secondary"

@@ -4,7 +4,8 @@ With `registry.storage.s3` in the inventory, each lockfile is asked for with one
 (AWS Signature Version 4, the documented scheme every S3-compatible server takes), through the
 run's `Http` client, so the total deadline, the body cap and the never-write rule hold as for
 every other request. Keys: `<root_directory>/docker/registry/lockfiles/<name>`, as the
-registry's storage driver lays them out under its rootdirectory (fact sheet, B10, C4).
+registry's storage driver lays them out under its rootdirectory
+(https://docs.gitlab.com/administration/packages/container_registry_metadata_database/).
 Without `registry.storage`, nothing is asked: the checks say what they decided without it.
 """
 
