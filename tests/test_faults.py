@@ -230,6 +230,24 @@ def test_a_database_port_that_accepts_and_stays_silent_is_an_error(legacy: Any,
     assert "timeout expired" in out.fact_error("db.server", legacy.secondary.name)
 
 
+def test_many_silent_databases_cost_one_connect_timeout(legacy: Any, tmp_path: Path) -> None:
+    """Six sites whose DSN reaches a port that accepts and stays silent: every site's
+    connection (db.server and the cross-site session probe db.sessions) opens at once, so
+    the run stays within one connect_s plus read_s plus 2 s, not six connect_s."""
+    def change(d: dict[str, Any]) -> None:
+        secondary = site_of(d, legacy.secondary.name)
+        secondary["metadata_db"] = {"dsn_env": "HOSTILE_DSN"}
+        for n in range(5):
+            d["sites"].append({**secondary, "name": f"extra-{n}"})
+
+    with Hostile(silent=True) as silent:
+        dsn = f"host=127.0.0.1 port={silent.port} dbname=registry user=registry"
+        out = checker(legacy, tmp_path, change, env={"HOSTILE_DSN": dsn})
+    assert "timeout expired" in out.fact_error("db.server", "extra-4")
+    sessions = next(f for f in out.facts if f["key"] == "db.sessions")["value"]
+    assert "timeout expired" in sessions["extra-4"]["error"]
+
+
 def test_a_wrong_database_password_is_an_error_without_the_password(legacy: Any,
                                                                     tmp_path: Path) -> None:
     site = legacy.site(legacy.secondary.name)

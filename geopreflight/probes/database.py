@@ -26,7 +26,8 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any
 
 from ..inventory import Site
@@ -234,6 +235,11 @@ def db_server(pc: ProbeContext, site: Site | None) -> tuple[DbServer, str]:
     return value, f"{_where(site)} (read-only transaction)"
 
 
+def _opened(cm: AbstractContextManager[Any]) -> tuple[Any, Any]:
+    """Enter a connection's context in a worker thread; the caller's stack exits it."""
+    return cm, cm.__enter__()
+
+
 @probe("db.sessions", scope="deployment")
 def db_sessions(pc: ProbeContext, _site: Site | None) -> tuple[DbSessions, str]:
     """Which sites' marker sessions each site's server shows: a shared server shows both.
@@ -241,8 +247,6 @@ def db_sessions(pc: ProbeContext, _site: Site | None) -> tuple[DbSessions, str]:
     All connections stay open while every server's `pg_stat_activity` is read, so a marker
     is visible exactly where the same PostgreSQL instance serves two sites.
     """
-    from contextlib import ExitStack
-
     import psycopg
 
     run = uuid.uuid4().hex[:10]
@@ -250,13 +254,18 @@ def db_sessions(pc: ProbeContext, _site: Site | None) -> tuple[DbSessions, str]:
     markers = {s.name: f"geopreflight-{run}-{i}" for i, s in enumerate(sites)}
     by_marker = {m: name for name, m in markers.items()}
     out: dict[str, SiteSessions] = {}
-    with ExitStack() as stack:
+    with ExitStack() as stack, ThreadPoolExecutor(max_workers=max(1, len(sites)),
+                                                  thread_name_prefix="db-sessions") as pool:
+        # every site connects at once: N silent servers cost one connect_s, not N
+        opening = {s.name: pool.submit(_opened, connect(pc, s, markers[s.name])) for s in sites}
         conns = {}
-        for s in sites:
+        for name, future in opening.items():
             try:
-                conns[s.name] = stack.enter_context(connect(pc, s, markers[s.name]))
+                cm, conns[name] = future.result()
             except ProbeError as exc:
-                out[s.name] = SiteSessions(error=str(exc))
+                out[name] = SiteSessions(error=str(exc))
+            else:
+                stack.push(cm)
         for name, conn in conns.items():
             try:
                 with conn.transaction():
