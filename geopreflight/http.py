@@ -12,13 +12,15 @@ body, a huge body or a gzip bomb ends at `BODY_CAP` instead of filling the memor
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
 import socket
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +29,7 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 RETRY_STATUSES = (502, 503, 504)
 ATTEMPTS = 3
@@ -126,14 +129,59 @@ def _watch(sock: socket.socket | None) -> None:
         w.watch(sock)
 
 
+def _addresses(conn: Any, host: str, timeout_s: float) -> list[str]:
+    """`host`'s addresses in the resolver's order, resolved within `timeout_s` in a thread
+    left behind at the deadline (an address is its own answer).
+
+    >>> _addresses(None, "127.0.0.1", 1), _addresses(None, "[::1]", 1)
+    (['127.0.0.1'], ['[::1]'])
+    """
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return [host]
+    except ValueError:
+        pass
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="resolve")
+    try:
+        infos = pool.submit(socket.getaddrinfo, host, None, 0, socket.SOCK_STREAM).result(
+            timeout=max(0.0, timeout_s))
+    except FutureTimeout:
+        raise NameResolutionError(host, conn, socket.gaierror(
+            f"no answer from the resolver within {timeout_s:g} s")) from None
+    except socket.gaierror as exc:
+        raise NameResolutionError(host, conn, exc) from None
+    finally:
+        pool.shutdown(wait=False)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
 class _Watched:
     """A urllib3 connection whose sockets the calling thread's deadline can shut down: a new
     one from the start (TCP connect, TLS handshake), a pooled one when it is reused."""
 
     def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()  # type: ignore[misc]
-        _watch(sock)
-        return sock
+        w = getattr(_current, "watch", None)
+        if w is None:
+            return super()._new_conn()  # type: ignore[misc]
+        # getaddrinfo has no timeout, and there is no socket yet for the deadline to shut
+        # down: resolve within the connect timeout, then try each address in turn
+        connect_s = self.timeout if isinstance(self.timeout, int | float) else w.left()
+        name = self._dns_host  # type: ignore[has-type]
+        addresses = _addresses(self, name, min(connect_s, w.left()))
+        try:
+            for i, address in enumerate(addresses):
+                self._dns_host = address
+                try:
+                    sock = super()._new_conn()  # type: ignore[misc]
+                except NewConnectionError:
+                    if i == len(addresses) - 1:
+                        raise
+                    continue
+                _watch(sock)
+                return sock
+        finally:
+            self._dns_host = name
+        raise AssertionError("unreachable")
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         if self.sock is not None:  # type: ignore[attr-defined]
@@ -226,6 +274,12 @@ class Http:
                             raise Unreachable(f"{method} {url}: no connection within "
                                               f"{connect_s:g} s ({attempt} attempts)") from None
                     elif isinstance(exc, requests.exceptions.ConnectionError):
+                        dns = getattr(exc.args[0] if exc.args else None, "reason", None)
+                        if isinstance(dns, NameResolutionError):  # not retried: no transient
+                            m = _UNRESOLVED.search(str(dns))
+                            why = f"{m.group(1)} does not resolve ({m.group(2)})" if m else (
+                                "the host name does not resolve")
+                            raise Unreachable(f"{method} {url}: {why}") from None
                         if last:
                             raise Unreachable(f"{method} {url}: cannot connect ({_first(exc)};"
                                               f" {attempt} attempts)") from None
@@ -293,6 +347,9 @@ def _reason(exc: requests.exceptions.RequestException) -> str:
 
 
 _ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")]+")
+
+
+_UNRESOLVED = re.compile(r"Failed to resolve '([^']*)' \((.*)\)$")  # urllib3's wording
 
 
 def _first(exc: Exception) -> str:

@@ -174,7 +174,7 @@ def test_endless_pagination_stops_at_the_page_cap(legacy: Any, hostile: Hostile,
 
 @pytest.mark.parametrize("url, words", [
     ("http://127.0.0.1:1", "Connection refused"),
-    ("http://gitlab.invalid", "cannot connect"),
+    ("http://gitlab.invalid", "gitlab.invalid does not resolve"),
 ])
 def test_an_unreachable_gitlab_is_an_error(legacy: Any, tmp_path: Path, url: str,
                                           words: str) -> None:

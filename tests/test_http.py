@@ -42,6 +42,31 @@ def test_a_dripping_server_ends_at_the_total_deadline(hostile: Hostile, mode: st
     assert took < DEADLINE_S + 1.5
 
 
+def test_a_resolver_that_never_answers_ends_within_the_connect_timeout(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """getaddrinfo has no timeout of its own: a hung resolver (a DNS server that drops the
+    query) would hold the request past every deadline. The stand-in is the resolver call
+    itself, blocked until the test ends; no socket exists yet for the deadline to close."""
+    import socket
+    import threading
+
+    release = threading.Event()
+    real = socket.getaddrinfo
+
+    def hung(host: str, *args: object, **kw: object) -> object:
+        if host == "gitlab.hung.example":
+            release.wait(30)
+        return real(host, *args, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", hung)
+    try:
+        message, took = fails("http://gitlab.hung.example/api/v4/metadata")
+    finally:
+        release.set()
+    assert "no answer from the resolver within 1 s" in message, message
+    assert took < DEADLINE_S + 0.5
+
+
 def test_a_blackhole_ends_at_the_read_timeout(hostile: Hostile) -> None:
     message, took = fails(f"{hostile.base('blackhole')}/api/v4/metadata")
     assert "no answer within 2 s (read timeout)" in message
