@@ -300,7 +300,7 @@ def test_reg_011_read_only_off(ctx: CheckContext) -> str:
                    "listen there (registry['registry_http_addr'] = '0.0.0.0:5000' if used). "
                    "With an internal CA, copy its certificate to /etc/gitlab/trusted-certs on "
                    "the secondary's Rails and Sidekiq nodes and run gitlab-ctl reconfigure.",
-       doc=GEO_REGISTRY)
+       doc=GEO_REGISTRY, host_roles=("rails", "sidekiq"))
 def test_reg_012_secondary_reaches_primary_registry(ctx: CheckContext) -> str:
     value: PrimaryApi | None = ctx.fact("registry.primary_api")
     if not value or not value.url:

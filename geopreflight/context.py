@@ -23,15 +23,16 @@ class CheckContext:
     def fact(self, key: str, site: Any = _THIS_SITE) -> Any:
         """A fact's value for this row's site (or another site, or None for the deployment).
 
-        A host fact (`host.*`) is this row's node's, or for another site (or a row of no
-        node) the site's default node: the registry node of `hosts:`, the one `host:`."""
+        A fact gathered per node (the `host.*` facts, registry.primary_api) is this row's
+        node's, or for another site (or a row of no node) the site's default node: the
+        registry node of `hosts:`, the one `host:`."""
         if site is _THIS_SITE:
             site = self.site
         if isinstance(site, str):
             site = next((s for s in self.inventory.sites if s.name == site), site)
         name = site.name if isinstance(site, Site) else site
         host = None
-        if key.startswith("host.") and isinstance(site, Site):
+        if isinstance(site, Site) and self.facts.per_node(key):
             same = self.site is not None and site.name == self.site.name
             host = self.host if same and self.host else (site.host.name if site.host else None)
         return self.facts.value(key, name, host)

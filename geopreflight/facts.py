@@ -68,6 +68,7 @@ class Facts:
 
     def __init__(self, facts: list[Fact]) -> None:
         self._facts = {(f.key, f.site, f.host): f for f in facts}
+        self._node_keys = {f.key for f in facts if f.host is not None}
 
     def get(self, key: str, site: str | None = None, host: str | None = None) -> Fact:
         fact = self._facts.get((key, site, host))
@@ -82,6 +83,10 @@ class Facts:
         if fact.error:
             raise FactError(fact.error)
         return fact.value
+
+    def per_node(self, key: str) -> bool:
+        """Whether `key` was gathered per node of `hosts:` (its facts name their host)."""
+        return key in self._node_keys
 
     def has(self, key: str, site: str | None = None, host: str | None = None) -> bool:
         """Whether the fact was gathered at all (an optional probe such as the canary)."""

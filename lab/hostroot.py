@@ -233,7 +233,8 @@ def gitlab_yml(site: dict[str, Any], primary: dict[str, Any] | None) -> str:
         rep = bool(site["replication"]["enabled"] and reg["enabled"])
         geo["registry_replication"] = {"enabled": rep}
         url = primary_api_url(site, primary)
-        if rep and url:
+        drop = (site.get("host") or {}).get("gitlab_rb_drop") or []  # reconfigured without it
+        if rep and url and "geo_registry_replication_primary_api_url" not in drop:
             geo["registry_replication"]["primary_api_url"] = url
     host, _, port = site["external_url"].split("://", 1)[1].partition(":")
     doc = {"production": {"gitlab": {"host": host, "port": int(port), "https": False},

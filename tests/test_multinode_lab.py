@@ -81,6 +81,10 @@ def test_a_sidekiq_node_without_the_replication_url_is_not_ready_naming_it(lab):
     assert rows["main"]["outcome"] == "fail"
     assert "us-secondary host main" in rows["main"]["message"]
     assert "us-secondary host sidekiq1" in rows["main"]["message"]
+    # the primary registry is reached from each Rails and Sidekiq node's own gitlab.rb
+    reach = {c.get("host"): c for c in s["checks"] if c["id"] == "REG-012"}
+    assert reach["main"]["outcome"] == "pass", reach["main"]
+    assert reach["sidekiq1"]["outcome"] == "fail" and "is not set" in reach["sidekiq1"]["message"]
     # the registry's settings are judged on the registry node only
     assert [c.get("host") for c in s["checks"] if c["id"] == "HOST-002"
             and c["site"] == "us-secondary"] == ["main"]

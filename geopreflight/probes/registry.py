@@ -218,9 +218,10 @@ def registry_catalog(pc: ProbeContext, site: Site | None) -> tuple[RegistryCatal
     return RegistryCatalog(len(repos), "Link" in reply.headers), url
 
 
-@probe("registry.primary_api")
+@probe("registry.primary_api", scope="host")
 def registry_primary_api(pc: ProbeContext, site: Site | None) -> tuple[PrimaryApi | None, str]:
-    """A secondary's `geo_registry_replication_primary_api_url`, asked for `/v2/` unauthenticated:
+    """A secondary node's `geo_registry_replication_primary_api_url` (a gitlab_rails setting, so
+    read on each node: Sidekiq runs the sync), asked for `/v2/` unauthenticated:
     the primary registry must answer with a Bearer challenge (https://gitlab.com/gitlab-org/
     gitlab/-/blob/master/ee/app/services/geo/container_repository_sync.rb)."""
     assert site is not None
