@@ -22,7 +22,9 @@ from .probes.codec import ShapeError, from_json, to_json
 from .probes.models import FACT_MODELS
 from .redact import Redactor
 
-MAX_WORKERS = 16
+# Probes mostly wait on the network: with 8 sites the ~80 tasks must not queue behind a pool
+# of a few threads, or a far-away site's round trips add up (scripts/bench --matrix).
+MAX_WORKERS = 64
 
 
 class FactError(Exception):
