@@ -27,6 +27,10 @@ class Stage(NamedTuple):
 
 FINAL = "configure-replication"  # every one of these walks ends with it
 PUSH = "push --site eu-primary group/project/app:v1"
+# the same last stage of add-geo-external-db and add-geo-default-db
+SECONDARY = Stage("secondary", ["enable-registry --site us-secondary",
+                                "setup-metadata-db --site us-secondary"], FINAL, "READY",
+                  "the secondary set up is ready for configure-replication")
 # per profile (the lab's scenario of the same name): its stages up to the final step, and the
 # actions that do the final step; the run after those is judged by the proof tests below, like
 # the proof stages `labrun.walk` adds (no-canary, canary, waived)
@@ -70,9 +74,7 @@ WALKS: dict[str, tuple[list[Stage], list[str]]] = {
         Stage("geo", ["setup-geo"], "secondary-registry-and-metadata-db", "READY",
               "after setup-geo the secondary registry is next",
               {"setup-geo": "complete", "secondary-registry-and-metadata-db": "next"}),
-        Stage("secondary", ["enable-registry --site us-secondary",
-                            "setup-metadata-db --site us-secondary"], FINAL, "READY",
-              "the secondary set up is ready for configure-replication"),
+        SECONDARY,
     ], [FINAL]),
     "add-geo-default-db": ([
         Stage("start", [], "move-metadata-db", "READY", "a bundled registry db is ready to move"),
@@ -81,9 +83,7 @@ WALKS: dict[str, tuple[list[Stage], list[str]]] = {
               {"move-metadata-db": "complete", "setup-geo": "next"}),
         Stage("geo", ["setup-geo"], "secondary-registry-and-metadata-db", "READY",
               "after setup-geo the secondary registry is next"),
-        Stage("secondary", ["enable-registry --site us-secondary",
-                            "setup-metadata-db --site us-secondary"], FINAL, "READY",
-              "the secondary set up is ready for configure-replication"),
+        SECONDARY,
     ], [FINAL]),
 }
 
