@@ -1,7 +1,8 @@
 """The registry's lockfiles in object storage (S3 or S3-compatible), read only.
 
 With `registry.storage.s3` in the inventory, each lockfile is asked for with one signed HEAD
-(AWS Signature Version 4, the documented scheme every S3-compatible server takes), through the
+(AWS Signature Version 4, the documented scheme every S3-compatible server takes, signed by
+botocore), verified with the site's `gitlab.ca_bundle` (an internal CA signs both), through the
 run's `Http` client, so the total deadline, the body cap and the never-write rule hold as for
 every other request. Keys: `<root_directory>/docker/registry/lockfiles/<name>`, as the
 registry's storage driver lays them out under its rootdirectory
@@ -12,10 +13,8 @@ Without `registry.storage`, nothing is asked: the checks say what they decided w
 from __future__ import annotations
 
 import hashlib
-import hmac
 import posixpath
-from datetime import UTC, datetime
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from ..http import Unreachable
 from ..inventory import S3Storage, Site
@@ -26,35 +25,26 @@ from .models import Lockfiles
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
-def _hmac(key: bytes, msg: str) -> bytes:
-    return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+def signed_headers(method: str, url: str, st: S3Storage) -> dict[str, str]:
+    """The SigV4 headers of a request without a body (HEAD or GET), signed by botocore, AWS's
+    own SDK: the signing is the maintained client's, the transport is ours (`Http`).
 
-
-def sign_v4(method: str, url: str, region: str, access_key: str, secret_key: str,
-            now: datetime) -> dict[str, str]:
-    """The headers of a SigV4-signed request without a body (HEAD or GET) for service s3.
-
-    >>> h = sign_v4("HEAD", "http://127.0.0.1:9000/b/k", "us-east-1", "AK", "SK",
-    ...             datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
-    >>> h["x-amz-date"], h["Authorization"].split(", ")[0]
-    ('20260102T030405Z', 'AWS4-HMAC-SHA256 Credential=AK/20260102/us-east-1/s3/aws4_request')
+    >>> from geopreflight.inventory import Secret
+    >>> st = S3Storage("http://127.0.0.1:9000", "b", "us-east-1", Secret("AK", "$K"),
+    ...                Secret("SK", "$S"), "/")
+    >>> h = signed_headers("HEAD", "http://127.0.0.1:9000/b/k", st)
+    >>> sorted(h), h["Authorization"].split("/")[0]
+    (['Authorization', 'X-Amz-Content-SHA256', 'X-Amz-Date'], 'AWS4-HMAC-SHA256 Credential=AK')
     """
-    parts = urlsplit(url)
-    stamp, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
-    headers = {"host": parts.netloc, "x-amz-content-sha256": EMPTY_SHA256, "x-amz-date": stamp}
-    signed = ";".join(sorted(headers))
-    canonical = "\n".join([method, quote(parts.path or "/", safe="/-_.~"), parts.query,
-                           *(f"{k}:{headers[k]}" for k in sorted(headers)), "", signed,
-                           EMPTY_SHA256])
-    scope = f"{day}/{region}/s3/aws4_request"
-    to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope,
-                         hashlib.sha256(canonical.encode()).hexdigest()])
-    key = _hmac(_hmac(_hmac(_hmac(f"AWS4{secret_key}".encode(), day), region), "s3"),
-                "aws4_request")
-    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-    return {"x-amz-content-sha256": EMPTY_SHA256, "x-amz-date": stamp,
-            "Authorization": f"AWS4-HMAC-SHA256 Credential={access_key}/{scope}, "
-                             f"SignedHeaders={signed}, Signature={signature}"}
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    req = AWSRequest(method=method, url=url, headers={"x-amz-content-sha256": EMPTY_SHA256})
+    S3SigV4Auth(Credentials(st.access_key.reveal(), st.secret_key.reveal()), "s3",
+                st.region).add_auth(req)
+    return {k: v for k, v in req.headers.items()
+            if k.lower() in ("authorization", "x-amz-date", "x-amz-content-sha256")}
 
 
 def object_url(st: S3Storage, name: str) -> str:
@@ -82,10 +72,9 @@ def storage_lockfiles(pc: ProbeContext, site: Site | None) -> tuple[Lockfiles, s
     found: dict[str, bool] = {}
     for name in LOCKFILES:
         url = object_url(st, name)
-        headers = sign_v4("HEAD", url, st.region, st.access_key.reveal(),
-                          st.secret_key.reveal(), datetime.now(UTC))
         try:
-            reply = pc.http.get(url, headers=headers, method="HEAD")
+            reply = pc.http.get(url, headers=signed_headers("HEAD", url, st), method="HEAD",
+                                verify=site.gitlab.verify)
         except Unreachable as exc:
             raise ProbeError(f"{site.name}'s registry bucket: {exc}", url) from None
         if reply.status not in (200, 404):
