@@ -248,6 +248,54 @@ def test_many_silent_databases_cost_one_connect_timeout(legacy: Any, tmp_path: P
     assert "timeout expired" in sessions["extra-4"]["error"]
 
 
+def test_a_database_host_name_is_resolved_and_connected(legacy: Any, tmp_path: Path) -> None:
+    """A DSN naming its host (`localhost`, not an address): resolved by the checker within
+    connect_s and connected through the address, with the same result as before."""
+    site = legacy.site(legacy.secondary.name)
+    dsn = make_conninfo(site.dsn, host="localhost")
+    out = checker(legacy, tmp_path, with_dsn(site.name, "NAMED_DSN"), env={"NAMED_DSN": dsn},
+                  never_ready=False)
+    assert out.summary["verdict"] == "READY", out.stdout[-2000:]
+    assert next(f for f in out.facts if f["key"] == "db.server"
+                and f["site"] == site.name)["error"] is None
+
+
+def test_a_resolver_that_never_answers_for_the_database_host_is_an_error(
+        legacy: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """psycopg calls getaddrinfo with no timeout; a hung resolver (the stand-in: the
+    resolver call itself, blocked until the test ends) ends at connect_s, naming the host."""
+    import socket
+    import threading
+
+    from geopreflight.http import Http
+    from geopreflight.inventory import load_inventory_text
+    from geopreflight.probes import ProbeContext, ProbeError
+    from geopreflight.probes.database import connect
+
+    release, real = threading.Event(), socket.getaddrinfo
+
+    def hung(host: str, *args: Any, **kw: Any) -> Any:
+        if host == "db.hung.example":
+            release.wait(30)
+        return real(host, *args, **kw)
+
+    doc = yaml.safe_load(legacy.inventory.read_text())
+    doc["timeouts"] = {"connect_s": CONNECT_S, "read_s": READ_S}
+    site_of(doc, legacy.secondary.name)["metadata_db"] = {
+        "host": "db.hung.example", "port": 5432, "dbname": "registry", "user": "registry"}
+    inv = load_inventory_text(yaml.safe_dump(doc), "inv.yml", resolve_secrets=False)
+    site = next(s for s in inv.sites if s.name == legacy.secondary.name)
+    monkeypatch.setattr(socket, "getaddrinfo", hung)
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(ProbeError) as exc, connect(ProbeContext(inv, Http(1, 2)), site, "m"):
+            pass
+    finally:
+        release.set()
+    assert "db.hung.example did not resolve within 1 s" in str(exc.value)
+    assert time.monotonic() - t0 < CONNECT_S + 0.5
+
+
 def test_a_wrong_database_password_is_an_error_without_the_password(legacy: Any,
                                                                     tmp_path: Path) -> None:
     site = legacy.site(legacy.secondary.name)

@@ -23,6 +23,7 @@ The timeouts are the inventory's (`connect_s`, `read_s`), and a client-side dead
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import uuid
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ from typing import Any
 
 from ..inventory import Site
 from . import ProbeContext, ProbeError, probe
+from .dns import resolve
 from .models import DbRoute, DbServer, DbSessions, DbTable, RoleSetting, SiteSessions
 
 GRACE_S = 0.5  # the client-side deadline is the statement timeout plus this
@@ -93,6 +95,31 @@ def _where(site: Site) -> str:
     return f"postgresql://{db.host}:{db.port or 5432}/{db.dbname}"
 
 
+def _addressed(site: Site, kw: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+    """`hostaddr` for a single host name, resolved within the connect timeout: psycopg calls
+    getaddrinfo itself, with no timeout, so a hung resolver would hold the run. The name
+    stays in `host` (libpq verifies the certificate against it) and every address is tried.
+    """
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(kw.get("conninfo", ""), **{k: v for k, v in kw.items()
+                                                          if k in ("host", "hostaddr")})
+    host = str(params.get("host") or "")
+    if not host or params.get("hostaddr") or "," in host or host.startswith("/"):
+        return {}
+    try:
+        ipaddress.ip_address(host)
+        return {}
+    except ValueError:
+        pass
+    found = resolve(host, timeout_s)
+    if found.error:
+        raise ProbeError(f"cannot connect to {site.name}'s registry metadata database "
+                         f"({_where(site)}): {found.error}", _where(site))
+    return {"host": ",".join([host] * len(found.addresses)),
+            "hostaddr": ",".join(found.addresses)}
+
+
 @contextmanager
 def connect(pc: ProbeContext, site: Site, marker: str,
             route: dict[str, Any] | None = None) -> Iterator[Any]:
@@ -101,6 +128,7 @@ def connect(pc: ProbeContext, site: Site, marker: str,
     import psycopg
 
     kw = {**_conn_kwargs(pc, site, marker), **(route or {})}
+    kw.update(_addressed(site, kw, pc.inventory.timeouts.connect_s))
     try:
         conn = psycopg.connect(**kw)
     except psycopg.Error as exc:
