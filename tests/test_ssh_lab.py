@@ -122,6 +122,53 @@ def test_without_sudo_the_0600_gitlab_rb_is_permission_denied_with_its_path(lab,
     assert str(path).startswith(blocked), (blocked, path)
 
 
+def test_a_server_that_stalls_the_login_ends_at_the_run_timeouts(lab, tmp_path):
+    """A real sshd whose key lookup never ends (AuthorizedKeysCommand sleeps): the SSH
+    handshake completes, so ssh's ConnectTimeout does not apply, and only ServerAlive would
+    end it (10 s). The login is bounded locally by connect_s + read_s and says so."""
+    import socket
+    import time
+
+    ssh = _ssh(lab("legacy-both-ssh"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = Path(ssh["dir"])
+    config = tmp_path / "sshd_config"
+    config.write_text("\n".join(
+        f"Port {port}" if line.startswith("Port ") else
+        "AuthorizedKeysCommand /bin/sleep 30" if line.startswith("AuthorizedKeysCommand ") else
+        line for line in (base / "sshd_config").read_text().splitlines()) + "\n")
+    known = tmp_path / "known_hosts"
+    known.write_text((base / "known_hosts").read_text().replace(f"]:{ssh['port']} ",
+                                                                 f"]:{port} "))
+    client = tmp_path / "ssh_config"
+    client.write_text(Path(ssh["config"]).read_text().replace(str(base / "known_hosts"),
+                                                              str(known)))
+    server = subprocess.Popen([str(sshd.SSHD), "-D", "-f", str(config), "-E",
+                               str(tmp_path / "sshd.log")])
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        files = HostFiles(Host(target=f"ssh://{sshd.USER}@127.0.0.1:{port}",
+                               root=str(lab("legacy-both-ssh").site("us-secondary").root),
+                               ssh_config=str(client), ssh_identity_file=ssh["identity"],
+                               sudo=True), 2, 1)
+        t0 = time.monotonic()
+        msg = _error(files)
+        took = time.monotonic() - t0
+    finally:
+        server.kill()
+        server.wait()
+    assert "cannot log in over SSH: no session within 3 s" in msg, msg
+    assert took < 3 + 1.5, took
+
+
 def test_a_login_that_failed_is_not_retried_for_every_file(lab, tmp_path):
     files = _files(lab("legacy-both-ssh"), tmp_path, target=f"ssh://{sshd.USER}@127.0.0.1:1")
     first = _error(files)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import posixpath
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -95,6 +96,8 @@ class HostFiles:
         import testinfra
 
         self.host, self.root, self.timeout_s = host, host.root, timeout_s
+        self.login_s = connect_s + timeout_s  # opening the SSH connection, locally bounded
+        self._logged_in = False
         self.where = f"host {host.label}" + (f" ({shown(host.target)})" if host.name else "")
         self.target = shown(host.target)
         self._lock = threading.Lock()
@@ -121,6 +124,11 @@ class HostFiles:
         with self._lock:
             if self._failed is not None:
                 raise self._failed
+            if self._control is not None and not self._logged_in:
+                self._failed = self._login(full)
+                if self._failed is not None:
+                    raise self._failed
+                self._logged_in = True
             sudo = "sudo -n " if self.host.sudo else ""
             try:
                 return self._host.run(sudo + "timeout %s sh -c %s sh %s %s",
@@ -133,6 +141,31 @@ class HostFiles:
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 self._failed = ProbeError(f"{self.where}: cannot run a command: {first}", full)
             raise self._failed
+
+    def _login(self, full: str) -> ProbeError | None:
+        """Open the shared connection (the one login) with `true`, within `login_s`, killed at
+        the deadline: ssh's ConnectTimeout does not cover the name lookup or a server that
+        stalls authentication, and testinfra runs ssh with no timeout of its own. The
+        command is testinfra's own (`_build_ssh_command`), so the master is the one every
+        later read reuses."""
+        backend = self._host.backend
+        cmd, args = backend._build_ssh_command("true")
+        line = backend.quote(" ".join(cmd), *args)
+        proc = subprocess.Popen(line, shell=True, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                start_new_session=True)
+        try:
+            _, err = proc.communicate(timeout=self.login_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return ProbeError(f"{self.where}: cannot log in over SSH: no session within "
+                              f"{self.login_s:g} s (connect_s + read_s: the name does not "
+                              "resolve in time, or the server stalls the login)", full)
+        if proc.returncode == 255:
+            why = ssh_cause(err.decode(errors="replace"))
+            return ProbeError(f"{self.where}: cannot log in over SSH: {why}", full)
+        return None
 
     def read(self, path: str) -> str | None:
         """The file's text, or None when it does not exist; an error for anything but a
