@@ -161,11 +161,7 @@ class _Reading:
             self.failed.append((key, site))
         return fact
 
-    def value(self, key: str, site: str | None = None, host: str | None = None) -> Any:
-        fact = self.get(key, site, host)
-        if fact.error:
-            raise FactError(fact.error)
-        return fact.value
+    value = Facts.value  # the same rule, through this class's noting `get`
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._facts, name)

@@ -19,8 +19,7 @@ import re
 import socket
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +29,8 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+from .resolver import Unresolved, addresses
 
 RETRY_STATUSES = (502, 503, 504)
 ATTEMPTS = 3
@@ -130,8 +131,8 @@ def _watch(sock: socket.socket | None) -> None:
 
 
 def _addresses(conn: Any, host: str, timeout_s: float) -> list[str]:
-    """`host`'s addresses in the resolver's order, resolved within `timeout_s` in a thread
-    left behind at the deadline (an address is its own answer).
+    """`host`'s addresses within `timeout_s` (an address is its own answer), as urllib3's
+    NameResolutionError when there is none.
 
     >>> _addresses(None, "127.0.0.1", 1), _addresses(None, "[::1]", 1)
     (['127.0.0.1'], ['[::1]'])
@@ -141,18 +142,10 @@ def _addresses(conn: Any, host: str, timeout_s: float) -> list[str]:
         return [host]
     except ValueError:
         pass
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="resolve")
     try:
-        infos = pool.submit(socket.getaddrinfo, host, None, 0, socket.SOCK_STREAM).result(
-            timeout=max(0.0, timeout_s))
-    except FutureTimeout:
-        raise NameResolutionError(host, conn, socket.gaierror(
-            f"no answer from the resolver within {timeout_s:g} s")) from None
-    except socket.gaierror as exc:
-        raise NameResolutionError(host, conn, exc) from None
-    finally:
-        pool.shutdown(wait=False)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+        return addresses(host, timeout_s)
+    except Unresolved as exc:
+        raise NameResolutionError(host, conn, socket.gaierror(str(exc))) from None
 
 
 class _Watched:

@@ -6,11 +6,13 @@ serves the documented endpoints and JSON shapes, and a secondary proxies to the 
 
 from __future__ import annotations
 
+import io
 import os
 import secrets
 import socket
 import subprocess
 import sys
+import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,6 +101,22 @@ class Deployment:
 def two_sites(tmp: Path, **secondary: Any) -> Deployment:
     return Deployment(tmp, [SiteSpec("eu-primary", "primary"),
                             SiteSpec("us-secondary", "secondary", **secondary)]).start()
+
+
+def bundle_members(bundle: Path) -> dict[str, bytes]:
+    """Every member of an evidence bundle, by name."""
+    with tarfile.open(bundle) as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
+
+
+def write_bundle(files: dict[str, bytes], path: Path) -> Path:
+    """An evidence bundle holding exactly `files` (a test's edited or forged copy)."""
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
 
 
 def run_pytest(*args: str, env: dict[str, str], cwd: Path = ROOT,

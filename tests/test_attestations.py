@@ -4,7 +4,6 @@ and a step that lacks one (or holds an expired one) is NOT READY."""
 from __future__ import annotations
 
 import json
-import tarfile
 import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +15,7 @@ from geopreflight.errors import UsageError
 from geopreflight.inventory import GitLab, Inventory, Secret, Site
 from geopreflight.probes.models import Attestations
 from geopreflight.suite import load_catalog
-from standin import run_pytest
+from standin import bundle_members, run_pytest
 
 INVENTORY = Inventory("inv.yml", "d", (
     Site("p", "primary", GitLab("https://p", Secret("x", "$X"))),
@@ -174,8 +173,7 @@ def test_with_its_attestations_the_step_is_ready_and_every_report_shows_them(
     for report in ("junit.xml", "report.html"):
         text = (folder / report).read_text()
         assert "signed off by ops.oncall" in text, report
-    with tarfile.open(folder / "evidence.tar.gz") as tar:
-        files = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
+    files = bundle_members(folder / "evidence.tar.gz")
     assert b"ops.oncall" in files["attestations.yml"]
     assert all(b"planted-secret-123" not in data for data in files.values()), \
         "a token in an evidence link is redacted"

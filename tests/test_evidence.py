@@ -4,11 +4,9 @@ can be judged again without the deployment."""
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import tarfile
 
-from standin import run_pytest
+from standin import bundle_members, run_pytest, write_bundle
 
 
 def test_bundle_round_trip(deployment) -> None:
@@ -17,8 +15,7 @@ def test_bundle_round_trip(deployment) -> None:
     first = run_pytest("--profile=migrate-legacy", "--step=prerequisites", f"--inventory={inv}",
                        f"--report-dir={d.tmp / 'reports'}", "--evidence", env=d.env())
     bundle = d.tmp / "reports" / "latest" / "evidence.tar.gz"
-    with tarfile.open(bundle) as tar:
-        files = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
+    files = bundle_members(bundle)
     assert {"junit.xml", "summary.json", "facts.json", "report.html", "inventory.yml",
             "profiles/migrate-legacy.yml", "SHA256SUMS"} <= set(files)
     for line in files["SHA256SUMS"].decode().splitlines():
@@ -44,14 +41,9 @@ def test_an_altered_bundle_is_refused(deployment) -> None:
     run_pytest("--profile=migrate-legacy", f"--inventory={d.inventory()}",
                f"--report-dir={d.tmp / 'reports'}", "--evidence", env=d.env())
     bundle = d.tmp / "reports" / "latest" / "evidence.tar.gz"
-    with tarfile.open(bundle) as tar:
-        files = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
+    files = bundle_members(bundle)
     files["facts.json"] = files["facts.json"].replace(b"17.10.2-ee", b"17.10.3-ee")
     forged = d.tmp / "forged.tar.gz"
-    with tarfile.open(forged, "w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+    write_bundle(files, forged)
     r = run_pytest("--profile=migrate-legacy", f"--from-evidence={forged}", env=d.env())
     assert r.returncode == 4 and "facts.json does not match the bundle's SHA256SUMS" in r.stderr

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import io
 import json
-import tarfile
 
 import pytest
 
 from geopreflight.facts import Fact, Facts, FactShapeError
 from geopreflight.probes.models import FACT_MODELS, DbServer, GeoSites, PrimaryApi, RegistryApi
 from lab.gitlab_api import site_object
-from standin import run_pytest
+from standin import bundle_members, run_pytest, write_bundle
 
 SERVER = {
     "system_identifier": "7383", "in_recovery": False, "wal_receivers": 0, "downstream": 0,
@@ -105,8 +103,7 @@ def test_a_bundle_whose_fact_does_not_fit_is_a_usage_error(deployment) -> None:
     run_pytest("--profile=migrate-legacy", f"--inventory={d.inventory()}",
                f"--report-dir={d.tmp / 'reports'}", "--evidence", env=d.env())
     bundle = d.tmp / "reports" / "latest" / "evidence.tar.gz"
-    with tarfile.open(bundle) as tar:
-        files = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
+    files = bundle_members(bundle)
     doc = json.loads(files["facts.json"])
     own = next(f for f in doc["facts"] if f["key"] == "gitlab.own_answer")
     own["value"]["version"] = 1710
@@ -115,11 +112,7 @@ def test_a_bundle_whose_fact_does_not_fit_is_a_usage_error(deployment) -> None:
                                   for name, data in sorted(files.items())
                                   if name != "SHA256SUMS").encode()
     edited = d.tmp / "edited.tar.gz"
-    with tarfile.open(edited, "w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+    write_bundle(files, edited)
     r = run_pytest("--profile=migrate-legacy", f"--from-evidence={edited}",
                    f"--report-dir={d.tmp / 'again'}", env=d.env())
     assert r.returncode == 4, r.stdout + r.stderr

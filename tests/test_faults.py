@@ -118,16 +118,6 @@ GITLAB_FAULTS = {
 }
 
 
-@pytest.mark.parametrize("mode", list(GITLAB_FAULTS))
-def test_a_hostile_gitlab_is_an_error_within_the_timeouts(legacy: Any, hostile: Hostile,
-                                                          tmp_path: Path, mode: str) -> None:
-    primary = legacy.primary.name
-    out = checker(legacy, tmp_path, lambda d: site_of(d, primary)["gitlab"].update(
-        url=hostile.base(mode)))
-    errors = out.errors(primary)
-    assert errors and any(GITLAB_FAULTS[mode] in e for e in errors), errors[:5]
-
-
 REGISTRY_FAULTS = {
     "drip-headers": "no complete answer within 3 s (the total deadline",
     "gzip-bomb": "body larger than 8 MiB",
@@ -138,14 +128,21 @@ REGISTRY_FAULTS = {
 }
 
 
-@pytest.mark.parametrize("mode", list(REGISTRY_FAULTS))
-def test_a_hostile_registry_is_an_error_within_the_timeouts(legacy: Any, hostile: Hostile,
-                                                            tmp_path: Path, mode: str) -> None:
-    secondary = legacy.secondary.name
-    out = checker(legacy, tmp_path, lambda d: site_of(d, secondary)["registry"].update(
+# the primary's GitLab and the secondary's registry, each pointed at every fault it may meet
+HTTP_FAULTS = ([("gitlab", mode, words) for mode, words in GITLAB_FAULTS.items()]
+               + [("registry", mode, words) for mode, words in REGISTRY_FAULTS.items()])
+
+
+@pytest.mark.parametrize("which, mode, words", HTTP_FAULTS,
+                         ids=[f"{which}-{mode}" for which, mode, _ in HTTP_FAULTS])
+def test_a_hostile_server_is_an_error_within_the_timeouts(legacy: Any, hostile: Hostile,
+                                                          tmp_path: Path, which: str, mode: str,
+                                                          words: str) -> None:
+    site = (legacy.primary if which == "gitlab" else legacy.secondary).name
+    out = checker(legacy, tmp_path, lambda d: site_of(d, site)[which].update(
         url=hostile.base(mode)))
-    errors = out.errors(secondary)
-    assert errors and any(REGISTRY_FAULTS[mode] in e for e in errors), errors[:5]
+    errors = out.errors(site)
+    assert errors and any(words in e for e in errors), errors[:5]
 
 
 def test_a_foreign_token_realm_gets_no_credential(legacy: Any, hostile: Hostile,

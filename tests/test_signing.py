@@ -5,20 +5,18 @@ ssh-keygen), `geopreflight verify` checks manifest, signature and signer, and
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import signal
 import subprocess
 import sys
-import tarfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from geopreflight import runmeta
-from standin import ROOT, run_pytest
+from standin import ROOT, bundle_members, run_pytest, write_bundle
 
 
 def keypair(tmp: Path, name: str, kind: str) -> Path:
@@ -39,20 +37,6 @@ def allowed(tmp: Path, who: str, key: Path) -> Path:
 def verify(bundle: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "geopreflight.cli", "verify", str(bundle),
                            *args], capture_output=True, text=True, timeout=60, cwd=ROOT)
-
-
-def members(bundle: Path) -> dict[str, bytes]:
-    with tarfile.open(bundle) as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
-
-
-def repack(files: dict[str, bytes], path: Path) -> Path:
-    with tarfile.open(path, "w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return path
 
 
 def manifest(files: dict[str, bytes]) -> bytes:
@@ -81,7 +65,7 @@ def test_a_signed_bundle_verifies(deployment, keys, kind: str) -> None:
     r = signed_run(d, keys[kind])
     assert r.returncode in (0, 6), r.stdout + r.stderr
     bundle = d.tmp / "reports" / "latest" / "evidence.tar.gz"
-    files = members(bundle)
+    files = bundle_members(bundle)
     assert files["SHA256SUMS.sig"].startswith(b"-----BEGIN SSH SIGNATURE-----")
     assert b"run.json" in files["SHA256SUMS"], "the run metadata is covered by the manifest"
     summary = json.loads(files["summary.json"])
@@ -107,7 +91,7 @@ def test_a_signed_bundle_verifies(deployment, keys, kind: str) -> None:
 def test_run_metadata_in_the_bundle(deployment, keys) -> None:
     d = deployment()
     signed_run(d, keys["ed25519"])
-    meta = json.loads(members(d.tmp / "reports" / "latest" / "evidence.tar.gz")["run.json"])
+    meta = json.loads(bundle_members(d.tmp / "reports" / "latest" / "evidence.tar.gz")["run.json"])
     assert meta["operator"] == "jane.doe"
     assert meta["ci_job_url"] == "https://gitlab.example.com/ops/-/jobs/42"
     assert meta["started_at"] <= meta["ended_at"] and meta["ended_at"].endswith("Z")
@@ -122,20 +106,20 @@ def test_tampering_and_another_signer_fail_verify(deployment, keys) -> None:
     signed_run(d, keys["ed25519"])
     bundle = d.tmp / "reports" / "latest" / "evidence.tar.gz"
     jane = allowed(d.tmp, "jane@example.com", keys["ed25519"])
-    files = members(bundle)
+    files = bundle_members(bundle)
 
     byte = dict(files, **{"facts.json": files["facts.json"].replace(b"17.10.2", b"17.10.3")})
-    v = verify(repack(byte, d.tmp / "byte.tar.gz"), f"--allowed-signers={jane}")
+    v = verify(write_bundle(byte, d.tmp / "byte.tar.gz"), f"--allowed-signers={jane}")
     assert v.returncode == 1 and "facts.json does not match" in v.stderr, v.stderr
 
     recomputed = dict(byte, SHA256SUMS=manifest(byte))
-    v = verify(repack(recomputed, d.tmp / "recomputed.tar.gz"), f"--allowed-signers={jane}")
+    v = verify(write_bundle(recomputed, d.tmp / "recomputed.tar.gz"), f"--allowed-signers={jane}")
     assert v.returncode == 1 and "signature does not match SHA256SUMS" in v.stderr, v.stderr
 
     sig = subprocess.run(["ssh-keygen", "-Y", "sign", "-n", "geopreflight", "-f",
                           str(keys["mallory"])], input=recomputed["SHA256SUMS"],
                          capture_output=True, timeout=30, check=True).stdout
-    resigned = repack(dict(recomputed, **{"SHA256SUMS.sig": sig}), d.tmp / "mallory.tar.gz")
+    resigned = write_bundle(dict(recomputed, **{"SHA256SUMS.sig": sig}), d.tmp / "mallory.tar.gz")
     v = verify(resigned, f"--allowed-signers={jane}")
     assert v.returncode == 1 and "which is not in" in v.stderr, v.stderr
     # without allowed_signers the forger's signature is intact, but nobody vouches for it
@@ -143,7 +127,7 @@ def test_tampering_and_another_signer_fail_verify(deployment, keys) -> None:
     assert v.returncode == 6 and "NOT CHECKED" in v.stdout, v.stdout
 
     unsigned = {n: b for n, b in files.items() if n != "SHA256SUMS.sig"}
-    v = verify(repack(unsigned, d.tmp / "unsigned.tar.gz"), f"--allowed-signers={jane}")
+    v = verify(write_bundle(unsigned, d.tmp / "unsigned.tar.gz"), f"--allowed-signers={jane}")
     assert v.returncode == 1 and "not signed" in v.stderr
 
 

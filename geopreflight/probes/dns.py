@@ -3,28 +3,19 @@
 
 from __future__ import annotations
 
-import socket
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as Timeout
-
 from ..inventory import Site
+from ..resolver import Unresolved, addresses
 from . import ProbeContext, ProbeError, probe
 from .models import ResolvedHost
 
 
 def resolve(host: str, timeout_s: float) -> ResolvedHost:
-    """The addresses `host` resolves to, within `timeout_s` (getaddrinfo has no timeout of
-    its own, so it runs in a thread that is abandoned at the deadline)."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="resolve")
+    """The addresses `host` resolves to, within `timeout_s`, sorted."""
     try:
-        infos = pool.submit(socket.getaddrinfo, host, None).result(timeout=timeout_s)
-    except Timeout:
-        return ResolvedHost(host, error=f"{host} did not resolve within {timeout_s:g} s")
-    except OSError as exc:
-        return ResolvedHost(host, error=f"{host} does not resolve: {exc.strerror or exc}")
-    finally:
-        pool.shutdown(wait=False)
-    return ResolvedHost(host, sorted({str(info[4][0]) for info in infos}))
+        return ResolvedHost(host, sorted(addresses(host, timeout_s)))
+    except Unresolved as exc:
+        return ResolvedHost(host, error=f"{host} did not resolve within {timeout_s:g} s"
+                            if exc.timed_out else f"{host} does not resolve: {exc}")
 
 
 @probe("db.registry_host")
