@@ -102,6 +102,7 @@ class HostFiles:
         self.target = shown(host.target)
         self._lock = threading.Lock()
         self._failed: ProbeError | None = None
+        self._done: dict[tuple[str, str], Any] = {}  # (path, script) -> its command's result
         self._control: str | None = None
         kwargs: dict[str, Any] = {}
         for key in ("ssh_config", "ssh_identity_file"):
@@ -120,8 +121,11 @@ class HostFiles:
         return posixpath.join(self.root, path.lstrip("/"))
 
     def _run(self, full: str, script: str = _READ) -> Any:
-        """One bounded read; a login failure is kept, so a host is tried once per run."""
+        """One bounded read, done once per run (the probes that need a file share its
+        answer); a login failure is kept, so a host is tried once per run."""
         with self._lock:
+            if (full, script) in self._done:
+                return self._done[full, script]
             if self._failed is not None:
                 raise self._failed
             if self._control is not None and not self._logged_in:
@@ -131,8 +135,10 @@ class HostFiles:
                 self._logged_in = True
             sudo = "sudo -n " if self.host.sudo else ""
             try:
-                return self._host.run(sudo + "timeout %s sh -c %s sh %s %s",
-                                      f"{self.timeout_s:g}", script, full, str(HOST_CAP + 1))
+                out = self._done[full, script] = self._host.run(
+                    sudo + "timeout %s sh -c %s sh %s %s", f"{self.timeout_s:g}", script, full,
+                    str(HOST_CAP + 1))
+                return out
             except RuntimeError as exc:  # testinfra's ssh backend: exit 255, its CommandResult
                 out = exc.args[0] if exc.args else None
                 why = ssh_cause(getattr(out, "stderr", "") or "")
