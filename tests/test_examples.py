@@ -20,7 +20,8 @@ from standin import ROOT, run_pytest
 EXAMPLES = ROOT / "examples"
 SECRETS = {"GEOPREFLIGHT_EU_TOKEN": "glpat-dummy-eu", "GEOPREFLIGHT_EU_DB_PASSWORD": "dummy",
            "GEOPREFLIGHT_US_TOKEN": "glpat-dummy-us",
-           "GEOPREFLIGHT_US_DB_DSN": "host=registry-db.us.acme.example dbname=registry user=ro"}
+           "GEOPREFLIGHT_US_DB_DSN": "host=registry-db.us.acme.example dbname=registry user=ro",
+           "GEOPREFLIGHT_US_S3_KEY": "AKIADUMMY", "GEOPREFLIGHT_US_S3_SECRET": "dummy-secret"}
 
 
 @pytest.fixture
@@ -46,6 +47,9 @@ def test_the_example_inventory_and_waivers_load(secrets: None) -> None:
     assert [(s.name, s.role) for s in inv.sites] == [("eu-primary", "primary"),
                                                     ("us-secondary", "secondary")]
     assert all(s.metadata_db and s.host and s.registry for s in inv.sites)
+    us = inv.sites[1]
+    assert [h.roles for h in us.hosts] == [("rails",), ("sidekiq",), ("registry",)]
+    assert all(h.sudo for s in inv.sites for h in s.hosts) and us.registry.storage
     load_catalog()
     waivers = load_waivers(EXAMPLES / "waivers.yml", inv)
     assert waivers and all(w.approver and w.justification for w in waivers)
