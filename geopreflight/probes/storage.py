@@ -2,9 +2,9 @@
 
 With `registry.storage.s3` in the inventory, each lockfile is asked for with one signed HEAD
 (AWS Signature Version 4, the documented scheme every S3-compatible server takes, signed by
-botocore), verified with the site's `gitlab.ca_bundle` (an internal CA signs both), through the
-run's `Http` client, so the total deadline, the body cap and the never-write rule hold as for
-every other request. Keys: `<root_directory>/docker/registry/lockfiles/<name>`, as the
+botocore), verified with the public CAs (AWS and most S3 services), through the run's `Http`
+client, so the total deadline, the body cap and the never-write rule hold as for every other
+request. Keys: `<root_directory>/docker/registry/lockfiles/<name>`, as the
 registry's storage driver lays them out under its rootdirectory
 (https://docs.gitlab.com/administration/packages/container_registry_metadata_database/).
 Without `registry.storage`, nothing is asked: the checks say what they decided without it.
@@ -73,8 +73,7 @@ def storage_lockfiles(pc: ProbeContext, site: Site | None) -> tuple[Lockfiles, s
     for name in LOCKFILES:
         url = object_url(st, name)
         try:
-            reply = pc.http.get(url, headers=signed_headers("HEAD", url, st), method="HEAD",
-                                verify=site.gitlab.verify)
+            reply = pc.http.get(url, headers=signed_headers("HEAD", url, st), method="HEAD")
         except Unreachable as exc:
             raise ProbeError(f"{site.name}'s registry bucket: {exc}", url) from None
         if reply.status not in (200, 404):
