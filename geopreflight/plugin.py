@@ -23,6 +23,7 @@ from .context import CheckContext
 from .errors import USAGE_EXIT, UsageError
 from .evidence import EvidencePlugin
 from .facts import Facts, gather
+from .i18n import _
 from .observe import observe
 from .position import Position, judged_plan, locate, needs_canary
 from .probes.canary import CanaryPlugin
@@ -46,6 +47,7 @@ MARKERS = {**{area.lower(): f"{area} checks" for area in AREAS},
            "blocking": "rows that gate the step", "advisory": "rows that only report"}
 EVENTUAL = "REP-"  # replication is eventually consistent: --wait re-probes these
 RUN_KEY = pytest.StashKey[Run]()
+pytest_plugins = ["geopreflight.i18n"]  # --lang, a feature of its own
 _RESULT = pytest.StashKey[Result]()
 
 
@@ -316,7 +318,7 @@ class GeoPreflight:
         elif result.outcome == "not-applicable":
             report.outcome = "skipped"
             report.longrepr = (str(item.path), item.location[1] or 0,
-                               f"not applicable: {result.message}")
+                               _("not applicable: {reason}").format(reason=result.message))
         else:
             report.outcome = "passed"
             if result.outcome == "warn":
@@ -336,11 +338,11 @@ class GeoPreflight:
         for row in self.rows:
             result = self.results.get(row.key)
             if result is None and row.test_id in self.deselected:
-                result = Result("error", "not evaluated: deselected with -k/-m, so the step "
-                                         "cannot be judged")
+                result = Result("error", _("not evaluated: deselected with -k/-m, so the "
+                                           "step cannot be judged"))
             elif result is None:
-                result = Result("error", "not run (the run stopped early), so the step cannot "
-                                         "be judged")
+                result = Result("error", _("not run (the run stopped early), so the step "
+                                           "cannot be judged"))
             out.append((row, result))
         return out
 
@@ -353,9 +355,10 @@ class GeoPreflight:
         hosts = [f"{s.name}: {s.host.target}" for s in self.inventory.sites
                  if s.host and not s.host.name]  # `host:`; `hosts:` names every node
         if hosts:
-            notes.append(self.run.redactor.text(
-                f"host files were read from one host per site ({', '.join(hosts)}); other "
-                "Rails or Sidekiq nodes of a site were not read (list them under hosts:)"))
+            notes.append(self.run.redactor.text(_(
+                "host files were read from one host per site ({hosts}); other Rails or "
+                "Sidekiq nodes of a site were not read (list them under hosts:)").format(
+                hosts=", ".join(hosts))))
         notes += self._position_notes()
         self.notes = notes  # the terminal summary prints them after this hook
         if not self.results and not (self.position and self.position.undetermined):
@@ -384,24 +387,28 @@ class GeoPreflight:
         """What the position adds to the verdict: sites done and left, the missing proof."""
         notes, pos = [], self.position
         if pos and pos.undetermined:
-            notes.append("the position could not be determined: " + "; ".join(pos.undetermined))
+            notes.append(_("the position could not be determined: {why}").format(
+                why="; ".join(pos.undetermined)))
         if pos and self.step and (pos.done or len(pos.left) > 1):
-            notes.append(f"{self.step}: done on {', '.join(pos.done) or 'no site yet'}; "
-                         f"left: {', '.join(pos.left) or 'none'}")
+            notes.append(_("{step}: done on {done}; left: {left}").format(
+                step=self.step, done=", ".join(pos.done) or _("no site yet"),
+                left=", ".join(pos.left) or _("none")))
         if self.step and needs_canary(self.run.profile.step(self.step)) and not \
                 self.config.getoption("canary"):
-            notes.append(f"{self.step} is complete only with end-to-end proof of replication: "
-                         "run with --canary (it pushes one tiny image) or waive REP-003 with a "
-                         "justification; until then the run is never COMPLETE")
+            notes.append(_("{step} is complete only with end-to-end proof of replication: run "
+                           "with --canary (it pushes one tiny image) or waive REP-003 with a "
+                           "justification; until then the run is never COMPLETE").format(
+                               step=self.step))
         return notes
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         for note in self.notes:
             terminalreporter.write_line(f"geopreflight: {note}")
         for why in self.position.undetermined if self.position else []:
-            terminalreporter.write_line(f"position unknown: {why}")
+            terminalreporter.write_line(_("position unknown: {why}").format(why=why))
         if self.folder:
-            terminalreporter.write_line(f"geopreflight: reports in {self.folder}")
+            terminalreporter.write_line(_("geopreflight: reports in {folder}").format(
+                folder=self.folder))
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self.verdict_line:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..catalog import Result
+from ..i18n import _
 from ..inventory import Inventory
 from ..profiles import Profile, Row
 
@@ -39,7 +40,7 @@ class RunReport:
     def step_label(self) -> str:
         if self.step:
             return f"{self.step} ({self.profile.index(self.step) + 1}/{len(self.profile.steps)})"
-        return "(all steps)" if self.verdict == "COMPLETE" else "(position unknown)"
+        return _("(all steps)") if self.verdict == "COMPLETE" else _("(position unknown)")
 
 
 def run_folder(report_dir: Path, started: datetime, profile: str, step: str) -> Path:

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from .. import __version__
 from ..catalog import Result
+from ..i18n import _, ja_page, lang, ngettext
 from ..profiles import Row
 from . import RunReport
-from .terminal import MARKS, SHOWN, Causes, verdict_line
+from .terminal import MARKS, SHOWN, STATUSES, Causes, verdict_reasons, verdict_word
 
 ORDER = {"fail": 0, "error": 1, "warn": 2, "waived": 3, "not-applicable": 4, "pass": 5}
 FOLDED = ("pass", "not-applicable")
@@ -54,24 +55,40 @@ def anchor(row: Row) -> str:
     return f"{row.check.id}-{row.site.name if row.site else 'deployment'}"
 
 
+def _doc_link(url: str, text: str) -> str:
+    """A link to GitLab's page; in Japanese the Japanese page, with the English one beside."""
+    translated = ja_page(url)
+    link = f'<a href="{escape(translated)}">{escape(text)}</a>'
+    if translated != url:
+        english = escape(_("English"))
+        link += f' (<a href="{escape(url)}" hreflang="en">{english}</a>)'
+    return link
+
+
 def _row(row: Row, result: Result, causes: Causes) -> str:
     check, cause = row.check, causes.of(result)
-    parts = [f'<li id="{escape(anchor(row))}">{_badge(result.outcome, SHOWN[result.outcome])} '
+    title = _(check.title)
+    gate = _("blocking") if row.blocking else _("advisory")
+    parts = [f'<li id="{escape(anchor(row))}">'
+             f"{_badge(result.outcome, _(SHOWN[result.outcome]))} "
              f'<a class="id" href="#{escape(anchor(row))}">{escape(check.id)}</a> '
-             f"{escape(check.title)} <span class=meta>{escape(check.severity)}, "
-             f"{'blocking' if row.blocking else 'advisory'}</span>",
+             f"{escape(title)} <span class=meta>{escape(check.severity)}, "
+             f"{escape(gate)}</span>",
              f"<div>{escape(result.message)}</div>"]
-    values = [(name, v) for name, v in (("observed", result.observed),
-                                        ("expected", result.expected)) if v is not None]
+    values = [(name, v) for name, v in ((_("observed"), result.observed),
+                                        (_("expected"), result.expected)) if v is not None]
     if values:
-        parts.append("<dl>" + "".join(f"<dt>{n}</dt><dd><code>{escape(str(v))}</code></dd>"
-                                      for n, v in values) + "</dl>")
+        parts.append("<dl>" + "".join(f"<dt>{escape(n)}</dt><dd><code>{escape(str(v))}</code>"
+                                      "</dd>" for n, v in values) + "</dl>")
     if result.outcome in ("fail", "warn", "error"):
-        fix = cause.fix if cause is not None else check.remediation
-        why = f"Not evaluated because {escape(cause.text)}. " if cause is not None else ""
-        parts.append(f"<div>{why}<strong>Fix:</strong> {escape(fix)}</div>")
-    parts.append(f'<div class=meta><a href="{escape(check.doc)}">GitLab documentation for '
-                 f"{escape(check.id)}: {escape(check.title)}</a></div></li>")
+        fix = cause.fix if cause is not None else _(check.remediation)
+        why = escape(_("Not evaluated because {cause}. ").format(cause=cause.text)) \
+            if cause is not None else ""
+        label = escape(_("Fix:"))
+        parts.append(f"<div>{why}<strong>{label}</strong> {escape(fix)}</div>")
+    parts.append("<div class=meta>" + _doc_link(check.doc, _(
+        "GitLab documentation for {id}: {title}").format(id=check.id, title=title))
+        + "</div></li>")
     return "\n".join(parts)
 
 
@@ -85,33 +102,37 @@ def _site(title: str, key: str, rows: list[tuple[Row, Result]], causes: Causes) 
         html.append('<ul class="rows">' + "".join(_row(r, x, causes) for r, x in shown)
                     + "</ul>")
     if folded:
-        passed = sum(1 for _, x in folded if x.outcome == "pass")
-        html.append(f"<details><summary>{passed} passed, {len(folded) - passed} not "
-                    f'applicable</summary><ul class="rows">'
+        passed = sum(1 for _r, x in folded if x.outcome == "pass")
+        html.append("<details><summary>" + escape(_(
+            "{passed} passed, {na} not applicable").format(passed=passed,
+                                                          na=len(folded) - passed))
+                    + '</summary><ul class="rows">'
                     + "".join(_row(r, x, causes) for r, x in folded) + "</ul></details>")
     return "".join(html) + "</section>"
 
 
 def render(report: RunReport) -> str:
-    """The page as one string (no external CSS, script, font or image)."""
+    """The page as one string (no external CSS, script, font or image), in the run's
+    language (`lang` says which)."""
     p = report.profile
     causes = Causes(report.facts, report.inventory)
-    line = verdict_line(report, report.rows, report.deselected)
-    words = str(report.verdict).replace("_", " ")
-    why = line.split(": ", 2)[-1].removeprefix(words).lstrip(", ")
+    words = verdict_word(report.verdict)
+    why = verdict_reasons(report, report.rows, report.deselected).removeprefix(_(", ")).strip()
     counts: dict[str, int] = {}
-    for _, result in report.rows:
+    for _r, result in report.rows:
         counts[result.outcome] = counts.get(result.outcome, 0) + 1
-    count_html = ", ".join(f"{_badge(o, SHOWN[o])} {counts[o]}" for o in ORDER if counts.get(o))
-    steps = []
+    count_html = _(", ").join(f"{_badge(o, _(SHOWN[o]))} {counts[o]}"
+                              for o in ORDER if counts.get(o))
+    steps, judged_mark = [], escape(_(" (judged)"))
     for i, s in enumerate(p.steps, 1):
         status = report.statuses.get(s.id, "pending")
         judged = s.id == report.step
         steps.append(f'<li class="{"judged" if judged else ""}"'
                      f'{" aria-current=step" if judged else ""} data-status="{status}">'
                      f"{MARKS.get(status, '?')} {i}. {escape(s.id)} "
-                     f"{_badge(status)}{' (judged)' if judged else ''}"
-                     f"<div class=meta>{escape(s.title)}</div></li>")
+                     f"{_badge(status, _(STATUSES.get(status, status)))}"
+                     f"{judged_mark if judged else ''}"
+                     f"<div class=meta>{escape(_(s.title))}</div></li>")
     groups: dict[str, list[tuple[Row, Result]]] = {"deployment": []}
     for site in report.inventory.sites:
         groups[site.name] = []
@@ -119,28 +140,35 @@ def render(report: RunReport) -> str:
         groups.setdefault(row.site.name if row.site else "deployment", []).append((row, result))
     roles = {s.name: s.role for s in report.inventory.sites}
     sections = "".join(_site(f"{name} ({roles[name]})" if name in roles else
-                             "Deployment-wide checks", name, rows, causes)
+                             _("Deployment-wide checks"), name, rows, causes)
                        for name, rows in groups.items() if rows)
     notes = "".join(f"<li>{escape(n)}</li>" for n in report.notes)
     title = f"{report.inventory.deployment}: {p.name} {report.step_label}: {words}"
+    step = _("step {step} of {profile} (exit code {code})").format(
+        step=report.step_label, profile=p.name, code=report.exit_code)
+    rows = ngettext("{n} row:", "{n} rows:", len(report.rows)).format(n=len(report.rows))
+    footer = _("Started {started}, took {seconds} s; geopreflight {version}; inventory SHA-256 "
+               "{sha}.").format(started=report.started_at.isoformat(),
+                                seconds=f"{report.duration_s:.2f}", version=__version__,
+                                sha=report.inventory.sha256)
+    labels = {k: escape(v) for k, v in (("steps", _("Procedure steps")), ("notes", _("Notes")),
+                                        ("procedure", _("Procedure:")))}
     return (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html>\n<html lang="{lang()}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{STYLE}</style></head><body><main>"
-        f"<h1>{escape(report.inventory.deployment)}: {escape(p.title)}</h1>"
+        f"<h1>{escape(report.inventory.deployment)}: {escape(_(p.title))}</h1>"
         f'<p id="verdict" class="verdict" role="status" data-verdict="{report.verdict}" '
         f'style="background:{COLOURS.get(report.verdict, "#555555")}"><strong>'
-        f"{escape(words)}</strong>{escape(why)}<br>step {escape(report.step_label)} of "
-        f"{escape(p.name)} (exit code {report.exit_code})</p>"
-        f'<p id="counts">{len(report.rows)} rows: {count_html}</p>'
-        f'<nav aria-label="Procedure steps"><ol class="steps" id="steps">{"".join(steps)}'
-        "</ol></nav>"
-        + (f'<h2>Notes</h2><ul id="notes">{notes}</ul>' if notes else "")
+        f"{escape(words)}</strong>{escape(why)}<br>{escape(step)}</p>"
+        f'<p id="counts">{escape(rows)} {count_html}</p>'
+        f'<nav aria-label="{labels["steps"]}"><ol class="steps" id="steps">'
+        f'{"".join(steps)}</ol></nav>'
+        + (f'<h2>{labels["notes"]}</h2><ul id="notes">{notes}</ul>' if notes else "")
         + sections
-        + f'<footer>Procedure: <a href="{escape(p.doc)}">{escape(p.title)} (GitLab '
-          f"documentation)</a>. Started {report.started_at.isoformat()}, took "
-          f"{report.duration_s:.2f} s; geopreflight {escape(__version__)}; inventory "
-          f"SHA-256 {escape(report.inventory.sha256)}.</footer></main></body></html>\n")
+        + f"<footer>{labels['procedure']} "
+        + _doc_link(p.doc, _("{title} (GitLab documentation)").format(title=_(p.title)))
+        + f". {escape(footer)}</footer></main></body></html>\n")
 
 
 def write(report: RunReport, path: Path) -> None:

@@ -7,7 +7,9 @@ from pathlib import Path
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
+from ..i18n import _, doc
 from . import RunReport
+from .terminal import SHOWN
 
 DEPLOYMENT = "deployment"
 
@@ -16,23 +18,31 @@ def _case(report: RunReport, row, result) -> TestCase:
     site = row.site.name if row.site else DEPLOYMENT
     where = f"{site} host {row.host}" if row.host else site
     check = row.check
+    link = _("doc: {link}").format(link=doc(check.doc))
     case = TestCase(
-        name=f"{check.id} [{where}] {check.title} (severity: {check.severity})",
+        name=_("{id} [{where}] {title} (severity: {severity})").format(
+            id=check.id, where=where, title=_(check.title), severity=check.severity),
         classname=f"geopreflight.{report.profile.name}.{check.id}",
-        stdout=f"{result.outcome.upper()}: {result.message}\nsite: {site}\n"
-               + (f"host: {row.host}\n" if row.host else "") + "severity: "
-               f"{check.severity}\nblocking: {str(row.blocking).lower()}\ndoc: {check.doc}",
+        stdout=f"{_(SHOWN[result.outcome])}: {result.message}\n"
+               + _("site: {site}").format(site=site) + "\n"
+               + (_("host: {host}").format(host=row.host) + "\n" if row.host else "")
+               + _("severity: {severity}").format(severity=check.severity) + "\n"
+               + _("blocking: {blocking}").format(blocking=str(row.blocking).lower())
+               + "\n" + link,
     )
     detail = "\n".join(filter(None, [
-        f"observed: {result.observed}" if result.observed is not None else "",
-        f"expected: {result.expected}" if result.expected is not None else "",
-        f"remediation: {check.remediation}", f"doc: {check.doc}"]))
+        _("observed: {value}").format(value=result.observed)
+        if result.observed is not None else "",
+        _("expected: {value}").format(value=result.expected)
+        if result.expected is not None else "",
+        _("remediation: {fix}").format(fix=_(check.remediation)), link]))
     if result.outcome == "fail":
         case.add_failure_info(message=result.message, output=detail, failure_type="fail")
     elif result.outcome == "error":
         case.add_error_info(message=result.message, output=detail, error_type="cannot-evaluate")
     elif result.outcome == "not-applicable":
-        case.add_skipped_info(message=f"not applicable: {result.message}")
+        case.add_skipped_info(message=_("not applicable: {reason}").format(
+            reason=result.message))
     return case
 
 

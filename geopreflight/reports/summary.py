@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..i18n import _
 from . import RunReport
 
 
@@ -32,11 +33,11 @@ def build(report: RunReport) -> dict[str, Any]:
             "outcome": result.outcome,
             "severity": row.check.severity,
             "blocking": row.blocking,
-            "title": row.check.title,
+            "title": _(row.check.title),
             "message": result.message,
             **({"observed": result.observed} if result.observed is not None else {}),
             **({"expected": result.expected} if result.expected is not None else {}),
-            **({"remediation": row.check.remediation}
+            **({"remediation": _(row.check.remediation)}
                if result.outcome in ("fail", "warn", "error") else {}),
             "doc": row.check.doc,
         } for row, result in report.rows],

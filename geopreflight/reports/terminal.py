@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..catalog import Result
+from ..i18n import N_, _, clip, doc, ljust, ngettext, width
 from ..profiles import KINDS, Profile, Row
 
 # outcome -> pytest's (category, letter, word) for the progress and the short summary
@@ -27,93 +28,114 @@ def explain(row: Row | None, result: Result, cause: Cause | None = None) -> str:
     if row is None:
         return result.message
     site = row.site.name if row.site else "deployment"
-    lines = [f"{row.check.id} [{site}] {row.check.title}: {result.outcome.upper()}",
-             f"  {result.message}"]
+    lines = [f"{row.check.id} [{site}] {_(row.check.title)}: "
+             f"{_(SHOWN[result.outcome])}", f"  {result.message}"]
     if cause is not None:
-        return "\n".join(lines + [f"  not evaluated because {cause.text}",
-                                   f"  fix: {cause.fix}"])
+        return "\n".join(lines + ["  " + _("not evaluated because {cause}").format(
+            cause=cause.text), "  " + _("fix: {fix}").format(fix=cause.fix)])
     if result.observed is not None:
-        lines.append(f"  observed: {result.observed}")
+        lines.append("  " + _("observed: {value}").format(value=result.observed))
     if result.expected is not None:
-        lines.append(f"  expected: {result.expected}")
-    lines.append(f"  fix: {row.check.remediation}")
-    lines.append(f"  doc: {row.check.doc}")
+        lines.append("  " + _("expected: {value}").format(value=result.expected))
+    lines.append("  " + _("fix: {fix}").format(fix=_(row.check.remediation)))
+    lines.append("  " + _("doc: {link}").format(link=doc(row.check.doc)))
     return "\n".join(lines)
 
 
 def steps_listing(profile: Profile) -> str:
     """`--list-steps`: each step and the checks that gate it."""
-    lines = [f"{profile.name}: {profile.title}", f"  {profile.doc}"]
+    lines = [f"{profile.name}: {_(profile.title)}", f"  {doc(profile.doc)}"]
     for i, step in enumerate(profile.steps, 1):
-        lines.append(f"{i}. {step.id}: {step.title}")
+        lines.append(f"{i}. {step.id}: {_(step.title)}")
         for kind in KINDS:
             for entry in getattr(step, kind):
                 roles = "" if len(entry.roles) == 2 else f" ({', '.join(entry.roles)})"
                 method = "" if len(entry.methods) == 2 else f" [{entry.methods[0]} import]"
                 lines.append(f"     {kind:<9} {entry.check.id}{roles}{method} "
-                             f"{entry.check.title}")
+                             f"{_(entry.check.title)}")
     return "\n".join(lines)
 
 
-def _n(count: int, word: str) -> str:
-    return f"{count} {word}{'s' if count != 1 else ''}"
+VERDICT_WORDS = {"READY": N_("READY"), "COMPLETE": N_("COMPLETE"), "NOT_READY": N_("NOT READY"),
+                 "IN_PROGRESS": N_("IN PROGRESS"), "CANNOT_DETERMINE": N_("CANNOT DETERMINE")}
 
 
-def verdict_line(report: Any, outcomes: list[tuple[Row, Result]],
-                 deselected: Iterable[str] = ()) -> str:
-    """`geopreflight: <profile> step <step> (i/n): <VERDICT>, <why>`; blocking rows that
-    -k/-m deselected are named as such, not as rows that could not be evaluated."""
-    head = f"geopreflight: {report.profile.name} step {report.step_label}: "
+def verdict_word(verdict: str) -> str:
+    """The verdict as people read it, the same in every report (`NOT READY`, `判定: 準備未完了`)."""
+    return _(VERDICT_WORDS[str(verdict)])
+
+
+def verdict_reasons(report: Any, outcomes: list[tuple[Row, Result]],
+                    deselected: Iterable[str] = ()) -> str:
+    """What follows the verdict word: `, 1 blocking check failed (2 warnings)`; blocking rows
+    that -k/-m deselected are named as such, not as rows that could not be evaluated."""
     deselected = set(deselected)
     failed = sum(1 for row, r in outcomes if row.blocking and r.outcome == "fail")
     errors = sum(1 for row, r in outcomes if row.blocking and r.outcome == "error"
                  and row.test_id not in deselected)
     skipped = [row.test_id for row, r in outcomes if row.blocking and r.outcome == "error"
                and row.test_id in deselected]
-    warns = sum(1 for _, r in outcomes if r.outcome == "warn")
+    warns = sum(1 for _row, r in outcomes if r.outcome == "warn")
     verdict = str(report.verdict)
-    words = verdict.replace("_", " ")
+    sep = _(", ")
+    words = ""
     if verdict == "IN_PROGRESS":
         left = sum(1 for row, r in outcomes if row.kind == "completes"
                    and r.outcome not in ("pass", "waived"))
-        words += f", {_n(left, 'thing')} left to finish it"
+        words += sep + ngettext("{n} thing left to finish it", "{n} things left to finish it",
+                                left).format(n=left)
     elif verdict == "NOT_READY":
-        words += f", {_n(failed, 'blocking check')} failed"
+        words += sep + ngettext("{n} blocking check failed", "{n} blocking checks failed",
+                                failed).format(n=failed)
     elif verdict == "CANNOT_DETERMINE" and report.step is None:
-        words += ", the step's position could not be determined"
+        words += sep + _("the step's position could not be determined")
     elif verdict == "CANNOT_DETERMINE" and errors:
-        words += f", {_n(errors, 'blocking check')} could not be evaluated"
+        words += sep + ngettext("{n} blocking check could not be evaluated",
+                                "{n} blocking checks could not be evaluated",
+                                errors).format(n=errors)
     if skipped and verdict != "IN_PROGRESS":
         named = ", ".join(skipped[:3]) + (", ..." if len(skipped) > 3 else "")
-        words += (", " if verdict != "READY" else " ") + \
-            f"{_n(len(skipped), 'blocking check')} not evaluated: deselected ({named})"
+        words += (sep if verdict != "READY" else " ") + ngettext(
+            "{n} blocking check not evaluated: deselected ({named})",
+            "{n} blocking checks not evaluated: deselected ({named})",
+            len(skipped)).format(n=len(skipped), named=named)
     if warns and verdict in ("READY", "NOT_READY", "CANNOT_DETERMINE"):
-        words += f" ({_n(warns, 'warning')})"
-    return head + words
+        words += " " + ngettext("({n} warning)", "({n} warnings)", warns).format(n=warns)
+    return words
+
+
+def verdict_line(report: Any, outcomes: list[tuple[Row, Result]],
+                 deselected: Iterable[str] = ()) -> str:
+    """`geopreflight: <profile> step <step> (i/n): <VERDICT>, <why>`, the run's last line."""
+    return _("geopreflight: {profile} step {step}: {verdict}").format(
+        profile=report.profile.name, step=report.step_label,
+        verdict=verdict_word(report.verdict)) + verdict_reasons(report, outcomes, deselected)
 
 
 # -- shared causes of errors ---------------------------------------------------------------
-COMPONENTS = {"geo": "GitLab API", "gitlab": "GitLab API", "registry": "registry",
-              "db": "metadata database", "host": "host files", "canary": "canary",
-              "attestations": "attestations"}
+COMPONENTS = {"geo": N_("GitLab API"), "gitlab": N_("GitLab API"), "registry": N_("registry"),
+              "db": N_("metadata database"), "host": N_("host files"), "canary": N_("canary"),
+              "attestations": N_("attestations")}
 _REQUEST = re.compile(r"^(?:GET|HEAD|POST|PUT) (\S+): (.+)$", re.S)
 _UNREACHABLE = ("cannot connect", "no answer within", "timed out", "refused", "TLS",
                 "certificate", "resolve")
 FIXES = {
-    "GitLab API": "make {where} reachable from where geopreflight runs (is GitLab up? DNS, "
-                  "firewall, proxy, CA bundle) or correct the site's gitlab.url in the "
-                  "inventory, then run again",
-    "registry": "make the registry at {where} answer from where geopreflight runs, or correct "
-                "the site's registry.url in the inventory, then run again",
-    "metadata database": "make the registry metadata database reachable with the inventory's "
-                         "metadata_db settings (server up, pg_hba, credentials), then run again",
-    "host files": "make the site's host readable through the inventory's host target (SSH "
-                  "access, sudo, the root path), then run again",
+    "GitLab API": N_("make {where} reachable from where geopreflight runs (is GitLab up? DNS, "
+                     "firewall, proxy, CA bundle) or correct the site's gitlab.url in the "
+                     "inventory, then run again"),
+    "registry": N_("make the registry at {where} answer from where geopreflight runs, or "
+                   "correct the site's registry.url in the inventory, then run again"),
+    "metadata database": N_("make the registry metadata database reachable with the "
+                            "inventory's metadata_db settings (server up, pg_hba, credentials), "
+                            "then run again"),
+    "host files": N_("make the site's host readable through the inventory's host target (SSH "
+                     "access, sudo, the root path), then run again"),
 }
-TOKEN_FIX = ("give the site's token (the inventory's token_env or token_file) what it lacks: "
-             "an administrator's token with read_api and read_registry, and admin_mode where "
-             "Admin Mode is on, then run again")
-OTHER_FIX = "resolve the error above, then run again; until then these checks cannot be judged"
+TOKEN_FIX = N_("give the site's token (the inventory's token_env or token_file) what it lacks: "
+               "an administrator's token with read_api and read_registry, and admin_mode where "
+               "Admin Mode is on, then run again")
+OTHER_FIX = N_("resolve the error above, then run again; until then these checks cannot be "
+               "judged")
 
 
 @dataclass(frozen=True)
@@ -129,23 +151,30 @@ class Cause:
     @property
     def text(self) -> str:
         """`eu-primary: GitLab API unreachable at https://... (Connection refused; 3 attempts)`"""
+        values = {"site": self.site, "component": _(self.component), "where": self.where,
+                  "reason": self.reason}
+        if self.unreachable and self.where:
+            return _("{site}: {component} unreachable at {where} ({reason})").format(**values)
         if self.unreachable:
-            at = f" at {self.where}" if self.where else ""
-            return f"{self.site}: {self.component} unreachable{at} ({self.reason})"
-        where = f" ({self.where})" if self.where else ""
-        return f"{self.site}: {self.component}{where}: {self.reason}"
+            return _("{site}: {component} unreachable ({reason})").format(**values)
+        if self.where:
+            return _("{site}: {component} ({where}): {reason}").format(**values)
+        return _("{site}: {component}: {reason}").format(**values)
 
     @property
     def short(self) -> str:
-        return f"{self.site}: {self.component}" + (" unreachable" if self.unreachable else "")
+        if self.unreachable:
+            return _("{site}: {component} unreachable").format(site=self.site,
+                                                               component=_(self.component))
+        return f"{self.site}: {_(self.component)}"
 
     @property
     def fix(self) -> str:
         if re.search(r"\b(401|403)\b", self.reason):
-            return TOKEN_FIX
+            return _(TOKEN_FIX)
         if not self.unreachable or self.component not in FIXES:
-            return OTHER_FIX
-        return FIXES[self.component].format(where=self.where or "it")
+            return _(OTHER_FIX)
+        return _(FIXES[self.component]).format(where=self.where or _("it"))
 
 
 def _origin(url: str) -> str:
@@ -193,8 +222,13 @@ class Causes:
 MARKS = {"complete": "\u2713", "in-progress": "\u25b6", "next": "\u25b6", "pending": "\u00b7",
          "unknown": "?"}
 NOT_PASSED = ("fail", "error", "warn", "waived")
-SHOWN = {"fail": "FAIL", "error": "ERROR", "warn": "WARN", "waived": "WAIVED",
-         "not-applicable": "N/A", "pass": "PASS"}
+# shown through _(...); the ids in summary.json never change
+SHOWN = {"fail": N_("FAIL"), "error": N_("ERROR"), "warn": N_("WARN"), "waived": N_("WAIVED"),
+         "not-applicable": N_("N/A"), "pass": N_("PASS")}
+COUNTED = {"pass": N_("pass"), "fail": N_("fail"), "warn": N_("warn"), "error": N_("error"),
+           "waived": N_("waived"), "not-applicable": N_("n/a"), "deselected": N_("deselected")}
+STATUSES = {"complete": N_("complete"), "in-progress": N_("in-progress"), "next": N_("next"),
+            "pending": N_("pending"), "unknown": N_("unknown")}
 FIX_WIDTH = 100
 
 
@@ -206,14 +240,13 @@ def timeline(profile: Profile, statuses: dict[str, str]) -> str:
         status = statuses.get(step.id, "pending")
         label = f"{MARKS.get(status, '?')} {step.id}"
         if status in ("in-progress", "unknown"):
-            label += f" ({status})"
+            label += f" ({_(STATUSES[status])})"
         parts.append(label)
     return " \u2192 ".join(parts)
 
 
-def _line(text: str, width: int = FIX_WIDTH) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[:width - 1] + "\u2026"
+def _line(text: str, cells: int = FIX_WIDTH) -> str:
+    return clip(text, cells)
 
 
 def summary(profile: Profile, statuses: dict[str, str], outcomes: list[tuple[Row, Result]],
@@ -232,8 +265,10 @@ def summary(profile: Profile, statuses: dict[str, str], outcomes: list[tuple[Row
     number = {c: i for i, c in enumerate(shared, 1)}
     for cause in shared:
         n = len(by_cause[cause])
-        lines.append((f"[{number[cause]}] {cause.text}: {n} checks not evaluated", "red"))
-        lines.append((f"    fix: {cause.fix}", ""))
+        lines.append((f"[{number[cause]}] " + ngettext(
+            "{cause}: {n} check not evaluated", "{cause}: {n} checks not evaluated", n).format(
+            cause=cause.text, n=n), "red"))
+        lines.append(("    " + _("fix: {fix}").format(fix=cause.fix), ""))
     table = []
     for row, result in outcomes:
         if result.outcome not in NOT_PASSED or row.test_id in deselected:
@@ -243,37 +278,42 @@ def summary(profile: Profile, statuses: dict[str, str], outcomes: list[tuple[Row
         where = f"{site}/{host}" if host else site
         cause = causes.of(result)
         if cause in number:
-            fix = f"see [{number[cause]}] {cause.short}"
+            fix = _("see [{number}] {cause}").format(number=number[cause], cause=cause.short)
         elif result.outcome == "waived":
             fix = _line(result.message)
         else:
-            fix = "fix: " + _line(row.check.remediation)
-        word = SHOWN[result.outcome] + ("" if row.blocking or result.outcome != "error"
-                                        else " (advisory)")
-        table.append((word, row.check.id, where, row.check.title, fix))
+            fix = _line(_("fix: {fix}").format(fix=_(row.check.remediation)))
+        word = _(SHOWN[result.outcome])
+        if not row.blocking and result.outcome == "error":
+            word = _("{outcome} (advisory)").format(outcome=word)
+        colour = {"fail": "red", "error": "red", "warn": "yellow"}.get(result.outcome, "")
+        table.append((word, row.check.id, where, _(row.check.title), fix, colour))
     if table:
-        lines.append((f"{_n(len(table), 'row')} did not pass:", "bold"))
-        widths = [max(len(r[i]) for r in table) for i in range(4)]
-        for word, cid, where, title, fix in table:
-            colour = {"FAIL": "red", "ERROR": "red", "WARN": "yellow"}.get(word.split()[0], "")
-            lines.append(("  " + "  ".join(v.ljust(w) for v, w in
-                                           zip((word, cid, where, title), widths, strict=True))
+        lines.append((ngettext("{n} row did not pass:", "{n} rows did not pass:",
+                               len(table)).format(n=len(table)), "bold"))
+        widths = [max(width(r[i]) for r in table) for i in range(4)]
+        for *cells, fix, colour in table:
+            lines.append(("  " + "  ".join(ljust(v, w) for v, w in
+                                           zip(cells, widths, strict=True))
                           + "  " + fix, colour))
-    removed = [row.test_id for row, _ in outcomes if row.test_id in deselected]
+    removed = [row.test_id for row, _r in outcomes if row.test_id in deselected]
     if removed:
         named = ", ".join(removed[:8]) + (f" and {len(removed) - 8} more"
                                            if len(removed) > 8 else "")
-        lines.append((f"not evaluated, deselected with -k/-m: {named}", "yellow"))
+        lines.append((_("not evaluated, deselected with -k/-m: {named}").format(named=named),
+                      "yellow"))
     counts: dict[str, int] = {}
     for row, result in outcomes:
         outcome = "deselected" if row.test_id in deselected else result.outcome
         counts[outcome] = counts.get(outcome, 0) + 1
-    words = [f"{counts[o]} {SHOWN.get(o, o).lower()}" for o in
-             ("pass", "fail", "warn", "error", "waived", "not-applicable", "deselected")
-             if counts.get(o)]
-    extra = f" ({outside} rows of other steps not in this step's plan)" if outside else ""
-    lines.append((f"{len(outcomes)} rows: " + ", ".join(words) + extra, ""))
-    lines.append(("steps: " + timeline(profile, statuses), ""))
+    words = [_("{count} {outcome}").format(count=counts[o], outcome=_(COUNTED[o]))
+             for o in COUNTED if counts.get(o)]
+    extra = " " + ngettext("({n} row of other steps not in this step's plan)",
+                           "({n} rows of other steps not in this step's plan)",
+                           outside).format(n=outside) if outside else ""
+    lines.append((ngettext("{n} row: {counts}", "{n} rows: {counts}", len(outcomes)).format(
+        n=len(outcomes), counts=_(", ").join(words)) + extra, ""))
+    lines.append((_("steps: {timeline}").format(timeline=timeline(profile, statuses)), ""))
     return lines
 
 
@@ -336,7 +376,7 @@ class Progress:
 
     def wait_round(self, rounds: int, still: list[str], left_s: float) -> None:
         """`--wait`: a round of probes is done and another follows."""
-        text = (f"--wait: {', '.join(still)} still failing, round {rounds}, "
-                f"{left_s:.0f} s left")
+        text = _("--wait: {checks} still failing, round {round}, {left} s left").format(
+            checks=", ".join(still), round=rounds, left=f"{left_s:.0f}")
         with self._lock:
             (self._rewrite or self._write)(text)
