@@ -26,14 +26,12 @@ from __future__ import annotations
 
 import gettext
 import os
-import sys
 import unicodedata
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from .errors import USAGE_EXIT
 
 DOMAIN = "geopreflight"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -146,19 +144,17 @@ def chosen(config: Any) -> tuple[str, str]:
     return DEFAULT, f"--lang={DEFAULT}"
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_cmdline_main(config: pytest.Config) -> int | None:
-    """With a profile, the language is chosen before anything is printed; another value is a
-    usage error naming the choices."""
-    if config.option.help or config.getoption("profile", None) is None:
-        return None
-    code, source = chosen(config)
-    try:
-        activate(code)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"ERROR: {source}: {exc}", file=sys.stderr)
-        return USAGE_EXIT
-    return None
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config: pytest.Config) -> Generator[None, int | None, int | None]:
+    """With a profile, the language is chosen before anything else runs or prints (a wrapper
+    goes first); another value is a usage error naming the choices."""
+    if not config.option.help and config.getoption("profile", None) is not None:
+        code, source = chosen(config)
+        try:
+            activate(code)
+        except (ValueError, FileNotFoundError) as exc:
+            raise pytest.UsageError(f"{source}: {exc}") from None
+    return (yield)
 
 
 @pytest.hookimpl(trylast=True)

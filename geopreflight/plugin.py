@@ -47,7 +47,6 @@ MARKERS = {**{area.lower(): f"{area} checks" for area in AREAS},
            "blocking": "rows that gate the step", "advisory": "rows that only report"}
 EVENTUAL = "REP-"  # replication is eventually consistent: --wait re-probes these
 RUN_KEY = pytest.StashKey[Run]()
-pytest_plugins = ["geopreflight.i18n"]  # --lang, a feature of its own
 _RESULT = pytest.StashKey[Result]()
 
 
@@ -90,9 +89,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    from . import hooks
+    from . import hooks, i18n
 
     pluginmanager.add_hookspecs(hooks)
+    if not pluginmanager.is_registered(i18n):
+        pluginmanager.register(i18n, "geopreflight.i18n")  # --lang, a feature of its own
 
 
 @pytest.hookimpl(tryfirst=True)

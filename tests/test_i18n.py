@@ -1,0 +1,187 @@
+"""`--lang=ja`: the catalogs cover every message the code marks (found by Babel's extraction,
+so a new English string shows up here untranslated), keep each message's placeholders, use
+the glossary's words, and a real lab run in Japanese keeps the exit code, summary.json's
+machine fields and a JUnit that validates, with aligned terminal columns and a report.html
+that Chromium renders in Japanese."""
+
+from __future__ import annotations
+
+import gettext
+import io
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+import xmlschema
+import yaml
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+from geopreflight.i18n import LOCALE_DIR, catalog_path, width
+from projectfixtures import SCHEMAS
+from standin import ROOT, run_pytest
+
+PO = LOCALE_DIR / "ja" / "LC_MESSAGES" / "geopreflight.po"
+GLOSSARY = ROOT / "docs" / "glossary-ja.yml"
+
+
+def extracted() -> dict[str | tuple[str, ...], list[str]]:
+    """Every message babel.cfg finds in the code (msgid -> where), as `pybabel extract`."""
+    with (ROOT / "babel.cfg").open() as f:
+        method_map, options_map = parse_mapping_cfg(f)
+    found: dict[str | tuple[str, ...], list[str]] = {}
+    for name, line, message, _comments, _context in extract_from_dir(
+            str(ROOT), method_map, options_map):
+        key = message if isinstance(message, str) else tuple(message)
+        found.setdefault(key, []).append(f"{name}:{line}")
+    return found
+
+
+def japanese() -> Catalog:
+    with PO.open("rb") as f:
+        return read_po(f)
+
+
+def fields(text: str) -> set[str]:
+    """Named placeholders (`{site}`); a remediation's Ruby hash braces are none."""
+    return set(re.findall(r"\{([A-Za-z_]\w*)\}", text))
+
+
+def test_every_marked_message_has_a_japanese_translation_with_its_placeholders() -> None:
+    ja = japanese()
+    assert ja.plural_forms == "nplurals=1; plural=0;"
+    problems = []
+    for msgid, where in extracted().items():
+        entry = ja.get(msgid)
+        forms = list(entry.string) if entry and isinstance(entry.string, tuple) else \
+            [entry.string] if entry else []
+        if not entry or entry.fuzzy or not all(forms):
+            problems.append(f"no Japanese translation: {msgid!r} ({where[0]})")
+            continue
+        english = set().union(*(fields(m) for m in
+                                (msgid if isinstance(msgid, tuple) else (msgid,))))
+        for form in forms:
+            if fields(form) != english:
+                problems.append(f"placeholders {sorted(fields(form))} in {form!r}, expected "
+                                f"{sorted(english)} as in {msgid!r} ({where[0]})")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_extraction_sees_titles_remediations_steps_and_the_verdict() -> None:
+    found = extracted()
+    assert "GitLab 17.3 or later on every site" in found  # a @check title
+    assert any(w.startswith("profiles/migrate-legacy.yml") for w in
+               found["Verify that Geo replication of the container registry continues working"])
+    assert "NOT READY" in found and ("{n} blocking check failed",
+                                     "{n} blocking checks failed") in found
+
+
+def test_the_japanese_catalog_uses_the_glossary_words() -> None:
+    terms = yaml.safe_load(GLOSSARY.read_text())["terms"]
+    assert {t["ja"] for t in terms} >= {
+        "プライマリサイト", "セカンダリサイト", "コンテナレジストリ", "メタデータデータベース",
+        "レガシーメタデータ", "読み取り専用", "インポート", "レプリケーション"}
+    for t in terms:
+        assert t["source"] and isinstance(t["verified"], bool), t
+    problems = []
+    for entry in japanese():
+        if not entry.id:
+            continue
+        english = " ".join(entry.id) if isinstance(entry.id, tuple) else entry.id
+        text = "".join(entry.string) if isinstance(entry.string, tuple) else entry.string
+        for t in terms:
+            if re.search(t["en"], english, re.I) and t["ja"] not in text:
+                problems.append(f"{t['ja']} missing from {text!r} (for {english!r})")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_installed_catalog_is_the_compiled_po() -> None:
+    """The .mo a run reads is the build's compilation of the .po (rebuild after editing it)."""
+    out = io.BytesIO()
+    write_mo(out, japanese())
+    out.seek(0)
+    fresh = gettext.GNUTranslations(out)
+    with catalog_path("ja").open("rb") as f:
+        installed = gettext.GNUTranslations(f)
+    assert installed._catalog == fresh._catalog  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("how", ["option", "variable"])
+def test_another_language_is_a_usage_error_naming_the_choices(how: str, tmp_path: Path) -> None:
+    args, env = ["--profile=migrate-legacy", f"--inventory={tmp_path / 'none.yml'}"], {}
+    if how == "option":
+        args.append("--lang=fr")
+    else:
+        env["GEOPREFLIGHT_LANG"] = "fr"
+    r = run_pytest(*args, env={"PATH": "/usr/bin:/bin", **env})
+    assert r.returncode == 4, r.stdout + r.stderr
+    assert "fr" in r.stderr and "en, ja" in r.stderr, r.stderr
+    assert not (tmp_path / "reports").exists()
+
+
+# -- a real run in Japanese -------------------------------------------------------------------
+HUMAN = ("title", "message", "remediation")
+
+
+def machine(summary: dict[str, Any]) -> dict[str, Any]:
+    """summary.json without its human sentences and timing: what parsers and CI read."""
+    out = {k: v for k, v in summary.items()
+           if k not in ("notes", "started_at", "duration_s")}
+    out["checks"] = [{k: v for k, v in c.items() if k not in HUMAN} for c in summary["checks"]]
+    return out
+
+
+def run(lab: Any, tmp: Path, *args: str) -> tuple[Any, dict[str, Any], Path]:
+    reports = tmp / "reports"
+    r = run_pytest("--profile=migrate-legacy", f"--inventory={lab.inventory}",
+                   f"--report-dir={reports}", *args, env=lab.environ())
+    folder = (reports / "latest").resolve()
+    return r, json.loads((folder / "summary.json").read_text()), folder
+
+
+def junit(folder: Path) -> ET.Element:
+    tree = ET.parse(folder / "junit.xml")
+    for el in tree.iter():  # junit-xml's two quirks, as tests/test_cli.py forgives them
+        el.attrib.pop("disabled", None)
+        if "time" in el.attrib:
+            el.attrib["time"] = f"{float(el.attrib['time']):.3f}"
+    xmlschema.XMLSchema(str(SCHEMAS / "junit-10.xsd")).validate(tree)
+    return tree.getroot()
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("scenario, verdict", [("legacy-both", "READY"),
+                                               ("not-read-only", "NOT_READY")])
+def test_a_japanese_run_keeps_codes_and_machine_fields(lab: Any, tmp_path: Path,
+                                                       scenario: str, verdict: str) -> None:
+    deployment = lab(scenario)
+    en, en_summary, _en_folder = run(deployment, tmp_path / "en")
+    ja, ja_summary, folder = run(deployment, tmp_path / "ja", "--lang=ja")
+    assert ja.returncode == en.returncode == ja_summary["exit_code"], ja.stdout[-3000:]
+    assert ja_summary["verdict"] == verdict
+    assert machine(ja_summary) == machine(en_summary)
+    last = ja.stdout.strip().splitlines()[-1]
+    word = {"READY": "判定: 準備完了", "NOT_READY": "判定: 準備未完了"}[verdict]
+    assert last.startswith("geopreflight: migrate-legacy ステップ ") and word in last, last
+    titles = {c["title"] for c in ja_summary["checks"]}
+    assert "すべてのサイトがGitLab 17.3以降である" in titles
+    root = junit(folder)
+    names = [case.get("name") for case in root.iter("testcase")]
+    assert any("すべてのサイトがGitLab 17.3以降である" in n for n in names)
+    failures = [f for f in root.iter("failure")]
+    assert len(failures) == sum(c["outcome"] == "fail" for c in ja_summary["checks"])
+    for f in failures:
+        assert "対処: " in f.text and "ドキュメント: https://docs.gitlab.com/ja-jp/" in f.text
+        assert "(英語版: https://docs.gitlab.com/" in f.text
+    if verdict == "NOT_READY":
+        table = [line for line in ja.stdout.splitlines() if line.startswith("  失敗  ")]
+        assert table, ja.stdout[-3000:]
+        starts = {width(line[:line.index("  対処: ")]) for line in table}
+        assert len(starts) == 1, table  # the fix column lines up in display cells
+        assert all(width(line) <= 2 + 100 + max(starts) for line in table)
