@@ -22,6 +22,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from test_html import element, render, text
 
 from geopreflight.i18n import LOCALE_DIR, catalog_path, width
 from projectfixtures import SCHEMAS
@@ -185,3 +186,20 @@ def test_a_japanese_run_keeps_codes_and_machine_fields(lab: Any, tmp_path: Path,
         starts = {width(line[:line.index("  対処: ")]) for line in table}
         assert len(starts) == 1, table  # the fix column lines up in display cells
         assert all(width(line) <= 2 + 100 + max(starts) for line in table)
+
+
+@pytest.mark.lab
+def test_report_html_renders_in_japanese_with_both_doc_links(lab: Any, tmp_path: Path) -> None:
+    _r, data, folder = run(lab("not-read-only"), tmp_path, "--lang=ja")
+    dom = render(folder / "report.html", tmp_path)
+    assert '<html lang="ja">' in dom
+    verdict = text(element(dom, "verdict"))
+    assert verdict.startswith("判定: 準備未完了") and "ブロッキングチェック" in verdict, verdict
+    assert f'data-verdict="{data["verdict"]}"' in element(dom, "verdict")
+    failing = [c for c in data["checks"] if c["outcome"] == "fail"]
+    assert failing
+    for c in failing:
+        row = element(dom, f'{c["id"]}-{c["site"] or "deployment"}')
+        assert "失敗" in text(row) and "対処:" in text(row) and c["title"] in text(row), row
+        assert 'href="https://docs.gitlab.com/ja-jp/' in row
+        assert 'hreflang="en">英語版</a>' in row

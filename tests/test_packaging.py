@@ -29,6 +29,9 @@ def test_the_wheel_carries_checks_and_profiles_inside_the_package(wheel: Path) -
     names = zipfile.ZipFile(wheel).namelist()
     assert "geopreflight/checks/test_db.py" in names
     assert "geopreflight/profile_files/migrate-legacy.yml" in names
+    # the Japanese catalog, compiled when the wheel was built, beside its source
+    assert "geopreflight/locale/ja/LC_MESSAGES/geopreflight.mo" in names
+    assert "geopreflight/locale/ja/LC_MESSAGES/geopreflight.po" in names
     assert not [n for n in names if n.split("/")[0] in ("checks", "lab", "tests", "profiles")]
     entry_points = zipfile.ZipFile(wheel).read(
         next(n for n in names if n.endswith("entry_points.txt"))).decode()
@@ -63,6 +66,14 @@ def test_a_fresh_venv_runs_a_profile_against_the_lab_from_another_directory(
         assert proc.returncode == summary["exit_code"] == 0, proc.stdout[-2000:]
         assert summary["verdict"] in ("READY", "COMPLETE") and summary["checks"], summary
         assert proc.stdout.strip().splitlines()[-1].startswith("geopreflight: migrate-legacy")
+    # the installed wheel speaks Japanese from its own compiled catalog
+    proc = subprocess.run([str(venv / "bin" / "geopreflight"), "-p", "no:cacheprovider",
+                           "--profile=migrate-legacy", f"--inventory={deployment.inventory}",
+                           f"--report-dir={elsewhere / 'ja'}"],
+                          cwd=elsewhere, env={**env, "GEOPREFLIGHT_LANG": "ja"},
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "判定: " in proc.stdout.strip().splitlines()[-1], \
+        proc.stdout[-2000:]
 
 
 def test_a_checker_run_in_the_checkout_imports_nothing_from_lab_or_tests(lab, tmp_path: Path
