@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from geopreflight.catalog import CannotEvaluate
 from geopreflight.context import CheckContext
+from geopreflight.i18n import _
 from geopreflight.inventory import Site
 from geopreflight.probes.models import GeoSite, GeoSites, GeoStatus, GeoStatuses
 
@@ -32,9 +33,10 @@ class GeoMatch:
 
     def describe(self) -> str:
         if self.geo_site is None:
-            return "not a Geo site"
+            return _("not a Geo site")
         g = self.geo_site
-        return f"Geo site id {g.id} {g.name!r} (matched by {self.by})"
+        return _("Geo site id {id} {g!r} (matched by {by})").format(
+                   id=g.id, g=g.name, by=self.by)
 
 
 def match(site: Site, geo_sites: GeoSites) -> GeoMatch:
@@ -85,9 +87,11 @@ def own_version(ctx: CheckContext, site: Site) -> OwnVersion:
         return OwnVersion(status.version, status.revision,
                           f"its Geo status (site id {m.geo_site.id})")
     if site.host is None:
-        raise CannotEvaluate(f"{site.name} is a Geo site without a Geo status, and the "
-                             "inventory gives no host to read its version file from")
+        raise CannotEvaluate(_("{site} is a Geo site without a Geo status, and the inventory "
+                               "gives no host to read its version file from").format(
+                                 site=site.name))
     hv = ctx.fact("host.gitlab_version", site)
     if not hv.version:
-        raise CannotEvaluate(f"{site.name} has no Geo status and no version file on its host")
+        raise CannotEvaluate(_("{site} has no Geo status and no version file on its host").format(
+                                 site=site.name))
     return OwnVersion(hv.version, None, "the host's version file")

@@ -13,6 +13,7 @@ from geopreflight.catalog import CATALOG, CannotEvaluate, evaluate
 from geopreflight.context import CheckContext
 from geopreflight.facts import FactError
 from geopreflight.gitlab_rb import MISSING, Problem, RubyConfig, Unparsed
+from geopreflight.i18n import _
 from geopreflight.inventory import Site
 from geopreflight.probes.models import (
     ConfigYml,
@@ -41,7 +42,8 @@ def rb(ctx: CheckContext, site: Site | None = None) -> RubyConfig:
     s = _site(ctx, site)
     g = host(ctx, s).gitlab_rb
     if not g.present:
-        raise CannotEvaluate(f"{s.name}: /etc/gitlab/gitlab.rb does not exist on the host")
+        raise CannotEvaluate(_("{s}: /etc/gitlab/gitlab.rb does not exist on the host").format(
+                                 s=s.name))
     return RubyConfig(g.values, [Problem(p.line, tuple(p.path), p.reason) for p in g.problems])
 
 
@@ -67,7 +69,7 @@ def disabled_reason(ctx: CheckContext, site: Site | None = None) -> str | None:
     except (CannotEvaluate, FactError):
         return None
     if enable is False:
-        return "registry['enable'] = false"
+        return _("registry['enable'] = false")
     return None if url else "registry_external_url is not set"
 
 
@@ -76,8 +78,9 @@ def config_yml(ctx: CheckContext, site: Site | None = None) -> ConfigYml:
     s = _site(ctx, site)
     c = host(ctx, s).config_yml
     if not c.present:
-        raise CannotEvaluate(f"{s.name}: /var/opt/gitlab/registry/config.yml does not exist "
-                             "(registry not enabled, or gitlab-ctl reconfigure not run)")
+        raise CannotEvaluate(_("{s}: /var/opt/gitlab/registry/config.yml does not exist "
+                               "(registry not enabled, or gitlab-ctl reconfigure not run)").format(
+                                 s=s.name))
     if c.error:
         raise CannotEvaluate(f"{s.name}: {c.error}")
     return c
@@ -104,10 +107,11 @@ def api(ctx: CheckContext, site: Site | None = None) -> RegistryApi:
     s = _site(ctx, site)
     value: RegistryApi = ctx.fact("registry.api", s)
     if value.problem:
-        raise CannotEvaluate(f"{s.name}'s registry: {value.problem}")
+        raise CannotEvaluate(_("{s}'s registry: {problem}").format(
+                                 s=s.name, problem=value.problem))
     if value.status != 200:
-        raise CannotEvaluate(f"{s.name}'s registry answers {value.status} to an "
-                             "authorised GET /v2/")
+        raise CannotEvaluate(_("{s}'s registry answers {status} to an authorised GET /v2/").format(
+                                 s=s.name, status=value.status))
     return value
 
 
@@ -115,9 +119,9 @@ def gitlab_registry(ctx: CheckContext, site: Site | None = None) -> RegistryApi:
     """`api` for a GitLab container registry; the mode rules do not apply to any other."""
     value = api(ctx, site)
     if not value.version:
-        raise CannotEvaluate(f"{_site(ctx, site).name}'s registry sends no "
-                             "Gitlab-Container-Registry-Version: not a GitLab container "
-                             "registry, so the metadata-mode rules do not apply")
+        raise CannotEvaluate(_("{name}'s registry sends no Gitlab-Container-Registry-Version: "
+                               "not a GitLab container registry, so the metadata-mode rules "
+                               "do not apply").format(name=_site(ctx, site).name))
     return value
 
 
@@ -134,9 +138,10 @@ def mode_sources(ctx: CheckContext, site: Site | None = None) -> dict[str, str]:
     out: dict[str, str] = {}
     header = header_mode(value.database_enabled)
     if header is None:
-        raise CannotEvaluate(f"{s.name}'s registry sends no usable "
-                             "Gitlab-Container-Registry-Database-Enabled header "
-                             f"({value.database_enabled!r})")
+        raise CannotEvaluate(_("{s}'s registry sends no usable "
+                               "Gitlab-Container-Registry-Database-Enabled header "
+                               "({database_enabled!r})").format(
+                                 s=s.name, database_enabled=value.database_enabled))
     out["header Gitlab-Container-Registry-Database-Enabled"] = header
     v1 = value.gitlab_v1
     v1_mode = gitlab_v1_mode(v1.status, v1.version_header) if v1 else None
@@ -172,9 +177,11 @@ def db(ctx: CheckContext, site: Site | None = None) -> DbServer:
 def table(ctx: CheckContext, name: str, site: Site | None = None) -> DbTable:
     t = db(ctx, site).tables.get(name)
     if t is None:
-        raise CannotEvaluate(f"{_site(ctx, site).name}: table {name} was not read")
+        raise CannotEvaluate(_("{name}: table {name2} was not read").format(
+                                 name=_site(ctx, site).name, name2=name))
     if t.error:
-        raise CannotEvaluate(f"{_site(ctx, site).name}: cannot read table {name}: {t.error}")
+        raise CannotEvaluate(_("{name}: cannot read table {name2}: {error}").format(
+                                 name=_site(ctx, site).name, name2=name, error=t.error))
     return t
 
 
@@ -195,5 +202,6 @@ def passes(ctx: CheckContext, check_id: str, site: Site) -> tuple[bool, str]:
     the checks that decide each site's state. An error there is an error here."""
     result = evaluate(CATALOG[check_id], replace(ctx, site=site))
     if result.outcome == "error":
-        raise CannotEvaluate(f"{check_id} for {site.name}: {result.message}")
+        raise CannotEvaluate(_("{check_id} for {site}: {message}").format(
+                                 check_id=check_id, site=site.name, message=result.message))
     return result.outcome in ("pass", "waived"), result.message

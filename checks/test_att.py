@@ -7,6 +7,7 @@ from __future__ import annotations
 from geopreflight import attestations as att
 from geopreflight.catalog import Fail, NotApplicable, check
 from geopreflight.context import CheckContext
+from geopreflight.i18n import _
 
 from . import GEO_PAGE, METADATA_DB_PAGE
 
@@ -14,16 +15,19 @@ from . import GEO_PAGE, METADATA_DB_PAGE
 def _signed_off(ctx: CheckContext, item: str) -> str:
     """Pass naming who signed `item` off for this row's site; fail saying what to sign off."""
     if not ctx.facts.has(att.FACT):
-        raise NotApplicable("no --attestations file given")
+        raise NotApplicable(_("no --attestations file given"))
     site = ctx.site.name if ctx.site else None
     found, why = att.find(ctx.fact(att.FACT, None), item, site)
     if found is None:
-        raise Fail(f"{why}: sign off that {att.to_sign_off(item, site)}",
+        raise Fail(_("{why}: sign off that {to_sign_off}").format(
+                       why=why, to_sign_off=att.to_sign_off(item, site)),
                    observed=why, expected=f"a current {item} attestation"
                                           + (f" for {site}" if site else ""))
-    return (f"{item}{' for ' + site if site else ''}: signed off by {found['who']} on "
-            f"{found['when']} ({found['ticket']}), evidence {found['evidence']}, expires "
-            f"{found['expires']}")
+    return (_("{item}{value}: signed off by {value2} on {value3} ({value4}), evidence "
+              "{value5}, expires {value6}").format(
+                item=item, value=' for ' + site if site else '', value2=found['who'],
+                value3=found['when'], value4=found['ticket'], value5=found['evidence'],
+                value6=found['expires']))
 
 
 @check("ATT-001", title="The change ticket is signed off", severity="high", scope="deployment",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from geopreflight.catalog import CannotEvaluate, Fail, NotApplicable, Outcome, Warn, check
 from geopreflight.context import CheckContext
 from geopreflight.facts import FactError
+from geopreflight.i18n import _
 from geopreflight.probes.models import DbRoute, DbServer, DbTable, ResolvedHost
 from geopreflight.versions import at_least
 
@@ -36,8 +37,10 @@ REGISTRY_WITH_FLOOR = "4.39.0"
        doc=METADATA_DB_PAGE)
 def test_db_001_database_reachable(ctx: CheckContext) -> str:
     info = sv.db(ctx)  # unreachable: an error row (design: could not evaluate), with the why
-    return (f"PostgreSQL {info.version}, database {info.dbname} as {info.user} "
-            f"(system_identifier {info.system_identifier})")
+    return (_("PostgreSQL {version}, database {dbname} as {user} (system_identifier "
+              "{system_identifier})").format(
+                version=info.version, dbname=info.dbname, user=info.user,
+                system_identifier=info.system_identifier))
 
 
 # GitLab's own PostgreSQL minimum by GitLab version, newest first
@@ -106,28 +109,35 @@ def test_db_002_postgresql_at_least_floor(ctx: CheckContext) -> str:
     shown = info.version
     verdict = pg_floor(info.version_num, reg_version)
     if verdict == Outcome.FAIL:
-        raise Fail(f"{ctx.site.name}'s registry metadata database runs PostgreSQL {shown}; "
-                   f"registry {reg_version or '(version unknown)'} needs {PG_FLOOR} or later",
+        raise Fail(_("{site}'s registry metadata database runs PostgreSQL {shown}; registry "
+                     "{value} needs {pg_floor} or later").format(
+                       site=ctx.site.name, shown=shown, value=reg_version or '(version unknown)',
+                       pg_floor=PG_FLOOR),
                    observed=shown, expected=f">= {PG_FLOOR}")
     if verdict == Outcome.WARN:
-        raise Warn(f"{ctx.site.name}'s registry {reg_version} predates the enforced floor, but "
-                   f"PostgreSQL {shown} is below the documented {PG_FLOOR}; upgrade it",
+        raise Warn(_("{site}'s registry {reg_version} predates the enforced floor, but "
+                     "PostgreSQL {shown} is below the documented {pg_floor}; upgrade it").format(
+                       site=ctx.site.name, reg_version=reg_version, shown=shown,
+                       pg_floor=PG_FLOOR),
                    observed=shown, expected=f">= {PG_FLOOR}")
     try:
         gitlab = own_version(ctx, ctx.site)
     except (CannotEvaluate, FactError) as exc:
-        raise Warn(f"PostgreSQL {shown} >= {PG_FLOOR} (the registry's floor); GitLab's own "
-                   f"minimum not judged: the site's GitLab version is unknown ({exc})",
+        raise Warn(_("PostgreSQL {shown} >= {pg_floor} (the registry's floor); GitLab's own "
+                     "minimum not judged: the site's GitLab version is unknown ({exc})").format(
+                       shown=shown, pg_floor=PG_FLOOR, exc=exc),
                    observed=shown, expected="GitLab's minimum for its version") from None
     minimum = gitlab_pg_minimum(gitlab.version)
     if minimum and info.version_num < minimum[0]:
-        raise Warn(f"{ctx.site.name}'s registry metadata database runs PostgreSQL {shown}, "
-                   f"below GitLab {gitlab.version}'s supported minimum {minimum[1]}"
-                   f"{minimum[2]} (GitLab version from {gitlab.source})",
+        raise Warn(_("{site}'s registry metadata database runs PostgreSQL {shown}, below "
+                     "GitLab {version}'s supported minimum {value}{value2} (GitLab version "
+                     "from {source})").format(
+                       site=ctx.site.name, shown=shown, version=gitlab.version, value=minimum[1],
+                       value2=minimum[2], source=gitlab.source),
                    observed=shown, expected=f">= {minimum[1]} for GitLab {gitlab.version}")
     floor = f"GitLab {gitlab.version}'s {minimum[1]}{minimum[2]}" if minimum else \
         f"the registry's {PG_FLOOR} (binding for GitLab {gitlab.version})"
-    return f"PostgreSQL {shown} >= {floor}"
+    return _("PostgreSQL {shown} >= {floor}").format(shown=shown, floor=floor)
 
 
 def same_instance_evidence(a: DbServer, b: DbServer) -> list[str]:
@@ -189,7 +199,7 @@ def test_db_003_own_independent_database(ctx: CheckContext) -> str:
     mine = sv.db(ctx)
     others = [s for s in ctx.inventory.sites if s is not me and s.metadata_db is not None]
     if not others:
-        raise NotApplicable("no other site with a metadata database in the inventory")
+        raise NotApplicable(_("no other site with a metadata database in the inventory"))
     seen, notes = [], ""
     for other in others:
         theirs = sv.db(ctx, other)
@@ -199,14 +209,17 @@ def test_db_003_own_independent_database(ctx: CheckContext) -> str:
             seen.append(f"{other.name}: {theirs.system_identifier}")
             continue
         if mine.replica:
-            raise Fail(f"{me.name}'s registry database is a streaming replica of "
-                       f"{other.name}'s (same system_identifier {sysid}, in recovery, "
-                       f"{mine.wal_receivers} WAL receiver): read-only, and it holds "
-                       f"{other.name}'s metadata", observed="replica of " + other.name,
+            raise Fail(_("{me}'s registry database is a streaming replica of {other}'s (same "
+                         "system_identifier {sysid}, in recovery, {wal_receivers} WAL "
+                         "receiver): read-only, and it holds {other}'s metadata").format(
+                           me=me.name, other=other.name, sysid=sysid,
+                           wal_receivers=mine.wal_receivers),
+                       observed="replica of " + other.name,
                        expected="an independent, writable cluster")
         if theirs.replica:
-            raise Fail(f"{other.name}'s registry database is a streaming replica of "
-                       f"{me.name}'s (same system_identifier {sysid})",
+            raise Fail(_("{other}'s registry database is a streaming replica of {me}'s (same "
+                         "system_identifier {sysid})").format(
+                           other=other.name, me=me.name, sysid=sysid),
                        observed=f"{other.name} replicates {me.name}",
                        expected="independent clusters")
         evidence = same_instance_evidence(mine, theirs) + (
@@ -218,9 +231,10 @@ def test_db_003_own_independent_database(ctx: CheckContext) -> str:
                        f"system_identifier {sysid}, " + ", ".join(evidence),
                        observed=f"shared server (system_identifier {sysid})",
                        expected="a separate PostgreSQL instance per site")
-        raise Fail(f"{me.name}'s registry database has the same system_identifier ({sysid}) "
-                   f"as {other.name}'s but is a separate writable server: a physical copy "
-                   "(promoted replica or restored base backup) of it",
+        raise Fail(_("{me}'s registry database has the same system_identifier ({sysid}) as "
+                     "{other}'s but is a separate writable server: a physical copy (promoted "
+                     "replica or restored base backup) of it").format(
+                       me=me.name, sysid=sysid, other=other.name),
                    observed="physical copy of " + other.name,
                    expected="a cluster created for this site (its own initdb)")
     return f"system_identifier {mine.system_identifier} differs from " + ", ".join(seen) + notes
@@ -239,10 +253,12 @@ def test_db_003_own_independent_database(ctx: CheckContext) -> str:
 def test_db_004_writable_not_standby(ctx: CheckContext) -> str:
     info = sv.db(ctx)
     if info.replica:
-        raise Fail(f"{ctx.site.name}'s registry database is a standby: pg_is_in_recovery() is "
-                   f"{info.in_recovery}, {info.wal_receivers} WAL receiver(s)",
+        raise Fail(_("{site}'s registry database is a standby: pg_is_in_recovery() is "
+                     "{in_recovery}, {wal_receivers} WAL receiver(s)").format(
+                       site=ctx.site.name, in_recovery=info.in_recovery,
+                       wal_receivers=info.wal_receivers),
                    observed="in recovery (read-only)", expected="a writable primary server")
-    return "not in recovery, no WAL receiver"
+    return _("not in recovery, no WAL receiver")
 
 
 def _bundled(ctx: CheckContext) -> tuple[bool, str]:
@@ -284,7 +300,8 @@ def test_db_005_external_not_bundled(ctx: CheckContext) -> str:
         extra = (" On a Geo secondary the bundled PostgreSQL is a read-only replica of the "
                  "primary's, so this registry would read the primary's metadata and fail on "
                  "every write." if ctx.site.role == "secondary" else "")
-        raise Fail(f"{ctx.site.name}'s registry uses the bundled PostgreSQL: {how}.{extra}",
+        raise Fail(_("{site}'s registry uses the bundled PostgreSQL: {how}.{extra}").format(
+                       site=ctx.site.name, how=how, extra=extra),
                    observed="bundled PostgreSQL", expected="a separate external PostgreSQL")
     return how
 
@@ -294,8 +311,9 @@ def _addresses(ctx: CheckContext, host: str) -> set[str]:
     here: a check touches no network, so a replay gives the same answer)."""
     resolved: ResolvedHost = ctx.fact("db.registry_host")
     if resolved.host != host:
-        raise CannotEvaluate(f"{ctx.site.name}: the probe resolved {resolved.host!r}, not "
-                             f"config.yml's database host {host!r}")
+        raise CannotEvaluate(_("{site}: the probe resolved {host!r}, not config.yml's "
+                               "database host {host2!r}").format(
+                                 site=ctx.site.name, host=resolved.host, host2=host))
     return set(resolved.addresses)
 
 
@@ -332,20 +350,23 @@ def test_db_006_inventory_reaches_registry_database(ctx: CheckContext) -> str:
         if normal_host(got_addr) not in ips:
             problems.append("host")
     if not problems:
-        return f"{got} matches config.yml {want}"
+        return _("{got} matches config.yml {want}").format(got=got, want=want)
     route = ctx.fact("db.registry_route") if ctx.facts.has("db.registry_route", ctx.site.name) \
         else None
     if route is not None and route.same_as_inventory:
-        return (f"the inventory names config.yml's own {want}; the server behind it answers "
-                f"as {got} (a pooler in front of it)")
+        return (_("the inventory names config.yml's own {want}; the server behind it answers "
+                  "as {got} (a pooler in front of it)").format(want=want, got=got))
     backend = _same_backend(route, info)
     if backend:
-        return (f"config.yml's {want} leads to the database the inventory reaches ({got}): "
-                f"{backend} (a pooler in front of it, or the inventory reaching through one)")
+        return (_("config.yml's {want} leads to the database the inventory reaches ({got}): "
+                  "{backend} (a pooler in front of it, or the inventory reaching through "
+                  "one)").format(want=want, got=got, backend=backend))
     why = f"; following config.yml's route failed: {route.error}" if route and route.error \
         else ""
-    raise Fail(f"the inventory's DSN for {ctx.site.name} reaches {got}, but config.yml says "
-               f"{want} ({', '.join(problems)} differ){why}", observed=got, expected=want)
+    raise Fail(_("the inventory's DSN for {site} reaches {got}, but config.yml says {want} "
+                 "({names} differ){why}").format(
+                   site=ctx.site.name, got=got, want=want, names=', '.join(problems), why=why),
+               observed=got, expected=want)
 
 
 def _same_backend(route: DbRoute | None, info: DbServer) -> str:
@@ -356,8 +377,10 @@ def _same_backend(route: DbRoute | None, info: DbServer) -> str:
     if (route.system_identifier, route.reached_dbname, route.started_at) != \
             (info.system_identifier, info.dbname, info.started_at):
         return ""
-    return (f"system_identifier {info.system_identifier}, database {info.dbname}, postmaster "
-            f"started at {info.started_at}")
+    return (_("system_identifier {system_identifier}, database {dbname}, postmaster started "
+              "at {started_at}").format(
+                system_identifier=info.system_identifier, dbname=info.dbname,
+                started_at=info.started_at))
 
 
 def _registry_user(ctx: CheckContext, info: DbServer) -> tuple[str, str]:
@@ -472,16 +495,19 @@ def test_db_008_migrations_applied(ctx: CheckContext) -> str:
     pre = sv.table(ctx, "schema_migrations")
     if not pre.exists or not pre.rows:
         state = "missing" if not pre.exists else "empty"
-        raise Fail(f"{ctx.site.name}: schema_migrations is {state}: the registry's schema "
-                   "migrations have not been applied", observed=f"schema_migrations {state}",
+        raise Fail(_("{site}: schema_migrations is {state}: the registry's schema migrations "
+                     "have not been applied").format(site=ctx.site.name, state=state),
+                   observed=f"schema_migrations {state}",
                    expected="pre-deployment migrations applied")
     post = sv.table(ctx, "post_deploy_schema_migrations")
     if not post.exists or not post.rows:
-        raise Warn(f"{ctx.site.name}: {pre.rows} migration(s) applied but no post-deployment "
-                   "migration; run sudo gitlab-ctl registry-database migrate up",
+        raise Warn(_("{site}: {rows} migration(s) applied but no post-deployment migration; "
+                     "run sudo gitlab-ctl registry-database migrate up").format(
+                       site=ctx.site.name, rows=pre.rows),
                    observed=f"{pre.rows} pre-, 0 post-deployment migrations",
                    expected="post-deployment migrations applied")
-    return f"{pre.rows} pre- and {post.rows} post-deployment migration(s) applied"
+    return _("{rows} pre- and {rows2} post-deployment migration(s) applied").format(
+               rows=pre.rows, rows2=post.rows)
 
 
 @check("DB-009", title="No tags in the database before an import", severity="critical",
@@ -495,7 +521,8 @@ def test_db_008_migrations_applied(ctx: CheckContext) -> str:
 def test_db_009_no_tags_before_import(ctx: CheckContext) -> str:
     tags = sv.table(ctx, "tags")
     if tags.exists and tags.rows:
-        raise Fail(f"{ctx.site.name}: the tags table holds {_count(tags)} row(s)",
+        raise Fail(_("{site}: the tags table holds {count} row(s)").format(
+                       site=ctx.site.name, count=_count(tags)),
                    observed=f"{_count(tags)} tags", expected="0 tags")
     return "tags table empty" if tags.exists else "no tags table yet (counts as empty)"
 
@@ -521,9 +548,10 @@ def test_db_010_new_database_empty(ctx: CheckContext) -> str:
         if t.exists and t.rows:
             found.append(f"{_count(t)} {name}")
     if found:
-        raise Fail(f"{ctx.site.name}'s registry database is not empty: {', '.join(found)}",
+        raise Fail(_("{site}'s registry database is not empty: {names}").format(
+                       site=ctx.site.name, names=', '.join(found)),
                    observed=", ".join(found), expected="no repositories and no tags")
-    return "no repositories, no tags"
+    return _("no repositories, no tags")
 
 
 @check("DB-011", title="The registry database holds the registry's data", severity="critical",
@@ -540,7 +568,7 @@ def test_db_011_database_holds_registry_data(ctx: CheckContext) -> str:
     locks = sv.lockfiles(ctx)
     tags = sv.table(ctx, "tags")
     if tags.exists and tags.rows:
-        return f"{_count(tags)} tag(s)"
+        return _("{count} tag(s)").format(count=_count(tags))
     lock = ("with the database-in-use lockfile present" if locks.database_in_use
             else "")
     raise Fail(f"{ctx.site.name}'s registry database holds no tags {lock}".strip(),
@@ -561,10 +589,12 @@ def test_db_012_every_site_metadata_db_set_up(ctx: CheckContext) -> str:
     left = []
     for site in ctx.inventory.sites:
         if site.metadata_db is None:
-            raise CannotEvaluate(f"the inventory gives no metadata_db for {site.name}")
+            raise CannotEvaluate(_("the inventory gives no metadata_db for {site}").format(
+                                     site=site.name))
         if not all(sv.passes(ctx, cid, site)[0] for cid in ("DB-001", "DB-008")):
             left.append(site.name)
     if left:
-        raise Fail(f"the metadata database is not set up on {', '.join(left)}",
+        raise Fail(_("the metadata database is not set up on {names}").format(
+                       names=', '.join(left)),
                    observed=", ".join(left), expected="every site reachable and migrated")
-    return "every site's metadata database is reachable and migrated"
+    return _("every site's metadata database is reachable and migrated")

@@ -8,6 +8,7 @@ from datetime import datetime
 from geopreflight.catalog import CannotEvaluate, Fail, Warn, check
 from geopreflight.context import CheckContext
 from geopreflight.facts import FactError
+from geopreflight.i18n import _
 from geopreflight.probes.models import GeoSites, GeoStatus
 
 from . import GEO_PAGE, GEO_SETUP, GEO_SITES_API, GEO_TROUBLESHOOTING
@@ -30,10 +31,13 @@ def test_geo_001_exactly_one_primary(ctx: CheckContext) -> str:
     sites: GeoSites = ctx.fact("geo.sites", None)
     primaries = [g.name for g in sites if g.primary]
     if len(primaries) != 1:
-        raise Fail(f"the Geo sites API lists {len(sites)} site(s) and {len(primaries)} "
-                   f"primaries ({', '.join(map(str, primaries)) or 'none'})",
+        raise Fail(_("the Geo sites API lists {count} site(s) and {count2} primaries "
+                     "({value})").format(
+                       count=len(sites), count2=len(primaries),
+                       value=', '.join(map(str, primaries)) or 'none'),
                    observed=f"{len(primaries)} primaries", expected="exactly 1 primary")
-    return f"{len(sites)} Geo site(s); primary {primaries[0]!r}"
+    return _("{count} Geo site(s); primary {value!r}").format(
+               count=len(sites), value=primaries[0])
 
 
 @check("GEO-002", title="The site is a Geo site with the expected role", severity="critical",
@@ -48,12 +52,15 @@ def test_geo_002_site_has_expected_role(ctx: CheckContext) -> str:
     site = ctx.site
     m = geo_match(ctx, site)
     if m.geo_site is None:
-        raise Fail(f"{site.name} ({site.gitlab.url}) matches no Geo site by name, url or "
-                   "internal_url", observed="not a Geo site", expected=f"a Geo {site.role}")
+        raise Fail(_("{site} ({url}) matches no Geo site by name, url or internal_url").format(
+                       site=site.name, url=site.gitlab.url),
+                   observed="not a Geo site", expected=f"a Geo {site.role}")
     role = "primary" if m.geo_site.primary else "secondary"
     if role != site.role:
-        raise Fail(f"{site.name} is {m.describe()}, whose role is {role}; the inventory "
-                   f"expects {site.role}", observed=role, expected=site.role)
+        raise Fail(_("{site} is {describe}, whose role is {role}; the inventory expects "
+                     "{role2}").format(
+                       site=site.name, describe=m.describe(), role=role, role2=site.role),
+                   observed=role, expected=site.role)
     return f"{m.describe()}, {role}"
 
 
@@ -83,15 +90,17 @@ def test_geo_003_secondary_is_healthy(ctx: CheckContext) -> str:
     site = ctx.site
     m = geo_match(ctx, site)
     if m.geo_site is None:
-        raise Fail(f"{site.name} is not a Geo site, so it has no health",
+        raise Fail(_("{site} is not a Geo site, so it has no health").format(site=site.name),
                    observed="no Geo site", expected="a healthy Geo secondary")
     status = status_of(ctx, m.geo_site)
     if status is None:
-        raise Fail(f"{site.name} has no Geo status: it has not reported to the primary",
+        raise Fail(_("{site} has no Geo status: it has not reported to the primary").format(
+                       site=site.name),
                    observed="no status", expected="a healthy status")
     age = _age_s(status)
     if age is None:
-        raise CannotEvaluate(f"{site.name}'s Geo status has no usable timestamp")
+        raise CannotEvaluate(_("{site}'s Geo status has no usable timestamp").format(
+                                 site=site.name))
     problems = []
     if status.healthy is not True:
         problems.append(f"healthy is {status.healthy}")
@@ -101,9 +110,10 @@ def test_geo_003_secondary_is_healthy(ctx: CheckContext) -> str:
         problems.append(f"the status is {int(age // 60)} minutes old")
     if problems:
         health = status.health or "no health text"
-        raise Fail(f"{site.name} is unhealthy: {'; '.join(problems)}; GitLab says: {health}",
+        raise Fail(_("{site} is unhealthy: {names}; GitLab says: {health}").format(
+                       site=site.name, names='; '.join(problems), health=health),
                    observed=health, expected="Healthy, status fresher than an hour")
-    return f"Healthy, status {int(age)} s old"
+    return _("Healthy, status {value} s old").format(value=int(age))
 
 
 @check("GEO-004", title="No Geo site exists yet", severity="high", scope="deployment",
@@ -118,9 +128,10 @@ def test_geo_004_no_geo_site_yet(ctx: CheckContext) -> str:
     sites: GeoSites = ctx.fact("geo.sites", None)
     if len(sites):
         names = ", ".join(str(g.name) for g in sites)
-        raise Fail(f"Geo is already configured: {len(sites)} Geo site(s) ({names})",
+        raise Fail(_("Geo is already configured: {count} Geo site(s) ({names})").format(
+                       count=len(sites), names=names),
                    observed=f"{len(sites)} Geo sites", expected="no Geo site")
-    return "no Geo site"
+    return _("no Geo site")
 
 
 @check("GEO-005", title="Every Geo site is in the inventory", severity="low",
@@ -135,9 +146,10 @@ def test_geo_005_every_geo_site_in_inventory(ctx: CheckContext) -> str:
     known = {id(match(s, sites).geo_site) for s in ctx.inventory.sites}
     missing = [str(g.name) for g in sites if id(g) not in known]
     if missing:
-        raise Fail(f"Geo site(s) not in the inventory: {', '.join(missing)}",
+        raise Fail(_("Geo site(s) not in the inventory: {names}").format(
+                       names=', '.join(missing)),
                    observed=", ".join(missing), expected="every Geo site in the inventory")
-    return f"all {len(sites)} Geo site(s) are in the inventory"
+    return _("all {count} Geo site(s) are in the inventory").format(count=len(sites))
 
 
 @check("GEO-006", title="GitLab answers at the site's own URL", severity="critical",
@@ -151,8 +163,9 @@ def test_geo_006_gitlab_answers_at_own_url(ctx: CheckContext) -> str:
     try:
         ctx.fact("gitlab.own_answer")
     except FactError as exc:
-        raise CannotEvaluate(f"{ctx.site.name} does not answer at its own URL: {exc}") from None
-    return f"{ctx.site.gitlab.url} answers"
+        raise CannotEvaluate(_("{site} does not answer at its own URL: {exc}").format(
+                                 site=ctx.site.name, exc=exc)) from None
+    return _("{url} answers").format(url=ctx.site.gitlab.url)
 
 
 @check("GEO-007", title="The secondary's Geo site replicates every container repository",
@@ -173,14 +186,16 @@ def test_geo_007_secondary_replicates_every_repository(ctx: CheckContext) -> str
     site = ctx.site
     g = geo_match(ctx, site).geo_site
     if g is None:
-        raise Fail(f"{site.name} is not a Geo site, so nothing replicates to it",
+        raise Fail(_("{site} is not a Geo site, so nothing replicates to it").format(
+                       site=site.name),
                    observed="no Geo site", expected="an enabled Geo secondary")
     enabled = g.raw.get("enabled")
     capacity = g.raw.get("container_repositories_max_capacity")
     selective = g.raw.get("selective_sync_type")
     if enabled is None or capacity is None:
-        raise CannotEvaluate(f"Geo site {g.name!r} does not say enabled or "
-                             "container_repositories_max_capacity (an older GitLab?)")
+        raise CannotEvaluate(_("Geo site {g!r} does not say enabled or "
+                               "container_repositories_max_capacity (an older GitLab?)").format(
+                                 g=g.name))
     problems = []
     if enabled is not True:
         problems.append(f"the Geo site is disabled (enabled: {enabled})")
@@ -192,7 +207,9 @@ def test_geo_007_secondary_replicates_every_repository(ctx: CheckContext) -> str
     if selective:
         chosen = g.raw.get("selective_sync_namespace_ids") if selective == "namespaces" \
             else g.raw.get("selective_sync_shards")
-        raise Warn(f"{site.name} syncs selectively ({selective}: {chosen}): container "
-                   "repositories outside them are never replicated to it",
+        raise Warn(_("{site} syncs selectively ({selective}: {chosen}): container "
+                     "repositories outside them are never replicated to it").format(
+                       site=site.name, selective=selective, chosen=chosen),
                    observed=f"selective_sync_type {selective}", expected="no selective sync")
-    return f"enabled, container repository capacity {capacity}, no selective sync"
+    return _("enabled, container repository capacity {capacity}, no selective sync").format(
+               capacity=capacity)

@@ -8,6 +8,7 @@ from dataclasses import replace
 from geopreflight.catalog import CannotEvaluate, Fail, check
 from geopreflight.context import CheckContext
 from geopreflight.gitlab_rb import Unparsed, geo_role
+from geopreflight.i18n import _
 from geopreflight.inventory import Site
 from geopreflight.probes.models import ConfigDb
 
@@ -67,10 +68,13 @@ def _role(ctx: CheckContext) -> tuple[str | None, str]:
 def test_host_001_geo_role_as_expected(ctx: CheckContext) -> str:
     role, where = _role(ctx)
     if role != ctx.site.role:
-        raise Fail(f"{_where(ctx)}: {where} makes the host a Geo {role or 'nothing'}; the "
-                   f"inventory expects {ctx.site.role}", observed=role or "no Geo role",
+        raise Fail(_("{where}: {where2} makes the host a Geo {value}; the inventory expects "
+                     "{role}").format(
+                       where=_where(ctx), where2=where, value=role or 'nothing',
+                       role=ctx.site.role),
+                   observed=role or "no Geo role",
                    expected=ctx.site.role)
-    return f"geo_{role}_role (from {where})"
+    return _("geo_{role}_role (from {where})").format(role=role, where=where)
 
 
 def _expect_enabled(ctx: CheckContext, want: str) -> str:
@@ -79,9 +83,10 @@ def _expect_enabled(ctx: CheckContext, want: str) -> str:
     value = enabled_value(sv.rb_get(ctx, "registry", "database", "enabled"))
     if value != want:
         seen = value if present else "unset"
-        raise Fail(f"{_where(ctx)}: registry['database']['enabled'] is {seen} in gitlab.rb",
+        raise Fail(_("{where}: registry['database']['enabled'] is {seen} in gitlab.rb").format(
+                       where=_where(ctx), seen=seen),
                    observed=seen, expected=want)
-    return f"registry['database']['enabled'] = {want}"
+    return _("registry['database']['enabled'] = {want}").format(want=want)
 
 
 @check("HOST-002", title="registry['database'] says 'enabled' => true explicitly",
@@ -127,18 +132,20 @@ def test_host_004_primary_notifies_geo(ctx: CheckContext) -> str:
     external = sv.rb_get(ctx, "external_url") or ctx.site.gitlab.url
     want = f"{str(external).rstrip('/')}/api/v4/container_registry_event/events"
     if ep is None:
-        raise Fail(f"{_where(ctx)}: config.yml has no notification endpoint named geo_event",
+        raise Fail(_("{where}: config.yml has no notification endpoint named geo_event").format(
+                       where=_where(ctx)),
                    observed="no geo_event endpoint", expected=f"geo_event -> {want}")
     if not match_site_url(str(ep.url or ""), want):
-        raise Fail(f"{_where(ctx)}: geo_event points at {ep.url}",
+        raise Fail(_("{where}: geo_event points at {url}").format(where=_where(ctx), url=ep.url),
                    observed=ep.url, expected=want)
     secret = sv.host(ctx).gitlab_yml.notification_secret_digest
     if not secret or secret != ep.auth_digest:
         why = "is not set" if not secret else "differs from the endpoint's Authorization"
-        raise Fail(f"{_where(ctx)}: gitlab.yml registry.notification_secret {why} (compared "
-                   "as digests)", observed=f"secret {why}",
+        raise Fail(_("{where}: gitlab.yml registry.notification_secret {why} (compared as "
+                     "digests)").format(where=_where(ctx), why=why),
+                   observed=f"secret {why}",
                    expected="the same secret on both ends")
-    return f"geo_event -> {want}, secrets match"
+    return _("geo_event -> {want}, secrets match").format(want=want)
 
 
 def _replication(ctx: CheckContext) -> tuple[object, object]:
@@ -171,9 +178,11 @@ def test_host_005_secondary_replicates_registry(ctx: CheckContext) -> str:
         if theirs != (enabled, url):
             seen = (f"{where}: enabled {enabled}, primary_api_url {url}; {other}: enabled "
                     f"{theirs[0]}, primary_api_url {theirs[1] or 'unset'}")
-            raise Fail(f"the nodes of {ctx.site.name} differ ({seen})", observed=seen,
+            raise Fail(_("the nodes of {site} differ ({seen})").format(
+                           site=ctx.site.name, seen=seen),
+                       observed=seen,
                        expected="the same settings on every Rails and Sidekiq node")
-    return f"enabled, primary_api_url {url}"
+    return _("enabled, primary_api_url {url}").format(url=url)
 
 
 @check("HOST-006", title="Every registry trusts the same token key and issuer",
@@ -191,14 +200,17 @@ def test_host_006_same_token_key_and_issuer(ctx: CheckContext) -> str:
             cfg = sv.config_yml(node)
             cert = sv.host(node).cert_digest
             if cert is None:
-                raise CannotEvaluate(f"{where}: the token certificate "
-                                     f"{cfg.rootcertbundle} cannot be read")
+                raise CannotEvaluate(_("{where}: the token certificate {rootcertbundle} "
+                                       "cannot be read").format(
+                                         where=where, rootcertbundle=cfg.rootcertbundle))
             seen[where] = (cert, cfg.token_issuer)
     if len(set(seen.values())) > 1:
         found = ", ".join(f"{k}: cert {v[0][7:19]}…, issuer {v[1]}" for k, v in seen.items())
-        raise Fail(f"the registries trust different token keys or issuers ({found})",
+        raise Fail(_("the registries trust different token keys or issuers ({found})").format(
+                       found=found),
                    observed=found, expected="one certificate and issuer everywhere")
-    return f"one certificate and issuer {next(iter(seen.values()))[1]!r} on every site"
+    return _("one certificate and issuer {value!r} on every site").format(
+               value=next(iter(seen.values()))[1])
 
 
 @check("HOST-007", title="gitlab.rb and the rendered config.yml agree", severity="medium",
@@ -225,10 +237,11 @@ def test_host_007_gitlab_rb_matches_config_yml(ctx: CheckContext) -> str:
     if bool(ro) != bool(cfg.readonly):
         differ.append(f"read-only {bool(ro)} vs {bool(cfg.readonly)}")
     if differ:  # every profile only advises this check, so it reports as a warning
-        raise Fail(f"{_where(ctx)}: gitlab.rb vs config.yml: {'; '.join(differ)}: a "
-                   "reconfigure is pending", observed="; ".join(differ),
+        raise Fail(_("{where}: gitlab.rb vs config.yml: {names}: a reconfigure is pending").format(
+                       where=_where(ctx), names='; '.join(differ)),
+                   observed="; ".join(differ),
                    expected="gitlab.rb and the rendered config.yml saying the same")
-    return "gitlab.rb and config.yml agree"
+    return _("gitlab.rb and config.yml agree")
 
 
 @check("HOST-008", title="The Geo site name matches geo_node_name or external_url",
@@ -240,12 +253,13 @@ def test_host_007_gitlab_rb_matches_config_yml(ctx: CheckContext) -> str:
 def test_host_008_geo_site_name_matches(ctx: CheckContext) -> str:
     m = geo_match(ctx, ctx.site)
     if m.geo_site is None:
-        raise Fail(f"{ctx.site.name} is not a Geo site", observed="no Geo site",
+        raise Fail(_("{site} is not a Geo site").format(site=ctx.site.name), observed="no Geo site",
                    expected="a Geo site")
     node = sv.rb_get(ctx, "gitlab_rails", "geo_node_name")
     want = node or sv.rb_get(ctx, "external_url")
     name = m.geo_site.name
     if name != want and not (not node and match_site_url(str(name), str(want))):
-        raise Fail(f"{_where(ctx)}: the Geo site is named {name!r}, the host expects "
-                   f"{want!r}", observed=name, expected=want)
-    return f"Geo site name {name!r}"
+        raise Fail(_("{where}: the Geo site is named {name!r}, the host expects {want!r}").format(
+                       where=_where(ctx), name=name, want=want),
+                   observed=name, expected=want)
+    return _("Geo site name {name!r}").format(name=name)

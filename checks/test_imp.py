@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from geopreflight.catalog import CannotEvaluate, Fail, check
 from geopreflight.context import CheckContext
+from geopreflight.i18n import _
 
 from . import GEO_PAGE, METADATA_DB_PAGE
 from . import _views as sv
@@ -19,20 +20,22 @@ def _expect_only(ctx: CheckContext, want: str) -> str:
     """Pass when `want` is the only lockfile; fail naming what is there otherwise."""
     db, fs = _locks(ctx)
     if _state(db, fs) != want:
-        raise Fail(f"{ctx.site.name}: {_state(db, fs)} in the storage's lockfiles directory",
+        raise Fail(_("{site}: {state} in the storage's lockfiles directory").format(
+                       site=ctx.site.name, state=_state(db, fs)),
                    observed=_state(db, fs), expected=f"{want} only")
-    return f"{want} only"
+    return _("{want} only").format(want=want)
 
 
 def _locks(ctx: CheckContext) -> tuple[bool, bool]:
     why = sv.disabled_reason(ctx)
     if why:
-        raise Fail(f"{ctx.site.name} has no registry ({why}), so nothing was imported",
+        raise Fail(_("{site} has no registry ({why}), so nothing was imported").format(
+                       site=ctx.site.name, why=why),
                    observed=why, expected="an enabled registry with its storage lockfiles")
     locks = sv.lockfiles(ctx)
     if not locks.readable:
-        raise CannotEvaluate(f"{ctx.site.name}: the storage lockfiles cannot be read: "
-                             f"{locks.why}")
+        raise CannotEvaluate(_("{site}: the storage lockfiles cannot be read: {why}").format(
+                                 site=ctx.site.name, why=locks.why))
     return bool(locks.database_in_use), bool(locks.filesystem_in_use)
 
 
@@ -69,10 +72,12 @@ def _not_imported_without_lockfiles(ctx: CheckContext, why: str) -> str:
     used = (f"header Gitlab-Container-Registry-Database-Enabled: {header}; "
             f"{repositories} repository and {tags} tag row(s) in the database")
     if header != "legacy" or repositories or tags:
-        raise Fail(f"{ctx.site.name}: {used}: the site is imported or the import has begun "
-                   f"(lockfiles not read: {why})", observed=used,
+        raise Fail(_("{site}: {used}: the site is imported or the import has begun (lockfiles "
+                     "not read: {why})").format(site=ctx.site.name, used=used, why=why),
+                   observed=used,
                    expected="legacy, no imported rows")
-    return f"not imported, decided from: {used}; lockfile source absent ({why})"
+    return _("not imported, decided from: {used}; lockfile source absent ({why})").format(
+               used=used, why=why)
 
 
 @check("IMP-002", title="The lockfiles say the import finished", severity="critical",
@@ -118,7 +123,8 @@ def test_imp_003_import_has_begun(ctx: CheckContext) -> str:
         pass  # the rows alone tell; without rows the lockfile decides below
     if not seen:
         _locks(ctx)
-        raise Fail(f"{ctx.site.name}: no imported rows and no database-in-use lockfile",
+        raise Fail(_("{site}: no imported rows and no database-in-use lockfile").format(
+                       site=ctx.site.name),
                    observed="not begun", expected="imported rows or database-in-use")
     return "begun: " + ", ".join(seen)
 
@@ -142,12 +148,13 @@ def test_imp_005_import_not_stopped_half_way(ctx: CheckContext) -> str:
     tags = _rows(ctx, "tags")
     database_lock, filesystem_lock = _locks(ctx)
     if tags and filesystem_lock and not database_lock:
-        raise Fail(f"{ctx.site.name}: {tags} tag row(s) in the registry database while "
-                   "filesystem-in-use is still the lockfile: an import is running or was "
-                   "interrupted", observed=f"{tags} tags, filesystem-in-use",
+        raise Fail(_("{site}: {tags} tag row(s) in the registry database while "
+                     "filesystem-in-use is still the lockfile: an import is running or was "
+                     "interrupted").format(site=ctx.site.name, tags=tags),
+                   observed=f"{tags} tags, filesystem-in-use",
                    expected="no tags before the tag import, database-in-use after it")
     if database_lock:
-        return "the tag import finished (database-in-use)"
+        return _("the tag import finished (database-in-use)")
     return "tags not imported yet" if not tags else f"{tags} tag row(s)"
 
 
@@ -163,14 +170,15 @@ def test_imp_005_import_not_stopped_half_way(ctx: CheckContext) -> str:
        doc=THREE_STEP)
 def test_imp_006_read_only_until_tags_imported(ctx: CheckContext) -> str:
     if _locks(ctx)[0]:
-        return "the tags are imported (database-in-use): read-only may be off"
+        return _("the tags are imported (database-in-use): read-only may be off")
     readonly, message = sv.passes(ctx, "REG-010", ctx.site)
     if not readonly:
-        raise Fail(f"{ctx.site.name}: the tags are not imported yet and the registry is "
-                   f"read-write ({message}); the tag import (one-step, or step two) needs "
-                   "read-only", observed="read-write before the tag import",
+        raise Fail(_("{site}: the tags are not imported yet and the registry is read-write "
+                     "({message}); the tag import (one-step, or step two) needs read-only").format(
+                       site=ctx.site.name, message=message),
+                   observed="read-write before the tag import",
                    expected="storage.maintenance.readonly.enabled: true")
-    return "read-only while the tags are imported"
+    return _("read-only while the tags are imported")
 
 
 @check("IMP-004", title="Every secondary is imported before the primary", severity="critical",
@@ -192,6 +200,7 @@ def test_imp_004_secondaries_imported_first(ctx: CheckContext) -> str:
         if not imported:
             left.append(site.name)
     if left:
-        raise Fail(f"not imported yet: {', '.join(left)}", observed=", ".join(left),
+        raise Fail(_("not imported yet: {names}").format(names=', '.join(left)),
+                   observed=", ".join(left),
                    expected="every secondary in database mode with database-in-use")
-    return f"imported: {', '.join(s.name for s in secondaries)}"
+    return _("imported: {names}").format(names=', '.join(s.name for s in secondaries))

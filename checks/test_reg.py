@@ -9,6 +9,7 @@ from typing import Any
 from geopreflight.catalog import CannotEvaluate, Fail, NotApplicable, check
 from geopreflight.context import CheckContext
 from geopreflight.facts import FactError
+from geopreflight.i18n import _
 from geopreflight.probes.models import PrimaryApi, RegistryApi
 
 from . import GEO_PAGE, METADATA_DB_PAGE
@@ -48,12 +49,15 @@ def test_reg_001_answers_with_token_auth(ctx: CheckContext) -> str:
                     "trust the primary's token-signing key (copy gitlab-registry.key from the "
                     "primary)")
         realm = value.challenge.realm if value.challenge else "GitLab"
-        raise Fail(f"{ctx.site.name}'s registry answers {value.status} to GET /v2/ with "
-                   f"a token from {realm}{hint}", observed=value.status, expected=200)
+        raise Fail(_("{site}'s registry answers {status} to GET /v2/ with a token from "
+                     "{realm}{hint}").format(
+                       site=ctx.site.name, status=value.status, realm=realm, hint=hint),
+                   observed=value.status, expected=200)
     if value.api_version != "registry/2.0":
-        raise Fail(f"{ctx.site.name}'s /v2/ lacks Docker-Distribution-Api-Version: registry/2.0",
+        raise Fail(_("{site}'s /v2/ lacks Docker-Distribution-Api-Version: registry/2.0").format(
+                       site=ctx.site.name),
                    observed=value.api_version, expected="registry/2.0")
-    return f"{value.url}/v2/: 401 Bearer challenge, 200 with a token"
+    return _("{url}/v2/: 401 Bearer challenge, 200 with a token").format(url=value.url)
 
 
 @check("REG-002", title="It is a GitLab container registry", severity="critical",
@@ -69,10 +73,12 @@ def test_reg_001_answers_with_token_auth(ctx: CheckContext) -> str:
 def test_reg_002_is_gitlab_container_registry(ctx: CheckContext) -> str:
     value = sv.api(ctx)
     if not value.version:
-        raise Fail(f"{ctx.site.name}'s registry sends no Gitlab-Container-Registry-Version on "
-                   "an authorised /v2/: not a GitLab container registry",
+        raise Fail(_("{site}'s registry sends no Gitlab-Container-Registry-Version on an "
+                     "authorised /v2/: not a GitLab container registry").format(
+                       site=ctx.site.name),
                    observed="no version header", expected="Gitlab-Container-Registry-Version")
-    return f"GitLab container registry {value.version} (features {value.features})"
+    return _("GitLab container registry {version} (features {features})").format(
+               version=value.version, features=value.features)
 
 
 @check("REG-003", title="The registry is enabled on the site", severity="critical",
@@ -87,14 +93,16 @@ def test_reg_003_registry_enabled(ctx: CheckContext) -> str:
     why = sv.disabled_reason(ctx)
     url = sv.rb_get(ctx, "registry_external_url")
     if why:
-        raise Fail(f"{ctx.site.name}: the registry is not enabled in gitlab.rb ({why})",
+        raise Fail(_("{site}: the registry is not enabled in gitlab.rb ({why})").format(
+                       site=ctx.site.name, why=why),
                    observed=why, expected="registry_external_url set, registry enabled")
     value: RegistryApi = ctx.fact("registry.api")  # GitLab refusing the token: an error
     if value.problem or value.status != 200:
-        raise Fail(f"{ctx.site.name}: enabled in gitlab.rb ({url}) but the registry does not "
-                   f"answer: {value.problem or value.status}",
+        raise Fail(_("{site}: enabled in gitlab.rb ({url}) but the registry does not answer: "
+                     "{value}").format(
+                       site=ctx.site.name, url=url, value=value.problem or value.status),
                    observed="not answering", expected="an answering registry")
-    return f"registry_external_url {url}, answering"
+    return _("registry_external_url {url}, answering").format(url=url)
 
 
 @check("REG-004", title="Every source agrees on the metadata mode", severity="high",
@@ -110,8 +118,9 @@ def test_reg_003_registry_enabled(ctx: CheckContext) -> str:
 def test_reg_004_sources_agree_on_mode(ctx: CheckContext) -> str:
     agreed, sources = sv.mode(ctx)
     if agreed is None or agreed.startswith("invalid") or agreed == "not-gitlab":
-        raise Fail(f"{ctx.site.name}: the metadata-mode sources disagree: "
-                   f"{sv.describe(sources)}", observed=sv.describe(sources),
+        raise Fail(_("{site}: the metadata-mode sources disagree: {describe}").format(
+                       site=ctx.site.name, describe=sv.describe(sources)),
+                   observed=sv.describe(sources),
                    expected="one mode from every source")
     return f"{agreed} ({sv.describe(sources)})"
 
@@ -119,8 +128,10 @@ def test_reg_004_sources_agree_on_mode(ctx: CheckContext) -> str:
 def _expect_mode(ctx: CheckContext, want: str) -> str:
     agreed, sources = sv.mode(ctx)
     if agreed != want:
-        raise Fail(f"{ctx.site.name}'s registry is {agreed or 'in no single mode'}, expected "
-                   f"{want} ({sv.describe(sources)})", observed=agreed or sv.describe(sources),
+        raise Fail(_("{site}'s registry is {value}, expected {want} ({describe})").format(
+                       site=ctx.site.name, value=agreed or 'in no single mode', want=want,
+                       describe=sv.describe(sources)),
+                   observed=agreed or sv.describe(sources),
                    expected=want)
     return f"{want} ({sv.describe(sources)})"
 
@@ -176,8 +187,9 @@ def prefer_hazard(*, mode: str, has_data: bool, rb_enabled: Any, rb_enabled_set:
     how = "set to 'prefer'" if value == "prefer" else "unset (GitLab 19.0 makes it 'prefer')"
     lock = ("no filesystem-in-use lockfile" if filesystem_lock is False
             else "the lockfiles cannot be read")
-    return (f"registry['database']['enabled'] is {how}, the registry is legacy with data and "
-            f"there is {lock}: on the next start it would use the empty metadata database")
+    return (_("registry['database']['enabled'] is {how}, the registry is legacy with data and "
+              "there is {lock}: on the next start it would use the empty metadata database").format(
+                how=how, lock=lock))
 
 
 @check("REG-007", title="No prefer-mode hazard on a legacy registry with data", severity="high",
@@ -195,7 +207,8 @@ def prefer_hazard(*, mode: str, has_data: bool, rb_enabled: Any, rb_enabled_set:
 def test_reg_007_no_prefer_mode_hazard(ctx: CheckContext) -> str:
     agreed, sources = sv.mode(ctx)
     if agreed != "legacy":
-        raise NotApplicable(f"the registry is not legacy ({agreed or sv.describe(sources)})")
+        raise NotApplicable(_("the registry is not legacy ({value})").format(
+                                value=agreed or sv.describe(sources)))
     data, how = sv.has_data(ctx)
     hazard = prefer_hazard(
         mode=agreed, has_data=data, rb_enabled=sv.rb_get(ctx, "registry", "database", "enabled"),
@@ -205,7 +218,7 @@ def test_reg_007_no_prefer_mode_hazard(ctx: CheckContext) -> str:
     if hazard:
         raise Fail(f"{ctx.site.name}: {hazard}", observed=hazard,
                    expected="enabled false, or a filesystem-in-use lockfile")
-    return f"safe ({how})"
+    return _("safe ({how})").format(how=how)
 
 
 @check("REG-008", title="The registry holds existing data", severity="high",
@@ -221,7 +234,9 @@ def test_reg_007_no_prefer_mode_hazard(ctx: CheckContext) -> str:
 def test_reg_008_holds_data(ctx: CheckContext) -> str:
     data, how = sv.has_data(ctx)
     if not data:
-        raise Fail(f"{ctx.site.name}'s registry holds no data: {how}", observed=how,
+        raise Fail(_("{site}'s registry holds no data: {how}").format(
+                       site=ctx.site.name, how=how),
+                   observed=how,
                    expected="at least one repository")
     return how
 
@@ -238,7 +253,9 @@ def test_reg_008_holds_data(ctx: CheckContext) -> str:
 def test_reg_009_holds_no_data(ctx: CheckContext) -> str:
     data, how = sv.has_data(ctx)
     if data:
-        raise Fail(f"{ctx.site.name}'s registry already holds data: {how}", observed=how,
+        raise Fail(_("{site}'s registry already holds data: {how}").format(
+                       site=ctx.site.name, how=how),
+                   observed=how,
                    expected="no repository")
     return how
 
@@ -260,10 +277,12 @@ def _readonly(ctx: CheckContext) -> bool:
        doc=ONE_STEP)
 def test_reg_010_read_only_configured(ctx: CheckContext) -> str:
     if not _readonly(ctx):
-        raise Fail(f"{ctx.site.name}: config.yml storage.maintenance.readonly.enabled is "
-                   f"{sv.config_yml(ctx).readonly!r}", observed="read-write",
+        raise Fail(_("{site}: config.yml storage.maintenance.readonly.enabled is "
+                     "{readonly!r}").format(
+                       site=ctx.site.name, readonly=sv.config_yml(ctx).readonly),
+                   observed="read-write",
                    expected="storage.maintenance.readonly.enabled: true")
-    return "storage.maintenance.readonly.enabled: true"
+    return _("storage.maintenance.readonly.enabled: true")
 
 
 @check("REG-011", title="Read-only maintenance mode is off", severity="high",
@@ -277,7 +296,8 @@ def test_reg_010_read_only_configured(ctx: CheckContext) -> str:
        doc=ONE_STEP)
 def test_reg_011_read_only_off(ctx: CheckContext) -> str:
     if _readonly(ctx):
-        raise Fail(f"{ctx.site.name}: the registry is still in read-only maintenance mode",
+        raise Fail(_("{site}: the registry is still in read-only maintenance mode").format(
+                       site=ctx.site.name),
                    observed="storage.maintenance.readonly.enabled: true", expected="read-write")
     return "read-write"
 
@@ -304,33 +324,41 @@ def test_reg_011_read_only_off(ctx: CheckContext) -> str:
 def test_reg_012_secondary_reaches_primary_registry(ctx: CheckContext) -> str:
     value: PrimaryApi | None = ctx.fact("registry.primary_api")
     if not value or not value.url:
-        raise Fail(f"{ctx.site.name}: geo_registry_replication_primary_api_url is not set",
+        raise Fail(_("{site}: geo_registry_replication_primary_api_url is not set").format(
+                       site=ctx.site.name),
                    observed="unset", expected="the primary registry's URL")
     url = value.url
     primary = ctx.inventory.primary
     if match_site_url(url, primary.gitlab.url):
-        raise Fail(f"{ctx.site.name}: primary_api_url {url} is the primary's GitLab URL, not "
-                   "its registry", observed=url, expected="the primary registry's address")
+        raise Fail(_("{site}: primary_api_url {url} is the primary's GitLab URL, not its "
+                     "registry").format(site=ctx.site.name, url=url),
+                   observed=url, expected="the primary registry's address")
     try:
         addr = sv.config_yml(ctx, primary).http_addr
     except (CannotEvaluate, FactError):
         addr = None
     if addr and is_loopback(addr) and url.split("://")[-1].rstrip("/") == addr:
-        raise Fail(f"{ctx.site.name} uses the primary's registry_http_addr {addr}, which listens "
-                   "on loopback only", observed=addr, expected="an address the secondary reaches")
+        raise Fail(_("{site} uses the primary's registry_http_addr {addr}, which listens on "
+                     "loopback only").format(site=ctx.site.name, addr=addr),
+                   observed=addr, expected="an address the secondary reaches")
     if value.trust_error:
-        raise CannotEvaluate(f"{ctx.site.name}: what the secondary trusts for {url} could not "
-                             f"be read: {value.trust_error}")
+        raise CannotEvaluate(_("{site}: what the secondary trusts for {url} could not be "
+                               "read: {trust_error}").format(
+                                 site=ctx.site.name, url=url, trust_error=value.trust_error))
     if value.untrusted:
-        raise Fail(f"{ctx.site.name} does not trust the primary registry at {url}: "
-                   f"{value.error}", observed=value.error,
+        raise Fail(_("{site} does not trust the primary registry at {url}: {error}").format(
+                       site=ctx.site.name, url=url, error=value.error),
+                   observed=value.error,
                    expected="a certificate the secondary's trusted certs verify")
     if value.error or not value.bearer_challenge:
         seen = value.error or f"{value.status} without a Bearer challenge"
-        raise Fail(f"{ctx.site.name}: GET {url.rstrip('/')}/v2/ answers {seen}", observed=seen,
+        raise Fail(_("{site}: GET {rstrip}/v2/ answers {seen}").format(
+                       site=ctx.site.name, rstrip=url.rstrip('/'), seen=seen),
+                   observed=seen,
                    expected="401 with WWW-Authenticate: Bearer")
     trusted = f", its certificate verified with {value.trust}" if value.trust else ""
-    return f"{url} answers /v2/ with a Bearer challenge{trusted}"
+    return _("{url} answers /v2/ with a Bearer challenge{trusted}").format(
+               url=url, trusted=trusted)
 
 
 @check("REG-013", title="All sites' registries use the same metadata mode", severity="medium",
@@ -347,6 +375,7 @@ def test_reg_013_same_mode_on_every_site(ctx: CheckContext) -> str:
         modes[site.name] = sv.mode(ctx, site)[0] or "unclear"
     if len(set(modes.values())) > 1:
         found = ", ".join(f"{k}: {v}" for k, v in modes.items())
-        raise Fail(f"the registries' metadata modes differ ({found})", observed=found,
+        raise Fail(_("the registries' metadata modes differ ({found})").format(found=found),
+                   observed=found,
                    expected="the same mode on every site")
-    return f"every registry: {next(iter(modes.values()))}"
+    return _("every registry: {value}").format(value=next(iter(modes.values())))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from geopreflight.catalog import CannotEvaluate, Fail, NotApplicable, check
 from geopreflight.context import CheckContext
 from geopreflight.facts import FactError
+from geopreflight.i18n import _
 from geopreflight.probes.models import CanaryPushed, CanarySeen, GeoStatus
 
 from ._geo import geo_match, status_of
@@ -15,11 +16,11 @@ GEO_REGISTRY = "https://docs.gitlab.com/administration/geo/replication/container
 def _status(ctx: CheckContext) -> GeoStatus:
     m = geo_match(ctx, ctx.site)
     if m.geo_site is None:
-        raise Fail(f"{ctx.site.name} is not a Geo site", observed="no Geo site",
+        raise Fail(_("{site} is not a Geo site").format(site=ctx.site.name), observed="no Geo site",
                    expected="a Geo secondary")
     status = status_of(ctx, m.geo_site)
     if status is None:
-        raise Fail(f"{ctx.site.name} has no Geo status", observed="no status",
+        raise Fail(_("{site} has no Geo status").format(site=ctx.site.name), observed="no status",
                    expected="a Geo status")
     return status
 
@@ -36,9 +37,10 @@ def _status(ctx: CheckContext) -> GeoStatus:
 def test_rep_001_replication_enabled(ctx: CheckContext) -> str:
     value = _status(ctx).container_repositories_replication_enabled
     if value is not True:
-        raise Fail(f"{ctx.site.name}: container_repositories_replication_enabled is {value}",
+        raise Fail(_("{site}: container_repositories_replication_enabled is {value}").format(
+                       site=ctx.site.name, value=value),
                    observed=value, expected=True)
-    return "container_repositories_replication_enabled: true"
+    return _("container_repositories_replication_enabled: true")
 
 
 @check("REP-002", title="Container repositories are synced, none failed", severity="high",
@@ -62,19 +64,24 @@ def test_rep_002_repositories_synced(ctx: CheckContext) -> str:
     total = s.container_repositories_registry_count
     seen = f"failed {failed}, synced {synced} of {total}"
     if failed != 0 or synced is None or synced != total:
-        raise Fail(f"{ctx.site.name}: container repositories {seen}", observed=seen,
+        raise Fail(_("{site}: container repositories {seen}").format(
+                       site=ctx.site.name, seen=seen),
+                   observed=seen,
                    expected=f"failed 0, synced {total} of {total}")
     primary = _primary_status(ctx)
     on_primary = primary.raw.get("container_repositories_count") if primary else None
     if isinstance(on_primary, int) and synced < on_primary:
-        raise Fail(f"{ctx.site.name}: synced {synced} of the primary's {on_primary} container "
-                   "repositories (the secondary does not track them all yet)",
+        raise Fail(_("{site}: synced {synced} of the primary's {on_primary} container "
+                     "repositories (the secondary does not track them all yet)").format(
+                       site=ctx.site.name, synced=synced, on_primary=on_primary),
                    observed=f"synced {synced}", expected=f"synced {on_primary} (the primary's)")
     lag = _cursor_lag(s)
     if lag is not None and lag > ctx.inventory.replication_lag_s:
-        raise Fail(f"{ctx.site.name}: the Geo log cursor is {lag:.0f} s behind the last event "
-                   f"(cursor_last_event_id {s.raw.get('cursor_last_event_id')}, last_event_id "
-                   f"{s.raw.get('last_event_id')})", observed=f"{lag:.0f} s behind",
+        raise Fail(_("{site}: the Geo log cursor is {lag:.0f} s behind the last event "
+                     "(cursor_last_event_id {value}, last_event_id {value2})").format(
+                       site=ctx.site.name, lag=lag, value=s.raw.get('cursor_last_event_id'),
+                       value2=s.raw.get('last_event_id')),
+                   observed=f"{lag:.0f} s behind",
                    expected=f"at most {ctx.inventory.replication_lag_s:g} s")
     return seen + (f" (primary: {on_primary})" if on_primary is not None else "")
 
@@ -111,17 +118,20 @@ def _cursor_lag(s: GeoStatus) -> float | None:
        doc=GEO_REGISTRY)
 def test_rep_003_canary_reaches_secondary(ctx: CheckContext) -> str:
     if not ctx.facts.has("canary.pushed"):
-        raise NotApplicable("no canary was pushed: run with --canary to prove replication "
-                            "end to end (it writes one tiny image)")
+        raise NotApplicable(_("no canary was pushed: run with --canary to prove replication "
+                              "end to end (it writes one tiny image)"))
     try:
         pushed: CanaryPushed = ctx.fact("canary.pushed", None)
     except FactError as exc:  # nothing was pushed, so nothing could replicate: unknown
-        raise CannotEvaluate(f"{ctx.site.name}: the canary could not be pushed to the "
-                             f"primary's registry ({ctx.inventory.primary.name}): {exc}") from None
+        raise CannotEvaluate(_("{site}: the canary could not be pushed to the primary's "
+                               "registry ({primary}): {exc}").format(
+                                 site=ctx.site.name, primary=ctx.inventory.primary.name,
+                                 exc=exc)) from None
     name = f"{pushed.repository}:{pushed.tag}"
     try:
         seen: CanarySeen = ctx.fact("canary.seen")
     except FactError as exc:
         raise Fail(f"{ctx.site.name}: {exc}", observed="not replicated",
                    expected=f"{name} with digest {pushed.digest}") from None
-    return f"{name} arrived with the same digest after {seen.seconds} s"
+    return _("{name} arrived with the same digest after {seconds} s").format(
+               name=name, seconds=seen.seconds)

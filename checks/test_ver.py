@@ -5,6 +5,7 @@ from __future__ import annotations
 from geopreflight.catalog import CannotEvaluate, Fail, NotApplicable, Warn, check
 from geopreflight.context import CheckContext
 from geopreflight.facts import FactError
+from geopreflight.i18n import _
 from geopreflight.probes.models import GeoSites
 from geopreflight.versions import at_least, parse
 
@@ -21,8 +22,8 @@ def _version(ctx: CheckContext) -> tuple[str, str]:
     try:
         parse(own.version)
     except ValueError:
-        raise CannotEvaluate(f"{ctx.site.name} reports {own.version!r}, which is not a GitLab "
-                             "version") from None
+        raise CannotEvaluate(_("{site} reports {version!r}, which is not a GitLab version").format(
+                                 site=ctx.site.name, version=own.version)) from None
     return own.version, own.source
 
 
@@ -40,9 +41,11 @@ def _version(ctx: CheckContext) -> tuple[str, str]:
 def test_ver_001_gitlab_17_3_or_later(ctx: CheckContext) -> str:
     version, source = _version(ctx)
     if not at_least(version, GEO_FLOOR):
-        raise Fail(f"{ctx.site.name} runs GitLab {version} (from {source}); the procedure "
-                   f"needs {GEO_FLOOR} or later", observed=version, expected=f">= {GEO_FLOOR}")
-    return f"{version} (from {source})"
+        raise Fail(_("{site} runs GitLab {version} (from {source}); the procedure needs "
+                     "{geo_floor} or later").format(
+                       site=ctx.site.name, version=version, source=source, geo_floor=GEO_FLOOR),
+                   observed=version, expected=f">= {GEO_FLOOR}")
+    return _("{version} (from {source})").format(version=version, source=source)
 
 
 @check("VER-002", title="GitLab 17.5 or later on Linux package installs", severity="high",
@@ -57,7 +60,7 @@ def test_ver_001_gitlab_17_3_or_later(ctx: CheckContext) -> str:
 def test_ver_002_gitlab_17_5_on_linux_package(ctx: CheckContext) -> str:
     version, source = _version(ctx)
     if at_least(version, LINUX_PACKAGE_FLOOR):
-        return f"{version} (from {source})"
+        return _("{version} (from {source})").format(version=version, source=source)
     try:
         install = ctx.fact("host.gitlab_version").install
     except FactError as exc:
@@ -65,11 +68,15 @@ def test_ver_002_gitlab_17_5_on_linux_package(ctx: CheckContext) -> str:
     else:
         why = "no version manifest on the host"
     if install == "linux-package":
-        raise Fail(f"{ctx.site.name} is a Linux package install on GitLab {version}; the "
-                   f"metadata database needs {LINUX_PACKAGE_FLOOR} or later there",
+        raise Fail(_("{site} is a Linux package install on GitLab {version}; the metadata "
+                     "database needs {linux_package_floor} or later there").format(
+                       site=ctx.site.name, version=version,
+                       linux_package_floor=LINUX_PACKAGE_FLOOR),
                    observed=version, expected=f">= {LINUX_PACKAGE_FLOOR}")
-    raise Warn(f"{ctx.site.name} runs GitLab {version} and its install type is unknown "
-               f"({why}); Linux package installs need {LINUX_PACKAGE_FLOOR} or later",
+    raise Warn(_("{site} runs GitLab {version} and its install type is unknown ({why}); Linux "
+                 "package installs need {linux_package_floor} or later").format(
+                   site=ctx.site.name, version=version, why=why,
+                   linux_package_floor=LINUX_PACKAGE_FLOOR),
                observed=version, expected=f">= {LINUX_PACKAGE_FLOOR} on a Linux package install")
 
 
@@ -90,17 +97,20 @@ def test_ver_003_same_version_on_every_site(ctx: CheckContext) -> str:
     for g in sites:
         status = status_of(ctx, g)
         if not status or not status.version:
-            raise CannotEvaluate(f"Geo site {g.name!r} has no status with a version")
+            raise CannotEvaluate(_("Geo site {g!r} has no status with a version").format(
+                                     g=g.name))
         seen.setdefault((status.version, status.revision), []).append(str(g.name))
     for site in ctx.inventory.sites:  # not a Geo site yet: its own /api/v4/metadata
         if geo_match(ctx, site).geo_site is None:
             own = own_version(ctx, site)
             seen.setdefault((own.version, own.revision), []).append(f"{site.name} (own answer)")
     if sum(len(v) for v in seen.values()) < 2:
-        raise NotApplicable("only one site, nothing to compare")
+        raise NotApplicable(_("only one site, nothing to compare"))
     if len(seen) > 1:
         found = "; ".join(f"{', '.join(names)}: {v} ({r})" for (v, r), names in seen.items())
-        raise Fail(f"the sites run different versions: {found}", observed=found,
+        raise Fail(_("the sites run different versions: {found}").format(found=found),
+                   observed=found,
                    expected="one version and revision on every site")
     (version, revision), names = next(iter(seen.items()))
-    return f"every site runs {version} ({revision}): {', '.join(names)}"
+    return _("every site runs {version} ({revision}): {names}").format(
+               version=version, revision=revision, names=', '.join(names))
