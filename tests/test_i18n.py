@@ -6,6 +6,7 @@ that Chromium renders in Japanese."""
 
 from __future__ import annotations
 
+import ast
 import gettext
 import io
 import json
@@ -81,6 +82,44 @@ def test_the_extraction_sees_titles_remediations_steps_and_the_verdict() -> None
                found["Verify that Geo replication of the container registry continues working"])
     assert "NOT READY" in found and ("{n} blocking check failed",
                                      "{n} blocking checks failed") in found
+
+
+OUTCOMES = {"Fail", "Warn", "NotApplicable", "CannotEvaluate"}
+
+
+def _words(node: ast.expr) -> bool:
+    """Whether a literal or f-string is a sentence to translate (not a value like `legacy`)."""
+    parts = [node] if isinstance(node, ast.Constant) else \
+        [v for v in getattr(node, "values", []) if isinstance(v, ast.Constant)]
+    text = " ".join(p.value for p in parts if isinstance(p.value, str))
+    return bool(re.search(r"[A-Za-z]{2,}", text)) and " " in text
+
+
+def _is_check(node: ast.AST) -> bool:
+    return isinstance(node, ast.FunctionDef) and any(
+        isinstance(d, ast.Call) and getattr(d.func, "id", None) == "check"
+        for d in node.decorator_list)
+
+
+def test_every_check_message_goes_through_the_catalog() -> None:
+    """A check's Fail/Warn/NotApplicable/CannotEvaluate message, or the message a check
+    returns on a pass, written as a bare string or f-string could never be translated: it
+    must be a `_()` call."""
+    bare = []
+    for path in sorted((ROOT / "checks").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        returns = {id(n) for f in ast.walk(tree) if _is_check(f) for n in ast.walk(f)
+                   if isinstance(n, ast.Return)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in OUTCOMES:
+                found = node.args[:1]
+            elif id(node) in returns and node.value is not None:
+                found = [node.value]
+            else:
+                continue
+            bare += [f"{path.name}:{n.lineno}" for n in found
+                     if isinstance(n, ast.Constant | ast.JoinedStr) and _words(n)]
+    assert not bare, "messages not marked with _(): " + ", ".join(bare)
 
 
 def test_the_japanese_catalog_uses_the_glossary_words() -> None:
