@@ -32,6 +32,7 @@ from enum import StrEnum
 from typing import Any
 
 from .facts import Fact, FactError, Facts
+from .i18n import _
 from .inventory import HOST_ROLES
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -196,8 +197,8 @@ def _evaluate(meta: CheckMeta, ctx: Any, redact: Callable[[str], str]) -> Result
         return Result(Outcome.ERROR, redact(str(exc)))
     except Exception as exc:  # noqa: BLE001 - a check bug must not crash the run
         first = (str(exc).splitlines() or [""])[0]
-        return Result(Outcome.ERROR, redact(f"internal error in {meta.id}: "
-                                            f"{type(exc).__name__}: {first}"))
+        return Result(Outcome.ERROR, redact(_("internal error in {id}: {error}: {detail}").format(
+            id=meta.id, error=type(exc).__name__, detail=first)))
     return Result(Outcome.PASS, redact(message) if isinstance(message, str) else "ok")
 
 

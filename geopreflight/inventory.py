@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .errors import UsageError
+from .i18n import _
 from .schema import Reader
 from .yamlfile import LineDict, LineList, decode, loads, read_input
 
@@ -325,8 +326,9 @@ class _Loader:
         if not gitlab.verify_tls:
             self.warnings.append(f"{r.file}:{gl.line_of('verify_tls')}: {gw}.verify_tls is "
                                  f"false: TLS certificates of site {name} are not verified")
-            self.notes.append(f"TLS verification is off for site {name} (verify_tls: false): "
-                              "its GitLab and registry certificates were not checked")
+            self.notes.append(_("TLS verification is off for site {site} (verify_tls: false): "
+                                "its GitLab and registry certificates were not checked").format(
+                                    site=name))
         registry = None
         if node.get("registry") is not None:
             reg = r.mapping(node["registry"], f"{where}.registry")
@@ -339,7 +341,7 @@ class _Loader:
             d = r.mapping(node["metadata_db"], dw)
             r.only(d, {"dsn_env", "dsn_file", "dsn", "host", "port", "dbname", "user",
                        "password_env", "password_file", "password", "sslmode"}, dw)
-            dsn, _ = self.dsn(d, dw)
+            dsn = self.dsn(d, dw)[0]
             if dsn is None and d.get("host") is None:
                 raise r.error(f"{dw}: expected dsn_env (or dsn_file), or host with port, dbname "
                               "and user", d)

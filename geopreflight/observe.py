@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from .i18n import _
+
 WAIT_INTERVAL_S = 2.0
 T = TypeVar("T")
 
@@ -41,6 +43,9 @@ def observe(gather: Callable[[], T], pending: Callable[[T], list[str]], wait_s: 
         if on_round:
             on_round(rounds, still, remaining)
         time.sleep(min(interval_s, remaining))
-    return facts, (f"--wait: {rounds} round(s) of probes in {time.monotonic() - start:.1f} s; "
-                   + (f"still failing: {', '.join(still)}" if still
-                      else "the replication checks hold"))
+    took = f"{time.monotonic() - start:.1f}"
+    if still:
+        return facts, _("--wait: {rounds} round(s) of probes in {took} s; still failing: "
+                        "{checks}").format(rounds=rounds, took=took, checks=", ".join(still))
+    return facts, _("--wait: {rounds} round(s) of probes in {took} s; the replication checks "
+                    "hold").format(rounds=rounds, took=took)

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .catalog import CATALOG, Result
+from .i18n import _
 from .inventory import Inventory
 from .schema import Reader
 from .yamlfile import LineList, load
@@ -83,9 +84,12 @@ def apply(waivers: list[Waiver], check_id: str, site: str | None, result: Result
             expired = w
             continue
         ticket = f" ({w.ticket})" if w.ticket else ""
-        return Result("waived", f"waived by {w.approver} until {w.expires:%Y-%m-%d %H:%M} UTC"
-                                f"{ticket}: {w.justification}; finding ({result.outcome}): "
-                                f"{result.message}", result.observed, result.expected), None
+        return Result("waived", _("waived by {approver} until {expires} UTC{ticket}: "
+                                  "{justification}; finding ({outcome}): {message}").format(
+                                      approver=w.approver, expires=f"{w.expires:%Y-%m-%d %H:%M}",
+                                      ticket=ticket, justification=w.justification,
+                                      outcome=result.outcome, message=result.message),
+                      result.observed, result.expected), None
     return None, expired
 
 
@@ -102,9 +106,10 @@ class WaiversPlugin:
         site = row.site.name if row.site else None
         waived, expired = apply(self.waivers, row.check.id, site, result, self.now)
         if expired is not None:
-            self.expired[row.test_id] = (f"{row.test_id}: the waiver expired on "
-                                       f"{expired.expires:%Y-%m-%d %H:%M} UTC and no longer "
-                                       "applies")
+            self.expired[row.test_id] = _("{row}: the waiver expired on {expires} UTC and no "
+                                          "longer applies").format(
+                                              row=row.test_id,
+                                              expires=f"{expired.expires:%Y-%m-%d %H:%M}")
         if waived is not None:
             self.applied.add(row.test_id)
         return waived
