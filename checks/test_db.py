@@ -111,7 +111,7 @@ def test_db_002_postgresql_at_least_floor(ctx: CheckContext) -> str:
     if verdict == Outcome.FAIL:
         raise Fail(_("{site}'s registry metadata database runs PostgreSQL {shown}; registry "
                      "{value} needs {pg_floor} or later").format(
-                       site=ctx.site.name, shown=shown, value=reg_version or '(version unknown)',
+                       site=ctx.site.name, shown=shown, value=reg_version or _('(version unknown)'),
                        pg_floor=PG_FLOOR),
                    observed=shown, expected=f">= {PG_FLOOR}")
     if verdict == Outcome.WARN:
@@ -226,9 +226,11 @@ def test_db_003_own_independent_database(ctx: CheckContext) -> str:
             ["this run's session marker from one site shows in the other's pg_stat_activity"]
             if marker else [])
         if evidence:
-            raise Fail(f"{me.name}'s registry database ({mine.dbname}) is on the same "
-                       f"PostgreSQL instance as {other.name}'s ({theirs.dbname}): same "
-                       f"system_identifier {sysid}, " + ", ".join(evidence),
+            raise Fail(_("{me}'s registry database ({db}) is on the same PostgreSQL "
+                         "instance as {other}'s ({other_db}): same system_identifier {sysid}, "
+                         "{evidence}").format(me=me.name, db=mine.dbname, other=other.name,
+                                              other_db=theirs.dbname, sysid=sysid,
+                                              evidence=", ".join(evidence)),
                        observed=f"shared server (system_identifier {sysid})",
                        expected="a separate PostgreSQL instance per site")
         raise Fail(_("{me}'s registry database has the same system_identifier ({sysid}) as "
@@ -237,7 +239,8 @@ def test_db_003_own_independent_database(ctx: CheckContext) -> str:
                        me=me.name, sysid=sysid, other=other.name),
                    observed="physical copy of " + other.name,
                    expected="a cluster created for this site (its own initdb)")
-    return f"system_identifier {mine.system_identifier} differs from " + ", ".join(seen) + notes
+    return _("system_identifier {sysid} differs from {others}").format(
+        sysid=mine.system_identifier, others=", ".join(seen)) + notes
 
 
 @check("DB-004", title="The registry database is writable, not a standby", severity="critical",
@@ -474,11 +477,13 @@ def test_db_007_settings_let_imports_write(ctx: CheckContext) -> str:
         raise Fail(f"{ctx.site.name}: " + "; ".join(problems), observed="; ".join(problems),
                    expected=f"read-write by default, bytea_output hex, owner {user}")
     if hidden:
-        raise Warn(f"{ctx.site.name}: the registry user {user}'s database and role settings "
-                   "are right, but " + "; ".join(hidden) + " (postgresql.conf is not visible "
-                   "to the checker)", observed="; ".join(used),
+        raise Warn(_("{site}: the registry user {user}'s database and role settings are "
+                     "right, but {hidden} (postgresql.conf is not visible to the "
+                     "checker)").format(site=ctx.site.name, user=user, hidden="; ".join(hidden)),
+                   observed="; ".join(used),
                    expected="every level readable")
-    return f"for {user} ({source}): " + "; ".join(used) + f"; {rights}"
+    return _("for {user} ({source}): {settings}; {rights}").format(
+        user=user, source=source, settings="; ".join(used), rights=rights)
 
 
 @check("DB-008", title="The registry's schema migrations are applied", severity="high",
@@ -524,7 +529,7 @@ def test_db_009_no_tags_before_import(ctx: CheckContext) -> str:
         raise Fail(_("{site}: the tags table holds {count} row(s)").format(
                        site=ctx.site.name, count=_count(tags)),
                    observed=f"{_count(tags)} tags", expected="0 tags")
-    return "tags table empty" if tags.exists else "no tags table yet (counts as empty)"
+    return _("tags table empty") if tags.exists else _("no tags table yet (counts as empty)")
 
 
 def _count(t: DbTable) -> str:
@@ -569,9 +574,10 @@ def test_db_011_database_holds_registry_data(ctx: CheckContext) -> str:
     tags = sv.table(ctx, "tags")
     if tags.exists and tags.rows:
         return _("{count} tag(s)").format(count=_count(tags))
-    lock = ("with the database-in-use lockfile present" if locks.database_in_use
-            else "")
-    raise Fail(f"{ctx.site.name}'s registry database holds no tags {lock}".strip(),
+    message = _("{site}'s registry database holds no tags with the database-in-use lockfile "
+                "present") if locks.database_in_use else _("{site}'s registry database holds "
+                                                            "no tags")
+    raise Fail(message.format(site=ctx.site.name),
                observed="0 tags", expected="the registry's tags")
 
 

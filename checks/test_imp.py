@@ -126,7 +126,7 @@ def test_imp_003_import_has_begun(ctx: CheckContext) -> str:
         raise Fail(_("{site}: no imported rows and no database-in-use lockfile").format(
                        site=ctx.site.name),
                    observed="not begun", expected="imported rows or database-in-use")
-    return "begun: " + ", ".join(seen)
+    return _("begun: {evidence}").format(evidence=", ".join(seen))
 
 
 @check("IMP-005", title="The import is not stopped half-way", severity="critical",
@@ -155,7 +155,7 @@ def test_imp_005_import_not_stopped_half_way(ctx: CheckContext) -> str:
                    expected="no tags before the tag import, database-in-use after it")
     if database_lock:
         return _("the tag import finished (database-in-use)")
-    return "tags not imported yet" if not tags else f"{tags} tag row(s)"
+    return _("tags not imported yet") if not tags else _("{tags} tag row(s)").format(tags=tags)
 
 
 @check("IMP-006", title="Read-only until the tags are imported", severity="critical",

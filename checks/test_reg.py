@@ -129,7 +129,7 @@ def _expect_mode(ctx: CheckContext, want: str) -> str:
     agreed, sources = sv.mode(ctx)
     if agreed != want:
         raise Fail(_("{site}'s registry is {value}, expected {want} ({describe})").format(
-                       site=ctx.site.name, value=agreed or 'in no single mode', want=want,
+                       site=ctx.site.name, value=agreed or _('in no single mode'), want=want,
                        describe=sv.describe(sources)),
                    observed=agreed or sv.describe(sources),
                    expected=want)

@@ -83,7 +83,9 @@ def test_rep_002_repositories_synced(ctx: CheckContext) -> str:
                        value2=s.raw.get('last_event_id')),
                    observed=f"{lag:.0f} s behind",
                    expected=f"at most {ctx.inventory.replication_lag_s:g} s")
-    return seen + (f" (primary: {on_primary})" if on_primary is not None else "")
+    if on_primary is None:
+        return seen
+    return _("{seen} (primary: {count})").format(seen=seen, count=on_primary)
 
 
 def _primary_status(ctx: CheckContext) -> GeoStatus | None:

@@ -101,10 +101,19 @@ def _is_check(node: ast.AST) -> bool:
         for d in node.decorator_list)
 
 
+def _bare(node: ast.AST) -> list[ast.AST]:
+    """The sentences in a message expression that are not inside a `_()` call."""
+    if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_":
+        return []
+    if isinstance(node, ast.Constant | ast.JoinedStr):
+        return [node] if _words(node) else []
+    return [n for child in ast.iter_child_nodes(node) for n in _bare(child)]
+
+
 def test_every_check_message_goes_through_the_catalog() -> None:
     """A check's Fail/Warn/NotApplicable/CannotEvaluate message, or the message a check
-    returns on a pass, written as a bare string or f-string could never be translated: it
-    must be a `_()` call."""
+    returns on a pass, written as a bare string or f-string (or glued from them) could never
+    be translated: its sentences must be `_()` calls."""
     bare = []
     for path in sorted((ROOT / "checks").glob("*.py")):
         tree = ast.parse(path.read_text())
@@ -117,8 +126,7 @@ def test_every_check_message_goes_through_the_catalog() -> None:
                 found = [node.value]
             else:
                 continue
-            bare += [f"{path.name}:{n.lineno}" for n in found
-                     if isinstance(n, ast.Constant | ast.JoinedStr) and _words(n)]
+            bare += [f"{path.name}:{n.lineno}" for arg in found for n in _bare(arg)]
     assert not bare, "messages not marked with _(): " + ", ".join(bare)
 
 
