@@ -94,4 +94,4 @@ def own_version(ctx: CheckContext, site: Site) -> OwnVersion:
     if not hv.version:
         raise CannotEvaluate(_("{site} has no Geo status and no version file on its host").format(
                                  site=site.name))
-    return OwnVersion(hv.version, None, "the host's version file")
+    return OwnVersion(hv.version, None, _("the host's version file"))

@@ -70,7 +70,7 @@ def disabled_reason(ctx: CheckContext, site: Site | None = None) -> str | None:
         return None
     if enable is False:
         return _("registry['enable'] = false")
-    return None if url else "registry_external_url is not set"
+    return None if url else _("registry_external_url is not set")
 
 
 def config_yml(ctx: CheckContext, site: Site | None = None) -> ConfigYml:
@@ -194,7 +194,7 @@ def has_data(ctx: CheckContext, site: Site | None = None) -> tuple[bool, str]:
     """
     s = _site(ctx, site)
     n = ctx.fact("registry.catalog", s).repositories_on_first_page
-    return n > 0, f"the catalog's first page lists {n} repository(ies)"
+    return n > 0, _("the catalog's first page lists {n} repository(ies)").format(n=n)
 
 
 def passes(ctx: CheckContext, check_id: str, site: Site) -> tuple[bool, str]:

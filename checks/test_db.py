@@ -136,7 +136,8 @@ def test_db_002_postgresql_at_least_floor(ctx: CheckContext) -> str:
                        value2=minimum[2], source=gitlab.source),
                    observed=shown, expected=f">= {minimum[1]} for GitLab {gitlab.version}")
     floor = f"GitLab {gitlab.version}'s {minimum[1]}{minimum[2]}" if minimum else \
-        f"the registry's {PG_FLOOR} (binding for GitLab {gitlab.version})"
+        _("the registry's {pg_floor} (binding for GitLab {version})").format(
+            pg_floor=PG_FLOOR, version=gitlab.version)
     return _("PostgreSQL {shown} >= {floor}").format(shown=shown, floor=floor)
 
 
@@ -159,9 +160,10 @@ def same_instance_evidence(a: DbServer, b: DbServer) -> list[str]:
     """
     found = []
     if a.started_at and a.started_at == b.started_at:
-        found.append(f"postmaster started at {a.started_at}")
+        found.append(_("postmaster started at {started_at}").format(started_at=a.started_at))
     if a.data_directory and a.data_directory == b.data_directory:
-        found.append(f"data directory {a.data_directory}")
+        found.append(_("data directory {data_directory}").format(
+                         data_directory=a.data_directory))
     if a.server_addr and (a.server_addr, a.server_port) == (b.server_addr, b.server_port):
         found.append(f"server {a.server_addr}:{a.server_port}")
     return found
@@ -173,7 +175,7 @@ def _marker(ctx: CheckContext, a: str, b: str) -> tuple[bool, str]:
     try:
         sessions = ctx.fact("db.sessions", None)
     except FactError as exc:
-        return False, f"; session markers not read ({exc})"
+        return False, _("; session markers not read ({exc})").format(exc=exc)
     return sessions.shared(a, b), ""
 
 
@@ -223,7 +225,7 @@ def test_db_003_own_independent_database(ctx: CheckContext) -> str:
                        observed=f"{other.name} replicates {me.name}",
                        expected="independent clusters")
         evidence = same_instance_evidence(mine, theirs) + (
-            ["this run's session marker from one site shows in the other's pg_stat_activity"]
+            [_("this run's session marker from one site shows in the other's pg_stat_activity")]
             if marker else [])
         if evidence:
             raise Fail(_("{me}'s registry database ({db}) is on the same PostgreSQL "
@@ -277,9 +279,11 @@ def _bundled(ctx: CheckContext) -> tuple[bool, str]:
     local = {BUNDLED_PG_DIR, normal_host(listen.split(",")[0]) if listen else None}
     if not host or str(host).rstrip("/") in local or normal_host(host) in local:
         if int(port) == int(pg_port):
-            return True, f"{where}, the bundled PostgreSQL (postgresql['enable'] is on, " \
-                         f"listen_address {listen or 'unset'}, port {pg_port})"
-    return False, f"{where}, not the bundled PostgreSQL's socket or listen address"
+            return True, _("{where}, the bundled PostgreSQL (postgresql['enable'] is on, "
+                           "listen_address {value}, port {pg_port})").format(
+                             where=where, value=listen or 'unset', pg_port=pg_port)
+    return False, _("{where}, not the bundled PostgreSQL's socket or listen address").format(
+                      where=where)
 
 
 @check("DB-005", title="The registry database is external, not the bundled PostgreSQL",
@@ -300,9 +304,9 @@ def _bundled(ctx: CheckContext) -> tuple[bool, str]:
 def test_db_005_external_not_bundled(ctx: CheckContext) -> str:
     bundled, how = _bundled(ctx)
     if bundled:
-        extra = (" On a Geo secondary the bundled PostgreSQL is a read-only replica of the "
-                 "primary's, so this registry would read the primary's metadata and fail on "
-                 "every write." if ctx.site.role == "secondary" else "")
+        extra = (_(" On a Geo secondary the bundled PostgreSQL is a read-only replica of the "
+                   "primary's, so this registry would read the primary's metadata and fail on "
+                   "every write.") if ctx.site.role == "secondary" else "")
         raise Fail(_("{site}'s registry uses the bundled PostgreSQL: {how}.{extra}").format(
                        site=ctx.site.name, how=how, extra=extra),
                    observed="bundled PostgreSQL", expected="a separate external PostgreSQL")
@@ -344,7 +348,7 @@ def test_db_006_inventory_reaches_registry_database(ctx: CheckContext) -> str:
     want = f"{want_host}:{want_port}/{want_db}"
     problems = []
     if info.dbname != want_db:
-        problems.append("database name")
+        problems.append(_("database name"))
     if int(info.server_port or 5432) != want_port:
         problems.append("port")
     if want_host and not str(want_host).startswith("/") and got_addr and \
@@ -364,8 +368,8 @@ def test_db_006_inventory_reaches_registry_database(ctx: CheckContext) -> str:
         return (_("config.yml's {want} leads to the database the inventory reaches ({got}): "
                   "{backend} (a pooler in front of it, or the inventory reaching through "
                   "one)").format(want=want, got=got, backend=backend))
-    why = f"; following config.yml's route failed: {route.error}" if route and route.error \
-        else ""
+    why = _("; following config.yml's route failed: {error}").format(error=route.error) \
+        if route and route.error else ""
     raise Fail(_("the inventory's DSN for {site} reaches {got}, but config.yml says {want} "
                  "({names} differ){why}").format(
                    site=ctx.site.name, got=got, want=want, names=', '.join(problems), why=why),
@@ -397,7 +401,7 @@ def _registry_user(ctx: CheckContext, info: DbServer) -> tuple[str, str]:
     user = sv.rb_get(ctx, "registry", "database", "user")
     if user:
         return str(user), "gitlab.rb registry['database']['user']"
-    return str(info.user), "the inventory's DSN user; no config.yml yet"
+    return str(info.user), _("the inventory's DSN user; no config.yml yet")
 
 
 ROLE_SPECIFIC = ("user", "database user")  # pg_settings.source of a role's own setting
@@ -424,7 +428,7 @@ def registry_setting(info: DbServer, name: str, user: str) -> tuple[str | None, 
     """
     session = getattr(info, name)
     if info.role_settings is None or user == info.user:
-        return session, f"the checker's session as {info.user}"
+        return session, _("the checker's session as {user}").format(user=info.user)
     for role, in_db, label in ((user, True, f"ALTER ROLE {user} IN DATABASE {info.dbname} SET"),
                                (user, False, f"ALTER ROLE {user} SET"),
                                ("", True, f"ALTER DATABASE {info.dbname} SET")):
@@ -432,8 +436,9 @@ def registry_setting(info: DbServer, name: str, user: str) -> tuple[str | None, 
             if (row.role, row.database) == (role, in_db) and name in row.settings:
                 return row.settings[name], label
     if (info.settings_source or {}).get(name) in ROLE_SPECIFIC:
-        return None, f"the server's value, hidden by the checker's role {info.user}'s own setting"
-    return session, "the server's value (postgresql.conf or the default)"
+        return None, _("the server's value, hidden by the checker's role {user}'s own "
+                       "setting").format(user=info.user)
+    return session, _("the server's value (postgresql.conf or the default)")
 
 
 @check("DB-007", title="Database settings let imports and migrations write", severity="high",
@@ -466,13 +471,15 @@ def test_db_007_settings_let_imports_write(ctx: CheckContext) -> str:
     rights = f"owned by {user}"
     if info.owner != user:
         if info.creators is not None and user in info.creators:
-            rights = (f"owned by {info.owner}; {user} holds CREATE on the database and on "
-                      "schema public")
+            rights = (_("owned by {owner}; {user} holds CREATE on the database and on schema "
+                        "public").format(owner=info.owner, user=user))
         else:
-            problems.append(f"database {info.dbname} is owned by {info.owner}, not the "
-                            f"registry's user {user} ({source})" + (
+            problems.append(_("database {dbname} is owned by {owner}, not the registry's user "
+                              "{user} ({source})").format(
+                                dbname=info.dbname, owner=info.owner, user=user, source=source) + (
                                 "" if info.creators is None else
-                                f", and {user} lacks CREATE on it or on schema public"))
+                                _(", and {user} lacks CREATE on it or on schema public").format(
+                                    user=user)))
     if problems:
         raise Fail(f"{ctx.site.name}: " + "; ".join(problems), observed="; ".join(problems),
                    expected=f"read-write by default, bytea_output hex, owner {user}")

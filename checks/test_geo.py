@@ -107,9 +107,9 @@ def test_geo_003_secondary_is_healthy(ctx: CheckContext) -> str:
     if status.health_status != "Healthy":
         problems.append(f"health_status is {status.health_status!r}")
     if age > STATUS_MAX_AGE_S:
-        problems.append(f"the status is {int(age // 60)} minutes old")
+        problems.append(_("the status is {value} minutes old").format(value=int(age // 60)))
     if problems:
-        health = status.health or "no health text"
+        health = status.health or _("no health text")
         raise Fail(_("{site} is unhealthy: {names}; GitLab says: {health}").format(
                        site=site.name, names='; '.join(problems), health=health),
                    observed=health, expected="Healthy, status fresher than an hour")
@@ -200,7 +200,7 @@ def test_geo_007_secondary_replicates_every_repository(ctx: CheckContext) -> str
     if enabled is not True:
         problems.append(f"the Geo site is disabled (enabled: {enabled})")
     if capacity == 0:
-        problems.append("container_repositories_max_capacity is 0: no repository syncs")
+        problems.append(_("container_repositories_max_capacity is 0: no repository syncs"))
     if problems:
         raise Fail(f"{site.name}: " + "; ".join(problems), observed="; ".join(problems),
                    expected="enabled, container_repositories_max_capacity > 0")

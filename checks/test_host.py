@@ -140,7 +140,7 @@ def test_host_004_primary_notifies_geo(ctx: CheckContext) -> str:
                    observed=ep.url, expected=want)
     secret = sv.host(ctx).gitlab_yml.notification_secret_digest
     if not secret or secret != ep.auth_digest:
-        why = "is not set" if not secret else "differs from the endpoint's Authorization"
+        why = _("is not set") if not secret else _("differs from the endpoint's Authorization")
         raise Fail(_("{where}: gitlab.yml registry.notification_secret {why} (compared as "
                      "digests)").format(where=_where(ctx), why=why),
                    observed=f"secret {why}",

@@ -113,12 +113,12 @@ def test_imp_003_import_has_begun(ctx: CheckContext) -> str:
     seen = []
     repositories, tags = _rows(ctx, "repositories"), _rows(ctx, "tags")
     if repositories:
-        seen.append(f"{repositories} repository row(s)")
+        seen.append(_("{repositories} repository row(s)").format(repositories=repositories))
     if tags:
-        seen.append(f"{tags} tag row(s)")
+        seen.append(_("{tags} tag row(s)").format(tags=tags))
     try:
         if _locks(ctx)[0]:
-            seen.append("the database-in-use lockfile")
+            seen.append(_("the database-in-use lockfile"))
     except CannotEvaluate:
         pass  # the rows alone tell; without rows the lockfile decides below
     if not seen:

@@ -45,9 +45,9 @@ def test_reg_001_answers_with_token_auth(ctx: CheckContext) -> str:
     if value.status != 200:
         hint = ""
         if value.token_accepted_by_primary:
-            hint = (": the primary's registry accepts the same token, so this registry does not "
-                    "trust the primary's token-signing key (copy gitlab-registry.key from the "
-                    "primary)")
+            hint = (_(": the primary's registry accepts the same token, so this registry does "
+                      "not trust the primary's token-signing key (copy gitlab-registry.key "
+                      "from the primary)"))
         realm = value.challenge.realm if value.challenge else "GitLab"
         raise Fail(_("{site}'s registry answers {status} to GET /v2/ with a token from "
                      "{realm}{hint}").format(
@@ -185,8 +185,8 @@ def prefer_hazard(*, mode: str, has_data: bool, rb_enabled: Any, rb_enabled_set:
     if not bundled_pg_enabled:
         return None  # omnibus rewrites prefer to false without its PostgreSQL
     how = "set to 'prefer'" if value == "prefer" else "unset (GitLab 19.0 makes it 'prefer')"
-    lock = ("no filesystem-in-use lockfile" if filesystem_lock is False
-            else "the lockfiles cannot be read")
+    lock = (_("no filesystem-in-use lockfile") if filesystem_lock is False
+            else _("the lockfiles cannot be read"))
     return (_("registry['database']['enabled'] is {how}, the registry is legacy with data and "
               "there is {lock}: on the next start it would use the empty metadata database").format(
                 how=how, lock=lock))
@@ -356,7 +356,8 @@ def test_reg_012_secondary_reaches_primary_registry(ctx: CheckContext) -> str:
                        site=ctx.site.name, rstrip=url.rstrip('/'), seen=seen),
                    observed=seen,
                    expected="401 with WWW-Authenticate: Bearer")
-    trusted = f", its certificate verified with {value.trust}" if value.trust else ""
+    trusted = _(", its certificate verified with {trust}").format(trust=value.trust) \
+        if value.trust else ""
     return _("{url} answers /v2/ with a Bearer challenge{trusted}").format(
                url=url, trusted=trusted)
 

@@ -66,7 +66,7 @@ def test_ver_002_gitlab_17_5_on_linux_package(ctx: CheckContext) -> str:
     except FactError as exc:
         install, why = "unknown", str(exc)
     else:
-        why = "no version manifest on the host"
+        why = _("no version manifest on the host")
     if install == "linux-package":
         raise Fail(_("{site} is a Linux package install on GitLab {version}; the metadata "
                      "database needs {linux_package_floor} or later there").format(
