@@ -147,12 +147,13 @@ def render(report: RunReport) -> str:
     step = _("step {step} of {profile} (exit code {code})").format(
         step=report.step_label, profile=p.name, code=report.exit_code)
     rows = ngettext("{n} row:", "{n} rows:", len(report.rows)).format(n=len(report.rows))
-    footer = _("Started {started}, took {seconds} s; geopreflight {version}; inventory SHA-256 "
-               "{sha}.").format(started=report.started_at.isoformat(),
-                                seconds=f"{report.duration_s:.2f}", version=__version__,
-                                sha=report.inventory.sha256)
-    labels = {k: escape(v) for k, v in (("steps", _("Procedure steps")), ("notes", _("Notes")),
-                                        ("procedure", _("Procedure:")))}
+    link = _doc_link(p.doc, _("{title} (GitLab documentation)").format(title=_(p.title)))
+    footer = escape(_("Procedure: {link}. Started {started}, took {seconds} s; geopreflight "
+                      "{version}; inventory SHA-256 {sha}.")).format(
+        link=link, started=escape(report.started_at.isoformat()),
+        seconds=f"{report.duration_s:.2f}", version=escape(__version__),
+        sha=escape(report.inventory.sha256))
+    labels = {k: escape(v) for k, v in (("steps", _("Procedure steps")), ("notes", _("Notes")))}
     return (
         f'<!doctype html>\n<html lang="{lang()}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -166,9 +167,7 @@ def render(report: RunReport) -> str:
         f'{"".join(steps)}</ol></nav>'
         + (f'<h2>{labels["notes"]}</h2><ul id="notes">{notes}</ul>' if notes else "")
         + sections
-        + f"<footer>{labels['procedure']} "
-        + _doc_link(p.doc, _("{title} (GitLab documentation)").format(title=_(p.title)))
-        + f". {escape(footer)}</footer></main></body></html>\n")
+        + f"<footer>{footer}</footer></main></body></html>\n")
 
 
 def write(report: RunReport, path: Path) -> None:
