@@ -369,7 +369,7 @@ class Progress:
             if any(f is None for f in facts):
                 words.append(f"{name} \u2026")
                 continue
-            state = "ERROR" if any(f.error for f in facts) else "ok"
+            state = _("ERROR") if any(f.error for f in facts) else _("ok")
             took = max(f.duration_s for f in facts)
             words.append(f"{name} {state} {took:.2f}s")
         return f"{site}: " + ", ".join(words)
