@@ -31,6 +31,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from .resolver import Unresolved, addresses
+from .urls import BadUrl, parse, same_origin
 
 RETRY_STATUSES = (502, 503, 504)
 ATTEMPTS = 3
@@ -42,6 +43,7 @@ BODY_CAP = 8 * 1024 * 1024
 CHUNK = 64 * 1024
 # A header value may hold visible ASCII, spaces and tabs inside, nothing else (RFC 9110 5.5).
 _HEADER_VALUE = re.compile(r"[!-~]+(?:[ \t]+[!-~]+)*|")
+CREDENTIAL_HEADERS = ("authorization", "private-token")
 
 
 class Unreachable(Exception):  # noqa: N818
@@ -224,9 +226,14 @@ class Http:
 
     def get(self, url: str, *, headers: dict[str, str] | None = None,
             auth: tuple[str, str] | None = None, verify: bool | str = True,
-            method: str = "GET") -> Reply:
-        """Send a GET (or HEAD) once per run; later identical calls share the reply."""
+            method: str = "GET", credentials_for: str | None = None) -> Reply:
+        """Send a GET (or HEAD) once per run; later identical calls share the reply.
+
+        Credentials (`auth`, an Authorization or PRIVATE-TOKEN header) go only to the origin
+        of `credentials_for`, the URL they belong to: a request with them to any other
+        origin (or without `credentials_for`) is refused unsent."""
         assert method in ("GET", "HEAD"), "probes never write"
+        guard(method, url, headers, auth, credentials_for)
         key = (method, url, tuple(sorted((headers or {}).items())), auth, verify)
         with self._lock:
             future = self._cache.get(key)
@@ -316,6 +323,34 @@ class Http:
     def _late(self, method: str, url: str) -> Unreachable:
         return Unreachable(f"{method} {url}: no complete answer within {self.deadline_s:g} s "
                            "(the total deadline: connect_s + read_s)")
+
+
+def shown(url: str) -> str:
+    """A URL fit for a message: control and non-ASCII characters escaped, at most 200."""
+    return ascii(url)[1:-1][:200]
+
+
+def guard(method: str, url: str, headers: dict[str, str] | None,
+          auth: tuple[str, str] | None, credentials_for: str | None) -> None:
+    """Refuse, unsent, a URL the one parser (`urls.parse`) refuses, and credentials bound
+    for another origin than the one they belong to."""
+    try:
+        target = parse(url)
+    except BadUrl as exc:
+        raise Unreachable(f"{method} {shown(url)}: the URL {exc}; the request was not "
+                          "sent") from None
+    if auth is None and not any(k.lower() in CREDENTIAL_HEADERS for k in headers or {}):
+        return
+    if credentials_for is None or not same_origin(url, credentials_for):
+        raise Unreachable(f"{method} {shown(url)}: credentials meant for "
+                          f"{_origin_of(credentials_for)} were not sent to {target.origin}")
+
+
+def _origin_of(url: str | None) -> str:
+    try:
+        return parse(url or "").origin
+    except BadUrl:
+        return "no valid origin"
 
 
 def _check_headers(method: str, url: str, headers: dict[str, str] | None) -> None:

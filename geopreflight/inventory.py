@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from . import urls
 from .errors import UsageError
 from .i18n import _
 from .schema import Reader
@@ -252,18 +253,15 @@ class _Loader:
         value = self.r.get(node, key, str, where)
         expected = "expected an http(s) URL with a host, like https://gitlab.example.com"
         try:
-            parts = urlsplit(value)
-            _ = parts.port  # a port that is not a number raises here
-        except ValueError:
-            raise self.r.error(f"{where}.{key}: {expected} (the host or port cannot be read)",
-                               node, key) from None
-        if parts.scheme not in ("http", "https") or not parts.hostname or \
-                any(c.isspace() or not c.isprintable() for c in value):
-            raise self.r.error(f"{where}.{key}: {expected}", node, key)
-        if parts.username is not None or parts.password is not None:
-            raise self.r.error(f"{where}.{key}: the URL holds credentials (user:password@); "
-                               "give the token with token_env or token_file instead", node, key)
-        if parts.query or parts.fragment:
+            parts = urls.parse(value)  # the one parser: the host checked is the one connected
+        except urls.BadUrl as exc:
+            if exc.credentials:
+                raise self.r.error(f"{where}.{key}: the URL holds credentials "
+                                   "(user:password@); give the token with token_env or "
+                                   "token_file instead", node, key) from None
+            raise self.r.error(f"{where}.{key}: {expected} (this one {exc})", node,
+                               key) from None
+        if parts.query is not None or "#" in value:
             raise self.r.error(f"{where}.{key}: the URL has a query or fragment (a token in "
                                "?private_token= would be recorded); give the base URL and the "
                                "token with token_env or token_file", node, key)

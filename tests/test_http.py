@@ -109,7 +109,8 @@ def test_a_header_value_with_a_newline_is_refused_naming_the_header_only(
         hostile: Hostile) -> None:
     secret = "glpat-Zq8c1sT0pS3cr3t"
     message, _ = fails(f"{hostile.base('ok')}/refused-header",
-                       headers={"PRIVATE-TOKEN": f"{secret}\n# rotated"})
+                       headers={"PRIVATE-TOKEN": f"{secret}\n# rotated"},
+                       credentials_for=hostile.url)
     assert "PRIVATE-TOKEN header" in message
     assert secret not in message and "rotated" not in message
     assert not [s for s in hostile.seen("ok") if s.path.endswith("/refused-header")]

@@ -23,7 +23,7 @@ def api_get(pc: ProbeContext, site: Site, path: str) -> Reply:
     """GET an API path at a site with its token; 401/403 say which token and what it lacks."""
     url = f"{site.gitlab.url}{path}"
     reply = pc.http.get(url, headers={"PRIVATE-TOKEN": site.gitlab.token.reveal()},
-                        verify=site.gitlab.verify)
+                        verify=site.gitlab.verify, credentials_for=site.gitlab.url)
     who = site.gitlab.token.source
     if reply.status == 401:
         raise ProbeError(f"GET {url}: 401, GitLab rejected the token from {who} (invalid, "

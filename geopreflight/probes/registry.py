@@ -16,9 +16,10 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from ..http import Reply, Unreachable, Untrusted
+from ..urls import BadUrl, parse
 from ..inventory import Site
 from . import ProbeContext, ProbeError, probe
 from .codec import from_json
@@ -29,7 +30,6 @@ from .trust import host_trust
 SERVICE = "container_registry"
 CATALOG_SCOPE = "registry:catalog:*"
 _PARAM = re.compile(r'(\w+)="([^"]*)"')
-_PORTS = {"http": 80, "https": 443}
 
 
 def challenge(reply: Reply) -> dict[str, str] | None:
@@ -66,28 +66,20 @@ def _registry_url(site: Site) -> str:
     return site.registry.url
 
 
-def origin(url: str) -> str:
-    """scheme://host:port, lower-case, with the default port spelled out.
-
-    >>> origin("HTTPS://GitLab.Example.com/jwt/auth?x=1"), origin("http://gl:8080/")
-    ('https://gitlab.example.com:443', 'http://gl:8080')
-    """
-    parts = urlsplit(url)
+def check_realm(site: Site, realm: str) -> None:
+    """The token goes to the site's own GitLab only: a realm the URL parser refuses, on
+    another origin, or over plain HTTP for an HTTPS GitLab is an error, and nothing is sent
+    to it. The origin is the one the HTTP client connects to (`urls.parse`)."""
+    want = parse(site.gitlab.url).origin
     try:
-        port = parts.port
-    except ValueError:
-        port = None
-    scheme = parts.scheme.lower()
-    return f"{scheme}://{(parts.hostname or '').lower()}:{port or _PORTS.get(scheme, '')}"
-
-
-def _check_realm(site: Site, realm: str) -> None:
-    """The token goes to the site's own GitLab only: a realm on another origin (or over plain
-    HTTP for an HTTPS GitLab) is an error, and nothing is sent to it."""
-    got, want = origin(realm), origin(site.gitlab.url)
+        got_url = parse(realm)
+    except BadUrl as exc:
+        raise ProbeError(f"{site.name}'s registry names a token realm that {exc}; the token "
+                         f"was not sent there (expected a URL on {want})",
+                         site.registry.url if site.registry else "") from None
+    got, host = got_url.origin, got_url.host
     if got == want:
         return
-    host = urlsplit(realm).hostname or "?"
     downgrade = " over plain HTTP" if want.startswith("https:") and not got.startswith(
         "https:") else ""
     raise ProbeError(f"{site.name}'s registry names a token realm on {host} ({got}){downgrade}, "
@@ -103,12 +95,12 @@ def token(pc: ProbeContext, site: Site, realm: str, scope: str | None = None) ->
     GitLab refusing the inventory's credentials (401, 403) is not an answer about the
     registry: it raises ProbeError naming the token's variable and what it lacks.
     """
-    _check_realm(site, realm)
+    check_realm(site, realm)
     params = {"service": SERVICE} | ({"scope": scope} if scope else {})
     url = f"{realm}?{urlencode(params)}"
     user = _username(pc, site)
     reply = pc.http.get(url, auth=(user, site.gitlab.token.reveal()),
-                        verify=site.gitlab.verify)
+                        verify=site.gitlab.verify, credentials_for=site.gitlab.url)
     if reply.status == 200:
         try:
             body = reply.json()
@@ -132,7 +124,8 @@ def _get(pc: ProbeContext, site: Site, url: str, bearer: str | None = None) -> R
     """A registry GET, verified like the site's GitLab (an internal CA usually signs both)."""
     headers = {"Authorization": f"Bearer {bearer}"} if bearer else None
     try:
-        return pc.http.get(url, headers=headers, verify=site.gitlab.verify)
+        return pc.http.get(url, headers=headers, verify=site.gitlab.verify,
+                           credentials_for=_registry_url(site))
     except Unreachable as exc:
         raise ProbeError(str(exc), url) from None
 
@@ -241,7 +234,11 @@ def registry_primary_api(pc: ProbeContext, site: Site | None) -> tuple[PrimaryAp
         return PrimaryApi(None), "gitlab.yml, gitlab.rb"
     url = str(url)
     target = f"{url.rstrip('/')}/v2/"
-    if urlsplit(url).scheme != "https":
+    try:
+        scheme = parse(target).scheme
+    except BadUrl as exc:
+        return PrimaryApi(url, error=f"the URL {exc}; it was not asked"), "gitlab.yml, gitlab.rb"
+    if scheme != "https":
         return _primary_answer(pc, site, url, target, site.gitlab.verify, None), target
     try:
         with host_trust(pc, site) as (bundle, where):

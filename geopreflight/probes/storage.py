@@ -73,7 +73,8 @@ def storage_lockfiles(pc: ProbeContext, site: Site | None) -> tuple[Lockfiles, s
     for name in LOCKFILES:
         url = object_url(st, name)
         try:
-            reply = pc.http.get(url, headers=signed_headers("HEAD", url, st), method="HEAD")
+            reply = pc.http.get(url, headers=signed_headers("HEAD", url, st), method="HEAD",
+                                 credentials_for=st.endpoint)
         except Unreachable as exc:
             raise ProbeError(f"{site.name}'s registry bucket: {exc}", url) from None
         if reply.status not in (200, 404):
