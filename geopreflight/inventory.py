@@ -393,6 +393,10 @@ class _Loader:
         if not target.strip() or not target.isprintable():
             raise r.error(f"{hw}.target: expected a testinfra host spec such as "
                           "ssh://user@host or local://", h, "target")
+        problem = _target_problem(target)
+        if problem:
+            raise r.error(f"{hw}.target: {problem} (expected a testinfra host spec such as "
+                          "ssh://user@host or local://)", h, "target")
         roles = HOST_ROLES
         if h.get("roles") is not None:
             raw = r.get(h, "roles", LineList, hw)
@@ -454,6 +458,24 @@ class _Loader:
                          timeouts=timeouts, replication_lag_s=lag, import_method=method,
                          sha256=sha256, warnings=tuple(self.warnings),
                          notes=tuple(self.notes), secrets=tuple(self.secrets))
+
+
+def _target_problem(target: str) -> str | None:
+    """Why a target is refused, read by testinfra's own parser (the one that builds the ssh
+    command, percent-decoding included): a host or user beginning with `-` would be an
+    option to ssh (`-oProxyCommand=...` runs a local command)."""
+    from testinfra.backend import parse_hostspec
+    from testinfra.backend.base import BaseBackend
+
+    try:
+        spec = BaseBackend.parse_hostspec(parse_hostspec(target)[0])
+    except Exception:  # noqa: BLE001 - any failure of testinfra's parser is a bad target
+        return "testinfra cannot read it as a host spec"
+    for what, value in (("host", spec.name), ("user", spec.user), ("port", spec.port)):
+        if value and str(value).startswith("-"):
+            return (f"its {what} begins with '-', which ssh would read as an option, not a "
+                    f"{what}")
+    return None
 
 
 def _default_host_name(target: str) -> str:

@@ -1,5 +1,6 @@
 """The one place secrets are scrubbed: known secret values in every form they travel in,
-credentials in URLs, queries and DSNs, and values under secret-looking keys.
+credentials in URLs (the whole userinfo), queries and DSNs, and values under secret-looking
+keys.
 
 A known secret is masked as written, escaped (JSON, twice-JSON, Python repr), URL-encoded
 (`quote`, `quote_plus`, either hex case) and base64-encoded (standard and URL-safe) at any
@@ -8,7 +9,7 @@ holds the secret's stable characters is masked whole.
 
 >>> r = Redactor(["glpat-SECRET"])
 >>> r.text("token glpat-SECRET in postgresql://reg:pw@db/x password=hunter2")
-'token *** in postgresql://reg:***@db/x password=***'
+'token *** in postgresql://***@db/x password=***'
 >>> import base64
 >>> r.text("Authorization: Basic " + base64.b64encode(b"anyone:glpat-SECRET").decode())
 'Authorization: Basic ***'
@@ -32,7 +33,12 @@ MIN_SECRET = 4       # shorter values would mask ordinary words
 MIN_B64_CORE = 6     # the stable base64 characters of a secret, at the least
 _SECRET_KEY = re.compile(r"(pass(word)?|secret|token|authorization|private[_-]?key|"
                          r"credential|api[_-]?key|dsn)$", re.I)
-_URL_CREDS = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+@", re.I)
+# Userinfo whatever its shape (`user:pw@`, `:pw@`, `token@`, a password holding `/` or `@`):
+# everything between `scheme://` and the authority's last `@` is masked, the user too (a
+# token is often given as the user, `https://glpat-...@host`). Over-masking a rare path `@`
+# beats a leak. Only an SSH target's lone user (`ssh://ops@host`) is a login name and kept.
+_URL_CREDS = re.compile(r"(\b[a-z][a-z0-9+.-]*://)(?:[^\s/?#@:]*:\S*|"
+                        r"(?<!ssh://)(?<!sftp://)(?<!paramiko://)[^\s/?#@]*)@", re.I)
 _QUERY = re.compile(r"([?&;][^=&#\s]*(?:token|secret|password|passwd|pwd|key|signature|sig|"
                     r"credential|auth)[^=&#\s]*=)[^&#\s\"']+", re.I)
 _KV = re.compile(r"\b([\w-]*(?:password|passwd|pwd|token|secret))(['\"]?)(\s*[=:]\s*)"

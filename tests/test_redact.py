@@ -13,7 +13,7 @@ def test_known_secrets_are_masked_everywhere() -> None:
 def test_shapes_of_secrets() -> None:
     r = Redactor()
     assert r.text("postgresql://registry:hunter2@db:5432/registry") == \
-        "postgresql://registry:***@db:5432/registry"
+        "postgresql://***@db:5432/registry"
     assert "hunter2" not in r.text("host=db password=hunter2 user=registry")
     assert "hunter2" not in r.text("PASSWORD: 'hunter2'")
 

@@ -307,22 +307,54 @@ def db_sessions(pc: ProbeContext, _site: Site | None) -> tuple[DbSessions, str]:
     return DbSessions(out), "pg_stat_activity of every site's registry metadata database"
 
 
-def _inventory_endpoint(pc: ProbeContext, site: Site) -> tuple[str | None, int, str | None]:
-    """The host, port and dbname the inventory names (the DSN or the fields), no secrets."""
+def _inventory_endpoints(pc: ProbeContext, site: Site) -> tuple[list[tuple[str, int]],
+                                                                 str | None]:
+    """Every (host, port) the inventory names, a multi-host DSN's (`host=a,b port=1,2`, or
+    one port for all) included, and its dbname; no secrets. Only TCP hosts are listed."""
     from psycopg.conninfo import conninfo_to_dict
 
     kw = _conn_kwargs(pc, site, "")
     parsed: dict[str, Any] = conninfo_to_dict(kw.pop("conninfo", "") or "")
     parsed.update({k: v for k, v in kw.items() if k in ("host", "port", "dbname") and v})
-    return (str(parsed["host"]) if parsed.get("host") else None,
-            int(parsed.get("port") or 5432), parsed.get("dbname"))
+    hosts = str(parsed.get("host") or "").split(",")
+    ports = [int(p) if p.strip() else 5432 for p in str(parsed.get("port") or "").split(",")]
+    ports = ports * len(hosts) if len(ports) == 1 else ports
+    return ([(h, p) for h, p in zip(hosts, ports, strict=False) if h and not h.startswith("/")],
+            parsed.get("dbname"))
+
+
+def _own_addresses(pc: ProbeContext, host: str, named: list[str]) -> tuple[list[str], str]:
+    """The addresses of `host` that are addresses of a host the inventory names (the route
+    may go there), or none and why not."""
+    timeout_s = pc.inventory.timeouts.connect_s
+    found = resolve(host, timeout_s)
+    if found.error:
+        return [], f"not followed: {found.error}"
+    own = {a for name in named for a in resolve(name, timeout_s).addresses}
+    pinned = [a for a in found.addresses if a in own]
+    if pinned:
+        return pinned, ""
+    return [], (f"not followed: {host} is not a host the inventory's metadata_db names (no "
+                "shared address), and the inventory's password is sent to no other host; "
+                "point metadata_db at config.yml's host to check through it")
+
+
+# Off the inventory's own route, the password is never sent: SCRAM proves it without
+# sending it (libpq refuses a server that asks for it in clear text or as MD5), or the
+# server asks for nothing.
+ROUTE_AUTH = "scram-sha-256,none"
 
 
 @probe("db.registry_route")
 def db_registry_route(pc: ProbeContext, site: Site | None) -> tuple[DbRoute, str]:
     """Follow config.yml's database host, port and dbname with the inventory's credentials
     and record the server's own identity there, so DB-006 can accept a pooler in front of
-    the database the inventory reaches (or the inventory reaching through one)."""
+    the database the inventory reaches (or the inventory reaching through one).
+
+    config.yml is the deployment's word, not the operator's: the route is followed only to
+    an address of a host the inventory's metadata_db names (pinned with `hostaddr`, so a
+    later DNS answer cannot move it) and only with SCRAM (`ROUTE_AUTH`), so a server there
+    that asks for the password in clear text gets nothing."""
     import psycopg
 
     from .host import CONFIG_YML, _config_yml, host_files
@@ -334,13 +366,23 @@ def db_registry_route(pc: ProbeContext, site: Site | None) -> tuple[DbRoute, str
     config = _config_yml(host_files(pc, site))
     cfg = (config.get("database") or {}) if not config.get("error") else {}
     host, dbname = cfg.get("host"), cfg.get("dbname")
-    port = int(cfg.get("port") or 5432)
+    try:
+        port = int(cfg.get("port") or 5432)
+    except (TypeError, ValueError):
+        return (DbRoute(str(host) if host else None, None, dbname,
+                        error=f"{CONFIG_YML} database.port is not a number"),
+                f"{CONFIG_YML} database.port")
     where = f"{CONFIG_YML} database host {host}:{port}/{dbname}"
     if not host or str(host).startswith("/"):
         return DbRoute(None, port, dbname), f"{CONFIG_YML} database.host (not TCP)"
-    if (str(host), port, dbname) == _inventory_endpoint(pc, site):
+    named, inventory_db = _inventory_endpoints(pc, site)
+    if (str(host), port) in named and dbname == inventory_db:
         return DbRoute(str(host), port, dbname, same_as_inventory=True), where
-    route = {"host": str(host), "port": port, **({"dbname": dbname} if dbname else {})}
+    pinned, why = _own_addresses(pc, str(host), [h for h, _ in named])
+    if not pinned:
+        return DbRoute(str(host), port, dbname, error=why), where
+    route = {"host": ",".join([str(host)] * len(pinned)), "hostaddr": ",".join(pinned),
+             "port": port, "require_auth": ROUTE_AUTH, **({"dbname": dbname} if dbname else {})}
     try:
         with connect(pc, site, f"geopreflight-{uuid.uuid4().hex[:12]}", route) as conn:
             with conn.transaction():

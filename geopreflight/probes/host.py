@@ -116,6 +116,7 @@ class HostFiles:
             self._host = testinfra.get_host(host.target, **kwargs)
         except Exception as exc:  # noqa: BLE001 - any backend failure is this probe's error
             raise ProbeError(f"{self.where}: {exc}".splitlines()[0]) from None
+        _end_options(self._host.backend, self.where)
 
     def path(self, path: str) -> str:
         return posixpath.join(self.root, path.lstrip("/"))
@@ -231,6 +232,26 @@ class HostFiles:
 
 
 _SUDO_HINT = "see the README, section 'Hosts over SSH'"
+
+
+def _end_options(backend: Any, where: str) -> None:
+    """`--` before the host in every ssh command testinfra builds (its own `"%s %s"`: host,
+    command), so ssh reads the host as a host even where a target slipped past validation
+    (`-oProxyCommand=...` would run a local command)."""
+    from testinfra.backend.ssh import SshBackend
+
+    if not isinstance(backend, SshBackend):
+        return
+    build = backend._build_ssh_command
+    if build("true")[0][-1] != "%s %s":
+        raise ProbeError(f"{where}: this testinfra builds its ssh command in a way geopreflight "
+                         "does not know, so the host cannot be kept from being an option")
+
+    def ended(command: str) -> tuple[list[str], list[str]]:
+        cmd, args = build(command)
+        return [*cmd[:-1], "-- %s %s"], args
+
+    backend._build_ssh_command = ended
 
 
 def host_files(pc: ProbeContext, site: Site) -> HostFiles:
