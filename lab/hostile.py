@@ -266,22 +266,31 @@ _STREAMS = {"endless-chunked": _endless_chunks, "big-json": _big_json, "gzip-bom
 class FakePostgres:
     """Speaks PostgreSQL's startup (no SSL, trust auth, ReadyForQuery) and then never answers a
     query: a server that is up, authenticates, and hangs. Cancel requests are read and closed;
-    `queries` counts the queries that arrived, `cancels` the cancel requests."""
+    `queries` counts the queries that arrived, `cancels` the cancel requests.
 
-    def __init__(self) -> None:
+    `cleartext=True`: a credential thief instead. It asks for the password in clear text
+    (AuthenticationCleartextPassword) and keeps every PasswordMessage it gets in `passwords`;
+    `connections` counts the startups it saw. `address` picks the loopback address."""
+
+    def __init__(self, *, cleartext: bool = False, address: str = "127.0.0.1") -> None:
         self.stopped = threading.Event()
         self.queries = 0
         self.cancels = 0
+        self.cleartext = cleartext
+        self.connections = 0
+        self.passwords: list[bytes] = []
+        self.address = address
         self._sock = socket.socket()
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
+        self._sock.bind((address, 0))
         self._sock.listen(16)
         self._sock.settimeout(0.2)
         self.port = self._sock.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
 
     def dsn(self) -> str:
-        return f"host=127.0.0.1 port={self.port} dbname=registry user=registry sslmode=disable"
+        return (f"host={self.address} port={self.port} dbname=registry user=registry "
+                "sslmode=disable")
 
     def stop(self) -> None:
         self.stopped.set()
@@ -315,6 +324,15 @@ class FakePostgres:
                 self.cancels += 1
                 return
             break
+        self.connections += 1
+        if self.cleartext:
+            conn.sendall(_msg(b"R", struct.pack("!i", 3)))  # AuthenticationCleartextPassword
+            kind = _exact(conn, 1)
+            length = struct.unpack("!i", _exact(conn, 4))[0]
+            payload = _exact(conn, length - 4)
+            if kind == b"p":
+                self.passwords.append(payload.rstrip(b"\0"))
+            return
         params = {"server_version": "15.8", "server_encoding": "UTF8",
                   "client_encoding": "UTF8", "DateStyle": "ISO, MDY",
                   "integer_datetimes": "on", "standard_conforming_strings": "on",
