@@ -247,18 +247,27 @@ class Http:
                 future.set_exception(exc)
         return future.result()
 
+    def write(self, method: str, url: str, *, headers: dict[str, str], data: bytes | None,
+              verify: bool | str, credentials_for: str) -> Reply:
+        """One POST or PUT, only for `--canary`: never cached and never retried (a write is
+        not idempotent), with the same URL and credential guard, deadline and body cap."""
+        assert method in ("POST", "PUT"), "only the canary writes"
+        guard(method, url, headers, None, credentials_for)
+        return self._send(method, url, headers, None, verify, data, attempts=1)
+
     def _send(self, method: str, url: str, headers: dict[str, str] | None,
-              auth: tuple[str, str] | None, verify: bool | str) -> Reply:
+              auth: tuple[str, str] | None, verify: bool | str, data: bytes | None = None,
+              attempts: int = ATTEMPTS) -> Reply:
         _check_headers(method, url, headers)
         connect_s, read_s = self.timeout
         watch = _Watch(time.monotonic() + self.deadline_s)
         _current.watch = watch
         try:
-            for attempt in range(1, ATTEMPTS + 1):
-                last = attempt == ATTEMPTS or watch.left() < BACKOFF_S * attempt + 0.1
+            for attempt in range(1, attempts + 1):
+                last = attempt == attempts or watch.left() < BACKOFF_S * attempt + 0.1
                 try:
                     self.sent += 1
-                    reply = self._attempt(method, url, headers, auth, verify, watch)
+                    reply = self._attempt(method, url, headers, auth, verify, watch, data)
                 except requests.exceptions.RequestException as exc:
                     if watch.fired:
                         raise self._late(method, url) from None
@@ -299,14 +308,15 @@ class Http:
             watch.close()
 
     def _attempt(self, method: str, url: str, headers: dict[str, str] | None,
-                 auth: tuple[str, str] | None, verify: bool | str, watch: _Watch) -> Reply:
+                 auth: tuple[str, str] | None, verify: bool | str, watch: _Watch,
+                 data: bytes | None = None) -> Reply:
         """One request, its body streamed and capped, within what is left of the deadline."""
         left = watch.left()
         if left <= 0:
             raise self._late(method, url)
         connect_s, read_s = self.timeout
         r = self._session.request(method, url, headers=headers, auth=auth, verify=verify,
-                                  timeout=(min(connect_s, left), min(read_s, left)),
+                                  data=data, timeout=(min(connect_s, left), min(read_s, left)),
                                   allow_redirects=False, stream=True)
         try:
             body = bytearray()

@@ -44,6 +44,9 @@ MODES = {
     "blackhole": "reads the request, never answers",
     "foreign-realm": "a registry: /v2/ answers 401 with a Bearer realm on this server, "
                      "which records whether the token request brought credentials",
+    "canary-location": "a registry and its GitLab for --canary: a Bearer realm on this server "
+                       "that gives a token, and a blob upload (POST) answered 202 with "
+                       "`Location: upload_location` (set it to another server)",
 }
 HTML = b"<html><body><h1>Bad gateway</h1><p>nginx</p></body></html>\n"
 REASONS = {200: "OK", 302: "Found", 401: "Unauthorized", 500: "Internal Server Error",
@@ -81,6 +84,7 @@ class Hostile:
             self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self._tls.load_cert_chain(*tls)
         self.stopped = threading.Event()
+        self.upload_location = "/canary-location/upload"
         self._lock = threading.Lock()
         self._seen: list[Seen] = []
         self._server = _Server(("127.0.0.1", 0), _Handler)
@@ -127,13 +131,13 @@ class Hostile:
                 mode, _, rest = path.lstrip("/").partition("/")
                 with self._lock:
                     self._seen.append(Seen(method, path, mode, "authorization" in headers))
-                if not self._respond(sock, mode, "/" + rest, headers):
+                if not self._respond(sock, mode, "/" + rest, headers, method):
                     return
         except (OSError, ssl.SSLError):
             return
 
     def _respond(self, sock: socket.socket, mode: str, rest: str,
-                 headers: dict[str, str]) -> bool:
+                 headers: dict[str, str], method: str = "GET") -> bool:
         """Answer one request; False when the connection must end."""
         send = sock.sendall
         if mode == "drip-headers":
@@ -192,6 +196,15 @@ class Hostile:
                          f'Bearer realm="{realm}",service="container_registry"'}))
         elif mode == "foreign-realm":
             send(_reply(200, b'{"token": "stolen"}', "application/json"))
+        elif mode == "canary-location" and method == "POST":
+            send(_head(202, {"Location": self.upload_location, "Content-Length": "0"}))
+        elif mode == "canary-location" and rest.startswith("/v2/"):
+            realm = f"{self.url}/canary-location/jwt/auth"
+            send(_reply(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}', "application/json",
+                        {"WWW-Authenticate":
+                         f'Bearer realm="{realm}",service="container_registry"'}))
+        elif mode == "canary-location" and rest.startswith("/jwt/auth"):
+            send(_reply(200, b'{"token": "push-token"}', "application/json"))
         else:
             send(_reply(200, b'{"hostile": true}', "application/json"))
         return True

@@ -225,3 +225,25 @@ def test_the_ssh_command_ends_its_options_before_the_host(tmp_path: Path) -> Non
         os.environ["PATH"] = saved
     argv = log.read_text().splitlines()
     assert argv[argv.index("--") + 1] == "rails1", argv
+
+
+# --- 4. the canary's push token follows no Location off the registry's origin ---------------
+
+@pytest.mark.parametrize("where", ["other-origin", "backslash"])
+def test_the_canary_follows_no_location_off_the_registry(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         where: str) -> None:
+    """The primary registry (a real socket) answers the blob upload with a Location on
+    another server: the push token must never reach it."""
+    from geopreflight.probes.canary import Canary
+
+    with Hostile() as registry, Hostile() as thief:
+        registry.upload_location = (f"{thief.url}/upload" if where == "other-origin" else
+                                    f"{thief.url}\\@{registry.url.split('://')[1]}/upload")
+        base = registry.base("canary-location")
+        inv = inventory(tmp_path, monkeypatch, gitlab=base, registry=base)
+        with pytest.raises(ProbeError) as exc:
+            Canary(inv, 5).push("group/project/geopreflight-canary", "c1")
+        assert "the push token was not sent there" in str(exc.value)
+        assert thief.seen() == []
+        assert [s.method for s in registry.seen()] == ["GET", "GET", "POST"]

@@ -22,14 +22,12 @@ import json
 import tarfile
 import time
 from datetime import UTC, datetime
-from typing import Any
-
-import requests
 
 from ..facts import Fact, observe
-from ..http import Http, Unreachable
+from ..http import Http, Reply, Unreachable
 from ..inventory import Inventory, Site
 from ..redact import Redactor
+from ..urls import BadUrl, joined, same_origin
 from . import Probe, ProbeContext, ProbeError
 from .models import CanaryPushed, CanarySeen
 from .registry import CATALOG_SCOPE, challenge, token
@@ -72,14 +70,14 @@ def image(tag: str) -> tuple[list[bytes], bytes]:
 
 
 class Canary:
-    """Push to the primary, then watch the secondaries; every step with a timeout."""
+    """Push to the primary, then watch the secondaries; every request through `Http` (its
+    deadline, body cap, URL parser and credential guard), the push token to the registry's
+    own origin only."""
 
     def __init__(self, inventory: Inventory, wait_s: float) -> None:
         self.inventory = inventory
         self.wait_s = wait_s or DEFAULT_WAIT_S
         self.timeout = (inventory.timeouts.connect_s, inventory.timeouts.read_s)
-        self.session = requests.Session()
-        self.session.trust_env = False
 
     def _token(self, site: Site, scope: str) -> tuple[str, str]:
         """The registry URL and a token for `scope`, through the site's Bearer challenge."""
@@ -99,24 +97,31 @@ class Canary:
         return base, bearer
 
     def _send(self, site: Site, method: str, url: str, bearer: str,
-              **kw: Any) -> requests.Response:
-        headers = {"Authorization": f"Bearer {bearer}", **kw.pop("headers", {})}
+              headers: dict[str, str] | None = None, data: bytes | None = None) -> Reply:
+        """One request with the bearer token, to the site's registry origin only; a fresh
+        client each time, so a poll is asked again, not answered from a cache."""
+        assert site.registry is not None
+        headers = {"Authorization": f"Bearer {bearer}", **(headers or {})}
+        http, base = Http(*self.timeout), site.registry.url
         try:
-            return self.session.request(method, url, headers=headers, timeout=self.timeout,
-                                        verify=site.gitlab.verify, allow_redirects=False, **kw)
-        except requests.RequestException as exc:
-            raise ProbeError(f"{method} {url}: {type(exc).__name__}") from None
+            if method in ("GET", "HEAD"):
+                return http.get(url, headers=headers, verify=site.gitlab.verify, method=method,
+                                credentials_for=base)
+            return http.write(method, url, headers=headers, data=data,
+                              verify=site.gitlab.verify, credentials_for=base)
+        except Unreachable as exc:
+            raise ProbeError(str(exc), url) from None
 
     def repository(self) -> str:
         site = self.inventory.primary
         base, bearer = self._token(site, CATALOG_SCOPE)
         r = self._send(site, "GET", f"{base}/v2/_catalog?n=1", bearer)
         try:
-            repos = r.json().get("repositories") if r.status_code == 200 else None
+            repos = r.json().get("repositories") if r.status == 200 else None
         except (ValueError, AttributeError):
             repos = None
         if not repos:
-            raise ProbeError(f"GET {base}/v2/_catalog?n=1: {r.status_code}, no repository to put "
+            raise ProbeError(f"GET {base}/v2/_catalog?n=1: {r.status}, no repository to put "
                              "the canary beside (it must land in an existing project)")
         return f"{repos[0]}/{REPOSITORY_SUFFIX}"
 
@@ -127,22 +132,21 @@ class Canary:
         blobs, manifest = image(tag)
         for blob in blobs:
             r = self._send(site, "POST", f"{base}/v2/{repo}/blobs/uploads/", bearer)
-            if r.status_code == 405:
+            if r.status == 405:
                 raise ProbeError(f"POST {base}/v2/{repo}/blobs/uploads/: 405, the primary "
                                  "registry is in read-only mode")
-            if r.status_code != 202 or "Location" not in r.headers:
-                raise ProbeError(f"POST {base}/v2/{repo}/blobs/uploads/: {r.status_code}")
-            loc = r.headers["Location"]
-            loc = base + loc if loc.startswith("/") else loc
+            if r.status != 202 or "Location" not in r.headers:
+                raise ProbeError(f"POST {base}/v2/{repo}/blobs/uploads/: {r.status}")
+            loc = _upload_location(base, repo, r.headers["Location"])
             sep = "&" if "?" in loc else "?"
             r = self._send(site, "PUT", f"{loc}{sep}digest={_digest(blob)}", bearer, data=blob,
                            headers={"Content-Type": "application/octet-stream"})
-            if r.status_code != 201:
-                raise ProbeError(f"PUT blob {_digest(blob)[:19]}: {r.status_code}")
+            if r.status != 201:
+                raise ProbeError(f"PUT blob {_digest(blob)[:19]}: {r.status}")
         r = self._send(site, "PUT", f"{base}/v2/{repo}/manifests/{tag}", bearer, data=manifest,
                        headers={"Content-Type": OCI_MANIFEST})
-        if r.status_code != 201:
-            raise ProbeError(f"PUT {base}/v2/{repo}/manifests/{tag}: {r.status_code}")
+        if r.status != 201:
+            raise ProbeError(f"PUT {base}/v2/{repo}/manifests/{tag}: {r.status}")
         return r.headers.get("Docker-Content-Digest") or _digest(manifest)
 
     def seen(self, site: Site, repo: str, tag: str, digest: str, deadline: float) -> float:
@@ -155,15 +159,30 @@ class Canary:
                 r = self._send(site, "HEAD", f"{base}/v2/{repo}/manifests/{tag}", bearer,
                                headers={"Accept": OCI_MANIFEST})
                 got = r.headers.get("Docker-Content-Digest")
-                if r.status_code == 200 and got == digest:
+                if r.status == 200 and got == digest:
                     return time.monotonic() - t0
-                last = f"{r.status_code}" + (f", digest {got}" if got else "")
+                last = f"{r.status}" + (f", digest {got}" if got else "")
             except ProbeError as exc:
                 last = str(exc)
             if time.monotonic() >= deadline:
                 raise ProbeError(f"{repo}:{tag} not on {site.name}'s registry after "
                                  f"{time.monotonic() - t0:.0f} s (last answer: {last})")
             time.sleep(POLL_S)
+
+
+def _upload_location(base: str, repo: str, location: str) -> str:
+    """The upload URL the registry's `Location` names, on the registry's own origin only:
+    the push token follows no Location elsewhere (a path, or the same scheme, host, port)."""
+    where = f"POST {base}/v2/{repo}/blobs/uploads/"
+    try:
+        url = joined(base, location)
+    except BadUrl as exc:
+        raise ProbeError(f"{where}: the upload Location {exc}; the push token was not sent "
+                         "there") from None
+    if not same_origin(url, base):
+        raise ProbeError(f"{where}: the upload Location is on another origin than the "
+                         f"registry ({base}); the push token was not sent there")
+    return url
 
 
 class CanaryPlugin:

@@ -19,8 +19,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ..http import Reply, Unreachable, Untrusted
-from ..urls import BadUrl, parse
 from ..inventory import Site
+from ..urls import BadUrl, parse
 from . import ProbeContext, ProbeError, probe
 from .codec import from_json
 from .gitlab import api_get
