@@ -7,6 +7,7 @@ needs it an error, never a pass.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,10 @@ from .probes.codec import ShapeError, from_json, to_json
 from .probes.models import FACT_MODELS
 from .redact import Redactor
 
+# The most one fact's value may weigh as JSON. The largest real ones (100 Geo sites and their
+# statuses, a node's configuration summary) are a few hundred KiB; a value beyond this came
+# from a hostile or broken source and would bloat facts.json and the bundle.
+FACT_CAP = 2 * 1024 * 1024
 # Probes mostly wait on the network: with 8 sites the ~80 tasks must not queue behind a pool
 # of a few threads, or a far-away site's round trips add up (scripts/bench --matrix).
 MAX_WORKERS = 64
@@ -152,8 +157,13 @@ def observe(probe: Probe, pc: ProbeContext, site: Site | None, redactor: Redacto
                 host=node)
     try:
         value, source = probe.func(pc, site)
-        fact = replace(fact, source=source,
-                       value=from_json(FACT_MODELS[probe.key], redactor.data(to_json(value))))
+        data = redactor.data(to_json(value))
+        size = len(json.dumps(data))
+        if size > FACT_CAP:
+            raise ProbeError(f"the fact {probe.key} would hold {size / 2**20:.1f} MiB, over the "
+                             f"{FACT_CAP // 2**20} MiB cap on one fact (a source far larger "
+                             "than any real one): not recorded", source)
+        fact = replace(fact, source=source, value=from_json(FACT_MODELS[probe.key], data))
     except (ProbeError, Unreachable) as exc:
         fact = replace(fact, error=redactor.text(str(exc)),
                        source=getattr(exc, "source", "") or "")

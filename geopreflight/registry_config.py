@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from .yamlfile import loads_host
+
 STORAGE_EXTRAS = ("maintenance", "cache", "delete", "redirect")
 DEFAULT_REGISTRY_PATH = "/var/opt/gitlab/gitlab-rails/shared/registry"
 LOCKFILE_DIR = "docker/registry/lockfiles"
@@ -52,7 +54,7 @@ def endpoints_summary(endpoints: Any) -> list[dict[str, Any]]:
 def summary(text: str) -> dict[str, Any]:
     """What the checks need from a rendered config.yml; raises ConfigError when unreadable."""
     try:
-        doc = yaml.safe_load(text)
+        doc = loads_host(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"config.yml is not YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(doc, dict):

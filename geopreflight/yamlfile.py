@@ -139,6 +139,72 @@ def loads(text: str, name: str) -> Any:
         raise UsageError(f"nested deeper than {MAX_DEPTH} levels", file=name) from None
 
 
+# What a YAML file read from a host (config.yml, gitlab.yml) may expand to: nodes plus scalar
+# characters, every alias counted each time it is used. A host file is at most 2 MiB, so a
+# document without aliases stays far below; a "billion laughs" of 1 KiB is refused at once.
+MAX_EXPANDED = 8 * 1024 * 1024
+MAX_HOST_DEPTH = 64  # a rendered config.yml or gitlab.yml nests 5 or 6 levels
+_HostLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: fast, depth-capped
+
+
+class TooLarge(yaml.YAMLError):
+    """A host's YAML that would expand past `MAX_EXPANDED` or nest past `MAX_HOST_DEPTH`."""
+
+
+def _bounded(root: yaml.Node) -> None:
+    """Raise TooLarge when `root` expands (aliases followed each time) past `MAX_EXPANDED`
+    nodes and scalar characters, nests past `MAX_HOST_DEPTH`, or refers to itself. Linear in
+    the composed graph: each node's expanded size and depth are computed once."""
+    size: dict[int, tuple[int, int]] = {}  # id -> (expanded size, depth)
+    active: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        children = ([] if isinstance(node, yaml.ScalarNode) else
+                    [n for item in node.value for n in (item if isinstance(item, tuple)
+                                                        else (item,))])
+        if finished:
+            active.discard(key)
+            below = [size[id(c)] for c in children]
+            total = 1 + (len(node.value) if isinstance(node, yaml.ScalarNode) else
+                         sum(n for n, _ in below))
+            depth = 1 + max((d for _, d in below), default=0)
+            if total > MAX_EXPANDED:
+                raise TooLarge(f"expands to more than {MAX_EXPANDED // 2**20} MiB of values "
+                               "(YAML aliases used again and again: a 'billion laughs')")
+            if depth > MAX_HOST_DEPTH:
+                raise TooLarge(f"nested deeper than {MAX_HOST_DEPTH} levels")
+            size[key] = (total, depth)
+        elif key not in size:
+            if key in active:
+                raise TooLarge("an alias refers to the node that holds it (a recursive "
+                               "document)")
+            active.add(key)
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in size)
+
+
+def loads_host(text: str) -> Any:
+    r"""Plain data from a YAML file a host gave: composed, its expansion bounded (TooLarge, a
+    `yaml.YAMLError`, otherwise), then built with PyYAML's safe constructor.
+
+    >>> loads_host("a: &x [1, 2]\nb: *x\n")
+    {'a': [1, 2], 'b': [1, 2]}
+    >>> laughs = "a: &a [x, x]\n" + "".join(f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}]\n"
+    ...     for p, c in zip("abcdefghijklm", "bcdefghijklmn"))
+    >>> loads_host(laughs)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    geopreflight.yamlfile.TooLarge: expands to more than 8 MiB of values (YAML aliases ...
+    """
+    node = yaml.compose(text, Loader=_HostLoader)  # noqa: S506 - a safe loader
+    if node is None:
+        return None
+    _bounded(node)
+    return _HostLoader("").construct_document(node)
+
+
 def read_input(path: str | Path, what: str, limit: int = MAX_BYTES) -> bytes:
     """The bytes of a regular file, at most `limit`; anything else is a UsageError naming it.
 

@@ -329,12 +329,13 @@ def _gitlab_yml(host: HostFiles) -> dict[str, Any]:
     import yaml
 
     from ..registry_config import digest
+    from ..yamlfile import loads_host
 
     text = host.read(GITLAB_YML)
     if text is None:
         return {"present": False}
     try:
-        doc = yaml.safe_load(text)
+        doc = loads_host(text)
         prod = doc.get("production", doc) if isinstance(doc, dict) else {}
         reg = prod.get("registry") or {}
         geo = prod.get("geo") or {}
