@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +20,6 @@ from geopreflight.probes import Probe, ProbeContext, ProbeError
 from geopreflight.probes.database import db_registry_route
 from geopreflight.redact import MASK, Redactor
 from lab.hostile import FakePostgres, Hostile
-from standin import ROOT
 
 TOKEN = "glpat-R0und3AdminT0ken"
 DB_PASSWORD = "S3cret-Route-Passw0rd"
@@ -247,3 +243,47 @@ def test_the_canary_follows_no_location_off_the_registry(tmp_path: Path,
         assert "the push token was not sent there" in str(exc.value)
         assert thief.seen() == []
         assert [s.method for s in registry.seen()] == ["GET", "GET", "POST"]
+
+
+# --- 8. host YAML of aliases: bounded, and no fact is a giant ---------------------------------
+
+LAUGHS = "lol: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n"
+    for p, c in zip("abcdefgh", "bcdefghi", strict=True))
+
+
+def _host_config(tmp: Path, monkeypatch: pytest.MonkeyPatch, config: str, gitlab_yml: str) -> Any:
+    from geopreflight.probes.host import host_config
+
+    inv = inventory(tmp, monkeypatch, config=config)
+    yml = tmp / "root/var/opt/gitlab/gitlab-rails/etc/gitlab.yml"
+    yml.parent.mkdir(parents=True, exist_ok=True)
+    yml.write_text(gitlab_yml)
+    return observe(Probe("host.config", "host", host_config), ProbeContext(inv, Http(1, 2)),
+                   inv.sites[0], Redactor())
+
+
+def test_a_billion_laughs_on_a_host_is_refused_at_once(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """1 KiB of aliases in config.yml and gitlab.yml: 9^9 values if expanded."""
+    assert len(LAUGHS) < 1024
+    t0 = time.monotonic()
+    fact = _host_config(tmp_path, monkeypatch, LAUGHS + "database: *i\n",
+                        LAUGHS + "production:\n  geo:\n    node_name: *i\n")
+    assert time.monotonic() - t0 < 5
+    assert "billion laughs" in fact.value.config_yml.error
+    assert "billion laughs" in fact.value.gitlab_yml.error
+    assert len(json.dumps(fact.as_dict())) < 64 * 1024
+
+
+def test_a_fact_too_big_is_an_error_naming_it(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 600 KiB gitlab.yml whose node_name aliases one big string four times: within the
+    YAML bound, over the cap on one fact. The fact is an error, not a 2.4 MB facts.json."""
+    big = "x" * 600_000
+    fact = _host_config(tmp_path, monkeypatch, CONFIG_YML.format(host="db", port=5432),
+                        f"big: &big {big}\nproduction:\n  geo:\n    node_name: "
+                        "[*big, *big, *big, *big]\n")
+    assert fact.value is None and "the fact host.config would hold" in fact.error
+    assert "over the 2 MiB cap on one fact" in fact.error
+    assert len(json.dumps(fact.as_dict())) < 64 * 1024
