@@ -217,10 +217,16 @@ def gather(inventory: Inventory, redactor: Redactor, probes: list[Probe] | None 
             on_fact(fact, planned)
         return fact
 
+    pool = ThreadPoolExecutor(max_workers=min(MAX_WORKERS, max(1, len(tasks))),
+                              thread_name_prefix="probe")
     try:
-        with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, max(1, len(tasks))),
-                                thread_name_prefix="probe") as pool:
-            facts = list(pool.map(one, tasks))
+        facts = list(pool.map(one, tasks))
+    except BaseException:  # Ctrl-C: end every blocked read now, wait for none of them
+        http.stops.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    else:
+        pool.shutdown()
     finally:
-        pc.close()
+        pc.close()  # also ends an SSH master, and with it every read through it
     return Facts(facts)

@@ -30,6 +30,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
+from .cancel import Stops
 from .resolver import Unresolved, addresses
 from .urls import BadUrl, parse, same_origin
 
@@ -72,11 +73,12 @@ class Reply:
 
 
 class _Watch:
-    """The deadline of one request: at `end`, shut down every socket the request opened or
-    reused, so whatever read is blocked on it returns now. Sockets are watched through a
-    duplicate descriptor we own (a TLS socket cannot be `dup()`ed, its descriptor can)."""
+    """The deadline of one request: at `end`, or when the run is cancelled (Ctrl-C), shut
+    down every socket the request opened or reused, so whatever read is blocked on it returns
+    now. Sockets are watched through a duplicate descriptor we own (a TLS socket cannot be
+    `dup()`ed, its descriptor can)."""
 
-    def __init__(self, end: float) -> None:
+    def __init__(self, end: float, stops: Stops) -> None:
         self.end = end
         self.fired = False
         self._lock = threading.Lock()
@@ -84,6 +86,8 @@ class _Watch:
         self._timer = threading.Timer(max(0.0, end - time.monotonic()), self._fire)
         self._timer.daemon = True
         self._timer.start()
+        self._stops = stops
+        self._token = stops.add(self._fire)
 
     def left(self) -> float:
         return self.end - time.monotonic()
@@ -110,6 +114,7 @@ class _Watch:
 
     def close(self) -> None:
         self._timer.cancel()
+        self._stops.remove(self._token)
         with self._lock:
             socks, self._socks = self._socks, []
         for s in socks:
@@ -223,6 +228,7 @@ class Http:
         self._lock = threading.Lock()
         self._cache: dict[tuple, Future[Reply]] = {}
         self.sent = 0
+        self.stops = Stops()  # the run's blocked reads, ended at once on Ctrl-C
 
     def get(self, url: str, *, headers: dict[str, str] | None = None,
             auth: tuple[str, str] | None = None, verify: bool | str = True,
@@ -260,7 +266,9 @@ class Http:
               attempts: int = ATTEMPTS) -> Reply:
         _check_headers(method, url, headers)
         connect_s, read_s = self.timeout
-        watch = _Watch(time.monotonic() + self.deadline_s)
+        if self.stops.cancelled:
+            raise Unreachable(f"{method} {shown(url)}: not sent, the run was interrupted")
+        watch = _Watch(time.monotonic() + self.deadline_s, self.stops)
         _current.watch = watch
         try:
             for attempt in range(1, attempts + 1):
@@ -312,7 +320,7 @@ class Http:
                  data: bytes | None = None) -> Reply:
         """One request, its body streamed and capped, within what is left of the deadline."""
         left = watch.left()
-        if left <= 0:
+        if left <= 0 or watch.fired:
             raise self._late(method, url)
         connect_s, read_s = self.timeout
         r = self._session.request(method, url, headers=headers, auth=auth, verify=verify,
@@ -331,6 +339,8 @@ class Http:
             r.close()
 
     def _late(self, method: str, url: str) -> Unreachable:
+        if self.stops.cancelled:
+            return Unreachable(f"{method} {shown(url)}: the run was interrupted")
         return Unreachable(f"{method} {url}: no complete answer within {self.deadline_s:g} s "
                            "(the total deadline: connect_s + read_s)")
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from geopreflight.probes import Probe, ProbeContext, ProbeError
 from geopreflight.probes.database import db_registry_route
 from geopreflight.redact import MASK, Redactor
 from lab.hostile import FakePostgres, Hostile
+from standin import ROOT
 
 TOKEN = "glpat-R0und3AdminT0ken"
 DB_PASSWORD = "S3cret-Route-Passw0rd"
@@ -287,3 +291,45 @@ def test_a_fact_too_big_is_an_error_naming_it(tmp_path: Path,
     assert fact.value is None and "the fact host.config would hold" in fact.error
     assert "over the 2 MiB cap on one fact" in fact.error
     assert len(json.dumps(fact.as_dict())) < 64 * 1024
+
+
+# --- 9. Ctrl-C cancels probes at once -------------------------------------------------------
+
+def test_ctrl_c_ends_a_run_hung_on_its_probes_within_a_second(tmp_path: Path) -> None:
+    """A real run whose GitLab and registry never answer (read_s 60) and whose database
+    never answers a query: SIGINT once the probes hang ends it at once, exit 2, no verdict
+    and no report that could say READY."""
+    with Hostile() as hung:
+        pg = FakePostgres()
+        try:
+            text = INVENTORY.format(
+                gitlab=hung.base("blackhole"), registry=hung.base("blackhole"),
+                db=f"{{host: 127.0.0.1, port: {pg.port}, dbname: registry, user: registry, "
+                   "password_env: GP_R3_PW, sslmode: disable}", root=tmp_path / "root")
+            inv = tmp_path / "inventory.yml"
+            inv.write_text(text.replace("read_s: 2", "read_s: 60"))
+            env = {"PATH": os.environ["PATH"], "GP_R3_TOKEN": TOKEN, "GP_R3_PW": DB_PASSWORD}
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                 "--profile=migrate-legacy", f"--inventory={inv}",
+                 f"--report-dir={tmp_path / 'reports'}"], cwd=ROOT, env=env,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and (len(hung.seen()) < 2 or pg.queries < 1):
+                time.sleep(0.05)
+            assert hung.seen() and pg.queries, "the probes never started"
+            time.sleep(0.3)  # every probe is now blocked on a socket
+            t0 = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            try:
+                out, _ = proc.communicate(timeout=20)
+            finally:
+                proc.kill()
+            took = time.monotonic() - t0
+        finally:
+            pg.stop()
+    assert proc.returncode == 2, out[-2000:]
+    assert took < 2.0, (took, out[-2000:])
+    assert "geopreflight: migrate-legacy" not in out and "READY" not in out, out[-2000:]
+    for summary in (tmp_path / "reports").glob("**/summary.json"):
+        assert json.loads(summary.read_text()).get("verdict") != "READY"

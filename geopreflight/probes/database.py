@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any
 
+from ..cancel import Stops
 from ..inventory import Site
 from . import ProbeContext, ProbeError, probe
 from .dns import resolve
@@ -135,7 +136,7 @@ def connect(pc: ProbeContext, site: Site, marker: str,
         raise ProbeError(f"cannot connect to {site.name}'s registry metadata database "
                          f"({_where(site)}): {_first(exc)}", _where(site)) from None
     read_s = pc.inventory.timeouts.read_s
-    watch = _Deadline(conn, read_s + GRACE_S)
+    watch = _Deadline(conn, read_s + GRACE_S, pc.http.stops)
     try:
         conn.read_only = True
         conn.execute(f"SET statement_timeout = {max(1, round(read_s * 1000))}")
@@ -166,11 +167,11 @@ def connect(pc: ProbeContext, site: Site, marker: str,
 
 class _Deadline:
     """A client-side deadline for one connection: `statement_timeout` only helps when the
-    server runs the query, so at `after_s` the connection's socket is shut down (through a
-    duplicate descriptor: libpq's own state is not touched from this thread), and whatever
-    query is waiting fails at once."""
+    server runs the query, so at `after_s` (or on Ctrl-C, through `stops`) the connection's
+    socket is shut down (through a duplicate descriptor: libpq's own state is not touched
+    from this thread), and whatever query is waiting fails at once."""
 
-    def __init__(self, conn: Any, after_s: float) -> None:
+    def __init__(self, conn: Any, after_s: float, stops: Stops) -> None:
         import os
         import socket
 
@@ -179,6 +180,8 @@ class _Deadline:
         self._timer = threading.Timer(after_s, self._fire)
         self._timer.daemon = True
         self._timer.start()
+        self._stops = stops
+        self._token = stops.add(self._fire)
 
     def _fire(self) -> None:
         import socket
@@ -191,6 +194,7 @@ class _Deadline:
 
     def cancel(self) -> None:
         self._timer.cancel()
+        self._stops.remove(self._token)
         self._sock.close()
 
 
