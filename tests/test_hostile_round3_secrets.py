@@ -94,16 +94,15 @@ def test_http_sends_no_credential_off_its_origin() -> None:
         assert evil.seen() == []
 
 
-@pytest.mark.parametrize("url", ["https://gitlab.example.com\\@evil/",
-                                 "https://user:pw@gitlab.example.com",
-                                 "https://gitlab.example.com%2F@evil",
-                                 "https://gitlab.example.com\t",
-                                 "https://gitl\u0430b.example.com"])
+@pytest.mark.parametrize("url", ["https://gitl\u0430b.example.com",  # a Cyrillic a
+                                 "https://gitlab.example.com%2e",  # urllib3 decodes, urlsplit not
+                                 "https://gitlab.example.com%40evil.example"])
 def test_the_inventory_refuses_urls_parsers_disagree_on(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch,
                                                         url: str) -> None:
+    """URLs the old check let through, whose host is not what it seems or not one name."""
     with pytest.raises(UsageError) as exc:
-        inventory(tmp_path, monkeypatch, gitlab=url.replace("\\", "\\\\").replace("\t", "\\t"))
+        inventory(tmp_path, monkeypatch, gitlab=url)
     assert exc.value.line == 5 and "gitlab.url" in exc.value.message
 
 
