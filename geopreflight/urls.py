@@ -99,13 +99,14 @@ def same_origin(url: str, other: str) -> bool:
 
 
 def joined(base: str, reference: str) -> str:
-    """A `Location` reference resolved against the URL it came from (an absolute path or an
-    absolute URL; anything else is refused).
+    """A `Location` reference against a registry's base URL: a path is appended to the base
+    (a registry answers with its own `/v2/...` path), an absolute URL stands; either is then
+    parsed like any URL, and anything else (`//host/x`, no scheme) is refused.
 
-    >>> joined("http://r:5000/v2/x", "/v2/u?s=1"), joined("http://r/v2/", "https://s/u")
+    >>> joined("http://r:5000", "/v2/u?s=1"), joined("http://r", "https://s/u")
     ('http://r:5000/v2/u?s=1', 'https://s/u')
     """
     if reference.startswith("/") and not reference.startswith("//"):
-        reference = f"{parse(base).origin}{reference}"
+        reference = f"{base.rstrip('/')}{reference}"
     parse(reference)
     return reference
