@@ -8,6 +8,8 @@ needs it an error, never a pass.
 from __future__ import annotations
 
 import json
+import signal
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -221,9 +223,14 @@ def gather(inventory: Inventory, redactor: Redactor, probes: list[Probe] | None 
                               thread_name_prefix="probe")
     try:
         facts = list(pool.map(one, tasks))
-    except BaseException:  # Ctrl-C: end every blocked read now, wait for none of them
+    except BaseException as exc:  # Ctrl-C: end every blocked read now, wait for none of them
         http.stops.cancel()
         pool.shutdown(wait=False, cancel_futures=True)
+        if isinstance(exc, KeyboardInterrupt) and \
+                threading.current_thread() is threading.main_thread():
+            # the run now ends within a second: a second Ctrl-C must not cut that short
+            # (an exit by signal instead of pytest's 2, "interrupted")
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         raise
     else:
         pool.shutdown()

@@ -294,10 +294,12 @@ def test_a_fact_too_big_is_an_error_naming_it(tmp_path: Path,
 
 # --- 9. Ctrl-C cancels probes at once -------------------------------------------------------
 
-def test_ctrl_c_ends_a_run_hung_on_its_probes_within_a_second(tmp_path: Path) -> None:
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_ends_a_run_hung_on_its_probes_within_a_second(tmp_path: Path,
+                                                              presses: int) -> None:
     """A real run whose GitLab and registry never answer (read_s 60) and whose database
-    never answers a query: SIGINT once the probes hang ends it at once, exit 2, no verdict
-    and no report that could say READY."""
+    never answers a query: SIGINT once the probes hang (once, or twice as an impatient
+    operator does) ends it at once, exit 2, no verdict and no report that could say READY."""
     with Hostile() as hung:
         pg = FakePostgres()
         try:
@@ -320,6 +322,10 @@ def test_ctrl_c_ends_a_run_hung_on_its_probes_within_a_second(tmp_path: Path) ->
             time.sleep(0.3)  # every probe is now blocked on a socket
             t0 = time.monotonic()
             proc.send_signal(signal.SIGINT)
+            if presses == 2:
+                time.sleep(0.2)
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGINT)
             try:
                 out, _ = proc.communicate(timeout=20)
             finally:
