@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from geopreflight.errors import UsageError
 from geopreflight.facts import observe
@@ -168,6 +170,27 @@ def test_url_credentials_of_any_shape_are_masked(text: str, secret: str) -> None
     """From a host file's value to facts.json: `Redactor.data` is what facts go through."""
     out = json.dumps(Redactor().data({"primary_api_url": text, "note": f"see {text} now"}))
     assert secret not in out and secret.split("/")[0] not in out and MASK in out
+
+
+_USERINFO = st.characters(blacklist_categories=("Cs", "Zs", "Cc", "Zl", "Zp"))
+
+
+@settings(max_examples=2000, deadline=None, database=None)
+@given(st.sampled_from(["http", "HTTPS", "postgresql", "git+https", "redis"]),
+       st.sampled_from(["user:password", ":password", "token"]),
+       st.text(_USERINFO.filter(lambda c: c not in "/?#@:"), min_size=6, max_size=12),
+       st.text(_USERINFO, min_size=6, max_size=12),
+       st.sampled_from(["host", "h:5432", "[::1]"]), st.sampled_from(["", "/p", "/a@b", "?x=1"]),
+       st.sampled_from(["", "see ", "url=", '"']))
+def test_userinfo_of_any_shape_is_masked(scheme: str, shape: str, name: str, password: str,
+                                         host: str, tail: str, before: str) -> None:
+    """`user:password@`, `:password@`, `token@`; a password holding `/`, `@` or `:`."""
+    userinfo, secret = {"user:password": (f"{name}:{password}", password),
+                        ":password": (f":{password}", password), "token": (name, name)}[shape]
+    assume(secret not in f"{before}{scheme}://{host}{tail}{MASK}" and
+           (shape == "token" or secret not in name))
+    url = f"{before}{scheme}://{userinfo}@{host}{tail}"
+    assert secret not in Redactor().text(url), url
 
 
 def test_a_credential_in_a_host_files_url_never_reaches_the_fact(
