@@ -55,9 +55,9 @@ CASES: list[Case] = [
          {geo_status(2, "version"): "18.3.1-ee", db(S, "version_num"): 160004,
           db(S, "version"): "16.4"},
          "PostgreSQL 16 under GitLab 18", message="GitLab 18.3.1-ee's 16", name="gitlab-18"),
-    Case("DB-002", "warn", S, "legacy-both", {("geo.statuses", None): FAILED("HTTP 500")},
-         "the site's GitLab version unknown: GitLab's minimum is not judged, and says so",
-         message="GitLab's own minimum not judged", name="gitlab-unknown"),
+    Case("DB-002", "error", S, "legacy-both", {("geo.statuses", None): FAILED("HTTP 500")},
+         "the site's GitLab version unknown: GitLab's minimum cannot be judged, an error "
+         "naming why", message="GitLab's own minimum cannot be judged", name="gitlab-unknown"),
     Case("DB-002", "error", S, "legacy-both", DB_FAILED, "the database did not answer"),
     # DB-003: each site's own, independent cluster
     Case("DB-003", "pass", S, "legacy-both", {}, "different system_identifiers",

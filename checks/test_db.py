@@ -123,10 +123,12 @@ def test_db_002_postgresql_at_least_floor(ctx: CheckContext) -> str:
     try:
         gitlab = own_version(ctx, ctx.site)
     except (CannotEvaluate, FactError) as exc:
-        raise Warn(_("PostgreSQL {shown} >= {pg_floor} (the registry's floor); GitLab's own "
-                     "minimum not judged: the site's GitLab version is unknown ({exc})").format(
-                       shown=shown, pg_floor=PG_FLOOR, exc=exc),
-                   observed=shown, expected="GitLab's minimum for its version") from None
+        # fail closed: without the version, GitLab's minimum (16 for 18.x, 17 for 19.x) is
+        # unknown; the error points at why the version could not be read
+        raise CannotEvaluate(_("PostgreSQL {shown} meets the registry's floor {pg_floor}, but "
+                               "GitLab's own minimum cannot be judged: the site's GitLab "
+                               "version is unknown ({exc})").format(
+                                   shown=shown, pg_floor=PG_FLOOR, exc=exc)) from None
     minimum = gitlab_pg_minimum(gitlab.version)
     if minimum and info.version_num < minimum[0]:
         raise Warn(_("{site}'s registry metadata database runs PostgreSQL {shown}, below "

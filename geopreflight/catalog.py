@@ -104,6 +104,10 @@ class Result:
     # the failed facts (key, site) the check read: what an error row could not get past, so
     # the terminal can group the rows one dead component stopped
     causes: tuple[tuple[str, str | None], ...] = ()
+    # the fix for the state the deployment is in, when the check's own remediation would
+    # mislead there (a database enabled before its import): see geopreflight/guidance.py
+    fix: str | None = None
+    probe_s: float = 0.0  # the longest probe among the facts the check read (JUnit's time)
 
 
 CATALOG: dict[str, CheckMeta] = {}
@@ -155,9 +159,11 @@ class _Reading:
     def __init__(self, facts: Facts) -> None:
         self._facts = facts
         self.failed: list[tuple[str, str | None]] = []
+        self.took = 0.0
 
     def get(self, key: str, site: str | None = None, host: str | None = None) -> Fact:
         fact = self._facts.get(key, site, host)
+        self.took = max(self.took, fact.duration_s or 0.0)
         if fact.error and (key, site) not in self.failed:
             self.failed.append((key, site))
         return fact
@@ -176,6 +182,8 @@ def evaluate(meta: CheckMeta, ctx: Any, redact: Callable[[str], str] = str) -> R
         reading = _Reading(ctx.facts)
         ctx = replace(ctx, facts=reading)
     result = _evaluate(meta, ctx, redact)
+    if reading is not None:
+        result.probe_s = reading.took
     if reading is not None and result.outcome == Outcome.ERROR:
         result.causes = tuple(reading.failed)
     return result

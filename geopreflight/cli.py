@@ -13,6 +13,7 @@ usage error. Every other command line is pytest's, with pytest's exit codes.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import sys
 from collections.abc import Sequence
@@ -20,7 +21,9 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, NoReturn
 
-from . import diff, signing
+import pytest
+
+from . import __version__, diff, signing
 from .errors import USAGE_EXIT, UsageError
 from .evidence import Bundle
 
@@ -29,7 +32,21 @@ VERIFIED, NOT_VERIFIED, SIGNER_NOT_CHECKED = 0, 1, 6
 USAGE = ("usage: geopreflight --profile=NAME [options]   (--profile=help lists the profiles, "
          "--help the options)\n"
          "       geopreflight verify BUNDLE [--allowed-signers FILE]\n"
-         "       geopreflight diff BEFORE AFTER [--format text|markdown|json]")
+         "       geopreflight diff BEFORE AFTER [--format text|markdown|json]\n"
+         "       geopreflight --version")
+HELP = f"""geopreflight {__version__}: is this GitLab Geo deployment ready for the next step of the
+container registry metadata database procedure, and if not, why and how to fix it.
+
+{USAGE}
+
+commands:
+  --profile=NAME     judge the deployment for a profile's step (pytest with the plugin);
+                     --profile=help lists the profiles, --list-steps a profile's steps
+  verify BUNDLE      is an evidence bundle intact, and who signed it (verify --help)
+  diff BEFORE AFTER  what a step changed between two runs (diff --help)
+
+exit codes: 0 READY or COMPLETE, 1 NOT READY or IN PROGRESS, 6 CANNOT DETERMINE,
+4 usage error, 5 nothing selected"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,9 +75,15 @@ def _pytest(args: list[str]) -> int:
     """pytest with the plugin loaded: through the installed pytest11 entry point when there is
     one (loading it twice is an error), else registered directly; the exit code is
     pytest's, so the verdict's."""
-    import pytest
 
-    asks_help = any(a in ("-h", "--help", "--version", "-V") for a in args)
+    if any(a in ("--version", "-V") for a in args):
+        print(f"geopreflight {__version__} (pytest {pytest.__version__})")
+        return 0
+    asks_help = any(a in ("-h", "--help") for a in args)
+    if asks_help:
+        print(f"{HELP}\n\npytest's own options follow, then geopreflight's group "
+              "(--profile, --step, --site, ...):\n", flush=True)
+    _suggest(args)
     if not asks_help and not any(a == "--profile" or a.startswith("--profile=") for a in args):
         raise UsageError(f"no --profile given\n{USAGE}")
     from . import plugin, suite
@@ -71,7 +94,27 @@ def _pytest(args: list[str]) -> int:
         # when run from elsewhere), nor its tests/ (which import the lab). A site's own hooks
         # join with -p MODULE.
         args = [f"--confcutdir={suite.CHECKS_DIR}", str(suite.CHECKS_DIR), *args]
+    # checks use no `assert` (nothing to rewrite; rewriting an already imported package only
+    # warns), and the command writes no .pytest_cache beside the checks or the current folder
+    args = ["--assert=plain", "-p", "no:cacheprovider", *args]
     return int(pytest.main(args, plugins=[] if _autoloaded() else [plugin]))
+
+
+OPTIONS = ("--profile", "--inventory", "--step", "--site", "--report-dir", "--report-name",
+           "--list-steps", "--evidence", "--from-evidence", "--waivers", "--canary",
+           "--import-method", "--wait", "--sign-with", "--allowed-signers", "--attestations")
+
+
+def _suggest(args: list[str]) -> None:
+    """A misspelt geopreflight option is a usage error naming the nearest one (pytest would
+    say only "unrecognized arguments", and `--profle=x` would read as no --profile at all)."""
+    for arg in args:
+        name = arg.split("=", 1)[0]
+        if not name.startswith("--") or name in OPTIONS:
+            continue
+        near = difflib.get_close_matches(name, OPTIONS, n=1, cutoff=0.8)
+        if near:
+            raise UsageError(f"unknown option {name}: did you mean {near[0]}?\n{USAGE}")
 
 
 def _autoloaded() -> bool:

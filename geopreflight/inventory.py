@@ -16,7 +16,7 @@ import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from . import urls
@@ -180,6 +180,7 @@ class _Loader:
         self.secrets: list[Secret] = []
         self.warnings: list[str] = []
         self.notes: list[str] = []
+        self.unset: list[tuple[str, str, int | None]] = []  # (variable, key, line): all at once
 
     def secret(self, node: LineDict, base: str, where: str, *, required: bool) -> Secret | None:
         """`<base>_env`, `<base>_file` or (with a warning) an inline `<base>`."""
@@ -198,8 +199,8 @@ class _Loader:
         if key.endswith("_env"):
             value = os.environ.get(name)
             if not value or not value.strip():
-                raise self.r.error(f"{where}.{key}: the environment variable {name} is not set",
-                                   node, key)
+                self.unset.append((name, f"{where}.{key}", node.line_of(key)))
+                return Secret("", f"${name}")
             secret, what = Secret(value.strip(), f"${name}"), f"the environment variable {name}"
         elif key.endswith("_file"):
             try:
@@ -220,11 +221,28 @@ class _Loader:
         self.secrets.append(secret)
         return secret
 
+    def raise_unset(self) -> None:
+        """Every unset secret variable in one message, so one run names them all."""
+        if not self.unset:
+            return
+        uses: dict[str, list[str]] = {}
+        for name, key, line in self.unset:
+            uses.setdefault(name, []).append(f"{key}, line {line}")
+        first_key, first_line = self.unset[0][1], self.unset[0][2]
+        if len(uses) == 1:
+            name, where = next(iter(uses.items()))
+            also = f" (also {'; '.join(where[1:])})" if len(where) > 1 else ""
+            raise UsageError(f"{first_key}: the environment variable {name} is not set{also}",
+                             file=self.r.file, line=first_line)
+        names = ", ".join(f"{name} ({'; '.join(where)})" for name, where in uses.items())
+        raise UsageError(f"{len(uses)} environment variables are not set: {names}; set them "
+                         "all, then run again", file=self.r.file, line=first_line)
+
     def dsn(self, node: LineDict, where: str) -> tuple[Secret | None, dict[str, str]]:
         """The DSN secret and its parsed keys; libpq's parse error quotes the DSN, so it is
         replaced by one that names only where the DSN came from."""
         secret = self.secret(node, "dsn", where, required=False)
-        if secret is None or not self.resolve:
+        if secret is None or not self.resolve or not secret.reveal():
             return secret, {}
         from psycopg.conninfo import conninfo_to_dict
 
@@ -261,6 +279,10 @@ class _Loader:
                                    "token_file instead", node, key) from None
             raise self.r.error(f"{where}.{key}: {expected} (this one {exc})", node,
                                key) from None
+        if parts.path.rstrip("/").endswith("/api/v4"):
+            raise self.r.error(f"{where}.{key}: the URL ends in /api/v4; give the base URL "
+                               "(https://gitlab.example.com): geopreflight adds the API path "
+                               "itself", node, key)
         if parts.query is not None or "#" in value:
             raise self.r.error(f"{where}.{key}: the URL has a query or fragment (a token in "
                                "?private_token= would be recorded); give the base URL and the "
@@ -409,10 +431,10 @@ class _Loader:
                               h, "roles")
             roles = tuple(raw)
         name = self.name(h, "name", hw, required=False) if named else None
+        root = r.get(h, "root", str, hw, required=False, default="/")
         if named and name is None:
-            name = _default_host_name(target)
-        return Host(target=target,
-                    root=r.get(h, "root", str, hw, required=False, default="/"), roles=roles,
+            name = _default_host_name(target, root)
+        return Host(target=target, root=root, roles=roles,
                     ssh_config=r.get(h, "ssh_config", str, hw, required=False),
                     ssh_identity_file=r.get(h, "ssh_identity_file", str, hw, required=False),
                     sudo=r.get(h, "sudo", bool, hw, required=False, default=False), name=name)
@@ -437,6 +459,7 @@ class _Loader:
             if any(x.name == site.name for x in sites):
                 raise r.error(f"{where}.name: the site name {site.name!r} is used twice", s, "name")
             sites.append(site)
+        self.raise_unset()
         primaries = [s for s in sites if s.role == "primary"]
         if len(primaries) != 1:
             raise r.error(f"sites: expected exactly one site with role: primary, found "
@@ -478,11 +501,12 @@ def _target_problem(target: str) -> str | None:
     return None
 
 
-def _default_host_name(target: str) -> str:
+def _default_host_name(target: str, root: str = "/") -> str:
     """A node's name when `name:` is not given: the target's host (`ssh://ops@rails1` ->
-    `rails1`), or the whole target for one without a host (`local://`)."""
+    `rails1`); for one without a host (`local://`), the last part of its root (two local
+    nodes of one site differ by their roots), else the whole target."""
     parts = urlsplit(target if "://" in target else f"ssh://{target}")
-    return parts.hostname or target
+    return parts.hostname or PurePosixPath(root).name or target
 
 
 def _seconds(r: Reader, node: LineDict, key: str, where: str, default: float,
@@ -505,15 +529,17 @@ def _secret_problem(value: str, *, header: bool) -> str | None:
     return None
 
 
-def load_inventory(path: str | Path) -> Inventory:
-    """Read, validate and resolve one inventory file."""
+def load_inventory(path: str | Path, *, resolve_secrets: bool = True) -> Inventory:
+    """Read, validate and resolve one inventory file (without `resolve_secrets`, for runs
+    that probe nothing, secrets are placeholders and need not be set)."""
     path = str(path)
     try:
         raw = read_input(path, "inventory")
     except UsageError as exc:
         raise UsageError(f"{exc.message} (use --inventory=PATH)", file=path) from None
     return load_inventory_text(decode(raw, path, "inventory"), path,
-                               sha256=hashlib.sha256(raw).hexdigest())
+                               sha256=hashlib.sha256(raw).hexdigest(),
+                               resolve_secrets=resolve_secrets)
 
 
 def load_inventory_text(text: str, name: str, *, sha256: str | None = None,

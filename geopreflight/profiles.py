@@ -49,6 +49,7 @@ class Profile:
     doc: str
     steps: tuple[Step, ...]
     path: str
+    groups: tuple[tuple[str, tuple[Entry, ...]], ...] = ()  # named lists the steps share
 
     def step(self, step_id: str) -> Step:
         return next(s for s in self.steps if s.id == step_id)
@@ -124,7 +125,8 @@ def load_profile(name: str, directory: Path = PROFILE_DIR) -> Profile:
         steps.append(Step(step_id, r.get(node, "title", str, where), **entries))
     if not steps:
         raise r.error("steps: expected at least one step", top, "steps")
-    return Profile(name, r.get(top, "title", str, ""), doc, tuple(steps), str(path))
+    return Profile(name, r.get(top, "title", str, ""), doc, tuple(steps), str(path),
+                   tuple(groups.items()))
 
 
 def _entries(r: Reader, parent: LineDict, kind: str, where: str,

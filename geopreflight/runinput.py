@@ -16,6 +16,7 @@ from .attestations import Attestation, load_attestations
 from .errors import UsageError
 from .evidence import Bundle, redacted_inventory
 from .facts import Facts
+from .guidance import acting_sites, not_acted_on
 from .inventory import Inventory, load_inventory
 from .profiles import Profile
 from .redact import Redactor
@@ -63,11 +64,16 @@ def validate(config: pytest.Config) -> Run | int:
         return 0
     bundle = Bundle(opt("from_evidence")) if opt("from_evidence") else None
     signing.check_options(opt("sign_with"), opt("allowed_signers"), opt("evidence"), bundle)
-    inventory = bundle.inventory() if bundle else load_inventory(opt("inventory"))
+    inventory = bundle.inventory() if bundle else load_inventory(
+        opt("inventory"), resolve_secrets=not opt("collectonly"))  # collecting probes nothing
     site = opt("site")
     if site and site not in [s.name for s in inventory.sites]:
         raise UsageError(f"--site={site}: no such site in {inventory.path}; expected one of: "
                          + ", ".join(s.name for s in inventory.sites))
+    method = opt("import_method") or inventory.import_method or "one-step"
+    if site and step != "auto" and site not in (
+            acting := acting_sites(profile.step(step), inventory, method)):
+        raise UsageError(not_acted_on(site, step, acting))
     for warning in inventory.warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
     redactor = Redactor(s.reveal() for s in inventory.secrets)
@@ -80,6 +86,6 @@ def validate(config: pytest.Config) -> Run | int:
     return Run(profile, inventory, step, site, Path(opt("report_dir")), redactor,
                facts=bundle.facts() if bundle else None, inventory_yml=inventory_yml,
                waivers=load_waivers(opt("waivers"), inventory) if opt("waivers") else None,
-               method=opt("import_method") or inventory.import_method or "one-step",
+               method=method,
                attestations=(load_attestations(opt("attestations"), inventory)
                              if opt("attestations") else None))

@@ -28,6 +28,7 @@ def _checker(lab_dir: str, profile: str, out: Path, env: dict[str, str], *args: 
                              + (proc.stderr or proc.stdout)[-500:])  # e.g. an unknown option
     summary = json.loads(report.read_text())
     summary["returncode"] = proc.returncode
+    summary["report_dir"] = str(report.parent)
     summary["stdout"] = proc.stdout
     lines = [x for x in proc.stdout.splitlines() if x.startswith(f"geopreflight: {profile} ")]
     summary["verdict_line"] = lines[-1] if lines else ""

@@ -48,9 +48,15 @@ def test_without_canary_nothing_is_written(lab, tmp_path: Path) -> None:
 
 def test_canary_reaches_the_secondary(lab, tmp_path: Path) -> None:
     lab_ = lab("both-imported", fresh=True)
-    rep, facts, _ = judge(lab_, tmp_path, "--canary", "--wait=20")
+    rep, facts, out = judge(lab_, tmp_path, "--canary", "--wait=20")
     assert rep["outcome"] == "pass" and rep["site"] == "us-secondary", rep
     pushed = facts["canary.pushed@None"]["value"]
+    # the write announces itself before it happens and names the tag it left behind
+    said = [x for x in out.splitlines() if x.startswith("--canary: ")]
+    assert said[0].startswith("--canary: pushing one tiny image to eu-primary's registry")
+    assert f"/{pushed['repository']}:{pushed['tag']} ({pushed['digest']})" in said[1], said
+    summary = json.loads((tmp_path / "reports" / "latest" / "summary.json").read_text())
+    assert any(pushed["tag"] in n and "delete" in n for n in summary["notes"])
     seen = facts["canary.seen@us-secondary"]["value"]
     assert pushed["repository"].endswith("/geopreflight-canary")
     assert seen["digest"] == pushed["digest"]

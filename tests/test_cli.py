@@ -108,10 +108,11 @@ def test_a_secondary_below_17_3_is_not_ready(deployment) -> None:
     names = [tc.get("name") for tc in failures]
     assert any(n.startswith("VER-001 [us-secondary]") and "severity: critical" in n
                for n in names), names
-    suite = next(s for s in root.iter("testsuite") if s.get("name").endswith("us-secondary"))
+    suite = next(s for s in root.iter("testsuite")
+                 if s.get("name").startswith("migrate-legacy us-secondary"))
     ver = next(tc for tc in suite.iter("testcase") if tc.get("name").startswith("VER-001"))
     detail = ver.find("failure").text
-    assert "observed: 17.2.9-ee" in detail and "remediation: Upgrade" in detail
+    assert "observed: 17.2.9-ee" in detail and "fix: Upgrade" in detail
 
 
 def test_a_site_that_never_answers_cannot_be_determined(deployment) -> None:
@@ -218,7 +219,8 @@ def test_the_token_never_leaks(deployment) -> None:
 def test_list_steps_and_collect_only_probe_nothing(deployment) -> None:
     d = deployment()
     r = checker(d, "--list-steps")
-    assert r.returncode == 0 and "1. prerequisites" in r.stdout and "requires  VER-001" in r.stdout
+    assert r.returncode == 0 and "1. prerequisites" in r.stdout
+    assert "requires  group baseline" in r.stdout and "     VER-001 GitLab 17.3" in r.stdout
     r = run_pytest("--profile=migrate-legacy", f"--inventory={d.inventory()}", "--collect-only",
                    "-q", env=d.env())
     assert r.returncode == 0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from geopreflight import cli
+from geopreflight import __version__, cli
 
 
 def geopreflight(*args: str, cwd: Path, env: dict[str, str] | None = None
@@ -43,7 +43,33 @@ def test_help_and_listing_exit_0(tmp_path: Path) -> None:
     assert r.returncode == 0 and "--attestations" in r.stdout and "--sign-with" in r.stdout
 
 
+def test_list_steps_prints_the_shared_groups_once(tmp_path: Path) -> None:
+    r = geopreflight("--profile=migrate-legacy", "--list-steps", cwd=tmp_path)
+    assert r.returncode == 0
+    # DB-006 sits in the baseline every step repeats: its title once, the group named per step
+    assert r.stdout.count("The inventory's database is the one the registry uses") == 1
+    assert r.stdout.count("requires  group baseline (19 checks, listed above)") == 4
+    assert len(r.stdout.splitlines()) < 110
+
+
+def test_version_is_geopreflight_s_then_pytest_s(tmp_path: Path) -> None:
+    r = geopreflight("--version", cwd=tmp_path)
+    assert r.returncode == 0
+    assert r.stdout.strip() == f"geopreflight {__version__} (pytest {pytest.__version__})"
+
+
+def test_help_leads_with_geopreflight_usage_and_subcommands(tmp_path: Path) -> None:
+    r = geopreflight("--help", cwd=tmp_path)
+    assert r.returncode == 0
+    head = r.stdout.split("usage: pytest")[0]
+    assert head.startswith(f"geopreflight {__version__}: ")
+    assert "geopreflight verify BUNDLE" in head and "geopreflight diff BEFORE AFTER" in head
+    assert "--profile=NAME" in head and len(head.splitlines()) < 40
+
+
 @pytest.mark.parametrize("args,words", [
+    (["--profle=migrate-legacy"], "unknown option --profle: did you mean --profile?"),
+    (["--profile=migrate-legacy", "--inventroy=x.yml"], "did you mean --inventory?"),
     ([], "no --profile given"),
     (["-k", "VER"], "no --profile given"),
     (["--profile=nope"], "unknown profile 'nope'"),
@@ -56,6 +82,8 @@ def test_usage_errors_exit_4_with_a_message(tmp_path: Path, args: list[str], wor
     r = geopreflight(*args, cwd=tmp_path)
     assert r.returncode == 4 and words in r.stderr, r.stdout + r.stderr
     assert "Traceback" not in r.stderr
+    if "did you mean" in words:
+        assert "no --profile given" not in r.stderr
 
 
 def test_main_returns_the_code_in_process(tmp_path: Path, capsys) -> None:

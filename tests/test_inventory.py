@@ -78,6 +78,8 @@ def test_a_good_inventory_loads(tmp_path: Path) -> None:
     ("      token_env: GP_INV_TOKEN\n  - name: us",
      "      token_env: GP_NOT_SET_ANYWHERE\n  - name: us",
      7, "the environment variable GP_NOT_SET_ANYWHERE is not set"),
+    ("      url: https://gitlab.example.com\n", "      url: https://gitlab.example.com/api/v4/\n",
+     6, "sites[0].gitlab.url: the URL ends in /api/v4"),
     ("      port: 5432\n", "      port: five\n", 18, "expected a whole number"),
     ("      target: local://\n", "      taget: local://\n", 23, "unknown key"),
     ("timeouts: {connect_s: 2, read_s: 3}\n", "timeouts: {connect_s: 0, read_s: 3}\n", 25,
@@ -127,3 +129,25 @@ def test_wrong_type_message_never_echoes_the_value(tmp_path: Path) -> None:
     text = GOOD.replace("      password_env: GP_INV_DBPASS", "      password: [s3cret-in-list]")
     message = error_of(tmp_path, text)
     assert "s3cret-in-list" not in message
+
+
+def test_every_unset_secret_variable_is_named_in_one_message(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    """One run names them all, not one per run (issue 22)."""
+    monkeypatch.delenv("GP_INV_TOKEN")
+    monkeypatch.delenv("GP_INV_DBPASS")
+    message = error_of(tmp_path, GOOD)
+    assert message == (
+        f"{tmp_path / 'inventory.yml'}:7: 2 environment variables are not set: GP_INV_TOKEN "
+        "(sites[0].gitlab.token_env, line 7; sites[1].gitlab.token_env, line 12), GP_INV_DBPASS "
+        "(sites[1].metadata_db.password_env, line 21); set them all, then run again"), message
+
+
+def test_local_nodes_with_different_roots_get_distinct_names(tmp_path: Path) -> None:
+    text = GOOD.replace("    host:\n      target: local://\n      root: /srv/us\n",
+                        "    hosts:\n      - {target: 'local://', root: /srv/us/rails1, "
+                        "roles: [rails]}\n      - {target: 'local://', root: /srv/us/registry1, "
+                        "roles: [registry]}\n")
+    inv = load_inventory(write(tmp_path, text))
+    assert [h.name for h in inv.site("us-secondary").hosts] == ["rails1", "registry1"]

@@ -53,8 +53,8 @@ def test_a_single_host_keeps_its_shape_and_takes_the_ssh_settings():
     ("""    host: {target: local://}
     hosts: [{target: local://}]""", "give host (one node) or hosts", 7),
     ("""    hosts:
-      - {target: local://, root: /a}
-      - {target: local://, root: /b}""", "the host name 'local://' is used twice", 8),
+      - {target: local://, root: /a/node}
+      - {target: local://, root: /b/node}""", "the host name 'node' is used twice", 8),
     ("""    hosts: [{target: "ssh://a", roles: [web]}]""", "unknown role 'web'", 6),
     ("""    hosts: [{target: "ssh://a", sudo: "yes"}]""", "sudo: expected true or false", 6),
     ("""    host: {target: "ssh://a", roles: [rails]}""", "roles: unknown key", 6),

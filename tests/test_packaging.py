@@ -74,6 +74,16 @@ def test_a_fresh_venv_runs_a_profile_against_the_lab_from_another_directory(
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0 and "判定: " in proc.stdout.strip().splitlines()[-1], \
         proc.stdout[-2000:]
+    # the installed command as an operator runs it (no -p no:cacheprovider): no warning, short
+    # check file names in the progress, and no .pytest_cache beside the package or here
+    proc = subprocess.run([str(venv / "bin" / "geopreflight"), "--profile=migrate-legacy",
+                           f"--inventory={deployment.inventory}", "--report-dir=plain"],
+                          cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert "Warning" not in proc.stdout + proc.stderr, proc.stdout[-2000:]
+    progress = [x for x in proc.stdout.splitlines() if x.startswith(("checks/", "../", "/"))]
+    assert progress and all(x.startswith("checks/test_") for x in progress), progress[:3]
+    assert not list(tmp_path.rglob(".pytest_cache")), list(tmp_path.rglob(".pytest_cache"))
 
 
 def test_a_checker_run_in_the_checkout_imports_nothing_from_lab_or_tests(lab, tmp_path: Path

@@ -21,6 +21,7 @@ import io
 import json
 import tarfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from ..facts import Fact, observe
@@ -188,10 +189,13 @@ def _upload_location(base: str, repo: str, location: str) -> str:
 class CanaryPlugin:
     """Registered only with --canary: adds the canary's facts to the run, once."""
 
-    def __init__(self, inventory: Inventory, wait_s: float, redactor: Redactor) -> None:
+    def __init__(self, inventory: Inventory, wait_s: float, redactor: Redactor,
+                 say: Callable[[str], None] = print) -> None:
         self.canary = Canary(inventory, wait_s)
         self.redactor = redactor
         self.facts: list[Fact] | None = None
+        self.say = say  # the write announces itself, and names what it left behind
+        self.left: str | None = None  # `<registry>/<repository>:<tag>`, once pushed
 
     def pytest_geopreflight_facts(self) -> list[Fact]:
         if self.facts is None:
@@ -208,10 +212,17 @@ class CanaryPlugin:
             pushed = CanaryPushed(repo, tag, c.push(repo, tag))
             return pushed, f"{_url(inv.primary)}/v2/{repo}/manifests/{tag} (PUT)"
 
+        self.say(f"--canary: pushing one tiny image to {inv.primary.name}'s registry "
+                 f"({_url(inv.primary)}), the one write of this run")
         pushed = observe(Probe("canary.pushed", "deployment", push), pc, None, self.redactor)
         if pushed.error:
+            self.say(f"--canary: the push failed: {pushed.error}")
             return [pushed]
         done: CanaryPushed = pushed.value
+        self.left = f"{_url(inv.primary).split('://', 1)[-1]}/{done.repository}:{tag}"
+        self.say(f"--canary: pushed {self.left} ({done.digest}); waiting up to {c.wait_s:g} s "
+                 "for it on every secondary; it stays in the registries: delete that tag when "
+                 "done")
         deadline = time.monotonic() + c.wait_s
 
         def seen(_pc: ProbeContext, site: Site | None) -> tuple[CanarySeen, str]:

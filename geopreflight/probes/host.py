@@ -109,6 +109,10 @@ class HostFiles:
             if getattr(host, key):
                 kwargs[key] = os.path.expanduser(getattr(host, key))
         if urlsplit(host.target).scheme in SSH_SCHEMES:
+            if shutil.which("ssh") is None:  # else: "the read failed (exit 127)" per file
+                raise ProbeError(f"{self.where}: ssh is not installed where geopreflight runs "
+                                 "(install OpenSSH's client, e.g. apt-get install "
+                                 "openssh-client)")
             self._control = tempfile.mkdtemp(prefix="gp-ssh-")  # short: a socket path is short
             kwargs.update(controlpath=posixpath.join(self._control, "c"), controlpersist=60,
                           timeout=max(1, round(connect_s)), ssh_extra_args=SSH_ARGS)

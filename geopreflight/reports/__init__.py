@@ -35,12 +35,19 @@ class RunReport:
     facts: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
     deselected: frozenset[str] = frozenset()  # rows -k/-m removed (test ids)
+    next: list[Any] = field(default_factory=list)  # guidance.Action: READY and IN PROGRESS
+    html_path: str = ""  # where report.html ends up, for the JUnit cases to point at
 
     @property
     def step_label(self) -> str:
         if self.step:
             return f"{self.step} ({self.profile.index(self.step) + 1}/{len(self.profile.steps)})"
         return _("(all steps)") if self.verdict == "COMPLETE" else _("(position unknown)")
+
+
+def fix_of(row: Row, result: Result) -> str:
+    """The fix to show for a row: the one for the deployment's state, else the check's."""
+    return result.fix or _(row.check.remediation)
 
 
 def run_folder(report_dir: Path, started: datetime, profile: str, step: str) -> Path:
@@ -112,6 +119,7 @@ def write_all(report: RunReport, report_dir: Path, name: str | None = None) -> P
     else:
         folder = run_folder(report_dir, report.started_at, report.profile.name, report.step
                             or ("complete" if report.verdict == "COMPLETE" else "auto"))
+    report.html_path = str((report_dir / name if name else folder) / "report.html")
     junit.write(report, folder / "junit.xml")
     summary.write(report, folder / "summary.json")
     facts_json.write(report, folder / "facts.json")

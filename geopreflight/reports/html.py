@@ -12,8 +12,18 @@ from .. import __version__
 from ..catalog import Result
 from ..i18n import _, ja_page, lang, ngettext
 from ..profiles import Row
-from . import RunReport
-from .terminal import MARKS, SHOWN, STATUSES, Causes, verdict_reasons, verdict_word
+from . import RunReport, fix_of
+from .terminal import (
+    MARKS,
+    SHOWN,
+    STATUSES,
+    Cause,
+    Causes,
+    error_fix,
+    shared_causes,
+    verdict_reasons,
+    verdict_word,
+)
 
 ORDER = {"fail": 0, "error": 1, "warn": 2, "waived": 3, "not-applicable": 4, "pass": 5}
 FOLDED = ("pass", "not-applicable")
@@ -65,8 +75,8 @@ def _doc_link(url: str, text: str) -> str:
     return link
 
 
-def _row(row: Row, result: Result, causes: Causes) -> str:
-    check, cause = row.check, causes.of(result)
+def _row(row: Row, result: Result, causes: Causes, shared: dict[Cause, int]) -> str:
+    check, cause = row.check, causes.of(result, row.site.name if row.site else None)
     title = _(check.title)
     gate = _("blocking") if row.blocking else _("advisory")
     parts = [f'<li id="{escape(anchor(row))}">'
@@ -80,8 +90,11 @@ def _row(row: Row, result: Result, causes: Causes) -> str:
     if values:
         parts.append("<dl>" + "".join(f"<dt>{escape(n)}</dt><dd><code>{escape(str(v))}</code>"
                                       "</dd>" for n, v in values) + "</dl>")
-    if result.outcome in ("fail", "warn", "error"):
-        fix = cause.fix if cause is not None else _(check.remediation)
+    if cause in shared:  # told once, in the causes block at the top
+        parts.append(f'<div>Not evaluated: see <a href="#cause-{shared[cause]}">cause '
+                     f"{shared[cause]}</a> ({escape(cause.short)}).</div>")
+    elif result.outcome in ("fail", "warn", "error"):
+        fix = error_fix(row, result, cause) if result.outcome == "error" else fix_of(row, result)
         why = escape(_("Not evaluated because {cause}. ").format(cause=cause.text)) \
             if cause is not None else ""
         label = escape(_("Fix:"))
@@ -92,14 +105,15 @@ def _row(row: Row, result: Result, causes: Causes) -> str:
     return "\n".join(parts)
 
 
-def _site(title: str, key: str, rows: list[tuple[Row, Result]], causes: Causes) -> str:
+def _site(title: str, key: str, rows: list[tuple[Row, Result]], causes: Causes,
+          shared: dict[Cause, int]) -> str:
     rows = sorted(rows, key=lambda rr: (ORDER.get(rr[1].outcome, 9), not rr[0].blocking))
     shown = [rr for rr in rows if rr[1].outcome not in FOLDED]
     folded = [rr for rr in rows if rr[1].outcome in FOLDED]
     html = [f'<section id="site-{escape(key)}" aria-labelledby="h-{escape(key)}">'
             f'<h2 id="h-{escape(key)}">{escape(title)}</h2>']
     if shown:
-        html.append('<ul class="rows">' + "".join(_row(r, x, causes) for r, x in shown)
+        html.append('<ul class="rows">' + "".join(_row(r, x, causes, shared) for r, x in shown)
                     + "</ul>")
     if folded:
         passed = sum(1 for _r, x in folded if x.outcome == "pass")
@@ -107,7 +121,7 @@ def _site(title: str, key: str, rows: list[tuple[Row, Result]], causes: Causes) 
             "{passed} passed, {na} not applicable").format(passed=passed,
                                                           na=len(folded) - passed))
                     + '</summary><ul class="rows">'
-                    + "".join(_row(r, x, causes) for r, x in folded) + "</ul></details>")
+                    + "".join(_row(r, x, causes, shared) for r, x in folded) + "</ul></details>")
     return "".join(html) + "</section>"
 
 
@@ -139,10 +153,31 @@ def render(report: RunReport) -> str:
     for row, result in report.rows:
         groups.setdefault(row.site.name if row.site else "deployment", []).append((row, result))
     roles = {s.name: s.role for s in report.inventory.sites}
+    shared = shared_causes(report.rows, causes)
+    numbers = {c: i for i, (c, _rows) in enumerate(shared, 1)}
     sections = "".join(_site(f"{name} ({roles[name]})" if name in roles else
-                             _("Deployment-wide checks"), name, rows, causes)
+                             _("Deployment-wide checks"), name, rows, causes, numbers)
                        for name, rows in groups.items() if rows)
     notes = "".join(f"<li>{escape(n)}</li>" for n in report.notes)
+    todo = "".join(
+        f"<li><strong>{escape(a.site or 'deployment')}</strong>: {escape(a.text)}"
+        + (f"<br><code>{escape(a.command)}</code>" if a.command else "")
+        + f' <a href="{escape(a.doc)}">(GitLab documentation)</a></li>' for a in report.next)
+    first = next(((r, x) for r, x in report.rows if x.outcome in ("fail", "error", "warn")),
+                 None)
+    act = ""
+    if first is not None:
+        row, result = first
+        cause = causes.of(result, row.site.name if row.site else None)
+        act = (f'<p id="first"><strong>First to act on:</strong> <a href="#'
+               f'{escape(anchor(row))}">{escape(row.check.id)} '
+               f"{escape(row.site.name if row.site else 'deployment')}</a>: "
+               f"{escape(error_fix(row, result, cause))}</p>")
+    cause_html = "".join(
+        f'<li id="cause-{numbers[c]}"><strong>{numbers[c]}. {escape(c.text)}</strong> '
+        f"({len(rows)} rows not evaluated: "
+        + ", ".join(f'<a href="#{escape(anchor(r))}">{escape(r.test_id)}</a>' for r in rows)
+        + f")<br><strong>Fix:</strong> {escape(c.fix)}</li>" for c, rows in shared)
     title = f"{report.inventory.deployment}: {p.name} {report.step_label}: {words}"
     step = _("step {step} of {profile} (exit code {code})").format(
         step=report.step_label, profile=p.name, code=report.exit_code)
@@ -162,7 +197,10 @@ def render(report: RunReport) -> str:
         f'<p id="verdict" class="verdict" role="status" data-verdict="{report.verdict}" '
         f'style="background:{COLOURS.get(report.verdict, "#555555")}"><strong>'
         f"{escape(words)}</strong>{escape(why)}<br>{escape(step)}</p>"
-        f'<p id="counts">{escape(rows)} {count_html}</p>'
+        + act
+        + (f'<h2>Causes</h2><ul id="causes">{cause_html}</ul>' if cause_html else "")
+        + (f'<h2>Next</h2><ul id="next">{todo}</ul>' if todo else "")
+        + f'<p id="counts">{escape(rows)} {count_html}</p>'
         f'<nav aria-label="{labels["steps"]}"><ol class="steps" id="steps">'
         f'{"".join(steps)}</ol></nav>'
         + (f'<h2>{labels["notes"]}</h2><ul id="notes">{notes}</ul>' if notes else "")

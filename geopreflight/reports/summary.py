@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import __version__
 from ..i18n import _
-from . import RunReport
+from . import RunReport, fix_of
 
 
 def build(report: RunReport) -> dict[str, Any]:
@@ -37,10 +37,11 @@ def build(report: RunReport) -> dict[str, Any]:
             "message": result.message,
             **({"observed": result.observed} if result.observed is not None else {}),
             **({"expected": result.expected} if result.expected is not None else {}),
-            **({"remediation": _(row.check.remediation)}
+            **({"remediation": fix_of(row, result)}
                if result.outcome in ("fail", "warn", "error") else {}),
             "doc": row.check.doc,
         } for row, result in report.rows],
+        **({"next": [action.as_dict() for action in report.next]} if report.next else {}),
     }
 
 

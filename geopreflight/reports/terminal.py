@@ -6,6 +6,7 @@ verdict line, which is always the last line of a run."""
 from __future__ import annotations
 
 import re
+import textwrap
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -15,44 +16,76 @@ from urllib.parse import urlsplit
 from ..catalog import Result
 from ..i18n import N_, _, clip, doc, ljust, ngettext, width
 from ..profiles import KINDS, Profile, Row
+from . import fix_of
 
+SAME_CAUSE = "same-cause"
 # outcome -> pytest's (category, letter, word) for the progress and the short summary
 WORDS = {"pass": ("passed", ".", "PASS"), "fail": ("failed", "F", "FAIL"),
          "error": ("error", "E", "ERROR"), "warn": ("warn", "W", "WARN"),
-         "not-applicable": ("skipped", "s", "N/A"), "waived": ("waived", "w", "WAIVED")}
+         "not-applicable": ("skipped", "s", "N/A"), "waived": ("waived", "w", "WAIVED"),
+         # an error row whose cause another row's section already explains: not repeated
+         SAME_CAUSE: ("not evaluated", "E", "ERROR")}
 
 
-def explain(row: Row | None, result: Result, cause: Cause | None = None) -> str:
+def explain(row: Row | None, result: Result, cause: Cause | None = None,
+            same: Iterable[str] = ()) -> str:
     """A failed or errored row: what was found, observed and expected, the fix, the doc. A row
-    that a shared cause stopped points to it and gives the cause's fix, not the check's."""
+    that a shared cause stopped points to it and gives the cause's fix, not the check's, and
+    names the other rows (`same`, test ids) that cause stopped, which pytest then lists once."""
     if row is None:
         return result.message
     site = row.site.name if row.site else "deployment"
     lines = [f"{row.check.id} [{site}] {_(row.check.title)}: "
              f"{_(SHOWN[result.outcome])}", f"  {result.message}"]
     if cause is not None:
-        return "\n".join(lines + ["  " + _("not evaluated because {cause}").format(
-            cause=cause.text), "  " + _("fix: {fix}").format(fix=cause.fix)])
+        same = list(same)
+        lines += ["  " + _("not evaluated because {cause}").format(cause=cause.text),
+                  "  " + _("fix: {fix}").format(fix=cause.fix)]
+        if same:
+            lines.append(f"  the same cause stopped {_n(len(same), 'other row')}:")
+            lines += textwrap.wrap(", ".join(same), FIX_WIDTH, initial_indent="    ",
+                                   subsequent_indent="    ", break_on_hyphens=False)
+        return "\n".join(lines)
     if result.observed is not None:
         lines.append("  " + _("observed: {value}").format(value=result.observed))
     if result.expected is not None:
         lines.append("  " + _("expected: {value}").format(value=result.expected))
-    lines.append("  " + _("fix: {fix}").format(fix=_(row.check.remediation)))
+    lines.append("  " + _("fix: {fix}").format(fix=fix_of(row, result)))
     lines.append("  " + _("doc: {link}").format(link=doc(row.check.doc)))
     return "\n".join(lines)
 
 
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"
+
+
+def _entry(entry: Any) -> str:
+    roles = "" if len(entry.roles) == 2 else f" ({', '.join(entry.roles)})"
+    method = "" if len(entry.methods) == 2 else f" [{entry.methods[0]} import]"
+    return f"{entry.check.id}{roles}{method} {_(entry.check.title)}"
+
+
 def steps_listing(profile: Profile) -> str:
-    """`--list-steps`: each step and the checks that gate it."""
+    """`--list-steps`: the shared groups once, then each step and the checks that gate it, a
+    group named where a step uses it."""
     lines = [f"{profile.name}: {_(profile.title)}", f"  {doc(profile.doc)}"]
+    for name, entries in profile.groups:
+        lines.append(f"group {name} ({_n(len(entries), 'check')}):")
+        lines += [f"     {_entry(e)}" for e in entries]
     for i, step in enumerate(profile.steps, 1):
         lines.append(f"{i}. {step.id}: {_(step.title)}")
         for kind in KINDS:
-            for entry in getattr(step, kind):
-                roles = "" if len(entry.roles) == 2 else f" ({', '.join(entry.roles)})"
-                method = "" if len(entry.methods) == 2 else f" [{entry.methods[0]} import]"
-                lines.append(f"     {kind:<9} {entry.check.id}{roles}{method} "
-                             f"{_(entry.check.title)}")
+            entries, k = list(getattr(step, kind)), 0
+            while k < len(entries):
+                group = next(((name, len(g)) for name, g in profile.groups
+                              if tuple(entries[k:k + len(g)]) == g), None)
+                if group is not None:
+                    lines.append(f"     {kind:<9} group {group[0]} ({_n(group[1], 'check')}, "
+                                 "listed above)")
+                    k += group[1]
+                    continue
+                lines.append(f"     {kind:<9} {_entry(entries[k])}")
+                k += 1
     return "\n".join(lines)
 
 
@@ -136,6 +169,13 @@ TOKEN_FIX = N_("give the site's token (the inventory's token_env or token_file) 
                "Admin Mode is on, then run again")
 OTHER_FIX = N_("resolve the error above, then run again; until then these checks cannot be "
                "judged")
+ROOTLESS = ("/etc/gitlab/gitlab.rb is not there, so none of the GitLab files the checks read "
+            "is (a wrong host target or root?)")
+ROOTLESS_FIX = ("check the site's host target and root in the inventory: the target is the GitLab "
+                "node, and root the path prefix under which etc/gitlab and var/opt/gitlab live "
+                "(/ on a real node); then run again")
+NO_SSH_FIX = ("install OpenSSH's client where geopreflight runs (apt-get install openssh-client; "
+              "in CI, an image that has it), then run again")
 
 
 @dataclass(frozen=True)
@@ -170,11 +210,36 @@ class Cause:
 
     @property
     def fix(self) -> str:
+        if self.reason == ROOTLESS:
+            return ROOTLESS_FIX
+        if "ssh is not installed where geopreflight runs" in self.reason:
+            return NO_SSH_FIX
         if re.search(r"\b(401|403)\b", self.reason):
             return _(TOKEN_FIX)
         if not self.unreachable or self.component not in FIXES:
             return _(OTHER_FIX)
         return _(FIXES[self.component]).format(where=self.where or _("it"))
+
+
+AREA_COMPONENT = {"VER": "GitLab API", "GEO": "GitLab API", "REG": "registry",
+                  "DB": "metadata database", "HOST": "host files"}
+
+
+def error_fix(row: Row, result: Result, cause: Cause | None) -> str:
+    """The fix for a row that could not be evaluated: its cause's, when it has one that says
+    what to do or that lies outside the check's own subject (a database check stopped by the
+    GitLab API must not say "upgrade PostgreSQL"); else the check's own remediation."""
+    if cause is None:
+        return fix_of(row, result)
+    if cause.fix != _(OTHER_FIX):
+        return cause.fix
+    if AREA_COMPONENT.get(row.check.id.split("-")[0]) == cause.component:
+        return fix_of(row, result)
+    return f"first make {cause.short} answer ({cause.reason}), then run again"
+
+
+def _site(row: Row | None) -> str | None:
+    return row.site.name if row is not None and row.site is not None else None
 
 
 def _origin(url: str) -> str:
@@ -186,22 +251,38 @@ class Causes:
     """The shared causes of a run's error rows, from the failed facts each row read."""
 
     def __init__(self, facts: Iterable[dict[str, Any]], inventory: Any) -> None:
+        facts = list(facts)
         self._facts = {(f["key"], f["site"]): f for f in facts if f.get("error")}
         self._origins: dict[str, tuple[str, str]] = {}
         for site in getattr(inventory, "sites", []):
             self._origins[_origin(site.gitlab.url)] = (site.name, "GitLab API")
             if site.registry is not None:
                 self._origins[_origin(site.registry.url)] = (site.name, "registry")
+        # a host read without error but without gitlab.rb (every Linux package node has one):
+        # the inventory's target or root is wrong, and each missing file is that one cause
+        self._rootless: dict[str, Cause] = {}
+        for f in facts:
+            rb = ((f.get("value") or {}) if f["key"] == "host.config" else {}).get("gitlab_rb")
+            if f.get("site") and isinstance(rb, dict) and rb.get("present") is False:
+                where = str(f.get("source") or "").split(",")[0].rsplit("/etc/gitlab/", 1)[0]
+                self._rootless.setdefault(f["site"], Cause(
+                    f["site"], "host files", where, ROOTLESS))
 
-    def of(self, result: Result) -> Cause | None:
-        """The first failed fact the row read, as a cause (None: the row's error is its own)."""
+    def of(self, result: Result, site: str | None = None) -> Cause | None:
+        """The first failed fact the row read, as a cause; for a row of `site` that found a
+        host file missing where gitlab.rb is missing too, the host's target or root (None:
+        the row's error is its own)."""
         if result.outcome != "error":
             return None
         for key in result.causes:
             fact = self._facts.get(key)
             if fact is not None:
                 return self._cause(fact)
-        return None
+        if "does not exist" not in result.message:
+            return None
+        if site is None:  # a deployment-wide row names the site it read first
+            site = next((s for s in self._rootless if result.message.startswith(f"{s}: ")), None)
+        return self._rootless.get(site) if site is not None else None
 
     def _cause(self, fact: dict[str, Any]) -> Cause:
         component = COMPONENTS.get(fact["key"].split(".")[0], fact["key"])
@@ -249,22 +330,29 @@ def _line(text: str, cells: int = FIX_WIDTH) -> str:
     return clip(text, cells)
 
 
-def summary(profile: Profile, statuses: dict[str, str], outcomes: list[tuple[Row, Result]],
-            causes: Causes, outside: int = 0, deselected: Iterable[str] = ()
-            ) -> list[tuple[str, str]]:
-    """The lines after the run, each with its colour (a markup word or ""): the shared causes,
-    a table of every row that did not pass, counts by outcome, the step timeline."""
-    deselected = set(deselected)
-    lines: list[tuple[str, str]] = []
+def shared_causes(outcomes: list[tuple[Row, Result]], causes: Causes
+                  ) -> list[tuple[Cause, list[Row]]]:
+    """The causes that stopped more than one row, each with its rows, in the rows' order."""
     by_cause: dict[Cause, list[Row]] = {}
     for row, result in outcomes:
-        cause = causes.of(result)
+        cause = causes.of(result, _site(row))
         if cause is not None:
             by_cause.setdefault(cause, []).append(row)
-    shared = [c for c, rows in by_cause.items() if len(rows) > 1]
-    number = {c: i for i, c in enumerate(shared, 1)}
-    for cause in shared:
-        n = len(by_cause[cause])
+    return [(c, rows) for c, rows in by_cause.items() if len(rows) > 1]
+
+
+def summary(profile: Profile, statuses: dict[str, str], outcomes: list[tuple[Row, Result]],
+            causes: Causes, outside: int = 0, deselected: Iterable[str] = (),
+            next_actions: Iterable[Any] = ()) -> list[tuple[str, str]]:
+    """The lines after the run, each with its colour (a markup word or ""): the shared causes,
+    a table of every row that did not pass (the first is the one to act on), counts by
+    outcome, the step timeline, and what to run next (READY, IN PROGRESS)."""
+    deselected = set(deselected)
+    lines: list[tuple[str, str]] = []
+    shared = shared_causes(outcomes, causes)
+    number = {c: i for i, (c, _rows) in enumerate(shared, 1)}
+    for cause, rows in shared:
+        n = len(rows)
         lines.append((f"[{number[cause]}] " + ngettext(
             "{cause}: {n} check not evaluated", "{cause}: {n} checks not evaluated", n).format(
             cause=cause.text, n=n), "red"))
@@ -276,13 +364,15 @@ def summary(profile: Profile, statuses: dict[str, str], outcomes: list[tuple[Row
         site = row.site.name if row.site else "deployment"
         host = getattr(row, "host", None)
         where = f"{site}/{host}" if host else site
-        cause = causes.of(result)
+        cause = causes.of(result, _site(row))
         if cause in number:
             fix = _("see [{number}] {cause}").format(number=number[cause], cause=cause.short)
+        elif cause is not None:
+            fix = _line(_("fix: {fix}").format(fix=error_fix(row, result, cause)))
         elif result.outcome == "waived":
             fix = _line(result.message)
         else:
-            fix = _line(_("fix: {fix}").format(fix=_(row.check.remediation)))
+            fix = _line(_("fix: {fix}").format(fix=fix_of(row, result)))
         word = _(SHOWN[result.outcome])
         if not row.blocking and result.outcome == "error":
             word = _("{outcome} (advisory)").format(outcome=word)
@@ -314,6 +404,7 @@ def summary(profile: Profile, statuses: dict[str, str], outcomes: list[tuple[Row
     lines.append((ngettext("{n} row: {counts}", "{n} rows: {counts}", len(outcomes)).format(
         n=len(outcomes), counts=_(", ").join(words)) + extra, ""))
     lines.append((_("steps: {timeline}").format(timeline=timeline(profile, statuses)), ""))
+    lines += [(f"next: {action.line()}", "bold") for action in next_actions]
     return lines
 
 
