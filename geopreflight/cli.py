@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import json
 import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import pytest
 
-from . import __version__, diff, signing
+from . import __version__, diff, reportjson, signing
 from .errors import USAGE_EXIT, UsageError
-from .evidence import Bundle
+from .evidence import BUNDLE_MAX, Bundle
+from .textsafe import for_terminal, lines_for_terminal
+from .yamlfile import read_input
 
 PLUGIN = "geopreflight.plugin"
 VERIFIED, NOT_VERIFIED, SIGNER_NOT_CHECKED = 0, 1, 6
@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands[args[0]](args[1:])
         return _pytest(args)
     except UsageError as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
+        print(f"ERROR: {lines_for_terminal(str(exc))}", file=sys.stderr)
         return USAGE_EXIT
     except SystemExit as exc:  # argparse's --help
         return exc.code if isinstance(exc.code, int) else 0
@@ -134,16 +134,15 @@ def _verify(argv: list[str]) -> int:
     p.add_argument("--allowed-signers", metavar="FILE",
                    help="ssh-keygen's allowed_signers file: whose signatures count")
     opt = p.parse_args(argv)
-    if not Path(opt.bundle).is_file():
-        raise UsageError("no such evidence bundle", file=opt.bundle)
+    data = read_input(opt.bundle, "evidence bundle", BUNDLE_MAX)  # exit 4: not a bundle file
     if opt.allowed_signers:
         signing.check_allowed_signers(opt.allowed_signers)
     try:
-        bundle = Bundle(opt.bundle)
+        bundle = Bundle(opt.bundle, data)
         signer = signing.verify(bundle.files, opt.allowed_signers)
     except (UsageError, signing.NotVerified) as exc:
-        print(f"NOT VERIFIED: {opt.bundle}: {str(exc).removeprefix(opt.bundle + ': ')}",
-              file=sys.stderr)
+        why = str(exc).removeprefix(opt.bundle + ": ")
+        print(for_terminal(f"NOT VERIFIED: {opt.bundle}: {why}"), file=sys.stderr)
         return NOT_VERIFIED
     members = len([n for n in bundle.files if n not in (signing.MANIFEST, signing.SIGNATURE)])
     lines = [f"bundle:     {opt.bundle}",
@@ -153,24 +152,20 @@ def _verify(argv: list[str]) -> int:
                                else "NOT CHECKED: give --allowed-signers=FILE to check who "
                                     "signed"),
              *_recorded(bundle)]
-    print("\n".join(lines))
+    print("\n".join(map(for_terminal, lines)))
     if signer.principal is None:
         print("geopreflight verify: intact and signed, but the signer was not checked")
         return SIGNER_NOT_CHECKED
-    print(f"geopreflight verify: VERIFIED, signed by {signer.principal}")
+    print(for_terminal(f"geopreflight verify: VERIFIED, signed by {signer.principal}"))
     return VERIFIED
 
 
 def _recorded(bundle: Bundle) -> list[str]:
     """What the bundle records: profile, step, verdict, time, operator, inventory hash."""
-    def load(name: str) -> dict[str, Any]:
-        try:
-            doc = json.loads(bundle.files.get(name, b"{}"))
-        except (ValueError, UnicodeDecodeError):
-            return {}
-        return doc if isinstance(doc, dict) else {}
-
-    summary, run = load("summary.json"), load("run.json")
+    summary = bundle.summary()
+    run = reportjson.load(bundle.files.get("run.json", b"{}"), f"{bundle.path}:run.json")
+    if not isinstance(run, dict):
+        raise UsageError("run.json: expected an object", file=bundle.path)
     position = diff.Run(bundle.path, summary, []).position
     who = run.get("operator", "(not recorded)")
     where = f" on {run['host']}" if run.get("host") else ""

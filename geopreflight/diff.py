@@ -16,8 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import reportjson
 from .errors import UsageError
 from .evidence import Bundle
+from .textsafe import for_terminal, markdown_cell
+from .yamlfile import read_input
 
 READ_CAP = 64 * 1024 * 1024
 FORMATS = ("text", "markdown", "json")
@@ -111,47 +114,23 @@ class Diff:
     facts: list[Change]
 
 
-def _read(path: Path) -> bytes:
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(READ_CAP + 1)
-    except OSError as exc:
-        raise UsageError(f"cannot read the file: {exc.strerror}", file=str(path)) from None
-    if len(data) > READ_CAP:
-        raise UsageError(f"larger than {READ_CAP // 2**20} MiB, not a geopreflight report",
-                         file=str(path))
-    return data
-
-
-def _json(data: bytes, name: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise UsageError(f"not valid JSON: {exc}", file=name) from None
-    if not isinstance(doc, dict):
-        raise UsageError("expected a JSON object", file=name)
-    return doc
-
-
 def load_run(source: str) -> Run:
-    """A bundle (its manifest verified first) or a report folder."""
+    """A bundle (its manifest verified first) or a report folder, its JSON checked (types,
+    depth) before use; every file is read as `read_input` reads input (a FIFO is refused)."""
     path = Path(source)
     if path.is_dir():
         folder = path if (path / "summary.json").exists() else path / "latest"
-        files = {n: _read(folder / n) for n in ("summary.json", "facts.json")}
+        files = {n: read_input(folder / n, "report", READ_CAP)
+                 for n in ("summary.json", "facts.json")}
         names = {n: str(folder / n) for n in files}
-    elif path.is_file():
+        summary = reportjson.summary(files["summary.json"], names["summary.json"])
+        facts = reportjson.facts(files["facts.json"], names["facts.json"])
+    elif path.exists():
         bundle = Bundle(source)
-        files = {n: bundle.files[n] for n in ("summary.json", "facts.json") if n in bundle.files}
-        if "summary.json" not in files:
-            raise UsageError("the bundle has no summary.json", file=source)
-        names = {n: f"{source}:{n}" for n in files}
+        summary = bundle.summary()
+        facts = reportjson.facts(bundle.files["facts.json"], f"{source}:facts.json")
     else:
         raise UsageError("no such bundle or report folder", file=source)
-    summary = _json(files["summary.json"], names["summary.json"])
-    facts = _json(files["facts.json"], names["facts.json"]).get("facts")
-    if not isinstance(facts, list) or not all(isinstance(f, dict) for f in facts):
-        raise UsageError("facts: expected a list of facts", file=names["facts.json"])
     return Run(source, summary, facts)
 
 
@@ -270,19 +249,21 @@ def text(d: Diff) -> str:
             continue
         lines.append(f"{title} ({len(changes)}):" if changes else f"{title}: none")
         lines += [f"  {c.line()}" for c in changes]
-    return "\n".join(lines)
+    return "\n".join(map(for_terminal, lines))
 
 
-def _cell(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+def _cell(value: Any) -> str:
+    return markdown_cell(str(value))
 
 
 def markdown(d: Diff) -> str:
+    """For a merge request or a change record: every value from a run is one escaped cell
+    (or one escaped span), so a value cannot end its row, add a heading, an image or HTML."""
     out = ["### geopreflight: what changed", "",
-           f"Before: `{_cell(d.before.source)}` ({d.before.summary.get('started_at')}), "
-           f"after: `{_cell(d.after.source)}` ({d.after.summary.get('started_at')})", "",
+           f"Before: {_cell(d.before.source)} ({_cell(d.before.summary.get('started_at'))}), "
+           f"after: {_cell(d.after.source)} ({_cell(d.after.summary.get('started_at'))})", "",
            "| | before | after |", "|---|---|---|"]
-    out += [f"| {c.what} | {_cell(str(c.before))} | {_cell(str(c.after))} |" for c in d.header]
+    out += [f"| {_cell(c.what)} | {_cell(c.before)} | {_cell(c.after)} |" for c in d.header]
     for title, changes in _sections(d):
         if title.startswith("checks judged only") and not changes:
             continue

@@ -16,7 +16,6 @@ import json
 import re
 import tarfile
 import zlib
-from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,9 +23,9 @@ from typing import Any
 import pytest
 import yaml
 
-from . import runmeta
+from . import reportjson, runmeta
 from .errors import USAGE_EXIT, UsageError
-from .facts import Fact, Facts
+from .facts import Facts
 from .inventory import Inventory, load_inventory_text
 from .redact import Redactor
 from .signing import MANIFEST, SIGNATURE, sign
@@ -42,9 +41,6 @@ MEMBERS_MAX = 256
 UNLISTED = frozenset({MANIFEST, SIGNATURE})  # the manifest and its signature
 _MANIFEST_LINE = re.compile(r"([0-9a-f]{64})  (\S.*)")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_FACT_FIELDS = frozenset(f.name for f in fields(Fact))
-_FACT_TYPES: dict[str, Any] = {"site": (str, type(None)), "error": (str, type(None)),
-                               "source": str, "started_at": str, "duration_s": (int, float)}
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -56,7 +52,7 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 def redacted_inventory(inventory: Inventory, redactor: Redactor) -> bytes:
     """The inventory file as loaded, with inline secrets and known secret values masked."""
-    raw = yaml.safe_load(Path(inventory.path).read_text())
+    raw = yaml.safe_load(read_input(inventory.path, "inventory"))
     return yaml.safe_dump(redactor.data(raw), sort_keys=False).encode()
 
 
@@ -71,10 +67,11 @@ def write_bundle(folder: Path, inventory_yml: bytes, inventory_sha256: str, prof
     files["inventory.yml"] = inventory_yml
     files["inventory.sha256"] = f"{inventory_sha256}\n".encode()
     files[f"profiles/{Path(profile_path).name}"] = Path(profile_path).read_bytes()
-    if waivers_path:
-        files["waivers.yml"] = redactor.text(Path(waivers_path).read_text()).encode()
-    if attestations_path:
-        files["attestations.yml"] = redactor.text(Path(attestations_path).read_text()).encode()
+    for member, path, what in (("waivers.yml", waivers_path, "waivers file"),
+                               ("attestations.yml", attestations_path, "attestations file")):
+        if path:
+            text = decode(read_input(path, what), path, what)
+            files[member] = redactor.text(text).encode()
     if run_meta is not None:
         files["run.json"] = (json.dumps(redactor.data(run_meta), indent=2) + "\n").encode()
     files[MANIFEST] = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n"
@@ -132,9 +129,11 @@ class Bundle:
     """A bundle opened for re-judging: each member's size is checked from its tar header
     before it is read, and the manifest must list exactly the members, each matching."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, data: bytes | None = None) -> None:
+        """`data`: the bundle's bytes when the caller has read them already."""
         self.path = path
-        data = read_input(path, "evidence bundle", BUNDLE_MAX)
+        if data is None:
+            data = read_input(path, "evidence bundle", BUNDLE_MAX)
         self.files: dict[str, bytes] = {}
         total = 0
         try:
@@ -196,36 +195,14 @@ class Bundle:
                                    sha256=sha or None, resolve_secrets=False)
 
     def facts(self) -> Facts:
-        where = f"{self.path}:facts.json"
-        try:
-            data: Any = json.loads(decode(self.files["facts.json"], where, "facts file"))
-        except (ValueError, RecursionError) as exc:
-            raise UsageError(f"not valid JSON: {str(exc).splitlines()[0][:200]}",
-                             file=where) from None
-        items = data.get("facts") if isinstance(data, dict) else None
-        if not isinstance(items, list):
-            raise UsageError('expected an object with a "facts" list', file=where)
-        for i, item in enumerate(items):
-            problem = _fact_problem(item)
-            if problem:
-                raise UsageError(f"facts[{i}]: {problem}", file=where)
-        return Facts.from_dicts(items)
+        return Facts.from_dicts(reportjson.facts(self.files["facts.json"],
+                                                 f"{self.path}:facts.json"))
 
-
-def _fact_problem(item: Any) -> str | None:
-    """What is wrong with one recorded fact, or None."""
-    if not isinstance(item, dict):
-        return "expected an object"
-    unknown = sorted(str(k)[:40] for k in set(item) - _FACT_FIELDS)
-    if unknown:
-        return f"unknown field {unknown[0]!r}"
-    if not isinstance(item.get("key"), str) or "site" not in item:
-        return 'expected "key" (a string) and "site"'
-    for key, kinds in _FACT_TYPES.items():
-        value = item.get(key)
-        if key in item and (not isinstance(value, kinds) or isinstance(value, bool)):
-            return f'"{key}" has the wrong type'
-    return None
+    def summary(self) -> dict[str, Any]:
+        """The recorded summary.json, checked against its schema."""
+        if "summary.json" not in self.files:
+            raise UsageError("the bundle has no summary.json", file=self.path)
+        return reportjson.summary(self.files["summary.json"], f"{self.path}:summary.json")
 
 
 class EvidencePlugin:

@@ -91,9 +91,12 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     try:
         run = validate(config)
     except UsageError as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
+        from .textsafe import lines_for_terminal
+
+        print(f"ERROR: {lines_for_terminal(str(exc))}", file=sys.stderr)
         return USAGE_EXIT
-    if config.option.reportchars == "fE":  # pytest's default: the summary table replaces it
+    if getattr(config.option, "reportchars", None) == "fE":  # pytest's default (absent with
+        # -p no:terminal): the summary table replaces it
         config.option.reportchars = ""
     if isinstance(run, int):
         return run
@@ -101,8 +104,19 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     return None
 
 
+# pytest modes that would probe the deployment and then run no check: no verdict, exit 0
+NO_CHECKS = {"setuponly": "--setup-only", "setupplan": "--setup-plan",
+             "showfixtures": "--fixtures", "show_fixtures_per_test": "--fixtures-per-test",
+             "markers": "--markers"}
+
+
 def _refused(config: pytest.Config) -> str | None:
     """Options that cannot work with a profile, and what to use instead."""
+    for dest, flag in NO_CHECKS.items():
+        if getattr(config.option, dest, False):
+            return (f"{flag} runs no check, so it cannot give a verdict (and would probe the "
+                    "deployment for nothing); to see what a run would judge without probing, "
+                    "use --collect-only or --list-steps")
     if config.getoption("xmlpath", None):
         return ("--junitxml: geopreflight writes its own junit.xml (one suite per site, one "
                 "case per check and site, with observed, expected and the fix); name it with "

@@ -22,6 +22,7 @@ from .profiles import Profile
 from .redact import Redactor
 from .reports.terminal import steps_listing
 from .suite import load_catalog
+from .textsafe import for_terminal
 from .waivers import Waiver, load_waivers
 
 
@@ -75,7 +76,7 @@ def validate(config: pytest.Config) -> Run | int:
             acting := acting_sites(profile.step(step), inventory, method)):
         raise UsageError(not_acted_on(site, step, acting))
     for warning in inventory.warnings:
-        print(f"WARNING: {warning}", file=sys.stderr)
+        print(f"WARNING: {for_terminal(warning)}", file=sys.stderr)
     redactor = Redactor(s.reveal() for s in inventory.secrets)
     if not opt("evidence"):
         inventory_yml = b""

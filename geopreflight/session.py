@@ -32,6 +32,7 @@ from .reports.terminal import (
     verdict_line,
 )
 from .runinput import Run
+from .textsafe import for_terminal
 from .verdict import EXIT_CODES, conclude, final
 
 MARKERS = {**{area.lower(): f"{area} checks" for area in AREAS},
@@ -44,6 +45,7 @@ _RESULT = pytest.StashKey[Result]()
 def say(config: pytest.Config, text: str) -> None:
     """A line in the terminal while the run goes on."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
+    text = for_terminal(text)
     if reporter is not None:
         reporter.write_line(text)
     else:
@@ -224,11 +226,12 @@ class GeoPreflight:
         elif result.outcome == "not-applicable":
             report.outcome = "skipped"
             report.longrepr = (str(item.path), item.location[1] or 0,
-                               _("not applicable: {reason}").format(reason=result.message))
+                               for_terminal(_("not applicable: {reason}").format(
+                                   reason=result.message)))
         else:
             report.outcome = "passed"
             if result.outcome == "warn":
-                report.sections.append(("geopreflight", f"WARN: {result.message}"))
+                report.sections.append(("geopreflight", for_terminal(f"WARN: {result.message}")))
         return report
 
     def _stopped(self) -> dict[Cause, list[Row]]:
@@ -291,15 +294,22 @@ class GeoPreflight:
         session.exitstatus = code
         statuses = self.position.statuses if self.position else {
             s.id: "next" if s.id == self.step else "pending" for s in profile.steps}
-        from .reports import RunReport, write_all
+        from .reports import ReportsNotWritten, RunReport, write_all
 
         report = RunReport(profile, self.run.requested_step, self.step, verdict, code,
                            self.started, time.monotonic() - self.t0, self.inventory, statuses,
                            outcomes, [f.as_dict() for f in self.facts.all()], notes,
                            frozenset(self.deselected), self._next(str(verdict)))
-        self.folder = write_all(report, self.run.report_dir,
-                                self.config.getoption("report_name"))
-        self.config.hook.pytest_geopreflight_reports_written(report=report, folder=self.folder)
+        try:
+            self.folder = write_all(
+                report, self.run.report_dir, self.config.getoption("report_name"),
+                extra=lambda folder: self.config.hook.pytest_geopreflight_reports_written(
+                    report=report, folder=folder))
+        except ReportsNotWritten as exc:
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+            self.verdict_line = for_terminal(f"geopreflight: ERROR: {exc}; no verdict")
+            self.verdict_colour = "red"
+            return
         self.verdict_line = verdict_line(report, outcomes, self.deselected)
         self.verdict_colour = VERDICT_COLOURS.get(str(verdict), "")
         self.summary = summary(profile, statuses, outcomes, self.causes, self.outside,
@@ -335,12 +345,13 @@ class GeoPreflight:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         for note in self.notes:
-            terminalreporter.write_line(f"geopreflight: {note}")
+            terminalreporter.write_line(for_terminal(f"geopreflight: {note}"))
         for why in self.position.undetermined if self.position else []:
-            terminalreporter.write_line(_("position unknown: {why}").format(why=why))
+            terminalreporter.write_line(for_terminal(_("position unknown: {why}").format(
+                why=why)))
         if self.folder:
-            terminalreporter.write_line(_("geopreflight: reports in {folder}").format(
-                folder=self.folder))
+            terminalreporter.write_line(for_terminal(_("geopreflight: reports in {folder}")
+                                                     .format(folder=self.folder)))
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self.verdict_line:

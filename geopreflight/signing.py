@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
+from .yamlfile import read_input
 
 NAMESPACE = "geopreflight"
 MANIFEST = "SHA256SUMS"
@@ -72,11 +73,7 @@ def _said(proc: subprocess.CompletedProcess[bytes]) -> str:
 def check_key(path: str) -> None:
     """Before any probing: KEY must be an SSH key ssh-keygen can sign with. A public key
     must have its private half in the ssh-agent (checked with `ssh-add -T`)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(KEY_READ_CAP)
-    except OSError as exc:
-        raise UsageError(f"--sign-with: cannot read the key: {exc.strerror}", file=path) from None
+    head = read_input(path, "key (--sign-with)", KEY_READ_CAP)  # a FIFO would hang ssh-keygen
     proc = _ssh_keygen("-l", "-f", path)
     if proc.returncode != 0:
         raise UsageError("--sign-with: not an SSH key (expected a private key file, or a public "
@@ -106,13 +103,9 @@ def sign(data: bytes, key: str) -> bytes:
 
 
 def check_allowed_signers(path: str) -> None:
-    """Before any probing: the allowed_signers file must be readable."""
-    try:
-        with open(path, "rb") as fh:
-            fh.read(1)
-    except OSError as exc:
-        raise UsageError(f"--allowed-signers: cannot read the file: {exc.strerror}",
-                         file=path) from None
+    """Before any probing: the allowed_signers file must be a readable regular file (a FIFO
+    or a device would hang ssh-keygen)."""
+    read_input(path, "allowed signers file (--allowed-signers)")
 
 
 def verify(files: Mapping[str, bytes], allowed_signers: str | None) -> Signer:

@@ -23,9 +23,12 @@ def folder(tmp: Path, name: str, step: str, verdict: str, checks: list[dict],
     path = tmp / name
     path.mkdir()
     steps = [{"id": s, "status": "pending"} for s in ("a", "b", "c")]
-    (path / "summary.json").write_text(json.dumps({
-        "profile": "p", "step": step, "verdict": verdict, "steps": steps, "checks": checks,
-        "started_at": f"2026-12-01T10:0{len(name)}:00Z"}))
+    rows = [{"severity": "high", "blocking": True, "message": "", **c} for c in checks]
+    (path / "summary.json").write_text(json.dumps({  # what summary.schema.json requires
+        "profile": "migrate-legacy", "requested_step": "auto", "step": step,
+        "verdict": verdict, "exit_code": {"READY": 0, "COMPLETE": 0}.get(verdict, 1),
+        "duration_s": 1.0, "tool_version": "0.1.0", "inventory_sha256": "0" * 64,
+        "steps": steps, "checks": rows, "started_at": f"2026-12-01T10:0{len(name)}:00Z"}))
     (path / "facts.json").write_text(json.dumps({"facts": facts}))
     return path
 
@@ -54,7 +57,8 @@ def test_rows_facts_and_position_that_changed_and_nothing_else(tmp_path: Path) -
                     fact("db.server", "s", {"tables": {"tags": {"rows": 3}}})])
     d = diff.compare(diff.load_run(str(before)), diff.load_run(str(after)))
     assert [c.line() for c in d.header] == [
-        "profile: p -> p", "step: a (1/3) -> b (2/3)", "verdict: NOT_READY -> READY"]
+        "profile: migrate-legacy -> migrate-legacy", "step: a (1/3) -> b (2/3)",
+        "verdict: NOT_READY -> READY"]
     assert [c.line() for c in d.rows] == ["DB-008 s: fail -> pass"]
     assert [c.line() for c in d.facts] == [
         "geo.statuses 2.health: Healthy -> Unhealthy",

@@ -4,9 +4,12 @@ pointing at the newest folder."""
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import secrets
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -50,18 +53,34 @@ def fix_of(row: Row, result: Result) -> str:
     return result.fix or _(row.check.remediation)
 
 
-def run_folder(report_dir: Path, started: datetime, profile: str, step: str) -> Path:
-    """A new folder for this run; `-N` avoids a collision."""
-    base = f"{started.strftime('%Y%m%dT%H%M%SZ')}-{profile}-{step}"
+class ReportsNotWritten(Exception):  # noqa: N818 - an outcome, like a full disk
+    """The reports could not be written (a full disk, a read-only folder): the run has no
+    verdict to give (exit 3), and nothing half-written is left behind."""
+
+
+def _building(report_dir: Path, name: str) -> Path:
+    """A new hidden folder for this run's reports, unique to the run (not only the process):
+    two runs never write into one folder."""
     report_dir.mkdir(parents=True, exist_ok=True)
+    folder = report_dir / f".{name}.new-{os.getpid()}-{secrets.token_hex(4)}"
+    folder.mkdir()
+    return folder
+
+
+def _place(report_dir: Path, built: Path, base: str) -> Path:
+    """Rename the finished folder to `base` (or `base-N` where a folder of that name exists):
+    a timestamped folder appears whole or not at all."""
     for n in range(1, 1000):
         folder = report_dir / (base if n == 1 else f"{base}-{n}")
-        try:
-            folder.mkdir()
-            return folder
-        except FileExistsError:
+        if folder.exists() or folder.is_symlink():
             continue
-    raise RuntimeError(f"too many report folders named {base}")
+        try:
+            os.rename(built, folder)
+            return folder
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+    raise OSError(errno.EEXIST, f"too many report folders named {base}")
 
 
 def point_latest(report_dir: Path, folder: Path) -> None:
@@ -81,12 +100,12 @@ def point_latest(report_dir: Path, folder: Path) -> None:
         shutil.copytree(folder, latest)
 
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 def check_name(name: str) -> str | None:
     """Why `--report-name` cannot be used as a folder name (None: it can)."""
-    if not _NAME.match(name) or name == "latest":
+    if not _NAME.fullmatch(name) or name == "latest":  # `$` would let "ci\n" through
         return (f"--report-name={name!r}: expected one folder name of letters, digits, '.', "
                 "'_' or '-' (at most 100, not starting with '.' or '-', not 'latest'), e.g. "
                 "--report-name=acme-prod")
@@ -94,37 +113,62 @@ def check_name(name: str) -> str | None:
 
 
 def replace_folder(report_dir: Path, name: str, built: Path) -> Path:
-    """Put the finished folder `built` at `<report-dir>/<name>`: a reader sees the old run or
-    the new one, never half of either (the old folder moves aside, then the new one in)."""
+    """Put the finished folder `built` at `<report-dir>/<name>`: a reader sees one run's folder
+    whole, never half of one or a mix of two. The old folder moves aside, then the new one in;
+    when another run's folder took the name in between, that one moves aside too."""
     target = report_dir / name
-    old = report_dir / f".{name}.old-{os.getpid()}"
-    if target.is_symlink() or target.is_file():
-        target.unlink()
-    elif target.exists():
-        os.replace(target, old)
-    os.replace(built, target)
-    shutil.rmtree(old, ignore_errors=True)
-    return target
+    for _attempt in range(100):
+        old = report_dir / f".{name}.old-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            if target.is_symlink() or target.is_file():
+                target.unlink()
+            elif target.exists():
+                os.rename(target, old)
+        except FileNotFoundError:  # another run moved it first
+            pass
+        try:
+            os.rename(built, target)
+            return target
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+        finally:
+            shutil.rmtree(old, ignore_errors=True)
+    raise OSError(errno.EBUSY, f"{target} kept being replaced by other runs")
 
 
-def write_all(report: RunReport, report_dir: Path, name: str | None = None) -> Path:
-    """Every report of the run in its folder; `name` gives the folder a fixed name for CI."""
+def write_all(report: RunReport, report_dir: Path, name: str | None = None,
+              extra: Callable[[Path], None] | None = None) -> Path:
+    """Every report of the run in its folder; `name` gives the folder a fixed name for CI.
+    `extra` adds more to the folder (the evidence bundle) before it is put in place, so
+    everything in a folder is one run's. Raises ReportsNotWritten (nothing left behind) when
+    the disk is full or the folder cannot be written."""
     from . import facts_json, html, junit, summary
 
-    if name:
-        report_dir.mkdir(parents=True, exist_ok=True)
-        folder = report_dir / f".{name}.new-{os.getpid()}"
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir()
-    else:
-        folder = run_folder(report_dir, report.started_at, report.profile.name, report.step
-                            or ("complete" if report.verdict == "COMPLETE" else "auto"))
-    report.html_path = str((report_dir / name if name else folder) / "report.html")
-    junit.write(report, folder / "junit.xml")
-    summary.write(report, folder / "summary.json")
-    facts_json.write(report, folder / "facts.json")
-    html.write(report, folder / "report.html")
-    if name:
-        folder = replace_folder(report_dir, name, folder)
-    point_latest(report_dir, folder)
+    base = name or (f"{report.started_at.strftime('%Y%m%dT%H%M%SZ')}-{report.profile.name}-"
+                    + (report.step or ("complete" if report.verdict == "COMPLETE" else "auto")))
+    # the page's final address, for the links in junit.xml (a timestamped folder that
+    # collides gets `-N` when it is put in place; its links name the first choice)
+    report.html_path = str(report_dir / base / "report.html")
+    built: Path | None = None
+    try:
+        built = _building(report_dir, name or "run")
+        junit.write(report, built / "junit.xml")
+        summary.write(report, built / "summary.json")
+        facts_json.write(report, built / "facts.json")
+        html.write(report, built / "report.html")
+        if extra is not None:
+            extra(built)
+        built = folder = replace_folder(report_dir, name, built) if name else \
+            _place(report_dir, built, base)
+        point_latest(report_dir, folder)
+        built = None
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        full = " (the disk is full)" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+        raise ReportsNotWritten(f"cannot write the reports in {report_dir}: {why}{full}; "
+                                "no report of this run was kept") from None
+    finally:
+        if built is not None:
+            shutil.rmtree(built, ignore_errors=True)
     return folder

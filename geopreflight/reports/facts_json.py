@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..textsafe import for_json
 from . import RunReport
 
 
 def write(report: RunReport, path: Path) -> None:
-    path.write_text(json.dumps({"deployment": report.inventory.deployment,
-                                "facts": report.facts}, indent=2, default=str) + "\n")
+    doc = {"deployment": report.inventory.deployment, "facts": report.facts}
+    path.write_text(json.dumps(for_json(doc), indent=2, default=str) + "\n", encoding="utf-8")

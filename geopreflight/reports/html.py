@@ -12,6 +12,7 @@ from .. import __version__
 from ..catalog import Result
 from ..i18n import _, ja_page, lang, ngettext
 from ..profiles import Row
+from ..textsafe import for_xml
 from . import RunReport, fix_of
 from .terminal import (
     MARKS,
@@ -209,4 +210,6 @@ def render(report: RunReport) -> str:
 
 
 def write(report: RunReport, path: Path) -> None:
-    path.write_text(render(report))
+    """The page, with what HTML cannot carry (controls, noncharacters, lone surrogates)
+    replaced: the page itself writes none of them."""
+    path.write_text(for_xml(render(report)), encoding="utf-8")

@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import __version__
 from ..i18n import _
+from ..textsafe import for_json
 from . import RunReport, fix_of
 
 
@@ -46,4 +47,4 @@ def build(report: RunReport) -> dict[str, Any]:
 
 
 def write(report: RunReport, path: Path) -> None:
-    path.write_text(json.dumps(build(report), indent=2) + "\n")
+    path.write_text(json.dumps(for_json(build(report)), indent=2) + "\n", encoding="utf-8")

@@ -1,7 +1,8 @@
 """What the terminal says: the progress while probing, the status letters, a failed row's
 explanation, the profile's steps (`--list-steps`), the summary after the run (the rows that
 did not pass, one line for each shared cause of errors, counts, the step timeline) and the
-verdict line, which is always the last line of a run."""
+verdict line, which is always the last line of a run. Every line goes through `for_terminal`:
+a value from the deployment or a bundle never writes an escape sequence to the terminal."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 from ..catalog import Result
 from ..i18n import N_, _, clip, doc, ljust, ngettext, width
 from ..profiles import KINDS, Profile, Row
+from ..textsafe import for_terminal
 from . import fix_of
 
 SAME_CAUSE = "same-cause"
@@ -33,7 +35,7 @@ def explain(row: Row | None, result: Result, cause: Cause | None = None,
     that a shared cause stopped points to it and gives the cause's fix, not the check's, and
     names the other rows (`same`, test ids) that cause stopped, which pytest then lists once."""
     if row is None:
-        return result.message
+        return for_terminal(result.message)
     site = row.site.name if row.site else "deployment"
     lines = [f"{row.check.id} [{site}] {_(row.check.title)}: "
              f"{_(SHOWN[result.outcome])}", f"  {result.message}"]
@@ -45,14 +47,14 @@ def explain(row: Row | None, result: Result, cause: Cause | None = None,
             lines.append(f"  the same cause stopped {_n(len(same), 'other row')}:")
             lines += textwrap.wrap(", ".join(same), FIX_WIDTH, initial_indent="    ",
                                    subsequent_indent="    ", break_on_hyphens=False)
-        return "\n".join(lines)
+        return "\n".join(map(for_terminal, lines))
     if result.observed is not None:
         lines.append("  " + _("observed: {value}").format(value=result.observed))
     if result.expected is not None:
         lines.append("  " + _("expected: {value}").format(value=result.expected))
     lines.append("  " + _("fix: {fix}").format(fix=fix_of(row, result)))
     lines.append("  " + _("doc: {link}").format(link=doc(row.check.doc)))
-    return "\n".join(lines)
+    return "\n".join(map(for_terminal, lines))
 
 
 def _n(count: int, word: str) -> str:
@@ -140,9 +142,9 @@ def verdict_reasons(report: Any, outcomes: list[tuple[Row, Result]],
 def verdict_line(report: Any, outcomes: list[tuple[Row, Result]],
                  deselected: Iterable[str] = ()) -> str:
     """`geopreflight: <profile> step <step> (i/n): <VERDICT>, <why>`, the run's last line."""
-    return _("geopreflight: {profile} step {step}: {verdict}").format(
+    return for_terminal(_("geopreflight: {profile} step {step}: {verdict}").format(
         profile=report.profile.name, step=report.step_label,
-        verdict=verdict_word(report.verdict)) + verdict_reasons(report, outcomes, deselected)
+        verdict=verdict_word(report.verdict)) + verdict_reasons(report, outcomes, deselected))
 
 
 # -- shared causes of errors ---------------------------------------------------------------
@@ -405,7 +407,7 @@ def summary(profile: Profile, statuses: dict[str, str], outcomes: list[tuple[Row
         n=len(outcomes), counts=_(", ").join(words)) + extra, ""))
     lines.append((_("steps: {timeline}").format(timeline=timeline(profile, statuses)), ""))
     lines += [(f"next: {action.line()}", "bold") for action in next_actions]
-    return lines
+    return [(for_terminal(text), colour) for text, colour in lines]
 
 
 VERDICT_COLOURS = {"READY": "green", "COMPLETE": "green", "NOT_READY": "red",
@@ -463,11 +465,11 @@ class Progress:
             state = _("ERROR") if any(f.error for f in facts) else _("ok")
             took = max(f.duration_s for f in facts)
             words.append(f"{name} {state} {took:.2f}s")
-        return f"{site}: " + ", ".join(words)
+        return for_terminal(f"{site}: " + ", ".join(words))
 
     def wait_round(self, rounds: int, still: list[str], left_s: float) -> None:
         """`--wait`: a round of probes is done and another follows."""
-        text = _("--wait: {checks} still failing, round {round}, {left} s left").format(
-            checks=", ".join(still), round=rounds, left=f"{left_s:.0f}")
+        text = for_terminal(_("--wait: {checks} still failing, round {round}, {left} s left")
+                            .format(checks=", ".join(still), round=rounds, left=f"{left_s:.0f}"))
         with self._lock:
             (self._rewrite or self._write)(text)
