@@ -7,6 +7,7 @@ runs the checker (against the GitLab API stand-in, or `geopreflight verify|diff`
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -14,14 +15,30 @@ import resource
 import signal
 import subprocess
 import sys
+import textwrap
+import unicodedata
 import xml.etree.ElementTree as ET
+from dataclasses import replace
+from datetime import UTC, datetime
+from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
+import jsonschema
 import pytest
 import xmlschema
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from geopreflight import cli, signing
-from geopreflight.reports import check_name
+from geopreflight import cli, diff, reportjson, signing
+from geopreflight.catalog import CATALOG, Result
+from geopreflight.inventory import load_inventory_text
+from geopreflight.profiles import Row, load_profile
+from geopreflight.reports import RunReport, check_name, facts_json, html, junit
+from geopreflight.reports import summary as summary_json
+from geopreflight.reports.terminal import Causes, explain, summary, verdict_line
+from geopreflight.suite import load_catalog
+from geopreflight.textsafe import for_json, for_xml
 from projectfixtures import SCHEMAS
 from standin import ROOT, SiteSpec, bundle_members, run_pytest, write_bundle
 
@@ -449,3 +466,213 @@ def test_a_report_name_ending_in_a_newline_is_a_usage_error(deployment) -> None:
     assert r.returncode == 4 and "--report-name='ci\\n'" in r.stderr, r.stderr
     assert not (d.tmp / "reports").exists()
 
+
+
+# -- fuzz: hostile strings through every writer, driven directly ----------------------------------
+# Each writer gets a report whose every deployment-derived string (deployment and site names,
+# a node, messages, observed and expected values, notes, facts and their errors) is drawn from
+# the pieces attackers use; 2,000 examples each.
+PIECES = [
+    "\x1b]52;c;ZXZpbA==\x07", "\x1b[2J", "\x1b[32mREADY\x1b[0m", "\x9b31m", "\r", "\n",
+    "\r\n", "\x00", "\x07", "\x7f", "\x85", "\t", "\u202e", "\u200f", "\u2066", "\u200b",
+    "\u2028", "\u2029", "\ufeff", "\ufffe", "\uffff", "\U0001fffe", "\ud800", "\udfff",
+    "\udc80", "\U0010ffff", "\\", "\\x1b", "\\n", "http://user:pw@host/", "http://:secret@h",
+    "glpat-abc@host", "|", "||", "<script>alert(1)</script>", "<img src=x onerror=alert(1)>",
+    "![x](https://evil.example/p.png)", "[l](javascript:alert(1))", "## heading", "&#124;",
+    "&lt;", "`", "```", "*", "_", "]]>", "<!--", "-->", '"', "'", "{{x}}", "%s", "é",
+    "\u00a0", "\ue000",
+]
+hostile = st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=4),
+                             st.integers(0xD800, 0xDFFF).map(chr),
+                             st.integers(0, 0x9F).map(chr)), max_size=8).map("".join)
+FUZZ = settings(max_examples=int(os.environ.get("GP_FUZZ", "2000")), deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                       HealthCheck.too_slow])
+SHOWN_OK = frozenset({"Zs", "Co"})
+
+
+def terminal_clean(text: str) -> bool:
+    """Nothing a terminal would act on: every character printable (or a plain space kind)."""
+    return all(ch.isprintable() or unicodedata.category(ch) in SHOWN_OK for ch in text)
+
+
+class Base(tuple):
+    """(profile, inventory, checks), shown briefly in hypothesis' failure report."""
+
+    def __repr__(self) -> str:
+        return "base"
+
+
+@pytest.fixture(scope="module")
+def base() -> Base:
+    load_catalog()
+    profile = load_profile("migrate-legacy")
+    inventory = load_inventory_text(textwrap.dedent("""\
+        deployment: acme
+        sites:
+          - {name: eu-primary, role: primary, gitlab: {url: "https://eu.example", token_env: T}}
+          - {name: us-secondary, role: secondary, gitlab: {url: "https://us.example",
+             token_env: T}}
+        """), "inv.yml", resolve_secrets=False)
+    checks = [CATALOG[i] for i in ("VER-001", "GEO-001", "VER-002", "GEO-005", "VER-003",
+                                   "GEO-002")]
+    return Base((profile, inventory, checks))
+
+
+OUTCOMES = ("fail", "error", "warn", "pass", "not-applicable", "waived")
+
+
+def fuzzed_report(base, texts: list[str]) -> RunReport:
+    """A report with every deployment-derived string taken from `texts` (cycled)."""
+    profile, inventory, checks = base
+    pick = itertools.cycle(texts).__next__
+    sites = tuple(replace(s, name=pick() or "s") for s in inventory.sites)
+    inv = replace(inventory, deployment=pick(), sites=sites)
+    facts = [{"key": "gitlab.own_answer", "site": sites[0].name, "value": {"version": pick(),
+              pick(): [pick()]}, "error": pick() or "e", "source": pick(),
+              "started_at": "2026-12-01T10:00:00Z", "duration_s": 0.1},
+             {"key": "geo.sites", "site": None, "value": None,
+              "error": f"GET {pick()}: {pick()}", "source": "s",
+              "started_at": "2026-12-01T10:00:00Z", "duration_s": 0.1}]
+    rows = []
+    for i, (check, outcome) in enumerate(zip(checks, OUTCOMES, strict=True)):
+        site = None if check.scope == "deployment" else sites[i % 2]
+        row = Row(check, site, blocking=i % 3 != 2, host=pick() or None if i == 3 else None)
+        causes = ((facts[i % 2]["key"], facts[i % 2]["site"]),) if outcome == "error" else ()
+        rows.append((row, Result(outcome, pick(), observed=pick(), expected=[pick(), 1],
+                                 causes=causes)))
+    return RunReport(profile, "auto", "prerequisites", "NOT_READY", 1,
+                     datetime(2026, 12, 1, 10, tzinfo=UTC), 1.5, inv,
+                     {"prerequisites": "next"}, rows, facts, notes=[pick(), pick()],
+                     deselected=frozenset())
+
+
+texts = st.lists(hostile, min_size=1, max_size=6)
+
+
+@FUZZ
+@given(texts=texts)
+def test_fuzz_terminal_writers_escape_every_control(base, texts) -> None:
+    report = fuzzed_report(base, texts)
+    causes = Causes(report.facts, report.inventory)
+    for row, result in report.rows:
+        shown = explain(row, result, causes.of(result))
+        assert all(terminal_clean(line) for line in shown.split("\n")), shown
+        assert len(shown.split("\n")) <= 6  # two, plus observed/expected/fix/doc or the cause
+    lines = summary(report.profile, report.statuses, report.rows, causes)
+    assert all(terminal_clean(text) for text, _ in lines), lines
+    assert terminal_clean(verdict_line(report, report.rows))
+    run = diff.Run("a", {"steps": []}, report.facts)
+    other = diff.Run(texts[0], {"steps": []}, [])
+    shown = diff.text(diff.compare(other, run))
+    assert all(terminal_clean(line) for line in shown.split("\n")), shown
+
+
+@pytest.fixture(scope="module")
+def junit_schema() -> xmlschema.XMLSchema:
+    return xmlschema.XMLSchema(str(SCHEMAS / "junit-10.xsd"))
+
+
+@FUZZ
+@given(texts=texts)
+def test_fuzz_junit_stays_valid_xml(base, junit_schema, tmp_path_factory, texts) -> None:
+    report = fuzzed_report(base, texts)
+    path = tmp_path_factory.getbasetemp() / "fuzz-junit.xml"
+    junit.write(report, path)
+    tree = ET.parse(path)
+    for el in tree.iter():
+        el.attrib.pop("disabled", None)
+        if "time" in el.attrib:
+            el.attrib["time"] = f"{float(el.attrib['time']):.3f}"
+    junit_schema.validate(tree)
+    failure = next(tree.iter("failure"))  # the value itself survives, XML's line ends aside
+    line = for_xml(f"observed: {report.rows[0][1].observed}\nexpected:")
+    assert re.sub(r"\s", "", line) in re.sub(r"\s", "", failure.text)
+    assert len(list(tree.iter("testcase"))) == len(report.rows)
+
+
+@pytest.fixture(scope="module")
+def summary_validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(
+        json.loads((SCHEMAS / "summary.schema.json").read_text()))
+
+
+def no_surrogates(value: Any) -> bool:
+    if isinstance(value, str):
+        return not any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, dict):
+        return all(no_surrogates(k) and no_surrogates(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(map(no_surrogates, value))
+    return True
+
+
+@FUZZ
+@given(texts=texts)
+def test_fuzz_summary_and_facts_json_stay_valid(base, summary_validator, tmp_path_factory,
+                                                texts) -> None:
+    report = fuzzed_report(base, texts)
+    folder = tmp_path_factory.getbasetemp()
+    summary_json.write(report, folder / "summary.json")
+    facts_json.write(report, folder / "facts.json")
+    data = json.loads((folder / "summary.json").read_bytes().decode("utf-8"))
+    summary_validator.validate(data)
+    facts = json.loads((folder / "facts.json").read_bytes().decode("utf-8"))
+    assert no_surrogates(data) and no_surrogates(facts)
+    assert [c["message"] for c in data["checks"]] == [for_json(r.message) for _, r in
+                                                      report.rows]
+    # and what was written reads back as a bundle's JSON does
+    reportjson.summary((folder / "summary.json").read_bytes(), "summary.json")
+    reportjson.facts((folder / "facts.json").read_bytes(), "facts.json")
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, tuple[str, ...]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, tuple(name for name, _ in attrs)))
+
+
+def tags(page: str) -> list[tuple[str, tuple[str, ...]]]:
+    parser = _Tags()
+    parser.feed(page)
+    parser.close()
+    return parser.tags
+
+
+@FUZZ
+@given(texts=texts)
+def test_fuzz_html_injects_no_tag(base, tmp_path_factory, texts) -> None:
+    plain = {t: f"t{i}" if t else "" for i, t in enumerate(dict.fromkeys(texts))}
+    expected = tags(html.render(fuzzed_report(base, [plain[t] for t in texts])))
+    path = tmp_path_factory.getbasetemp() / "fuzz.html"
+    html.write(fuzzed_report(base, texts), path)
+    page = path.read_bytes().decode("utf-8")
+    assert tags(page) == expected  # the elements and attributes of the same page, plain
+    assert for_xml(page) == page  # nothing HTML cannot carry
+
+
+@FUZZ
+@given(texts=texts, started=hostile)
+def test_fuzz_markdown_one_row_stays_one_row(texts, started) -> None:
+    def side(source: str) -> diff.Run:
+        return diff.Run(source, {"started_at": started, "steps": []}, [])
+
+    values = (texts * 3)[:3]
+    changes = [diff.Change(values[0], values[1], values[2])]
+    d = diff.Diff(side(values[0]), side(values[-1]), [diff.Change("verdict", *values[1:])],
+                  changes, changes)
+    out = diff.markdown(d)
+    lines = out.split("\n")
+    assert len(lines) == 19, out  # the same layout whatever the values
+    rows = [ln for ln in lines if ln.startswith("| ") and not ln.startswith("| what |")
+            and not ln.startswith("| |")]
+    assert len(rows) == 3, out
+    for row in rows:
+        assert len(_split_cells(row)) == 3, row
+    for line in lines[2:3] + rows:
+        assert "<" not in line and ">" not in line.replace("&gt;", ""), line
+        assert not re.search(r"(?<!\\)[!\[]", line.replace("\\\\", "")), line
+        assert terminal_clean(line), line
