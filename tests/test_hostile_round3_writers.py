@@ -397,9 +397,11 @@ def test_escape_sequences_from_a_bundle_are_shown_escaped(tmp_path, signer, caps
 def test_escape_sequences_from_a_bundle_judged_again_are_shown_escaped(deployment) -> None:
     d = deployment()
     members = bundle_members(bundle_of(d))
-    forged_version = json.dumps({"version": f"16.0{ESCAPES}"}).encode()[1:-1]
-    members["facts.json"] = re.sub(rb'"version": "[^"]*"', lambda _: forged_version,
-                                   members["facts.json"])
+    facts = json.loads(members["facts.json"])
+    for f in facts["facts"]:  # each GitLab answer recorded as failed, with a hostile error
+        if f["key"].startswith(("gitlab.", "geo.")):
+            f["value"], f["error"] = None, f"GET {f['source']}: {ESCAPES}"
+    members["facts.json"] = json.dumps(facts).encode()
     members["SHA256SUMS"] = "".join(f"{hashlib.sha256(v).hexdigest()}  {n}\n"
                                     for n, v in sorted(members.items())
                                     if n != "SHA256SUMS").encode()
