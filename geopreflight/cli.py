@@ -17,6 +17,7 @@ import difflib
 import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import NoReturn
 
 import pytest
@@ -134,7 +135,9 @@ def _verify(argv: list[str]) -> int:
     p.add_argument("--allowed-signers", metavar="FILE",
                    help="ssh-keygen's allowed_signers file: whose signatures count")
     opt = p.parse_args(argv)
-    data = read_input(opt.bundle, "evidence bundle", BUNDLE_MAX)  # exit 4: not a bundle file
+    if not Path(opt.bundle).exists():
+        raise UsageError("no such evidence bundle", file=opt.bundle)
+    data = read_input(opt.bundle, "evidence bundle", BUNDLE_MAX)  # a FIFO: exit 4, no hang
     if opt.allowed_signers:
         signing.check_allowed_signers(opt.allowed_signers)
     try:
