@@ -21,4 +21,6 @@ def pytest_geopreflight_facts() -> Any:
 
 @pytest.hookspec
 def pytest_geopreflight_reports_written(report: Any, folder: Path) -> None:
-    """The run's reports are in `folder`; add more (e.g. the evidence bundle)."""
+    """The run's reports are in `folder`; add more (e.g. the evidence bundle). `folder` is the
+    run's own, still under a hidden name: it is renamed into place after this hook, so all it
+    holds is this run's."""
