@@ -245,7 +245,12 @@ def _site(row: Row | None) -> str | None:
 
 
 def _origin(url: str) -> str:
-    parts = urlsplit(url)
+    """`scheme://host:port` of a URL; a URL that does not parse (`http://[x`, from a bundle's
+    error text) is shown as it is."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme else url
 
 
