@@ -29,6 +29,7 @@ from .facts import Facts
 from .inventory import Inventory, load_inventory_text
 from .redact import Redactor
 from .signing import MANIFEST, SIGNATURE, sign
+from .textsafe import for_terminal
 from .yamlfile import decode, read_input
 
 BUNDLE = "evidence.tar.gz"
@@ -232,4 +233,4 @@ class EvidencePlugin:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.error:
-            terminalreporter.write_line(f"ERROR: {self.error}", red=True)
+            terminalreporter.write_line(for_terminal(f"ERROR: {self.error}"), red=True)

@@ -23,6 +23,7 @@ from .catalog import CATALOG, Result
 from .i18n import _
 from .inventory import Inventory
 from .schema import Reader
+from .textsafe import for_terminal
 from .yamlfile import LineList, load
 
 WAIVABLE = ("fail", "error", "warn", "not-applicable")  # N/A: e.g. REP-003 without --canary
@@ -116,4 +117,4 @@ class WaiversPlugin:
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         for line in self.expired.values():
-            terminalreporter.write_line(f"geopreflight: {line}")
+            terminalreporter.write_line(for_terminal(f"geopreflight: {line}"))
