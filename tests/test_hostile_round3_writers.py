@@ -327,21 +327,17 @@ MALFORMED = {
 }
 
 
-@pytest.mark.parametrize("case", list(MALFORMED))
+@pytest.mark.parametrize("case", [c for c in MALFORMED if not c.startswith("facts")])
 def test_verify_refuses_malformed_bundle_json_with_exit_4(tmp_path, signer, capsys, case
                                                           ) -> None:
-    if case.startswith("facts"):
-        pytest.skip("verify reads no facts")
     bundle = signed_bundle(tmp_path / "b.tar.gz", signer, **MALFORMED[case])
     code = cli.main(["verify", str(bundle)])
     err = capsys.readouterr().err
     assert code == 4 and str(bundle) in err and "ERROR" in err, err
 
 
-@pytest.mark.parametrize("case", list(MALFORMED))
+@pytest.mark.parametrize("case", [c for c in MALFORMED if not c.startswith("run.json")])
 def test_diff_refuses_malformed_bundle_json_with_exit_4(tmp_path, capsys, case) -> None:
-    if case.startswith("run.json"):
-        pytest.skip("diff reads no run.json")
     good = signed_bundle(tmp_path / "good.tar.gz", None)
     bad = signed_bundle(tmp_path / "bad.tar.gz", None, **MALFORMED[case])
     for args in ([str(good), str(bad)], [str(bad), str(good)]):
