@@ -209,7 +209,7 @@ CASES += [
          name="node"),
     Case("REG-005", "pass", MAIN, MRW, R2_DB_MODE, "the other node is legacy", name="node"),
     Case("REG-005", "fail", R2, MRW, R2_DB_MODE, "this node is not",
-         message="us-secondary host registry2: the registry is in no single mode",
+         message="us-secondary host registry2's registry is in no single mode",
          name="node"),
     Case("REG-007", "fail", R2, MRW,
          {rb(R2, "registry", "database", "enabled"): REMOVE, rb(R2, "postgresql", "enable"): True,

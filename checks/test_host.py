@@ -7,7 +7,7 @@ from geopreflight.catalog import CannotEvaluate, Fail, NotApplicable, check
 from geopreflight.context import CheckContext
 from geopreflight.facts import FactError
 from geopreflight.gitlab_rb import Unparsed, geo_role
-from geopreflight.i18n import _, ngettext
+from geopreflight.i18n import _
 from geopreflight.probes.models import ConfigDb
 from geopreflight.versions import at_least
 
@@ -254,11 +254,11 @@ def test_host_006_same_token_key_and_issuer(ctx: CheckContext) -> str:
             ref = next(iter(seen.values()))  # the primary's first node: the reference
             odd = [k for k, v in seen.items() if v != ref]
             found = ", ".join(f"{k}: {_short(v)}" for k, v in seen.items())
-            raise Fail(ngettext("the nodes use different {what}: {odd} differs from {ref} "
-                                "({found})",
-                                "the nodes use different {what}: {odd} differ from {ref} "
-                                "({found})", len(odd)).format(
-                           what=what, odd=", ".join(odd), ref=next(iter(seen)), found=found),
+            message = _("the nodes use different {what}: {odd} differs from {ref} ({found})") \
+                if len(odd) == 1 else \
+                _("the nodes use different {what}: {odd} differ from {ref} ({found})")
+            raise Fail(message.format(what=what, odd=", ".join(odd), ref=next(iter(seen)),
+                                      found=found),
                        observed=found, expected=f"one of the {what} on every node")
     return _("one certificate on {certs} registry node(s), one signing key on {keys} "
              "Rails/Sidekiq node(s), issuer {issuer!r}").format(
