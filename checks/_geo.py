@@ -56,6 +56,24 @@ def match(site: Site, geo_sites: GeoSites) -> GeoMatch:
     return GeoMatch(None, None)
 
 
+def geo_sites_of(ctx: CheckContext) -> list[tuple[GeoSite, Site | None]]:
+    """Every Geo site as the primary lists it (`GET /geo_sites`), each with the inventory
+    site it is (None: a Geo site the inventory leaves out). The ordering rules take the
+    sites from here, not from the inventory, so a site left out cannot pass unseen."""
+    sites: GeoSites = ctx.fact("geo.sites", None)
+    found: dict[int, Site] = {}
+    for s in ctx.inventory.sites:
+        g = match(s, sites).geo_site
+        if g is not None:
+            found.setdefault(id(g), s)
+    return [(g, found.get(id(g))) for g in sites]
+
+
+def missing_sites(ctx: CheckContext) -> list[str]:
+    """The Geo sites (`name (url)`) the inventory leaves out."""
+    return [f"{g.name} ({g.url})" for g, s in geo_sites_of(ctx) if s is None]
+
+
 def geo_match(ctx: CheckContext, site: Site) -> GeoMatch:
     return match(site, ctx.fact("geo.sites", None))
 

@@ -33,6 +33,28 @@ def _site(ctx: CheckContext, site: Site | None) -> Site:
     return s
 
 
+# The node roles (inventory `hosts:`) a check runs on, one row per such node: the Rails and
+# Sidekiq nodes run the Geo settings, sign the registry's tokens and receive its events; the
+# registry nodes each run a registry process with their own rendered config.yml.
+APP = ("rails", "sidekiq")
+REGISTRY = ("registry",)
+
+
+def where(ctx: CheckContext) -> str:
+    """The row's site, and its node when the site lists several (`hosts:`)."""
+    return f"{_site(ctx, None).name} host {ctx.host}" if ctx.host else _site(ctx, None).name
+
+
+def nodes(ctx: CheckContext, site: Site, roles: tuple[str, ...]
+          ) -> list[tuple[str, CheckContext]]:
+    """(label, context) of each node of `site` running one of `roles`, the context reading
+    that node's host facts; the site's one host for `host:`."""
+    named = [h.name for h in site.nodes(roles) if h.name]
+    if not named:
+        return [(site.name, replace(ctx, site=site, host=None))]
+    return [(f"{site.name} host {n}", replace(ctx, site=site, host=n)) for n in named]
+
+
 def host(ctx: CheckContext, site: Site | None = None) -> HostConfig:
     return ctx.fact("host.config", _site(ctx, site))
 
@@ -199,9 +221,20 @@ def has_data(ctx: CheckContext, site: Site | None = None) -> tuple[bool, str]:
 
 def passes(ctx: CheckContext, check_id: str, site: Site) -> tuple[bool, str]:
     """Whether another check passes for `site`, and its message: the ordering rules build on
-    the checks that decide each site's state. An error there is an error here."""
-    result = evaluate(CATALOG[check_id], replace(ctx, site=site))
-    if result.outcome == "error":
-        raise CannotEvaluate(_("{check_id} for {site}: {message}").format(
-                                 check_id=check_id, site=site.name, message=result.message))
-    return result.outcome in ("pass", "waived"), result.message
+    the checks that decide each site's state. A check judged per node passes only when it
+    passes on every such node of the site (the first that does not names its node). An
+    error there is an error here."""
+    meta = CATALOG[check_id]
+    same_node = ctx.host is not None and ctx.site is not None and ctx.site.name == site.name
+    targets = [(site.name, replace(ctx, site=site))] if same_node or not meta.host_roles \
+        else nodes(ctx, site, meta.host_roles)
+    messages = []
+    for label, node in targets:
+        result = evaluate(meta, node)
+        if result.outcome == "error":
+            raise CannotEvaluate(_("{check_id} for {site}: {message}").format(
+                                     check_id=check_id, site=label, message=result.message))
+        if result.outcome not in ("pass", "waived"):
+            return False, result.message
+        messages.append(result.message)
+    return True, "; ".join(dict.fromkeys(messages))

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from geopreflight.cases import FAILED, SAME_AS, Case, config_yml, db, geo_status, rb
+from geopreflight.cases import (
+                              FAILED,
+                              REMOVE,
+                              SAME_AS,
+                              Case,
+                              config_yml,
+                              db,
+                              geo_site,
+                              geo_status,
+                              rb,
+)
 
 P, S = "eu-primary", "us-secondary"
 DB_FAILED = {("db.server", S): FAILED("connection to the server refused")}
@@ -30,26 +40,40 @@ CASES: list[Case] = [
          message="PostgreSQL 15"),
     Case("DB-001", "error", S, "legacy-both", DB_FAILED,
          "an unreachable database is an error that says why", message="refused"),
-    # DB-002: PostgreSQL 15 or later (enforced from registry 4.39)
+    # DB-002: PostgreSQL 15 or later (enforced from registry v4.24.0 / GitLab 18.2.0)
     Case("DB-002", "pass", S, "legacy-both", {}, "PostgreSQL 15.18 under GitLab 17.10",
          message="the registry's 15 (binding for GitLab 17.10.2-ee)"),
     Case("DB-002", "fail", S, "legacy-both", PG14, "PostgreSQL 14 under registry 4.39",
-         message="registry 4.39.0-gitlab needs 15 or later"),
+         message="registry 4.39.0-gitlab, GitLab 17.10.2-ee enforces 15 or later"),
     Case("DB-002", "fail", S, "legacy-both",
-         {**PG14, ("registry.api", S): FAILED("cannot connect")},
-         "PostgreSQL 14 and the registry version unknown: counts as enforcing",
-         message="(version unknown)", name="registry-unknown"),
+         {**PG14, ("registry.api", S, "version"): "4.24.0-gitlab",
+          geo_status(2, "version"): "18.2.0-ee"},
+         "PostgreSQL 14 under registry 4.24, the first that enforces the floor (GitLab 18.2)",
+         message="registry 4.24.0-gitlab, GitLab 18.2.0-ee enforces 15", name="registry-4.24"),
+    Case("DB-002", "fail", S, "legacy-both",
+         {**PG14, ("registry.api", S): FAILED("cannot connect"),
+          geo_status(2, "version"): "18.2.0-ee"},
+         "PostgreSQL 14, the registry version unknown, GitLab 18.2: its bundled registry enforces",
+         message="registry (version unknown), GitLab 18.2.0-ee enforces", name="registry-unknown"),
+    Case("DB-002", "fail", S, "legacy-both",
+         {**PG14, ("registry.api", S): FAILED("cannot connect"),
+          ("geo.statuses", None): FAILED("HTTP 500"), ("host.gitlab_version", S): REMOVE},
+         "PostgreSQL 14 and no version known at all: counts as enforcing (fail closed)",
+         message="(version unknown), GitLab (version unknown) enforces", name="all-unknown"),
     Case("DB-002", "warn", S, "legacy-both", {**PG14, ("registry.api", S, "version"):
-                                              "4.38.2-gitlab"},
-         "PostgreSQL 14 under registry 4.38: documented, not enforced yet",
+                                              "4.23.2-gitlab"},
+         "PostgreSQL 14 under registry 4.23: documented, not enforced yet",
          message="predates the enforced floor"),
+    Case("DB-002", "warn", S, "legacy-both", {**PG14, ("registry.api", S): FAILED("refused")},
+         "PostgreSQL 14, the registry version unknown, GitLab 17.10 (bundles a registry "
+         "before 4.24)", message="predates the enforced floor", name="gitlab-17"),
     Case("DB-002", "warn", S, "legacy-both", {geo_status(2, "version"): "18.3.1-ee"},
          "PostgreSQL 15 passes the registry's floor but not GitLab 18's minimum 16",
-         message="below GitLab 18.3.1-ee's supported minimum 16 (UNVERIFIED)", name="gitlab-18"),
+         message="below GitLab 18.3.1-ee's supported minimum 16 (gitlab!190814", name="gitlab-18"),
     Case("DB-002", "warn", S, "legacy-both",
          {geo_status(2, "version"): "19.0.1-ee", db(S, "version_num"): 160004,
           db(S, "version"): "16.4"},
-         "GitLab 19 needs PostgreSQL 17", message="supported minimum 17 (GitLab",
+         "GitLab 19 needs PostgreSQL 17", message="supported minimum 17 (GitLab 19 upgrade notes",
          name="gitlab-19"),
     Case("DB-002", "pass", S, "legacy-both",
          {geo_status(2, "version"): "18.3.1-ee", db(S, "version_num"): 160004,
@@ -240,4 +264,32 @@ CASES: list[Case] = [
          "the secondary's migrations are not applied", message="not set up on us-secondary"),
     Case("DB-012", "error", None, "legacy-both", {("db.server", S): FAILED("refused")},
          "a site's database cannot be reached"),
+]
+
+# multinode-registry-rw: the secondary's registry nodes main and registry2
+MRW, MAIN, R2 = "multinode-registry-rw", f"{S}/main", f"{S}/registry2"
+CASES += [
+    Case("DB-005", "pass", R2, MRW, {}, "the second registry node on the external DB",
+         name="node"),
+    Case("DB-005", "fail", R2, MRW,
+         {rb(R2, "postgresql", "enable"): True, config_yml(R2, "database", "host"): None,
+          config_yml(R2, "database", "port"): 5432},
+         "one registry node on its bundled PostgreSQL",
+         message="us-secondary host registry2: the registry uses the bundled PostgreSQL",
+         name="node"),
+    Case("DB-006", "pass", R2, MRW, {}, "both nodes name the inventory's database",
+         name="node"),
+    Case("DB-006", "fail", MAIN, MRW, {config_yml(R2, "database", "dbname"): "registry_old"},
+         "another registry node names another database",
+         message="the registry nodes of us-secondary use different databases: us-secondary "
+                 "host main", name="node"),
+]
+
+CASES += [
+    Case("DB-012", "fail", None, "legacy-both",
+         {geo_site(2, "name"): "ap-secondary", geo_site(2, "url"): "https://ap.example.com/",
+          geo_site(2, "internal_url"): "https://ap.example.com/"},
+         "a Geo site left out of the inventory",
+         message="ap-secondary (https://ap.example.com/), a Geo site not in the inventory",
+         name="not-in-inventory"),
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from geopreflight.cases import FAILED, Case, config_yml, db, host, rb
+from geopreflight.cases import FAILED, Case, config_yml, db, geo_site, host, rb
 
 P, S = "eu-primary", "us-secondary"
 UNREADABLE = {host(S, "lockfiles"): {"readable": False, "why": "object storage: no S3 access"}}
@@ -97,4 +97,24 @@ CASES: list[Case] = [
          message="not imported yet: us-secondary"),
     Case("IMP-004", "error", None, "secondary-imported", UNREADABLE,
          "a secondary's lockfiles cannot be read"),
+]
+
+# multinode-registry-rw: registry2, a second registry node of the secondary, read-write
+MRW, MAIN, R2 = "multinode-registry-rw", f"{S}/main", f"{S}/registry2"
+CASES += [
+    Case("IMP-006", "pass", MAIN, MRW, {}, "the read-only node", name="node-ro"),
+    Case("IMP-006", "fail", R2, MRW, {}, "a registry node read-write before the tag import",
+         message="us-secondary host registry2: the tags are not imported yet", name="node-rw"),
+]
+
+# the primary lists a Geo secondary the inventory does not name (geo-site-not-in-inventory)
+ELSEWHERE = {geo_site(2, "name"): "ap-secondary", geo_site(2, "url"): "https://ap.example.com/",
+             geo_site(2, "internal_url"): "https://ap.example.com/"}
+CASES += [
+    Case("IMP-004", "fail", None, "secondary-imported", ELSEWHERE,
+         "a Geo secondary left out of the inventory cannot be shown imported",
+         message="not imported yet: ap-secondary (a Geo secondary not in the inventory",
+         name="not-in-inventory"),
+    Case("IMP-004", "error", None, "secondary-imported", {("geo.sites", None): FAILED("401")},
+         "the primary's list of Geo sites cannot be read", name="geo-sites"),
 ]

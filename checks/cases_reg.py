@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from geopreflight.cases import FAILED, REMOVE, SAME_AS, Case, config_yml, db, host, rb
+from geopreflight.cases import FAILED, REMOVE, SAME_AS, Case, config_yml, db, geo_status, host, rb
 
 P, S = "eu-primary", "us-secondary"
 API_S = ("registry.api", S)
@@ -94,8 +94,18 @@ CASES: list[Case] = [
          "prefer with data, no lockfile, bundled PostgreSQL on (prefer-hazard)",
          message="no filesystem-in-use lockfile"),
     Case("REG-007", "fail", P, "legacy-both",
+         {**PREFER, rb(P, "registry", "database", "enabled"): REMOVE,
+          geo_status(1, "version"): "19.0.2-ee"},
+         "unset on GitLab 19: the default is prefer",
+         message="unset (GitLab 19.0.2-ee makes it 'prefer', from 19.0)", name="unset"),
+    Case("REG-007", "pass", P, "legacy-both",
          {**PREFER, rb(P, "registry", "database", "enabled"): REMOVE},
-         "unset: GitLab 19.0 makes it prefer", message="unset (GitLab 19.0", name="unset"),
+         "unset on GitLab 17.10 still means false", name="unset-before-19"),
+    Case("REG-007", "fail", P, "legacy-both",
+         {**PREFER, rb(P, "registry", "database", "enabled"): REMOVE,
+          ("geo.statuses", None): FAILED("HTTP 500"), ("host.gitlab_version", P): REMOVE},
+         "unset and the GitLab version unknown: judged as prefer (fail closed)",
+         message="GitLab's version unknown", name="unset-version-unknown"),
     Case("REG-007", "pass", P, "legacy-both", {**PREFER, rb(P, "postgresql", "enable"): False},
          "prefer is rewritten to false without the bundled PostgreSQL", name="prefer-no-pg"),
     Case("REG-007", "not-applicable", S, "both-imported", {}, "not legacy any more"),
@@ -179,4 +189,81 @@ CASES: list[Case] = [
          "database secondary, legacy primary", message="us-secondary: database"),
     Case("REG-013", "error", None, "legacy-both", API_FAILED,
          "one site's mode cannot be read"),
+]
+
+# multinode-registry-rw: the secondary lists main (every role, read-only) and registry2 (a
+# second registry node, left read-write): each registry node is its own row
+MRW, MAIN, R2 = "multinode-registry-rw", f"{S}/main", f"{S}/registry2"
+R2_DB_MODE = {config_yml(R2, "database", "enabled"): True}
+CASES += [
+    Case("REG-010", "pass", MAIN, MRW, {}, "the node set read-only", name="node-main"),
+    Case("REG-010", "fail", R2, MRW, {}, "another registry node left read-write",
+         message="us-secondary host registry2: config.yml storage.maintenance.readonly",
+         name="node-left-rw"),
+    Case("REG-011", "pass", R2, MRW, {}, "the read-write node", name="node-rw"),
+    Case("REG-011", "fail", MAIN, MRW, {}, "a node still read-only",
+         message="us-secondary host main: the registry is still in read-only", name="node-ro"),
+    Case("REG-004", "fail", R2, MRW, R2_DB_MODE,
+         "one node's config.yml says database while the registry answers legacy",
+         message="us-secondary host registry2: the metadata-mode sources disagree",
+         name="node"),
+    Case("REG-005", "pass", MAIN, MRW, R2_DB_MODE, "the other node is legacy", name="node"),
+    Case("REG-005", "fail", R2, MRW, R2_DB_MODE, "this node is not",
+         message="us-secondary host registry2's registry is in no single mode",
+         name="node"),
+    Case("REG-007", "fail", R2, MRW,
+         {rb(R2, "registry", "database", "enabled"): REMOVE, rb(R2, "postgresql", "enable"): True,
+          host(R2, "lockfiles", "filesystem-in-use"): False,
+          geo_status(2, "version"): "19.0.2-ee"},
+         "one registry node would start on the empty database (prefer-hazard)",
+         message="us-secondary host registry2: registry['database']['enabled'] is unset",
+         name="node"),
+    Case("REG-013", "fail", None, MRW, R2_DB_MODE, "one node of a site in another mode",
+         message="us-secondary host registry2: unclear", name="node"),
+]
+
+# REG-012: the registry that answers must be the primary's, asked from the secondary's node
+CASES += [
+    Case("REG-012", "pass", S, "legacy-both", {}, "the row says where the URL was asked from",
+         message="from us-secondary host local://", name="probed-from-node"),
+    Case("REG-012", "pass", S, "legacy-both", {(*PRIMARY_API, "probed_from"): REMOVE},
+         "a node without curl: asked from the checker, and the row says so",
+         message="from the checker (the node has no curl)", name="probed-from-checker"),
+    Case("REG-012", "fail", S, "legacy-both",
+         {(*PRIMARY_API, "url"): SAME_AS(rb(S, "registry_external_url"), "{}/")},
+         "primary_api_url is the secondary's own registry (primary-api-url-own)",
+         message="is the secondary's own registry", name="own-registry"),
+    Case("REG-012", "fail", S, "legacy-both",
+         {(*PRIMARY_API, "realm"): SAME_AS(rb(S, "external_url"), "{}/jwt/auth")},
+         "a registry behind another address that issues the secondary's tokens",
+         message="not the primary's", name="secondary-realm"),
+    Case("REG-012", "fail", S, "legacy-both", {(*PRIMARY_API, "realm"): REMOVE},
+         "a Bearer challenge without a realm proves nothing", message="realm None",
+         name="no-realm"),
+]
+
+# object-storage: each site's registry on its own S3 bucket, the inventory with registry.storage
+OS = "object-storage"
+CASES += [
+    # REG-014: storage distinct across sites
+    Case("REG-014", "pass", None, OS, {}, "two buckets", message="each with its own storage"),
+    Case("REG-014", "pass", None, "legacy-both", {}, "filesystem storage on separate hosts",
+         name="filesystem"),
+    Case("REG-014", "fail", None, OS,
+         {config_yml(S, "storage_bucket"): SAME_AS(config_yml(P, "storage_bucket"))},
+         "the secondary in the primary's bucket (shared-bucket)",
+         message="eu-primary and us-secondary share one registry storage: s3"),
+    Case("REG-014", "pass", None, OS,
+         {config_yml(S, "storage_bucket"): SAME_AS(config_yml(P, "storage_bucket")),
+          config_yml(S, "storage_rootdirectory"): "/us"},
+         "one bucket, separate root directories", name="root-directory"),
+    Case("REG-014", "error", None, OS, {config_yml(S, "storage_bucket"): REMOVE},
+         "object storage without a bucket cannot be compared", message="names no bucket"),
+    # REG-015: the inventory's bucket is config.yml's
+    Case("REG-015", "pass", S, OS, {}, "the inventory reads config.yml's bucket"),
+    Case("REG-015", "fail", S, OS, {config_yml(S, "storage_bucket"): "registry-old"},
+         "config.yml moved to another bucket than the inventory reads",
+         message="bucket differ"),
+    Case("REG-015", "not-applicable", S, "legacy-both", {}, "no registry.storage"),
+    Case("REG-015", "error", S, OS, {config_yml(S, "present"): False}, "no config.yml"),
 ]

@@ -66,3 +66,19 @@ CASES: list[Case] = [
     Case("VER-003", "error", None, "legacy-both", {("geo.statuses", None): FAILED("HTTP 500")},
          "the Geo statuses failed", name="statuses-failed"),
 ]
+
+CASES += [
+    # VER-004: no GitLab 19.0.0 or 19.0.1 on a Geo site (fixed in 19.0.2)
+    Case("VER-004", "pass", S, "legacy-both", {}, "17.10 predates the 19.0 regressions"),
+    Case("VER-004", "pass", S, "legacy-both", {geo_status(2, "version"): "19.0.2-ee"},
+         "19.0.2 has the fixes", name="19.0.2"),
+    Case("VER-004", "fail", S, "legacy-both", {geo_status(2, "version"): "19.0.1-ee"},
+         "19.0.1 skips OCI index tags (gitlab#600486)",
+         message="us-secondary runs GitLab 19.0.1-ee", name="19.0.1"),
+    Case("VER-004", "fail", P, "legacy-both", {geo_status(1, "version"): "19.0.0-ee"},
+         "19.0.0 on the primary", message="runs GitLab 19.0.0-ee", name="19.0.0"),
+    Case("VER-004", "not-applicable", P, "add-geo-external-db", {}, "not a Geo site yet",
+         name="no-geo"),
+    Case("VER-004", "error", S, "legacy-both", {geo_status(2, "version"): "nineteen"},
+         "a version that is not one cannot be judged", name="garbage"),
+]

@@ -42,18 +42,26 @@ def test_att_001_change_ticket(ctx: CheckContext) -> str:
     return _signed_off(ctx, "change-ticket")
 
 
-@check("ATT-002", title="A backup of the site's registry metadata database was taken",
+@check("ATT-002", title="Backups of the site's registry storage and metadata database were taken",
        severity="high",
        rationale="The import cannot be undone: reverting to legacy metadata, or downgrading after "
-                 "the import, needs a backup taken before it; Geo does not replicate the registry "
-                 "database, so each site's is backed up on its own (https://docs.gitlab.com/"
-                 "administration/packages/container_registry_metadata_database/).",
-       remediation="Back up the site's registry database (pg_dump; gitlab-backup includes it "
-                   "from 18.10), then add a registry-db-backup item for the site to the "
-                   "--attestations file with a link to the backup's record.",
+                 "the import, needs backups taken before it. The registry's storage holds the "
+                 "images and is what the import turns over to the database (its lockfiles, and "
+                 "what garbage collection may then delete); object storage must be backed up "
+                 "separately from gitlab-backup, and the registry database is in gitlab-backup "
+                 "only from 18.10 with its credentials set. Geo replicates neither the registry "
+                 "database nor a site's storage backup, so each site's are taken on their own "
+                 "(https://docs.gitlab.com/administration/packages/"
+                 "container_registry_metadata_database/, https://docs.gitlab.com/administration/"
+                 "backup_restore/backup_gitlab/#container-registry).",
+       remediation="Back up the site's registry storage (the bucket, or the filesystem path) and "
+                   "its registry database (pg_dump; gitlab-backup includes it from 18.10), then "
+                   "add registry-storage-backup and registry-db-backup items for the site to "
+                   "the --attestations file with links to the backups' records.",
        doc=METADATA_DB_PAGE)
-def test_att_002_registry_db_backup(ctx: CheckContext) -> str:
-    return _signed_off(ctx, "registry-db-backup")
+def test_att_002_registry_storage_and_db_backup(ctx: CheckContext) -> str:
+    return "; ".join(_signed_off(ctx, item)
+                     for item in ("registry-db-backup", "registry-storage-backup"))
 
 
 @check("ATT-003", title="Offline garbage collection is disabled for the imported registry",

@@ -8,20 +8,28 @@ from geopreflight.catalog import CannotEvaluate, Fail, NotApplicable, Outcome, W
 from geopreflight.context import CheckContext
 from geopreflight.facts import FactError
 from geopreflight.i18n import _
-from geopreflight.probes.models import DbRoute, DbServer, DbTable, ResolvedHost
+from geopreflight.probes.models import ConfigDb, DbRoute, DbServer, DbTable, ResolvedHost
 from geopreflight.versions import at_least
 
 from . import GEO_PAGE, METADATA_DB_PAGE
 from . import _views as sv
-from ._geo import own_version
+from ._geo import missing_sites, own_version
 from ._rules import normal_host
+from ._views import REGISTRY
 
 TROUBLESHOOTING = ("https://docs.gitlab.com/administration/packages/"
                    "container_registry_metadata_database_troubleshooting/")
 EXTERNAL_DB = METADATA_DB_PAGE + "#using-an-external-database"
 BUNDLED_PG_DIR = "/var/opt/gitlab/postgresql"
 PG_FLOOR_NUM, PG_FLOOR = 150000, "15"
-REGISTRY_WITH_FLOOR = "4.39.0"
+# The registry refuses to start on PostgreSQL older than MinPostgresqlVersion "15.0"
+# (registry/datastore/datastore.go) from container registry v4.24.0, which the Linux package
+# bundles from GitLab 18.2.0 (omnibus-gitlab config/software/registry.rb).
+REGISTRY_WITH_FLOOR, GITLAB_WITH_FLOOR = "4.24.0", "18.2.0"
+FLOOR_SOURCES = ("https://gitlab.com/gitlab-org/container-registry/-/blob/master/registry/"
+                 "datastore/datastore.go, https://gitlab.com/gitlab-org/container-registry/-/"
+                 "blob/master/CHANGELOG.md (v4.24.0), https://gitlab.com/gitlab-org/"
+                 "omnibus-gitlab/-/blob/master/config/software/registry.rb")
 
 
 @check("DB-001", title="The registry metadata database is reachable (read-only)",
@@ -43,62 +51,76 @@ def test_db_001_database_reachable(ctx: CheckContext) -> str:
                 system_identifier=info.system_identifier))
 
 
-# GitLab's own PostgreSQL minimum by GitLab version, newest first
-# (https://docs.gitlab.com/install/requirements/ and GitLab's upgrade notes): 19.0: "The minimum
-# supported version of PostgreSQL is now version 17" (GitLab 19 upgrade notes); 18.x: 16,
-# which the requirements table marks "proposed in epic 12172"
-# (UNVERIFIED as final). Before 18 GitLab's minimum (14, UNVERIFIED here) is below the
-# registry's enforced 15, so the registry's floor is the binding one.
-GITLAB_PG_MINIMUM = (("19.0", 170000, "17", ""), ("18.0", 160000, "16", " (UNVERIFIED)"))
+# GitLab's own PostgreSQL minimum by GitLab version, newest first: 17 for 19.x ("The minimum
+# supported version of PostgreSQL is now version 17", https://docs.gitlab.com/update/versions/
+# gitlab_19_changes/), 16 for 18.x (https://gitlab.com/gitlab-org/gitlab/-/merge_requests/
+# 190814, https://docs.gitlab.com/install/requirements/). Before 18 GitLab's minimum (14) is
+# below the registry's 15, so the registry's floor is the binding one.
+GITLAB_PG_MINIMUM = (("19.0", 170000, "17", "GitLab 19 upgrade notes"),
+                     ("18.0", 160000, "16", "gitlab!190814"))
 
 
 def gitlab_pg_minimum(gitlab_version: str) -> tuple[int, str, str] | None:
-    """GitLab's own PostgreSQL minimum for a GitLab version (None: the registry's floor
-    binds).
+    """GitLab's own PostgreSQL minimum for a GitLab version, with its source (None: the
+    registry's floor binds).
 
     >>> [gitlab_pg_minimum(v) for v in ("17.10.2-ee", "18.3.1-ee", "19.0.0-ee")]
-    [None, (160000, '16', ' (UNVERIFIED)'), (170000, '17', '')]
+    [None, (160000, '16', 'gitlab!190814'), (170000, '17', 'GitLab 19 upgrade notes')]
     """
-    for since, num, shown, mark in GITLAB_PG_MINIMUM:
+    for since, num, shown, source in GITLAB_PG_MINIMUM:
         if at_least(gitlab_version, since):
-            return num, shown, mark
+            return num, shown, source
     return None
 
 
-def pg_floor(version_num: int, registry_version: str | None) -> Outcome:
-    """DB-002's registry rule (see its rationale): `pass` at PostgreSQL 15 or later; below it
-    `warn` for a registry older than 4.39 (the floor is documented, not enforced), else
-    `fail` (4.39+ refuses to start; an unknown version counts as enforcing).
+def floor_enforced(registry_version: str | None, gitlab_version: str | None) -> bool:
+    """Whether the registry refuses PostgreSQL below 15: registry v4.24.0 or later; with the
+    registry's version unknown, GitLab 18.2 or later (the bundled registry); both unknown
+    counts as enforcing (fail closed).
 
-    >>> def floor(*cases): return [pg_floor(n, v).value for n, v in cases]
+    >>> [floor_enforced(r, g) for r, g in (("4.24.0-gitlab", None), ("v4.23.1-gitlab", "19.0.0"),
+    ...                                     (None, "18.2.0-ee"), (None, "18.1.4-ee"), (None, None))]
+    [True, False, True, False, True]
+    """
+    if registry_version:
+        return at_least(registry_version.lstrip("v").split("-")[0], REGISTRY_WITH_FLOOR)
+    return gitlab_version is None or at_least(gitlab_version, GITLAB_WITH_FLOOR)
+
+
+def pg_floor(version_num: int, registry_version: str | None,
+             gitlab_version: str | None = None) -> Outcome:
+    """DB-002's registry rule (see its rationale): `pass` at PostgreSQL 15 or later; below it
+    `fail` where the registry enforces the floor (`floor_enforced`), else `warn` (documented,
+    not enforced).
+
+    >>> def floor(*cases): return [pg_floor(*c).value for c in cases]
     >>> floor((150004, "4.39.0-gitlab"), (160002, None))
     ['pass', 'pass']
-    >>> floor((140011, "4.39.0-gitlab"), (140011, "v4.40.1-gitlab"), (140011, None))
+    >>> floor((140011, "4.24.0-gitlab"), (140011, "v4.40.1-gitlab"), (140011, None, "18.2.0"))
     ['fail', 'fail', 'fail']
-    >>> floor((140011, "4.38.2-gitlab"), (130016, "3.93.0-gitlab"))
-    ['warn', 'warn']
+    >>> floor((140011, "4.23.2-gitlab"), (130016, "3.93.0-gitlab"), (140011, None, "18.1.2"))
+    ['warn', 'warn', 'warn']
     """
     if version_num >= PG_FLOOR_NUM:
         return Outcome.PASS
-    if registry_version and not at_least(registry_version.lstrip("v").split("-")[0],
-                                         REGISTRY_WITH_FLOOR):
-        return Outcome.WARN
-    return Outcome.FAIL
+    return Outcome.FAIL if floor_enforced(registry_version, gitlab_version) else Outcome.WARN
 
 
 @check("DB-002", title="PostgreSQL is at least the registry's floor and GitLab's minimum",
        severity="critical",
-       rationale="Registry v4.39 and later refuse to start on PostgreSQL older than 15.0 "
-                 "(MinPostgresqlVersion, https://gitlab.com/gitlab-org/container-registry/-/"
-                 "merge_requests/2353): below it a fail. GitLab's own minimum moves with its "
-                 "version: 16 for GitLab 18 (UNVERIFIED: the requirements table marks it "
-                 "proposed), 17 for GitLab 19 (upgrade notes); below it a warning "
-                 "(https://docs.gitlab.com/install/requirements/). The registry version comes "
-                 "from its Gitlab-Container-Registry-Version header, GitLab's from the site's "
-                 "own report (Geo status or /api/v4/metadata).",
+       rationale="The container registry refuses to start on PostgreSQL older than 15.0 "
+                 "(MinPostgresqlVersion) from registry v4.24.0, bundled from GitLab 18.2.0 ("
+                 + FLOOR_SOURCES + "): there, below 15 is a fail (the registry version from its "
+                 "Gitlab-Container-Registry-Version header, else GitLab's: 18.2 or later); "
+                 "older registries only document it, a warning. GitLab's own minimum moves with "
+                 "its version: PostgreSQL 16 for GitLab 18.x (https://gitlab.com/gitlab-org/"
+                 "gitlab/-/merge_requests/190814, https://docs.gitlab.com/install/"
+                 "requirements/), 17 for GitLab 19.x (https://docs.gitlab.com/update/versions/"
+                 "gitlab_19_changes/); below it a warning. GitLab's version is the site's own "
+                 "report (Geo status or /api/v4/metadata).",
        remediation="Upgrade the registry's PostgreSQL to 15 or later, and to GitLab's minimum "
-                   "for the GitLab version the site runs, before enabling or importing the "
-                   "metadata database.",
+                   "for the GitLab version the site runs (16 on 18.x, 17 on 19.x), before "
+                   "enabling or importing the metadata database.",
        doc=METADATA_DB_PAGE)
 def test_db_002_postgresql_at_least_floor(ctx: CheckContext) -> str:
     info = sv.db(ctx)
@@ -106,38 +128,46 @@ def test_db_002_postgresql_at_least_floor(ctx: CheckContext) -> str:
         reg_version = sv.gitlab_registry(ctx).version
     except (CannotEvaluate, FactError):
         reg_version = None
-    shown = info.version
-    verdict = pg_floor(info.version_num, reg_version)
-    if verdict == Outcome.FAIL:
-        raise Fail(_("{site}'s registry metadata database runs PostgreSQL {shown}; registry "
-                     "{value} needs {pg_floor} or later").format(
-                       site=ctx.site.name, shown=shown, value=reg_version or _('(version unknown)'),
-                       pg_floor=PG_FLOOR),
-                   observed=shown, expected=f">= {PG_FLOOR}")
-    if verdict == Outcome.WARN:
-        raise Warn(_("{site}'s registry {reg_version} predates the enforced floor, but "
-                     "PostgreSQL {shown} is below the documented {pg_floor}; upgrade it").format(
-                       site=ctx.site.name, reg_version=reg_version, shown=shown,
-                       pg_floor=PG_FLOOR),
-                   observed=shown, expected=f">= {PG_FLOOR}")
     try:
         gitlab = own_version(ctx, ctx.site)
     except (CannotEvaluate, FactError) as exc:
+        gitlab, unknown = None, str(exc)
+    shown = info.version
+    versions = _("registry {registry}, GitLab {gitlab}").format(
+        registry=reg_version or _("(version unknown)"),
+        gitlab=gitlab.version if gitlab else _("(version unknown)"))
+    verdict = pg_floor(info.version_num, reg_version, gitlab.version if gitlab else None)
+    if verdict == Outcome.FAIL:
+        raise Fail(_("{site}'s registry metadata database runs PostgreSQL {shown}; {versions} "
+                     "enforces {pg_floor} or later (from registry v{registry_floor}, GitLab "
+                     "{gitlab_floor})").format(
+                       site=ctx.site.name, shown=shown, versions=versions, pg_floor=PG_FLOOR,
+                       registry_floor=REGISTRY_WITH_FLOOR, gitlab_floor=GITLAB_WITH_FLOOR),
+                   observed=shown, expected=f">= {PG_FLOOR}")
+    if verdict == Outcome.WARN:
+        raise Warn(_("{site}'s {versions} predates the enforced floor (registry "
+                     "v{registry_floor}, GitLab {gitlab_floor}), but PostgreSQL {shown} is below "
+                     "the documented {pg_floor}; upgrade it").format(
+                       site=ctx.site.name, versions=versions, registry_floor=REGISTRY_WITH_FLOOR,
+                       gitlab_floor=GITLAB_WITH_FLOOR, shown=shown, pg_floor=PG_FLOOR),
+                   observed=shown, expected=f">= {PG_FLOOR}")
+    if gitlab is None:
         # fail closed: without the version, GitLab's minimum (16 for 18.x, 17 for 19.x) is
         # unknown; the error points at why the version could not be read
         raise CannotEvaluate(_("PostgreSQL {shown} meets the registry's floor {pg_floor}, but "
                                "GitLab's own minimum cannot be judged: the site's GitLab "
                                "version is unknown ({exc})").format(
-                                   shown=shown, pg_floor=PG_FLOOR, exc=exc)) from None
+                                   shown=shown, pg_floor=PG_FLOOR, exc=unknown))
     minimum = gitlab_pg_minimum(gitlab.version)
     if minimum and info.version_num < minimum[0]:
         raise Warn(_("{site}'s registry metadata database runs PostgreSQL {shown}, below "
-                     "GitLab {version}'s supported minimum {value}{value2} (GitLab version "
+                     "GitLab {version}'s supported minimum {value} ({value2}; GitLab version "
                      "from {source})").format(
                        site=ctx.site.name, shown=shown, version=gitlab.version, value=minimum[1],
                        value2=minimum[2], source=gitlab.source),
                    observed=shown, expected=f">= {minimum[1]} for GitLab {gitlab.version}")
-    floor = f"GitLab {gitlab.version}'s {minimum[1]}{minimum[2]}" if minimum else \
+    floor = _("GitLab {version}'s {value} ({value2})").format(
+        version=gitlab.version, value=minimum[1], value2=minimum[2]) if minimum else \
         _("the registry's {pg_floor} (binding for GitLab {version})").format(
             pg_floor=PG_FLOOR, version=gitlab.version)
     return _("PostgreSQL {shown} >= {floor}").format(shown=shown, floor=floor)
@@ -302,15 +332,15 @@ def _bundled(ctx: CheckContext) -> tuple[bool, str]:
        remediation="Create a registry database on a separate PostgreSQL instance for the site "
                    "and set registry['database'] host, port, user, password and dbname to it "
                    "(move the data first when the bundled one holds it), then reconfigure.",
-       doc=EXTERNAL_DB)
+       doc=EXTERNAL_DB, host_roles=REGISTRY)
 def test_db_005_external_not_bundled(ctx: CheckContext) -> str:
     bundled, how = _bundled(ctx)
     if bundled:
         extra = (_(" On a Geo secondary the bundled PostgreSQL is a read-only replica of the "
                    "primary's, so this registry would read the primary's metadata and fail on "
                    "every write.") if ctx.site.role == "secondary" else "")
-        raise Fail(_("{site}'s registry uses the bundled PostgreSQL: {how}.{extra}").format(
-                       site=ctx.site.name, how=how, extra=extra),
+        raise Fail(_("{where}: the registry uses the bundled PostgreSQL: {how}.{extra}").format(
+                       where=sv.where(ctx), how=how, extra=extra),
                    observed="bundled PostgreSQL", expected="a separate external PostgreSQL")
     return how
 
@@ -337,10 +367,12 @@ def _addresses(ctx: CheckContext, host: str) -> set[str]:
                  "server (system_identifier, database, postmaster start time) answers there; no "
                  "DNS at check time.",
        remediation="Make metadata_db in the inventory point at config.yml's database host, "
-                   "port and dbname (or fix registry['database'] and reconfigure).",
-       doc=METADATA_DB_PAGE)
+                   "port and dbname (or fix registry['database'] and reconfigure); every "
+                   "registry node of a site must name the same database.",
+       doc=METADATA_DB_PAGE, host_roles=REGISTRY)
 def test_db_006_inventory_reaches_registry_database(ctx: CheckContext) -> str:
     cfg = sv.config_yml(ctx).database
+    _same_database_on_every_node(ctx, cfg)
     info = sv.db(ctx)
     want_host = cfg.host if cfg else None
     want_port = int((cfg.port if cfg else None) or 5432)
@@ -376,6 +408,30 @@ def test_db_006_inventory_reaches_registry_database(ctx: CheckContext) -> str:
                  "({names} differ){why}").format(
                    site=ctx.site.name, got=got, want=want, names=', '.join(problems), why=why),
                observed=got, expected=want)
+
+
+def _same_database_on_every_node(ctx: CheckContext, cfg: ConfigDb | None) -> None:
+    """Fail when another registry node of the site names another database in its config.yml:
+    the inventory's one DSN cannot be the database of both."""
+    mine = _db_target(cfg)
+    for label, node in sv.nodes(ctx, ctx.site, REGISTRY):
+        if label == sv.where(ctx):
+            continue
+        theirs = _db_target(sv.config_yml(node).database)
+        if theirs != mine:
+            raise Fail(_("the registry nodes of {site} use different databases: {where} "
+                         "{mine}, {label} {theirs}").format(
+                           site=ctx.site.name, where=sv.where(ctx), mine=mine, label=label,
+                           theirs=theirs),
+                       observed=f"{sv.where(ctx)}: {mine}; {label}: {theirs}",
+                       expected="one metadata database for every registry node of the site")
+
+
+def _db_target(cfg: ConfigDb | None) -> str:
+    """config.yml's database as host:port/dbname, hosts compared loosely."""
+    host = normal_host(cfg.host if cfg else None) or "(unset)"
+    port = (cfg.port if cfg else None) or 5432
+    return f"{host}:{port}/{(cfg.dbname if cfg else None) or 'registry'}"
 
 
 def _same_backend(route: DbRoute | None, info: DbServer) -> str:
@@ -595,13 +651,16 @@ def test_db_011_database_holds_registry_data(ctx: CheckContext) -> str:
        rationale="Replication between the registries of a Geo deployment needs each site's "
                  "registry on its own metadata database, reachable and migrated "
                  "(https://docs.gitlab.com/administration/packages/container_registry/"
-                 "using_geo_with_the_container_registry/). A deployment-wide row, so --site "
-                 "never drops it.",
+                 "using_geo_with_the_container_registry/); every site is every Geo site the "
+                 "primary lists (GET /geo_sites, https://docs.gitlab.com/api/geo_sites/), so one "
+                 "left out of the inventory fails, named. A deployment-wide row, so --site never "
+                 "drops it.",
        remediation="Set up the metadata database on every site (its own external PostgreSQL, "
                    "gitlab-ctl registry-database migrate up) before configuring replication.",
        doc=GEO_PAGE)
 def test_db_012_every_site_metadata_db_set_up(ctx: CheckContext) -> str:
-    left = []
+    left = [_("{name}, a Geo site not in the inventory (its database cannot be read)").format(
+                name=name) for name in missing_sites(ctx)]
     for site in ctx.inventory.sites:
         if site.metadata_db is None:
             raise CannotEvaluate(_("the inventory gives no metadata_db for {site}").format(

@@ -12,7 +12,7 @@ from geopreflight.i18n import _
 from geopreflight.probes.models import GeoSites, GeoStatus
 
 from . import GEO_PAGE, GEO_SETUP, GEO_SITES_API, GEO_TROUBLESHOOTING
-from ._geo import geo_match, match, status_of
+from ._geo import geo_match, geo_sites_of, missing_sites, status_of
 
 STATUS_MAX_AGE_S = 3600
 
@@ -134,17 +134,20 @@ def test_geo_004_no_geo_site_yet(ctx: CheckContext) -> str:
     return _("no Geo site")
 
 
-@check("GEO-005", title="Every Geo site is in the inventory", severity="low",
+@check("GEO-005", title="Every Geo site is in the inventory", severity="high",
        scope="deployment",
        rationale="A Geo site missing from the inventory is not checked at all, and the primary's "
-                 "GET /geo_sites lists every site (https://docs.gitlab.com/api/geo_sites/); a "
-                 "deliberately partial run still works, so this only advises.",
-       remediation="Add the missing sites to the inventory, or accept a partial run.",
+                 "GET /geo_sites lists every site (https://docs.gitlab.com/api/geo_sites/). "
+                 "Where the order of the sites matters (importing the primary after every "
+                 "secondary, configuring and verifying replication to every secondary, "
+                 "https://docs.gitlab.com/administration/packages/container_registry/"
+                 "using_geo_with_the_container_registry/) a site left out would pass unseen, "
+                 "so the profiles require it there; elsewhere a partial run only warns.",
+       remediation="Add the missing sites to the inventory (with its host and metadata_db).",
        doc=GEO_SITES_API)
 def test_geo_005_every_geo_site_in_inventory(ctx: CheckContext) -> str:
-    sites: GeoSites = ctx.fact("geo.sites", None)
-    known = {id(match(s, sites).geo_site) for s in ctx.inventory.sites}
-    missing = [str(g.name) for g in sites if id(g) not in known]
+    sites = geo_sites_of(ctx)
+    missing = missing_sites(ctx)
     if missing:
         raise Fail(_("Geo site(s) not in the inventory: {names}").format(
                        names=', '.join(missing)),

@@ -3,56 +3,35 @@ cluster file, and the rendered config.yml and gitlab.yml. Secrets are compared a
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from geopreflight.catalog import CannotEvaluate, Fail, check
+from geopreflight.catalog import CannotEvaluate, Fail, NotApplicable, check
 from geopreflight.context import CheckContext
+from geopreflight.facts import FactError
 from geopreflight.gitlab_rb import Unparsed, geo_role
 from geopreflight.i18n import _
-from geopreflight.inventory import Site
 from geopreflight.probes.models import ConfigDb
+from geopreflight.versions import at_least
 
 from . import GEO_SETUP, METADATA_DB_PAGE
 from . import _views as sv
-from ._geo import geo_match, match_site_url
+from ._geo import geo_match, match_site_url, own_version
 from ._rules import enabled_value
+from ._views import APP, REGISTRY
 
 GEO_REGISTRY = "https://docs.gitlab.com/administration/geo/replication/container_registry/"
-# The node roles (inventory `hosts:`) each check runs on, one row per such node: the Geo and
-# replication settings on every Rails and Sidekiq node (Sidekiq runs the Geo registry sync),
-# the registry's own settings on every registry node. UNVERIFIED: which omnibus roles render
-# which of these files on a split node; the checks read what each node has.
-APP = ("rails", "sidekiq")
-REGISTRY = ("registry",)
-
-
-def _where(ctx: CheckContext) -> str:
-    """The row's site, and its node when the site lists several (`hosts:`)."""
-    return f"{ctx.site.name} host {ctx.host}" if ctx.host else ctx.site.name
-
-
-def _nodes(ctx: CheckContext, site: Site, roles: tuple[str, ...]
-           ) -> list[tuple[str, CheckContext]]:
-    """(label, context) of each node of `site` running one of `roles`, the context reading
-    that node's host facts; the site's one host for `host:`."""
-    named = [h.name for h in site.nodes(roles) if h.name]
-    if not named:
-        return [(site.name, replace(ctx, site=site, host=None))]
-    return [(f"{site.name} host {n}", replace(ctx, site=site, host=n)) for n in named]
 
 
 def _role(ctx: CheckContext) -> tuple[str | None, str]:
     cluster = sv.host(ctx).cluster_json
     if cluster.present:
         if cluster.error:
-            raise CannotEvaluate(f"{_where(ctx)}: {cluster.error}")
+            raise CannotEvaluate(f"{sv.where(ctx)}: {cluster.error}")
         for role in ("primary", "secondary"):
             if getattr(cluster, role) is True:
                 return role, "/etc/gitlab/gitlab-cluster.json"
     try:
         return geo_role(sv.rb(ctx)), "/etc/gitlab/gitlab.rb"
     except Unparsed as exc:
-        raise CannotEvaluate(f"{_where(ctx)}: {exc}") from None
+        raise CannotEvaluate(f"{sv.where(ctx)}: {exc}") from None
 
 
 @check("HOST-001", title="The host's Geo role is the expected one", severity="critical",
@@ -70,7 +49,7 @@ def test_host_001_geo_role_as_expected(ctx: CheckContext) -> str:
     if role != ctx.site.role:
         raise Fail(_("{where}: {where2} makes the host a Geo {value}; the inventory expects "
                      "{role}").format(
-                       where=_where(ctx), where2=where, value=role or 'nothing',
+                       where=sv.where(ctx), where2=where, value=role or 'nothing',
                        role=ctx.site.role),
                    observed=role or "no Geo role",
                    expected=ctx.site.role)
@@ -84,21 +63,51 @@ def _expect_enabled(ctx: CheckContext, want: str) -> str:
     if value != want:
         seen = value if present else "unset"
         raise Fail(_("{where}: registry['database']['enabled'] is {seen} in gitlab.rb").format(
-                       where=_where(ctx), seen=seen),
+                       where=sv.where(ctx), seen=seen),
                    observed=seen, expected=want)
     return _("registry['database']['enabled'] = {want}").format(want=want)
 
 
-@check("HOST-002", title="registry['database'] says 'enabled' => true explicitly",
+PREFER_SINCE = "18.7"  # registry['database']['enabled'] = 'prefer' exists from GitLab 18.7
+
+
+@check("HOST-002", title="registry['database'] says 'enabled' => true (or a safe prefer)",
        severity="high",
        rationale="With an external database, prefer is silently rewritten to false when the "
                  "bundled PostgreSQL is off, so the steps that end in database mode need an "
                  "explicit true (https://gitlab.com/gitlab-org/omnibus-gitlab/-/blob/master/files/"
-                 "gitlab-cookbooks/gitlab/libraries/registry.rb).",
+                 "gitlab-cookbooks/gitlab/libraries/registry.rb). Where omnibus manages "
+                 "PostgreSQL (postgresql['enable'] not false) prefer stays prefer, and with a "
+                 "database-in-use lockfile the registry runs in database mode "
+                 "(https://docs.gitlab.com/administration/packages/"
+                 "container_registry_metadata_database/, prefer from GitLab 18.7 and the 19.0 "
+                 "default): that prefer passes too.",
        remediation="Set 'enabled' => true in registry['database'] and reconfigure.",
        doc=METADATA_DB_PAGE, host_roles=REGISTRY)
 def test_host_002_database_enabled_true(ctx: CheckContext) -> str:
+    if enabled_value(sv.rb_get(ctx, "registry", "database", "enabled")) == "prefer":
+        why = _prefer_safe(ctx)
+        if why:
+            return _("registry['database']['enabled'] = prefer, {why}").format(why=why)
     return _expect_enabled(ctx, "true")
+
+
+def _prefer_safe(ctx: CheckContext) -> str | None:
+    """Why a prefer runs in database mode here (omnibus-managed PostgreSQL, a database-in-use
+    lockfile, GitLab 18.7 or later), or None."""
+    if sv.rb_get(ctx, "postgresql", "enable", default=True) is False:
+        return None  # rewritten to false without omnibus's PostgreSQL
+    locks = sv.lockfiles(ctx)
+    if not (locks.readable and locks.database_in_use and not locks.filesystem_in_use):
+        return None
+    try:
+        version = own_version(ctx, ctx.site).version
+    except (CannotEvaluate, FactError):
+        return None
+    if not at_least(version, PREFER_SINCE):
+        return None
+    return _("which omnibus keeps (postgresql['enable'] is on) and which the database-in-use "
+             "lockfile makes database mode on GitLab {version}").format(version=version)
 
 
 @check("HOST-003", title="registry['database'] says 'enabled' => false before the import",
@@ -116,35 +125,47 @@ def test_host_003_database_enabled_false(ctx: CheckContext) -> str:
 
 @check("HOST-004", title="The primary notifies Geo of registry events", severity="critical",
        roles=("primary",),
-       rationale="The primary registry needs a notification endpoint named geo_event at "
-                 "<external_url>/api/v4/container_registry_event/events whose Authorization equals "
-                 "registry.notification_secret in gitlab.yml, else events get 401 "
-                 "(https://docs.gitlab.com/administration/geo/replication/container_registry/, "
+       rationale="Every registry node of the primary needs a notification endpoint named "
+                 "geo_event at <external_url>/api/v4/container_registry_event/events, and the "
+                 "events are received by the Rails (web) nodes, which accept one whose "
+                 "Authorization equals registry.notification_secret in their gitlab.yml, else "
+                 "401 (https://docs.gitlab.com/administration/geo/replication/"
+                 "container_registry/ asks for the secret on every web node; "
                  "https://gitlab.com/gitlab-org/gitlab/-/blob/master/lib/api/"
-                 "container_registry_event.rb).",
+                 "container_registry_event.rb). So the row is per Rails node of the primary, "
+                 "compared with the endpoint of every registry node.",
        remediation="Add registry['notifications'] with the geo_event endpoint (see the doc link) "
-                   "and the same secret as gitlab_rails['registry_notification_secret'], "
-                   "reconfigure.",
-       doc=GEO_REGISTRY, host_roles=REGISTRY)
+                   "on every registry node, and the same secret as "
+                   "gitlab_rails['registry_notification_secret'] on every Rails node; "
+                   "reconfigure each.",
+       doc=GEO_REGISTRY, host_roles=("rails",))
 def test_host_004_primary_notifies_geo(ctx: CheckContext) -> str:
-    cfg = sv.config_yml(ctx)
-    ep = next((e for e in cfg.notifications or [] if e.name == "geo_event"), None)
+    rails = sv.host(ctx).gitlab_yml
+    if not rails.present or rails.error:
+        raise CannotEvaluate(_("{where}: gitlab.yml {why}").format(
+            where=sv.where(ctx),
+            why=rails.error or _("does not exist (gitlab-ctl reconfigure not run)")))
+    secret = rails.notification_secret_digest
     external = sv.rb_get(ctx, "external_url") or ctx.site.gitlab.url
     want = f"{str(external).rstrip('/')}/api/v4/container_registry_event/events"
-    if ep is None:
-        raise Fail(_("{where}: config.yml has no notification endpoint named geo_event").format(
-                       where=_where(ctx)),
-                   observed="no geo_event endpoint", expected=f"geo_event -> {want}")
-    if not match_site_url(str(ep.url or ""), want):
-        raise Fail(_("{where}: geo_event points at {url}").format(where=_where(ctx), url=ep.url),
-                   observed=ep.url, expected=want)
-    secret = sv.host(ctx).gitlab_yml.notification_secret_digest
-    if not secret or secret != ep.auth_digest:
-        why = _("is not set") if not secret else _("differs from the endpoint's Authorization")
-        raise Fail(_("{where}: gitlab.yml registry.notification_secret {why} (compared as "
-                     "digests)").format(where=_where(ctx), why=why),
-                   observed=f"secret {why}",
-                   expected="the same secret on both ends")
+    for label, node in sv.nodes(ctx, ctx.site, REGISTRY):
+        cfg = sv.config_yml(node)
+        ep = next((e for e in cfg.notifications or [] if e.name == "geo_event"), None)
+        if ep is None:
+            raise Fail(_("{where}: config.yml has no notification endpoint named geo_event").format(
+                           where=label),
+                       observed="no geo_event endpoint", expected=f"geo_event -> {want}")
+        if not match_site_url(str(ep.url or ""), want):
+            raise Fail(_("{where}: geo_event points at {url}").format(where=label, url=ep.url),
+                       observed=ep.url, expected=want)
+        if not secret or secret != ep.auth_digest:
+            why = _("is not set") if not secret else _(
+                "differs from the Authorization of {label}'s geo_event endpoint").format(
+                    label=label)
+            raise Fail(_("{where}: gitlab.yml registry.notification_secret {why} (compared as "
+                         "digests)").format(where=sv.where(ctx), why=why),
+                       observed=f"secret {why}",
+                       expected="the same secret on both ends")
     return _("geo_event -> {want}, secrets match").format(want=want)
 
 
@@ -165,13 +186,13 @@ def _replication(ctx: CheckContext) -> tuple[object, object]:
                    "same on each) and reconfigure.",
        doc=GEO_REGISTRY, host_roles=APP)
 def test_host_005_secondary_replicates_registry(ctx: CheckContext) -> str:
-    where = _where(ctx)
+    where = sv.where(ctx)
     enabled, url = _replication(ctx)
     if enabled is not True or not url:
         seen = f"enabled {enabled}, primary_api_url {url or 'unset'}"
         raise Fail(f"{where}: {seen}", observed=seen,
                    expected="enabled true and primary_api_url set")
-    for other, node in _nodes(ctx, ctx.site, APP):
+    for other, node in sv.nodes(ctx, ctx.site, APP):
         if other == where:
             continue
         theirs = _replication(node)
@@ -185,32 +206,69 @@ def test_host_005_secondary_replicates_registry(ctx: CheckContext) -> str:
     return _("enabled, primary_api_url {url}").format(url=url)
 
 
-@check("HOST-006", title="Every registry trusts the same token key and issuer",
+@check("HOST-006", title="Every node trusts and signs with the same token key and issuer",
        severity="critical", scope="deployment",
        rationale="Geo needs the primary's gitlab-registry.key on every site and one token issuer, "
                  "else 'token from untrusted issuer' (https://docs.gitlab.com/administration/geo/"
-                 "replication/container_registry/).",
+                 "replication/container_registry/). Each registry node verifies tokens with "
+                 "config.yml's auth.token.rootcertbundle and issuer; the Rails and Sidekiq nodes "
+                 "sign them with gitlab.yml's registry.key and registry.issuer "
+                 "(gitlab_rails['registry_key_path'], ['registry_issuer'], https://gitlab.com/"
+                 "gitlab-org/omnibus-gitlab/-/blob/master/files/gitlab-cookbooks/gitlab/"
+                 "templates/default/gitlab.yml.erb), and a secondary's Sidekiq signs the pull "
+                 "tokens of the Geo sync (https://gitlab.com/gitlab-org/gitlab/-/blob/master/ee/"
+                 "app/services/geo/container_repository_sync.rb). Compared as digests: the "
+                 "certificate on every registry node, the key on every Rails and Sidekiq node "
+                 "(the primary's the reference), the issuer everywhere.",
        remediation="Copy the primary's gitlab-registry.key (and certificate) to each "
-                   "secondary and every registry node, use one registry_issuer, reconfigure.",
+                   "secondary's Rails, Sidekiq and registry nodes, use one registry_issuer, "
+                   "reconfigure.",
        doc=GEO_REGISTRY)
 def test_host_006_same_token_key_and_issuer(ctx: CheckContext) -> str:
-    seen = {}
-    for site in ctx.inventory.sites:
-        for where, node in _nodes(ctx, site, REGISTRY):
+    certs: dict[str, str] = {}
+    keys: dict[str, str] = {}
+    issuers: dict[str, object] = {}
+    for site in sorted(ctx.inventory.sites, key=lambda s: s.role != "primary"):
+        for where, node in sv.nodes(ctx, site, REGISTRY):
             cfg = sv.config_yml(node)
             cert = sv.host(node).cert_digest
             if cert is None:
                 raise CannotEvaluate(_("{where}: the token certificate {rootcertbundle} "
                                        "cannot be read").format(
                                          where=where, rootcertbundle=cfg.rootcertbundle))
-            seen[where] = (cert, cfg.token_issuer)
-    if len(set(seen.values())) > 1:
-        found = ", ".join(f"{k}: cert {v[0][7:19]}…, issuer {v[1]}" for k, v in seen.items())
-        raise Fail(_("the registries trust different token keys or issuers ({found})").format(
-                       found=found),
-                   observed=found, expected="one certificate and issuer everywhere")
-    return _("one certificate and issuer {value!r} on every site").format(
-               value=next(iter(seen.values()))[1])
+            certs[where], issuers[f"{where} config.yml"] = cert, cfg.token_issuer
+        for where, node in sv.nodes(ctx, site, APP):
+            hc = sv.host(node)
+            if not hc.gitlab_yml.present or hc.gitlab_yml.error:
+                raise CannotEvaluate(_("{where}: gitlab.yml {why}").format(
+                    where=where, why=hc.gitlab_yml.error or _("does not exist")))
+            if hc.signing_key_digest is None:
+                path = hc.gitlab_yml.registry_key or _("(gitlab.yml registry.key is unset)")
+                raise CannotEvaluate(_("{where}: the token-signing key {path} cannot be "
+                                       "read").format(where=where, path=path))
+            keys[where], issuers[f"{where} gitlab.yml"] = (hc.signing_key_digest,
+                                                           hc.gitlab_yml.registry_issuer)
+    for what, seen in ((_("token certificates"), certs), (_("token-signing keys"), keys),
+                       (_("token issuers"), issuers)):
+        if len(set(seen.values())) > 1:
+            ref = next(iter(seen.values()))  # the primary's first node: the reference
+            odd = [k for k, v in seen.items() if v != ref]
+            found = ", ".join(f"{k}: {_short(v)}" for k, v in seen.items())
+            message = _("the nodes use different {what}: {odd} differs from {ref} ({found})") \
+                if len(odd) == 1 else \
+                _("the nodes use different {what}: {odd} differ from {ref} ({found})")
+            raise Fail(message.format(what=what, odd=", ".join(odd), ref=next(iter(seen)),
+                                      found=found),
+                       observed=found, expected=f"one of the {what} on every node")
+    return _("one certificate on {certs} registry node(s), one signing key on {keys} "
+             "Rails/Sidekiq node(s), issuer {issuer!r}").format(
+               certs=len(certs), keys=len(keys), issuer=next(iter(issuers.values())))
+
+
+def _short(value: object) -> str:
+    """A digest shortened for a message; an issuer as it is."""
+    text = str(value)
+    return text[7:19] + "…" if text.startswith("sha256:") else repr(value)
 
 
 @check("HOST-007", title="gitlab.rb and the rendered config.yml agree", severity="medium",
@@ -238,7 +296,7 @@ def test_host_007_gitlab_rb_matches_config_yml(ctx: CheckContext) -> str:
         differ.append(f"read-only {bool(ro)} vs {bool(cfg.readonly)}")
     if differ:  # every profile only advises this check, so it reports as a warning
         raise Fail(_("{where}: gitlab.rb vs config.yml: {names}: a reconfigure is pending").format(
-                       where=_where(ctx), names='; '.join(differ)),
+                       where=sv.where(ctx), names='; '.join(differ)),
                    observed="; ".join(differ),
                    expected="gitlab.rb and the rendered config.yml saying the same")
     return _("gitlab.rb and config.yml agree")
@@ -260,6 +318,100 @@ def test_host_008_geo_site_name_matches(ctx: CheckContext) -> str:
     name = m.geo_site.name
     if name != want and not (not node and match_site_url(str(name), str(want))):
         raise Fail(_("{where}: the Geo site is named {name!r}, the host expects {want!r}").format(
-                       where=_where(ctx), name=name, want=want),
+                       where=sv.where(ctx), name=name, want=want),
                    observed=name, expected=want)
     return _("Geo site name {name!r}").format(name=name)
+LOCKFILE_FLAG_REMOVED = "18.10"  # REGISTRY_FF_ENFORCE_LOCKFILES is ignored from here on
+
+
+@check("HOST-009", title="The registry enforces its lockfiles", severity="high",
+       rationale="On GitLab 18.8 and 18.9 registry['env'] = { 'REGISTRY_FF_ENFORCE_LOCKFILES' "
+                 "=> 'false' } turns the registry's lockfile checks off; the flag is removed in "
+                 "18.10 (https://docs.gitlab.com/administration/packages/"
+                 "container_registry_metadata_database_troubleshooting/). With it off the "
+                 "filesystem-in-use and database-in-use lockfiles no longer follow the mode, so "
+                 "every check that reads them (the metadata mode, IMP-001, IMP-002, the "
+                 "import's completion) would judge stale lockfiles. Read per registry node from "
+                 "gitlab.rb.",
+       remediation="Remove REGISTRY_FF_ENFORCE_LOCKFILES from registry['env'] on every registry "
+                   "node and reconfigure (or upgrade to 18.10, which ignores it).",
+       doc=METADATA_DB_PAGE, host_roles=REGISTRY)
+def test_host_009_lockfiles_enforced(ctx: CheckContext) -> str:
+    flag = sv.rb_get(ctx, "registry", "env", "REGISTRY_FF_ENFORCE_LOCKFILES")
+    if flag is None or str(flag).strip().lower() not in ("false", "0", "f", "no"):
+        return _("lockfiles enforced (registry['env'] REGISTRY_FF_ENFORCE_LOCKFILES "
+                 "{value})").format(value=_("unset") if flag is None else repr(flag))
+    try:
+        version = own_version(ctx, ctx.site).version
+    except (CannotEvaluate, FactError):
+        version = None
+    if version and at_least(version, LOCKFILE_FLAG_REMOVED):
+        return _("REGISTRY_FF_ENFORCE_LOCKFILES={flag!r} is ignored on GitLab {version}").format(
+            flag=flag, version=version)
+    raise Fail(_("{where}: registry['env'] sets REGISTRY_FF_ENFORCE_LOCKFILES={flag!r} on "
+                 "GitLab {version}: the registry does not enforce its lockfiles, so they may not "
+                 "show its mode").format(where=sv.where(ctx), flag=flag,
+                                         version=version or _("(version unknown)")),
+               observed=f"{flag!r}",
+               expected="unset (lockfiles enforced)")
+
+
+@check("HOST-010", title="A secondary's registry sends no geo_event notifications",
+       severity="high", roles=("secondary",),
+       rationale="Registry notifications for Geo belong on the primary only: Geo's sync pushes "
+                 "into the secondary's registry, and a geo_event endpoint there echoes every "
+                 "sync push back as a new event (https://docs.gitlab.com/administration/geo/"
+                 "replication/container_registry/ configures them on the primary site; "
+                 "https://gitlab.com/gitlab-org/charts/gitlab/-/issues/6164 is the same defect "
+                 "in the Helm chart). Read per registry node from the rendered config.yml.",
+       remediation="Remove the geo_event entry from registry['notifications'] on every "
+                   "registry node of the secondary and reconfigure.",
+       doc=GEO_REGISTRY, host_roles=REGISTRY)
+def test_host_010_no_geo_event_on_secondary(ctx: CheckContext) -> str:
+    cfg = sv.config_yml(ctx)
+    found = [e for e in cfg.notifications or [] if e.name == "geo_event"]
+    if found:
+        raise Fail(_("{where}: config.yml notifies geo_event -> {url}").format(
+                       where=sv.where(ctx), url=found[0].url),
+                   observed=f"geo_event -> {found[0].url}",
+                   expected="no geo_event endpoint on a secondary")
+    names = [str(e.name) for e in cfg.notifications or []]
+    return _("no geo_event endpoint ({names})").format(
+        names=", ".join(names) or _("no notifications"))
+
+
+@check("HOST-011", title="No offline garbage collection scheduled in database mode",
+       severity="critical",
+       rationale="Once the registry uses the metadata database, offline garbage collection "
+                 "must not run: GitLab's refuses, but an upstream or scripted collector "
+                 "deletes the data of tagged images (https://docs.gitlab.com/administration/"
+                 "packages/container_registry_metadata_database/, https://docs.gitlab.com/"
+                 "administration/packages/container_registry/"
+                 "#container-registry-garbage-collection). Read on every registry node: the "
+                 "lines of /etc/crontab, /etc/cron.d, /etc/cron.{hourly,daily,weekly,monthly}, "
+                 "the user crontabs and the systemd units that run garbage-collect (one "
+                 "bounded, read-only search); ATT-003 is the operator's signed word beside it.",
+       remediation="Remove the cron entries and systemd timers that run registry-garbage-"
+                   "collect (or registry garbage-collect) on the registry nodes.",
+       doc=METADATA_DB_PAGE, host_roles=REGISTRY)
+def test_host_011_no_offline_gc_scheduled(ctx: CheckContext) -> str:
+    cfg = sv.config_yml(ctx)
+    locks = sv.lockfiles(ctx)
+    enabled = enabled_value(cfg.database.enabled if cfg.database else None)
+    if not (locks.readable and locks.database_in_use) and enabled != "true":
+        raise NotApplicable(_("{where} is not in database mode (database.enabled {enabled}, no "
+                              "database-in-use lockfile read)").format(
+                                where=sv.where(ctx), enabled=enabled or _("unset")))
+    hc = sv.host(ctx)
+    if hc.gc_unreadable:
+        raise CannotEvaluate(_("{where}: the schedules cannot all be read: {why}").format(
+                                 where=sv.where(ctx), why=hc.gc_unreadable))
+    if hc.gc_schedules is None:
+        raise CannotEvaluate(_("{where}: the cron and systemd schedules were not read").format(
+                                 where=sv.where(ctx)))
+    if hc.gc_schedules:
+        seen = "; ".join(hc.gc_schedules[:3])
+        raise Fail(_("{where}: offline garbage collection is scheduled in database mode: "
+                     "{seen}").format(where=sv.where(ctx), seen=seen),
+                   observed=seen, expected="no scheduled garbage-collect")
+    return _("no cron entry or systemd unit runs garbage-collect")

@@ -10,7 +10,9 @@ from geopreflight.i18n import _
 
 from . import GEO_PAGE, METADATA_DB_PAGE
 from . import _views as sv
+from ._geo import geo_sites_of
 from ._rules import header_mode
+from ._views import REGISTRY
 
 TROUBLESHOOTING = ("https://docs.gitlab.com/administration/packages/"
                    "container_registry_metadata_database_troubleshooting/")
@@ -21,7 +23,7 @@ def _expect_only(ctx: CheckContext, want: str) -> str:
     db, fs = _locks(ctx)
     if _state(db, fs) != want:
         raise Fail(_("{site}: {state} in the storage's lockfiles directory").format(
-                       site=ctx.site.name, state=_state(db, fs)),
+                       site=sv.where(ctx), state=_state(db, fs)),
                    observed=_state(db, fs), expected=f"{want} only")
     return _("{want} only").format(want=want)
 
@@ -35,7 +37,7 @@ def _locks(ctx: CheckContext) -> tuple[bool, bool]:
     locks = sv.lockfiles(ctx)
     if not locks.readable:
         raise CannotEvaluate(_("{site}: the storage lockfiles cannot be read: {why}").format(
-                                 site=ctx.site.name, why=locks.why))
+                                 site=sv.where(ctx), why=locks.why))
     return bool(locks.database_in_use), bool(locks.filesystem_in_use)
 
 
@@ -54,7 +56,7 @@ def _state(db: bool, fs: bool) -> str:
        remediation="If database-in-use is there the site is imported: go on with the next "
                    "step. If no lockfile exists, restart the registry in legacy mode "
                    "(enabled false) so it writes filesystem-in-use; never leave both.",
-       doc=TROUBLESHOOTING)
+       doc=TROUBLESHOOTING, host_roles=REGISTRY)
 def test_imp_001_not_imported_yet(ctx: CheckContext) -> str:
     locks = sv.lockfiles(ctx)
     if not locks.readable and not sv.disabled_reason(ctx) and \
@@ -87,7 +89,7 @@ def _not_imported_without_lockfiles(ctx: CheckContext, why: str) -> str:
                  "datastore/importer.go).",
        remediation="Run (or re-run) sudo -u registry gitlab-ctl registry-database import on "
                    "the site and check that it ends with 'registry import complete'.",
-       doc=METADATA_DB_PAGE)
+       doc=METADATA_DB_PAGE, host_roles=REGISTRY)
 def test_imp_002_import_finished(ctx: CheckContext) -> str:
     return _expect_only(ctx, "database-in-use")
 
@@ -143,7 +145,7 @@ def test_imp_003_import_has_begun(ctx: CheckContext) -> str:
                    "gitlab-ctl registry-database migrate up), keep the registry read-only, and "
                    "run the import again (three-step: from step two, or step one with "
                    "--pre-import-skip-recent to resume, GitLab 18.5+).",
-       doc=TROUBLESHOOTING)
+       doc=TROUBLESHOOTING, host_roles=REGISTRY)
 def test_imp_005_import_not_stopped_half_way(ctx: CheckContext) -> str:
     tags = _rows(ctx, "tags")
     database_lock, filesystem_lock = _locks(ctx)
@@ -166,8 +168,8 @@ def test_imp_005_import_not_stopped_half_way(ctx: CheckContext) -> str:
                  "container_registry_metadata_database_three_step_import/).",
        remediation="Put the registry in read-only mode ('maintenance' => { 'readonly' => "
                    "{ 'enabled' => true } } in registry['storage'], reconfigure) before the "
-                   "tag import (one-step import, or step two of three).",
-       doc=THREE_STEP)
+                   "tag import (one-step import, or step two of three), on every registry node.",
+       doc=THREE_STEP, host_roles=REGISTRY)
 def test_imp_006_read_only_until_tags_imported(ctx: CheckContext) -> str:
     if _locks(ctx)[0]:
         return _("the tags are imported (database-in-use): read-only may be off")
@@ -175,7 +177,7 @@ def test_imp_006_read_only_until_tags_imported(ctx: CheckContext) -> str:
     if not readonly:
         raise Fail(_("{site}: the tags are not imported yet and the registry is read-write "
                      "({message}); the tag import (one-step, or step two) needs read-only").format(
-                       site=ctx.site.name, message=message),
+                       site=sv.where(ctx), message=message),
                    observed="read-write before the tag import",
                    expected="storage.maintenance.readonly.enabled: true")
     return _("read-only while the tags are imported")
@@ -187,20 +189,28 @@ def test_imp_006_read_only_until_tags_imported(ctx: CheckContext) -> str:
                  "replicates through the registries' notifications, and a primary on the "
                  "metadata database while a secondary is still legacy breaks that order "
                  "(https://docs.gitlab.com/administration/packages/container_registry/"
-                 "using_geo_with_the_container_registry/). A deployment-wide row, so --site "
-                 "never drops it.",
+                 "using_geo_with_the_container_registry/). The secondaries are the primary's "
+                 "own list (GET /geo_sites, https://docs.gitlab.com/api/geo_sites/), so a Geo "
+                 "site the inventory leaves out fails here, named: its registry cannot be read, "
+                 "so it cannot be shown imported. A deployment-wide row, so --site never drops "
+                 "it.",
        remediation="Import every secondary first (geopreflight --step=import-secondary "
-                   "--site=<secondary>), then the primary.",
+                   "--site=<secondary>), then the primary; add every Geo site to the inventory.",
        doc=GEO_PAGE)
 def test_imp_004_secondaries_imported_first(ctx: CheckContext) -> str:
-    secondaries = [s for s in ctx.inventory.sites if s.role == "secondary"]
-    left = []
-    for site in secondaries:
-        imported = all(sv.passes(ctx, cid, site)[0] for cid in ("REG-006", "IMP-002"))
-        if not imported:
+    left, done = [], []
+    for geo_site, site in geo_sites_of(ctx):
+        if geo_site.primary:
+            continue
+        if site is None:
+            left.append(_("{name} (a Geo secondary not in the inventory: its import cannot "
+                          "be read)").format(name=geo_site.name))
+        elif all(sv.passes(ctx, cid, site)[0] for cid in ("REG-006", "IMP-002")):
+            done.append(site.name)
+        else:
             left.append(site.name)
     if left:
         raise Fail(_("not imported yet: {names}").format(names=', '.join(left)),
                    observed=", ".join(left),
-                   expected="every secondary in database mode with database-in-use")
-    return _("imported: {names}").format(names=', '.join(s.name for s in secondaries))
+                   expected="every Geo secondary in database mode with database-in-use")
+    return _("imported: {names}").format(names=', '.join(done) or _("no Geo secondary"))

@@ -11,11 +11,13 @@ from geopreflight.context import CheckContext
 from geopreflight.facts import FactError
 from geopreflight.i18n import _
 from geopreflight.probes.models import PrimaryApi, RegistryApi
+from geopreflight.versions import at_least
 
 from . import GEO_PAGE, METADATA_DB_PAGE
 from . import _views as sv
-from ._geo import match_site_url
+from ._geo import match_site_url, own_version
 from ._rules import enabled_value, is_loopback
+from ._views import REGISTRY
 
 GEO_REGISTRY = "https://docs.gitlab.com/administration/geo/replication/container_registry/"
 REGISTRY_ADMIN = "https://docs.gitlab.com/administration/packages/container_registry/"
@@ -114,12 +116,12 @@ def test_reg_003_registry_enabled(ctx: CheckContext) -> str:
                  "mean a pending reconfigure, a half-done import or a registry not restarted.",
        remediation="Finish the import or revert it, run gitlab-ctl reconfigure and restart the "
                    "registry so that config, lockfiles and the running registry agree.",
-       doc=METADATA_DB_PAGE)
+       doc=METADATA_DB_PAGE, host_roles=REGISTRY)
 def test_reg_004_sources_agree_on_mode(ctx: CheckContext) -> str:
     agreed, sources = sv.mode(ctx)
     if agreed is None or agreed.startswith("invalid") or agreed == "not-gitlab":
         raise Fail(_("{site}: the metadata-mode sources disagree: {describe}").format(
-                       site=ctx.site.name, describe=sv.describe(sources)),
+                       site=sv.where(ctx), describe=sv.describe(sources)),
                    observed=sv.describe(sources),
                    expected="one mode from every source")
     return f"{agreed} ({sv.describe(sources)})"
@@ -129,7 +131,7 @@ def _expect_mode(ctx: CheckContext, want: str) -> str:
     agreed, sources = sv.mode(ctx)
     if agreed != want:
         raise Fail(_("{site}'s registry is {value}, expected {want} ({describe})").format(
-                       site=ctx.site.name, value=agreed or _('in no single mode'), want=want,
+                       site=sv.where(ctx), value=agreed or _('in no single mode'), want=want,
                        describe=sv.describe(sources)),
                    observed=agreed or sv.describe(sources),
                    expected=want)
@@ -142,7 +144,7 @@ def _expect_mode(ctx: CheckContext, want: str) -> str:
                  "packages/container_registry/using_geo_with_the_container_registry/).",
        remediation="A site already in database mode is imported: skip its import. Otherwise "
                    "set registry['database'] = { 'enabled' => false } and reconfigure.",
-       doc=GEO_PAGE)
+       doc=GEO_PAGE, host_roles=REGISTRY)
 def test_reg_005_legacy_metadata(ctx: CheckContext) -> str:
     return _expect_mode(ctx, "legacy")
 
@@ -155,23 +157,32 @@ def test_reg_005_legacy_metadata(ctx: CheckContext) -> str:
                  "api.md).",
        remediation="Finish the site's import (registry['database']['enabled'] = true, "
                    "read-only off, gitlab-ctl reconfigure).",
-       doc=METADATA_DB_PAGE)
+       doc=METADATA_DB_PAGE, host_roles=REGISTRY)
 def test_reg_006_uses_metadata_database(ctx: CheckContext) -> str:
     return _expect_mode(ctx, "database")
 
 
+PREFER_DEFAULT_SINCE = "19.0"  # an unset registry['database']['enabled'] means prefer
+
+
 def prefer_hazard(*, mode: str, has_data: bool, rb_enabled: Any, rb_enabled_set: bool,
-                  bundled_pg_enabled: bool, filesystem_lock: bool | None) -> str | None:
+                  bundled_pg_enabled: bool, filesystem_lock: bool | None,
+                  gitlab_version: str | None = None) -> str | None:
     """Why a legacy registry would come up in database mode with an empty DB, or None.
 
     Inferred from the registry's start-up code: a legacy registry with data but no
     `filesystem-in-use` lockfile, switched to `prefer` (explicitly, or by the 19.0 default
     when the key is unset), starts on the empty database and hides every image. An explicit
-    `false` is safe, and omnibus rewrites `prefer` to `false` when its bundled PostgreSQL is
-    off (both sources: REG-007's rationale).
+    `false` is safe, an unset key before GitLab 19.0 means `false`, and omnibus rewrites
+    `prefer` to `false` when its bundled PostgreSQL is off (sources: REG-007's rationale).
+    An unknown GitLab version counts as 19.0 or later (fail closed).
 
     >>> prefer_hazard(mode="legacy", has_data=True, rb_enabled=None, rb_enabled_set=False,
     ...               bundled_pg_enabled=True, filesystem_lock=False) is not None
+    True
+    >>> prefer_hazard(mode="legacy", has_data=True, rb_enabled=None, rb_enabled_set=False,
+    ...               bundled_pg_enabled=True, filesystem_lock=False,
+    ...               gitlab_version="18.11.3-ee") is None
     True
     >>> prefer_hazard(mode="legacy", has_data=True, rb_enabled="prefer", rb_enabled_set=True,
     ...               bundled_pg_enabled=False, filesystem_lock=False) is None
@@ -182,9 +193,14 @@ def prefer_hazard(*, mode: str, has_data: bool, rb_enabled: Any, rb_enabled_set:
     value = enabled_value(rb_enabled) if rb_enabled_set else None
     if value not in (None, "prefer"):
         return None
+    if value is None and gitlab_version and not at_least(gitlab_version, PREFER_DEFAULT_SINCE):
+        return None  # before 19.0 an unset key means false
     if not bundled_pg_enabled:
         return None  # omnibus rewrites prefer to false without its PostgreSQL
-    how = "set to 'prefer'" if value == "prefer" else "unset (GitLab 19.0 makes it 'prefer')"
+    on = _("GitLab {version}").format(version=gitlab_version) if gitlab_version else \
+        _("GitLab's version unknown, so")
+    how = _("set to 'prefer'") if value == "prefer" else \
+        _("unset ({on} makes it 'prefer', from {since})").format(on=on, since=PREFER_DEFAULT_SINCE)
     lock = (_("no filesystem-in-use lockfile") if filesystem_lock is False
             else _("the lockfiles cannot be read"))
     return (_("registry['database']['enabled'] is {how}, the registry is legacy with data and "
@@ -192,18 +208,29 @@ def prefer_hazard(*, mode: str, has_data: bool, rb_enabled: Any, rb_enabled_set:
                 how=how, lock=lock))
 
 
+def _gitlab(ctx: CheckContext) -> str | None:
+    """The site's own GitLab version, or None when it cannot be read."""
+    try:
+        return own_version(ctx, ctx.site).version
+    except (CannotEvaluate, FactError):
+        return None
+
+
 @check("REG-007", title="No prefer-mode hazard on a legacy registry with data", severity="high",
        rationale="A legacy registry with data but no filesystem-in-use lockfile, switched to "
                  "prefer (explicitly, or by the 19.0 default when the key is unset), starts on the "
                  "empty database and hides every image (inferred from https://gitlab.com/"
-                 "gitlab-org/container-registry/-/blob/master/registry/handlers/app.go); an "
-                 "explicit false is safe, and omnibus rewrites prefer to false when its bundled "
-                 "PostgreSQL is off (https://gitlab.com/gitlab-org/omnibus-gitlab/-/blob/master/"
-                 "files/gitlab-cookbooks/gitlab/libraries/registry.rb).",
+                 "gitlab-org/container-registry/-/blob/master/registry/handlers/app.go; "
+                 "https://gitlab.com/gitlab-org/gitlab/-/issues/600955); an explicit false is "
+                 "safe, an unset key means false before GitLab 19.0 (the prefer default is "
+                 "19.0's), judged on the version the site reports, and omnibus rewrites prefer "
+                 "to false when its bundled PostgreSQL is off (https://gitlab.com/gitlab-org/"
+                 "omnibus-gitlab/-/blob/master/files/gitlab-cookbooks/gitlab/libraries/"
+                 "registry.rb).",
        remediation="Set registry['database'] = { 'enabled' => false, ... } explicitly until the "
                    "import, or restart the registry in legacy mode so that it writes the "
                    "filesystem-in-use lockfile.",
-       doc=METADATA_DB_PAGE)
+       doc=METADATA_DB_PAGE, host_roles=REGISTRY)
 def test_reg_007_no_prefer_mode_hazard(ctx: CheckContext) -> str:
     agreed, sources = sv.mode(ctx)
     if agreed != "legacy":
@@ -214,9 +241,9 @@ def test_reg_007_no_prefer_mode_hazard(ctx: CheckContext) -> str:
         mode=agreed, has_data=data, rb_enabled=sv.rb_get(ctx, "registry", "database", "enabled"),
         rb_enabled_set=sv.rb_has(ctx, "registry", "database", "enabled"),
         bundled_pg_enabled=sv.rb_get(ctx, "postgresql", "enable", default=True) is not False,
-        filesystem_lock=sv.filesystem_lock(sv.lockfiles(ctx)))
+        filesystem_lock=sv.filesystem_lock(sv.lockfiles(ctx)), gitlab_version=_gitlab(ctx))
     if hazard:
-        raise Fail(f"{ctx.site.name}: {hazard}", observed=hazard,
+        raise Fail(f"{sv.where(ctx)}: {hazard}", observed=hazard,
                    expected="enabled false, or a filesystem-in-use lockfile")
     return _("safe ({how})").format(how=how)
 
@@ -273,13 +300,14 @@ def _readonly(ctx: CheckContext) -> bool:
                  "gitlab_ctl/registry/import.rb). It is storage.maintenance.readonly.enabled in "
                  "the rendered config.yml.",
        remediation="Add 'maintenance' => { 'readonly' => { 'enabled' => true } } to "
-                   "registry['storage'] next to the real storage backend, and reconfigure.",
-       doc=ONE_STEP)
+                   "registry['storage'] next to the real storage backend on every registry "
+                   "node, and reconfigure.",
+       doc=ONE_STEP, host_roles=REGISTRY)
 def test_reg_010_read_only_configured(ctx: CheckContext) -> str:
     if not _readonly(ctx):
         raise Fail(_("{site}: config.yml storage.maintenance.readonly.enabled is "
                      "{readonly!r}").format(
-                       site=ctx.site.name, readonly=sv.config_yml(ctx).readonly),
+                       site=sv.where(ctx), readonly=sv.config_yml(ctx).readonly),
                    observed="read-write",
                    expected="storage.maintenance.readonly.enabled: true")
     return _("storage.maintenance.readonly.enabled: true")
@@ -292,12 +320,13 @@ def test_reg_010_read_only_configured(ctx: CheckContext) -> str:
                  "refuses pushes (405), so a read-only secondary cannot receive Geo syncs, which "
                  "push into it (inferred from https://gitlab.com/gitlab-org/gitlab/-/blob/master/"
                  "ee/app/services/geo/container_repository_sync.rb).",
-       remediation="Remove the maintenance section from registry['storage'] and reconfigure.",
-       doc=ONE_STEP)
+       remediation="Remove the maintenance section from registry['storage'] on every "
+                   "registry node and reconfigure.",
+       doc=ONE_STEP, host_roles=REGISTRY)
 def test_reg_011_read_only_off(ctx: CheckContext) -> str:
     if _readonly(ctx):
         raise Fail(_("{site}: the registry is still in read-only maintenance mode").format(
-                       site=ctx.site.name),
+                       site=sv.where(ctx)),
                    observed="storage.maintenance.readonly.enabled: true", expected="read-write")
     return "read-write"
 
@@ -309,9 +338,17 @@ def test_reg_011_read_only_off(ctx: CheckContext) -> str:
                  "(https://gitlab.com/gitlab-org/gitlab/-/blob/master/ee/app/services/geo/"
                  "container_repository_sync.rb); the primary's registry_http_addr defaults to "
                  "loopback (https://gitlab.com/gitlab-org/omnibus-gitlab/-/blob/master/files/"
-                 "gitlab-cookbooks/gitlab/libraries/registry.rb). Over HTTPS the secondary "
-                 "verifies the primary registry's certificate with the Linux package's own "
-                 "store, its cacert.pem plus /etc/gitlab/trusted-certs "
+                 "gitlab-cookbooks/gitlab/libraries/registry.rb). The registry that answers must "
+                 "be the primary's: its Bearer challenge names the GitLab that issues its "
+                 "tokens, auth.token.realm, which omnibus renders as <external_url>/jwt/auth "
+                 "(https://gitlab.com/gitlab-org/omnibus-gitlab/-/blob/master/files/"
+                 "gitlab-cookbooks/registry/templates/default/registry-config.yml.erb), so the "
+                 "realm must be the primary's external_url + /jwt/auth; a secondary pointed at "
+                 "its own registry compares that registry with itself and marks everything "
+                 "synced. The URL is asked from the secondary's node itself (one bounded curl "
+                 "over the host connection), since the checker's network is not the node's. "
+                 "Over HTTPS the secondary verifies the primary registry's certificate with the "
+                 "Linux package's own store, its cacert.pem plus /etc/gitlab/trusted-certs "
                  "(https://docs.gitlab.com/omnibus/settings/ssl/"
                  "#install-custom-public-certificates), so the checker verifies it with those "
                  "certificates read from the secondary's host, not with its own CA bundle.",
@@ -323,15 +360,22 @@ def test_reg_011_read_only_off(ctx: CheckContext) -> str:
        doc=GEO_REGISTRY, host_roles=("rails", "sidekiq"))
 def test_reg_012_secondary_reaches_primary_registry(ctx: CheckContext) -> str:
     value: PrimaryApi | None = ctx.fact("registry.primary_api")
+    where = sv.where(ctx)
     if not value or not value.url:
         raise Fail(_("{site}: geo_registry_replication_primary_api_url is not set").format(
-                       site=ctx.site.name),
+                       site=where),
                    observed="unset", expected="the primary registry's URL")
     url = value.url
     primary = ctx.inventory.primary
     if match_site_url(url, primary.gitlab.url):
         raise Fail(_("{site}: primary_api_url {url} is the primary's GitLab URL, not its "
-                     "registry").format(site=ctx.site.name, url=url),
+                     "registry").format(site=where, url=url),
+                   observed=url, expected="the primary registry's address")
+    own = _own_registry(ctx, url)
+    if own:
+        raise Fail(_("{where}: primary_api_url {url} is the secondary's own registry ({own}): "
+                     "Geo would compare a registry with itself").format(
+                       where=where, url=url, own=own),
                    observed=url, expected="the primary registry's address")
     try:
         addr = sv.config_yml(ctx, primary).http_addr
@@ -339,27 +383,54 @@ def test_reg_012_secondary_reaches_primary_registry(ctx: CheckContext) -> str:
         addr = None
     if addr and is_loopback(addr) and url.split("://")[-1].rstrip("/") == addr:
         raise Fail(_("{site} uses the primary's registry_http_addr {addr}, which listens on "
-                     "loopback only").format(site=ctx.site.name, addr=addr),
+                     "loopback only").format(site=where, addr=addr),
                    observed=addr, expected="an address the secondary reaches")
     if value.trust_error:
         raise CannotEvaluate(_("{site}: what the secondary trusts for {url} could not be "
                                "read: {trust_error}").format(
-                                 site=ctx.site.name, url=url, trust_error=value.trust_error))
+                                 site=where, url=url, trust_error=value.trust_error))
+    origin = _("from {site} host {node}").format(site=ctx.site.name, node=value.probed_from) \
+        if value.probed_from else _("from the checker (the node has no curl)")
     if value.untrusted:
         raise Fail(_("{site} does not trust the primary registry at {url}: {error}").format(
-                       site=ctx.site.name, url=url, error=value.error),
+                       site=where, url=url, error=value.error),
                    observed=value.error,
                    expected="a certificate the secondary's trusted certs verify")
     if value.error or not value.bearer_challenge:
         seen = value.error or f"{value.status} without a Bearer challenge"
-        raise Fail(_("{site}: GET {rstrip}/v2/ answers {seen}").format(
-                       site=ctx.site.name, rstrip=url.rstrip('/'), seen=seen),
+        raise Fail(_("{site}: GET {rstrip}/v2/ ({origin}) answers {seen}").format(
+                       site=where, rstrip=url.rstrip('/'), origin=origin, seen=seen),
                    observed=seen,
                    expected="401 with WWW-Authenticate: Bearer")
+    want = _primary_realm(ctx)
+    if not value.realm or not match_site_url(value.realm, want):
+        raise Fail(_("{site}: the registry at {url} ({origin}) sends tokens to realm {realm!r}, "
+                     "not the primary's {want}: it is not the primary's registry").format(
+                       site=where, url=url, origin=origin, realm=value.realm, want=want),
+                   observed=value.realm, expected=want)
     trusted = _(", its certificate verified with {trust}").format(trust=value.trust) \
         if value.trust else ""
-    return _("{url} answers /v2/ with a Bearer challenge{trusted}").format(
-               url=url, trusted=trusted)
+    return _("{url} answers /v2/ {origin} with a Bearer challenge from {want}{trusted}").format(
+               url=url, origin=origin, want=want, trusted=trusted)
+def _primary_realm(ctx: CheckContext) -> str:
+    """The primary's external_url (its gitlab.rb, else the inventory's URL) + /jwt/auth."""
+    primary = ctx.inventory.primary
+    try:
+        external = sv.rb_get(ctx, "external_url", site=primary)
+    except (CannotEvaluate, FactError):
+        external = None
+    return f"{str(external or primary.gitlab.url).rstrip('/')}/jwt/auth"
+
+
+def _own_registry(ctx: CheckContext, url: str) -> str | None:
+    """Which of the secondary's own registry addresses `url` is, if any."""
+    mine = {_("the inventory's registry.url"):
+            ctx.site.registry.url if ctx.site.registry else None}
+    try:
+        mine["registry_external_url"] = sv.rb_get(ctx, "registry_external_url")
+    except (CannotEvaluate, FactError):
+        pass
+    return next((k for k, v in mine.items() if v and match_site_url(url, str(v))), None)
 
 
 @check("REG-013", title="All sites' registries use the same metadata mode", severity="medium",
@@ -373,10 +444,92 @@ def test_reg_012_secondary_reaches_primary_registry(ctx: CheckContext) -> str:
 def test_reg_013_same_mode_on_every_site(ctx: CheckContext) -> str:
     modes = {}
     for site in ctx.inventory.sites:
-        modes[site.name] = sv.mode(ctx, site)[0] or "unclear"
+        for label, node in sv.nodes(ctx, site, REGISTRY):
+            modes[label] = sv.mode(node)[0] or "unclear"
     if len(set(modes.values())) > 1:
         found = ", ".join(f"{k}: {v}" for k, v in modes.items())
         raise Fail(_("the registries' metadata modes differ ({found})").format(found=found),
                    observed=found,
                    expected="the same mode on every site")
     return _("every registry: {value}").format(value=next(iter(modes.values())))
+SEPARATE_STORAGE = METADATA_DB_PAGE + "#database-architecture-with-geo"
+
+
+def _storage_of(ctx: CheckContext) -> str:
+    """Where a registry node's storage lives: the object storage's endpoint, bucket and root
+    directory, or the node and path of a filesystem storage."""
+    cfg = sv.config_yml(ctx)
+    if cfg.storage_backend == "filesystem":
+        node = ctx.site.hosts[0] if not ctx.host else next(
+            h for h in ctx.site.hosts if h.name == ctx.host)
+        path = f"{node.root.rstrip('/')}{cfg.storage_root}"
+        return f"filesystem {node.target}{path}"
+    if not cfg.storage_bucket:
+        raise CannotEvaluate(_("{where}: config.yml's {backend} storage names no bucket").format(
+                                 where=sv.where(ctx), backend=cfg.storage_backend))
+    root = "/" + str(cfg.storage_rootdirectory or "").strip("/")
+    return (f"{cfg.storage_backend} {cfg.storage_endpoint or '(default endpoint)'} bucket "
+            f"{cfg.storage_bucket} root {root}")
+
+
+@check("REG-014", title="Every Geo site's registry has storage of its own", severity="critical",
+       scope="deployment",
+       rationale="GitLab requires separate object storage per Geo site for the registry on the "
+                 "metadata database (https://docs.gitlab.com/administration/packages/"
+                 "container_registry_metadata_database/ , 'Database architecture with Geo'): "
+                 "sites sharing one bucket share one lockfiles/ directory, so one site's mode "
+                 "decides the other's, and each site's garbage collection deletes blobs the "
+                 "other's database still references. Compared across every registry node of "
+                 "every site: bucket, endpoint and root directory from each rendered "
+                 "config.yml, or the node and path of filesystem storage.",
+       remediation="Give each Geo site's registry its own bucket (or root directory), copy the "
+                   "data, and point registry['storage'] at it.",
+       doc=SEPARATE_STORAGE)
+def test_reg_014_storage_distinct_across_sites(ctx: CheckContext) -> str:
+    owners: dict[str, str] = {}
+    for site in ctx.inventory.sites:
+        for label, node in sv.nodes(ctx, site, REGISTRY):
+            where = _storage_of(node)
+            other = owners.setdefault(where, site.name)
+            if other != site.name:
+                raise Fail(_("{other} and {site} share one registry storage: {where} (read on "
+                             "{label})").format(other=other, site=site.name, where=where,
+                                                label=label),
+                           observed=f"{other}, {site.name}: {where}",
+                           expected="a storage of its own for each Geo site")
+    return _("{n} site(s), each with its own storage").format(n=len(set(owners.values())))
+
+
+@check("REG-015", title="The inventory's bucket is the registry's", severity="high",
+       rationale="The lockfiles read through registry.storage only say something about this "
+                 "registry if the inventory names the bucket (and endpoint and root directory) "
+                 "that the registry's rendered config.yml uses (https://gitlab.com/gitlab-org/"
+                 "omnibus-gitlab/-/blob/master/files/gitlab-cookbooks/registry/templates/"
+                 "default/registry-config.yml.erb); otherwise another site's or an old "
+                 "bucket's lockfiles would decide the mode. Per registry node.",
+       remediation="Make registry.storage.s3 in the inventory name config.yml's bucket, "
+                   "endpoint and root directory (or fix registry['storage'] and reconfigure).",
+       doc=METADATA_DB_PAGE, host_roles=REGISTRY)
+def test_reg_015_inventory_bucket_is_registrys(ctx: CheckContext) -> str:
+    s3 = ctx.site.registry.storage if ctx.site.registry else None
+    if s3 is None:
+        raise NotApplicable(_("{site}: the inventory gives no registry.storage").format(
+                                site=ctx.site.name))
+    cfg = sv.config_yml(ctx)
+    want = (f"s3 bucket {s3.bucket} at {s3.endpoint} root "
+            f"/{s3.root_directory.strip('/')}")
+    got = (f"{cfg.storage_backend} bucket {cfg.storage_bucket} at {cfg.storage_endpoint} root "
+           f"/{str(cfg.storage_rootdirectory or '').strip('/')}")
+    differ = [what for what, ok in (
+        ("driver", cfg.storage_backend == "s3"), ("bucket", cfg.storage_bucket == s3.bucket),
+        ("endpoint", not cfg.storage_endpoint or match_site_url(str(cfg.storage_endpoint),
+                                                                s3.endpoint)
+         or cfg.storage_endpoint == s3.region),
+        ("root directory", str(cfg.storage_rootdirectory or "").strip("/")
+         == s3.root_directory.strip("/"))) if not ok]
+    if differ:
+        raise Fail(_("{where}: the inventory reads {want}, config.yml uses {got} ({differ} "
+                     "differ)").format(where=sv.where(ctx), want=want, got=got,
+                                       differ=", ".join(differ)),
+                   observed=got, expected=want)
+    return _("config.yml uses the inventory's {want}").format(want=want)

@@ -114,3 +114,34 @@ def test_ver_003_same_version_on_every_site(ctx: CheckContext) -> str:
     (version, revision), names = next(iter(seen.items()))
     return _("every site runs {version} ({revision}): {names}").format(
                version=version, revision=revision, names=', '.join(names))
+
+
+GEO_BROKEN = ("19.0.0", "19.0.2")  # [from, fixed in)
+
+
+@check("VER-004", title="No GitLab 19.0.0 or 19.0.1 on a Geo site", severity="critical",
+       rationale="On GitLab 19.0.0 and 19.0.1 Geo's container repository sync silently skips "
+                 "tags whose manifest is an OCI image index: tag counts match while docker pull "
+                 "from the secondary answers 'manifest unknown' (https://gitlab.com/gitlab-org/"
+                 "gitlab/-/issues/600486); and 19.0 makes an unset registry['database']"
+                 "['enabled'] prefer, whose fallback answered 500 on /gitlab/v1/ and could leave "
+                 "the registry's data inaccessible until registry v4.40.1-gitlab "
+                 "(https://gitlab.com/gitlab-org/gitlab/-/issues/600955). Both are fixed in "
+                 "19.0.2 (https://docs.gitlab.com/update/versions/gitlab_19_changes/). Judged on "
+                 "the version each Geo site reports about itself.",
+       remediation="Upgrade every Geo site to GitLab 19.0.2 or later before migrating or "
+                   "replicating the registry; resync the container repositories of a secondary "
+                   "that replicated on 19.0.0 or 19.0.1.",
+       doc="https://docs.gitlab.com/update/versions/gitlab_19_changes/")
+def test_ver_004_no_gitlab_19_0_0_or_19_0_1_with_geo(ctx: CheckContext) -> str:
+    if geo_match(ctx, ctx.site).geo_site is None:
+        raise NotApplicable(_("{site} is not a Geo site").format(site=ctx.site.name))
+    version, source = _version(ctx)
+    if at_least(version, GEO_BROKEN[0]) and not at_least(version, GEO_BROKEN[1]):
+        raise Fail(_("{site} runs GitLab {version} (from {source}): Geo skips OCI image index "
+                     "tags and /gitlab/v1/ fails in prefer fallback until {fixed}").format(
+                       site=ctx.site.name, version=version, source=source,
+                       fixed=GEO_BROKEN[1]),
+                   observed=version,
+                   expected=f">= {GEO_BROKEN[1]} (or before {GEO_BROKEN[0]})")
+    return _("{version} (from {source})").format(version=version, source=source)

@@ -10,6 +10,7 @@ attestations:
     evidence: https://tickets.example.com/CHG-1234
     expires: 2026-12-02              # holds until the end of that day (UTC)
   - item: registry-db-backup         # per site: a backup of its registry DB, before its import
+                                     # (and registry-storage-backup: its storage, the same way)
     site: us-secondary               # optional: without it, every site
     who: ops.oncall
     when: 2026-12-01T09:10:00Z
@@ -44,6 +45,9 @@ ITEMS: dict[str, tuple[bool, str]] = {
     "change-ticket": (False, "the change ticket for this change window is approved"),
     "registry-db-backup": (True, "a backup of {site}'s registry metadata database (pg_dump, or "
                                  "gitlab-backup from 18.10), taken before its import"),
+    "registry-storage-backup": (True, "a backup of {site}'s registry storage (its bucket or "
+                                      "filesystem: the images themselves, which no database "
+                                      "backup holds), taken before its import"),
     "offline-gc-disabled": (True, "offline garbage collection (cron jobs running "
                                   "registry-garbage-collect or a third-party GC) is disabled for "
                                   "{site}'s registry, which now uses the metadata database"),

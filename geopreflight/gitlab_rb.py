@@ -57,6 +57,7 @@ FACT_KEYS: tuple[tuple[str, ...], ...] = (
     ("registry", "enable"),
     *(("registry", "database", k) for k in ("enabled", "host", "port", "dbname", "user")),
     ("registry", "storage", "maintenance", "readonly", "enabled"),
+    ("registry", "env", "REGISTRY_FF_ENFORCE_LOCKFILES"),
     ("postgresql", "enable"), ("postgresql", "listen_address"), ("postgresql", "port"),
     ("gitlab_rails", "geo_node_name"), ("gitlab_rails", "geo_registry_replication_enabled"),
     ("gitlab_rails", "geo_registry_replication_primary_api_url"),

@@ -65,6 +65,7 @@ def summary(text: str) -> dict[str, Any]:
     root = None
     if backend == "filesystem" and isinstance(storage.get("filesystem"), dict):
         root = storage["filesystem"].get("rootdirectory") or DEFAULT_REGISTRY_PATH
+    driver = storage.get(backend) if isinstance(storage.get(backend), dict) else {}
     readonly = ((storage.get("maintenance") or {}).get("readonly") or {}).get("enabled") \
         if isinstance(storage.get("maintenance"), dict) else None
     db = doc.get("database") if isinstance(doc.get("database"), dict) else {}
@@ -74,6 +75,11 @@ def summary(text: str) -> dict[str, Any]:
     return {
         "storage_backend": backend,
         "storage_root": root,
+        # where object storage lives (s3, gcs, azure): bucket (or container), endpoint, root
+        "storage_bucket": driver.get("bucket") or driver.get("container"),
+        "storage_endpoint": driver.get("regionendpoint") or driver.get("region")
+        or driver.get("accountname"),
+        "storage_rootdirectory": driver.get("rootdirectory") if backend != "filesystem" else None,
         "readonly": readonly,
         "http_addr": http.get("addr"),
         "database": {k: db.get(k) for k in ("enabled", "host", "port", "user", "dbname",

@@ -100,10 +100,7 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
                                           "Geo node does not appear to be replicating the "
                                           "database from the primary node."),
             "ports": p, "root": str(lab_dir / "sites" / name / "root"),
-            "nodes": [{"name": n["name"], "roles": list(n.get("roles") or ["rails"]),
-                       "drop": list(n.get("gitlab_rb_drop") or []),
-                       "root": str(lab_dir / "sites" / name / "nodes" / n["name"] / "root")}
-                      for n in s["host"]["nodes"]],
+            "nodes": [_node(lab_dir, name, n) for n in s["host"]["nodes"]],
             "run": str(lab_dir / "sites" / name / "run"),
             "external_url": f"{scheme}://127.0.0.1:{p['api']}",
             "registry_url": f"{scheme}://127.0.0.1:{p['front']}",
@@ -121,7 +118,9 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
         if s["registry"].get("storage") == "s3":  # one bucket per site on the lab's S3 server
             s3_port = s3_port or pick()
             s["s3"] = {"endpoint": f"http://127.0.0.1:{s3_port}", "region": s3.REGION,
-                       "bucket": f"registry-{name}", "accesskey": "AKIA" + new_secret(16),
+                       # `bucket_of: <site>`: that site's bucket, shared (a misconfiguration)
+                       "bucket": f"registry-{s['registry'].get('bucket_of') or name}",
+                       "accesskey": "AKIA" + new_secret(16),
                        "secretkey": new_secret(40), "port": s3_port}
             s["ports"]["s3"] = s3_port
         # what gitlab.yml (Rails) expects in the geo_event endpoint's Authorization
@@ -165,11 +164,28 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
     return {"scenario": scn["name"], "description": scn["description"],
             "deployment": scn["deployment"], "dir": str(lab_dir), "pg_root": str(pg_root),
             "inventory_storage": scn.get("inventory_storage", True),
+            "inventory_omit": scn.get("inventory_omit", []),
             "tls": bool(scn.get("tls")), "inventory_ca": scn.get("inventory_ca", True),
             "trusted_certs": scn.get("trusted_certs", True),
             "key_file": str(lab_dir / "keys" / "gitlab-registry.key"),
             "cert_file": str(lab_dir / "keys" / "gitlab-registry.crt"),
             "sites": sites, "clusters": list(clusters.values()), "status": "starting"}
+
+
+def _node(lab_dir: Path, site: str, n: dict[str, Any]) -> dict[str, Any]:
+    """Another node of a site: its roles, its root, and what its files set apart from the
+    site's (`registry`: read-only, another notification secret, its own token key pair)."""
+    node = {"name": n["name"], "roles": list(n.get("roles") or ["rails"]),
+            "drop": list(n.get("gitlab_rb_drop") or []),
+            "registry": dict(n.get("registry") or {}),
+            "root": str(lab_dir / "sites" / site / "nodes" / n["name"] / "root")}
+    if node["registry"].get("notification_secret") == "differs":
+        node["rails_notification_secret"] = new_secret(32)
+    if node["registry"].get("token_key") == "own":
+        keys = lab_dir / "keys" / site / n["name"]
+        node["key_file"] = str(keys / "gitlab-registry.key")
+        node["cert_file"] = str(keys / "gitlab-registry.crt")
+    return node
 
 
 def set_replicating(sites: list[dict[str, Any]]) -> None:
@@ -262,9 +278,19 @@ def render_site(lab: dict[str, Any], site: dict[str, Any]) -> None:
         lab.get("tls") and lab.get("trusted_certs", True)) else None
     hostroot.render(site, _primary(lab), key, cert, ca)
     for node in site.get("nodes") or []:  # the site's other nodes: its files, as they differ
-        hostroot.render({**site, "root": node["root"],
+        own = {k: node[k] for k in ("rails_notification_secret",) if k in node}
+        hostroot.render({**site, "root": node["root"], **own,
+                         "registry": {**site["registry"], **node.get("registry", {})},
                          "host": {**site["host"], "gitlab_rb_drop": node["drop"]}},
-                        _primary(lab), key, cert, ca)
+                        _primary(lab),
+                        Path(node["key_file"]).read_bytes() if "key_file" in node else key,
+                        Path(node["cert_file"]).read_bytes() if "cert_file" in node else cert,
+                        ca)
+    for node in site.get("nodes") or []:  # one storage behind every node (as NFS would be)
+        shared = Path(node["root"]) / hostroot.STORAGE
+        if not shared.is_symlink():
+            shutil.rmtree(shared, ignore_errors=True)
+            shared.symlink_to(Path(site["root"]) / hostroot.STORAGE)
     if site["registry"]["enabled"]:
         registry.write_config(Path(site["run"]) / "registry.yml", _upstream_cfg(lab, site))
 
@@ -466,6 +492,8 @@ def up(scenario_ref: str, lab_dir: Path, ssh: bool = False) -> dict[str, Any]:
     pg_thread.start()
     try:
         for pair in {(s["key_file"], s["cert_file"]) for s in lab["sites"]} | {
+                (n["key_file"], n["cert_file"]) for s in lab["sites"]
+                for n in s.get("nodes") or [] if "key_file" in n} | {
                 (lab["key_file"], lab["cert_file"])}:
             tokens.generate(Path(pair[0]), Path(pair[1]))
         if lab["tls"]:  # the lab's own clients get tls.client_env; `up` itself needs none
@@ -474,7 +502,7 @@ def up(scenario_ref: str, lab_dir: Path, ssh: bool = False) -> dict[str, Any]:
         buckets = [s["s3"] for s in lab["sites"] if s.get("s3")]
         if buckets:
             s3.start(run, buckets[0]["port"])
-            for b in buckets:
+            for b in {b["bucket"]: b for b in buckets}.values():  # a shared bucket once
                 s3.create_bucket(b)
             _log("S3 server and buckets", t0)
         reg_pids = {}

@@ -68,9 +68,9 @@ def storage_hash(site: dict[str, Any]) -> dict[str, Any]:
 def notifications(site: dict[str, Any]) -> list[dict[str, Any]]:
     """The primary's `geo_event` endpoint (Geo docs, fact sheet A5); none elsewhere, and none
     while `registry.notifications` is false (Geo set up, registry replication not configured)."""
-    if site["geo"] != "primary" or not site["registry"]["enabled"] or \
-            site["registry"].get("notifications") is False:
-        return []
+    if not site["registry"]["enabled"] or site["registry"].get("notifications") is False or (
+            site["geo"] != "primary" and site["registry"].get("notifications") is not True):
+        return []  # `notifications: true` on a secondary: the geo_event endpoint there too
     return [{"name": "geo_event",
              "url": f"{site['external_url']}/api/v4/container_registry_event/events",
              "timeout": "500ms", "threshold": 5, "backoff": "1s",
@@ -95,10 +95,12 @@ def database_hash(site: dict[str, Any], rendered: bool) -> dict[str, Any]:
 
 def primary_api_url(site: dict[str, Any], primary: dict[str, Any] | None) -> str | None:
     """A secondary's `geo_registry_replication_primary_api_url`: the primary registry's URL,
-    the primary's GitLab URL (a common mistake), or unset (`replication.primary_api_url`)."""
+    the primary's GitLab URL (a common mistake), the secondary's own registry (`own`: Geo then
+    compares a registry with itself), or unset (`replication.primary_api_url`)."""
     if primary is None:
         return None
     return {"registry": primary["registry_url"] + "/", "gitlab": primary["external_url"] + "/",
+            "own": site["registry_url"] + "/",
             "unset": None}[site["replication"].get("primary_api_url", "registry")]
 
 
@@ -297,6 +299,12 @@ def render(site: dict[str, Any], primary: dict[str, Any] | None, key_pem: bytes,
            f"gitlab-rails              {v:<19} git:{site['revision']}\n"
            f"registry                  v{site['registry']['version']:<18} "
            f"git:{hashlib.sha1(site['registry']['version'].encode()).hexdigest()[:12]}\n")
+    gc = root / "etc/cron.d/registry-garbage-collect"
+    if (site.get("host") or {}).get("gc_cron"):  # offline GC left scheduled by an operator
+        _write(gc, "# m h dom mon dow user command\n"
+                   "0 3 * * 0 root gitlab-ctl registry-garbage-collect -m\n")
+    else:
+        gc.unlink(missing_ok=True)
     (root / STORAGE).mkdir(parents=True, exist_ok=True)
     if site["registry"]["enabled"]:
         _write(root / CONFIG_YML, config_yml(site), 0o644)

@@ -61,6 +61,8 @@ def _ca(lab: dict[str, Any]) -> dict[str, Any]:
 def inventory(lab: dict[str, Any]) -> dict[str, Any]:
     sites = []
     for s in lab["sites"]:
+        if s["name"] in lab.get("inventory_omit", []):
+            continue
         sites.append({
             "name": s["name"],
             "role": s["role"],

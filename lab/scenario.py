@@ -22,11 +22,15 @@ A scenario is YAML::
         replication: {enabled: true, failing: [], delay_s: 0,   # secondaries
                       primary_api_url: registry}
         gitlab: {admin_mode: false, hang: false}   # the API stand-in's knobs
-        host: {cluster_json: null, gitlab_rb_append: [],
+        host: {cluster_json: null, gitlab_rb_append: [], gc_cron: false,
                nodes: []}            # more nodes of the site: [{name: sidekiq1, roles:
-                                     # [sidekiq], gitlab_rb_drop: [<gitlab_rails key>]}]
+                                     # [sidekiq], gitlab_rb_drop: [<gitlab_rails key>],
+                                     # registry: {read_only, notification_secret,
+                                     # token_key}: that node's files only}]
         geo_site_name: null          # the Geo site's name in the API (default: name)
     ssh: false                       # optional: the inventory reads hosts over the lab's sshd
+    inventory_omit: []               # optional: Geo sites the lab runs but leaves out of the
+                                     # inventory (an operator's partial inventory)
     then:                            # optional: lab actions applied once the lab is up, e.g.
       - import --site us-secondary   # (`python -m lab <line> --dir DIR`); extends adds its own
       - "! import --site ap-secondary --interrupt"   # `!`: an action that fails, as GitLab's does
@@ -58,25 +62,27 @@ SITE_DEFAULTS: dict[str, Any] = {
     "registry": {"enabled": True, "mode": "legacy", "read_only": False, "images": [],
                  "version": "4.39.0-gitlab", "vendor": "gitlab", "lockfile": True,
                  "token_key": "shared", "notification_secret": "match",
-                 "notifications": None, "storage": "filesystem"},
+                 "notifications": None, "storage": "filesystem", "bucket_of": None},
     "db": {"placement": "external", "migrated": True, "settings": {}, "owner": None,
            "restore_from": None, "inventory_dbname": None, "empty": False,
            "pooler": None, "pooler_route": "both", "monitoring_role": False},
     "replication": {"enabled": True, "failing": [], "delay_s": 0.0,
                     "primary_api_url": "registry"},
     "gitlab": {"admin_mode": False, "hang": False},
-    "host": {"cluster_json": None, "gitlab_rb_append": [], "nodes": []},
+    "host": {"cluster_json": None, "gitlab_rb_append": [], "nodes": [], "gc_cron": False},
     "geo_site_name": None,
     "geo_settings": {},  # Geo sites API fields of this site: enabled, selective sync, capacity
 }
 NODE_ROLES = ("rails", "sidekiq", "registry", "database")
+# what one node's rendered files may set apart from its site's (a node left behind)
+NODE_REGISTRY = ("read_only", "notification_secret", "token_key")
 GEO_SETTINGS = ("enabled", "selective_sync_type", "selective_sync_namespace_ids",
                 "container_repositories_max_capacity")
 CHOICES = {("registry", "vendor"): ("gitlab", "upstream"),
            ("registry", "token_key"): ("shared", "own"),
            ("registry", "notification_secret"): ("match", "differs"),
            ("registry", "notifications"): (None, True, False),
-           ("replication", "primary_api_url"): ("registry", "gitlab", "unset"),
+           ("replication", "primary_api_url"): ("registry", "gitlab", "unset", "own"),
            ("host", "cluster_json"): (None, "primary", "secondary"),
            ("registry", "storage"): ("filesystem", "s3"),
            ("db", "pooler"): (None, "pgbouncer"),
@@ -163,6 +169,10 @@ def _check_knobs(s: dict[str, Any], names: list[str], where: str) -> None:
     for key in s["db"]["settings"] or {}:
         if key not in DB_SETTINGS:
             raise ScenarioError(f"{where}: db.settings.{key} is not one of {DB_SETTINGS}")
+    shared = s["registry"]["bucket_of"]
+    if shared is not None and (shared not in names or s["registry"]["storage"] != "s3"):
+        raise ScenarioError(f"{where}: registry.bucket_of names a site of the scenario, with "
+                            "registry.storage s3")
     src = s["db"]["restore_from"]
     if src is not None and (src not in names or src == s["name"]):
         raise ScenarioError(f"{where}: db.restore_from names unknown site {src!r}")
@@ -175,11 +185,13 @@ def _check_knobs(s: dict[str, Any], names: list[str], where: str) -> None:
     nodes = s["host"]["nodes"]
     if not isinstance(nodes, list) or not all(
             isinstance(n, dict) and re.fullmatch(r"[a-z][a-z0-9-]*", str(n.get("name", "")))
-            and n["name"] != "main" and set(n) <= {"name", "roles", "gitlab_rb_drop"}
-            and set(n.get("roles") or ["rails"]) <= set(NODE_ROLES) for n in nodes):
+            and n["name"] != "main" and set(n) <= {"name", "roles", "gitlab_rb_drop", "registry"}
+            and set(n.get("roles") or ["rails"]) <= set(NODE_ROLES)
+            and isinstance(n.get("registry") or {}, dict)
+            and set(n.get("registry") or {}) <= set(NODE_REGISTRY) for n in nodes):
         raise ScenarioError(f"{where}: host.nodes must be a list of {{name, roles, "
-                            f"gitlab_rb_drop}} (name lower-case, not main; roles of "
-                            f"{NODE_ROLES})")
+                            f"gitlab_rb_drop, registry}} (name lower-case, not main; roles of "
+                            f"{NODE_ROLES}; registry keys of {NODE_REGISTRY})")
 
 
 def load(name_or_file: str) -> dict[str, Any]:
@@ -232,10 +244,16 @@ def load(name_or_file: str) -> dict[str, Any]:
     if any(s["geo"] == "secondary" for s in out_sites) and not any(
             s["geo"] == "primary" for s in out_sites):
         raise ScenarioError(f"scenario {data['name']!r}: a Geo secondary needs a Geo primary")
+    omit = data.get("inventory_omit") or []
+    if not isinstance(omit, list) or not set(omit) <= set(names) or any(
+            s["name"] in omit and s["role"] == "primary" for s in out_sites):
+        raise ScenarioError(f"scenario {data['name']!r}: inventory_omit must list secondaries "
+                            "of the scenario")
     return {"name": data["name"], "description": data.get("description", ""),
             "deployment": data.get("deployment", f"lab-{data['name']}"), "sites": out_sites,
             "then": _check_then(data), "ssh": bool(data.get("ssh", False)),
             "inventory_storage": bool(data.get("inventory_storage", True)),
             "tls": bool(data.get("tls", False)),
             "inventory_ca": bool(data.get("inventory_ca", True)),
-            "trusted_certs": bool(data.get("trusted_certs", True))}
+            "trusted_certs": bool(data.get("trusted_certs", True)),
+            "inventory_omit": list(omit)}

@@ -121,8 +121,8 @@ def items(tmp: Path, *, backup_expires: str | None, name: str = "a.yml") -> Path
                     evidence="https://tickets.example.com/CHG-7?token=planted-secret-123",
                     when=(now - timedelta(hours=2)).isoformat(),
                     expires=(now + timedelta(days=1)).isoformat())]
-    if backup_expires:
-        entries.append(dict(item="registry-db-backup", site="us-secondary", who="ops.oncall",
+    for item in ("registry-db-backup", "registry-storage-backup") if backup_expires else ():
+        entries.append(dict(item=item, site="us-secondary", who="ops.oncall",
                             ticket="CHG-7", evidence="https://wiki.example.com/CHG-7/backup",
                             when=(now - timedelta(hours=3)).isoformat(), expires=backup_expires))
     path = tmp / name

@@ -41,3 +41,43 @@ def test_check_fails_on_the_right_site(lab, scenario, step, check, site, words, 
 ])
 def test_check_passes(lab, scenario, step, check, site):
     passing(run(lab(scenario), step=step), check, site)
+
+
+@pytest.mark.parametrize("step", ["import-primary", "verify-replication"])
+def test_a_geo_site_left_out_of_the_inventory_blocks_where_the_order_matters(lab, step):
+    """Three Geo sites, two in the inventory: ap-secondary, still legacy, is named by the
+    primary's GET /geo_sites, so importing the primary (or verifying replication) is NOT
+    READY naming it; the prerequisites only warn, for one-site-at-a-time runs."""
+    from labrun import expect, run_now
+
+    d = lab("geo-site-not-in-inventory")
+    s = run_now(d, "migrate-legacy", f"--step={step}")
+    expect(s, step, "NOT_READY")
+    rows = {c["id"]: c for c in s["checks"] if c["site"] is None}
+    assert rows["GEO-005"]["outcome"] == "fail" and rows["GEO-005"]["blocking"]
+    assert "ap-secondary" in rows["GEO-005"]["message"]
+    if step == "import-primary":
+        assert rows["IMP-004"]["outcome"] == "fail" and rows["IMP-004"]["blocking"]
+        assert "ap-secondary (a Geo secondary not in the inventory" in \
+            rows["IMP-004"]["message"]
+    early = run_now(d, "migrate-legacy", "--step=prerequisites")
+    geo005 = next(c for c in early["checks"] if c["id"] == "GEO-005")
+    assert geo005["outcome"] == "warn" and not geo005["blocking"]
+
+
+def test_gitlab_19_0_1_is_not_ready_and_19_0_2_is_ready(lab):
+    """VER-004 on the version each Geo site reports (stand-in version strings): 19.0.1 skips
+    OCI index tags in Geo's sync, fixed in 19.0.2. DB-002 states GitLab 19's own PostgreSQL
+    minimum (17) against the lab's real PostgreSQL 15 as a warning, naming its source."""
+    from labrun import expect, run_now
+
+    s = run_now(lab("geo-19-0-1"), "migrate-legacy", "--step=verify-replication")
+    expect(s, "verify-replication", "NOT_READY")
+    bad = {(c["id"], c["site"]) for c in s["checks"] if c["outcome"] == "fail"}
+    assert bad == {("VER-004", "eu-primary"), ("VER-004", "us-secondary")}, bad
+    row = next(c for c in s["checks"] if (c["id"], c["site"]) == ("VER-004", "us-secondary"))
+    assert "us-secondary runs GitLab 19.0.1-ee" in row["message"] and row["blocking"]
+    s = run_now(lab("geo-19-0-2"), "migrate-legacy", "--step=verify-replication")
+    expect(s, "verify-replication", "READY")
+    db = next(c for c in s["checks"] if (c["id"], c["site"]) == ("DB-002", "us-secondary"))
+    assert db["outcome"] == "warn" and "minimum 17 (GitLab 19 upgrade notes" in db["message"]

@@ -100,3 +100,41 @@ def test_the_same_site_on_one_node_is_ready_and_its_facts_keep_their_shape(lab):
     s = run_now(d, ML, "--step=import-secondary")
     expect(s, "import-secondary", "READY")
     assert not any("were not read" in n and "us-secondary" in n for n in s["notes"])
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("scenario, step, check, site, node, words", [
+    # one registry node behind the load balancer left read-write takes pushes the import loses
+    ("multinode-registry-rw", "import-secondary", "REG-010", "us-secondary", "registry2",
+     "us-secondary host registry2: config.yml storage.maintenance.readonly.enabled is None"),
+    # one left read-only refuses Geo's sync pushes while the repositories look synced
+    ("multinode-registry-ro", "verify-replication", "REG-011", "us-secondary", "registry2",
+     "us-secondary host registry2: the registry is still in read-only maintenance mode"),
+    # the events reach the web nodes: one with another secret answers 401
+    ("multinode-web-secret", "verify-replication", "HOST-004", "eu-primary", "web1",
+     "eu-primary host web1: gitlab.yml registry.notification_secret differs from the "
+     "Authorization of eu-primary host main's geo_event endpoint"),
+])
+def test_a_node_left_behind_is_not_ready_naming_site_node_and_check(
+        lab, scenario, step, check, site, node, words):
+    s = run_now(lab(scenario), ML, f"--step={step}")
+    expect(s, step, "NOT_READY")
+    bad = [(c["id"], c["site"], c.get("host")) for c in s["checks"]
+           if c["blocking"] and c["outcome"] in ("fail", "error")]
+    assert bad == [(check, site, node)], bad
+    row = next(c for c in s["checks"] if (c["id"], c.get("host")) == (check, node))
+    assert words in row["message"], row["message"]
+    # the node that is right passes on its own row
+    main = next(c for c in s["checks"] if (c["id"], c["site"], c.get("host")) ==
+                (check, site, "main"))
+    assert main["outcome"] == "pass", main
+
+
+@pytest.mark.lab
+def test_a_sidekiq_node_signing_with_another_key_blocks_verify_replication(lab):
+    s = run_now(lab("multinode-sidekiq-other-key"), ML, "--step=verify-replication")
+    expect(s, "verify-replication", "NOT_READY")
+    row = next(c for c in s["checks"] if c["id"] == "HOST-006")
+    assert row["outcome"] == "fail" and row["blocking"], row
+    assert "different token-signing keys: us-secondary host sidekiq1 differs from " \
+           "eu-primary" in row["message"], row["message"]

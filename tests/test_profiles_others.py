@@ -12,7 +12,6 @@ pytestmark = pytest.mark.lab
 STARTS = [
     ("new-instance", "new-instance", "setup-geo"),
     ("add-geo-and-registry", "add-geo-and-registry", "setup-geo"),
-    ("add-geo-default-db", "add-geo-default-db", "move-metadata-db"),
     ("add-geo-external-db", "add-geo-external-db", "setup-geo"),
     ("add-registry-to-geo", "add-registry-to-geo", "enable-secondary-registry"),
     ("add-geo-external-db", "external-db-geo", "secondary-registry-and-metadata-db"),
@@ -24,6 +23,15 @@ def test_starting_scenario_is_ready_at_its_step(lab, profile, scenario, step):
     s = run(lab(scenario), profile=profile, step="auto")
     assert (s["step"], s["verdict"]) == (step, "READY"), (s["steps"], failing(s))
     assert s["returncode"] == 0
+
+
+def test_the_bundled_database_moves_only_from_a_read_only_registry(lab):
+    """add-geo-default-db's start (the registry read-write on its bundled DB) is NOT READY at
+    move-metadata-db naming REG-010: what is pushed during the dump and restore is lost."""
+    s = run(lab("add-geo-default-db"), profile="add-geo-default-db", step="auto")
+    assert (s["step"], s["verdict"]) == ("move-metadata-db", "NOT_READY"), s["verdict_line"]
+    assert [(c["id"], c["site"]) for c in s["checks"] if c["blocking"]
+            and c["outcome"] in ("fail", "error")] == [("REG-010", "eu-primary")], failing(s)
 
 
 # (profile, defect scenario, first step, check, site, words in the message)

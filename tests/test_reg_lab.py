@@ -95,6 +95,9 @@ REG_FAILURES = [
      "us-secondary", "is the primary's GitLab URL", None),
     ("primary-api-url-unset", "migrate-legacy", "verify-replication", "REG-012",
      "us-secondary", "is not set", None),
+    # pointed at its own registry, Geo compares a registry with itself: everything "synced"
+    ("primary-api-url-own", "migrate-legacy", "verify-replication", "REG-012",
+     "us-secondary", "is the secondary's own registry", None),
 ]
 
 
@@ -147,3 +150,14 @@ def test_a_wrong_token_is_an_error_naming_its_variable_not_a_silent_registry(lab
         assert f"${var}" in got["message"] and "rejected" in got["message"], got["message"]
         assert "glpat-wrong" not in got["message"]
     assert row(s, "REG-001", "us-secondary")["outcome"] == "pass"
+
+
+def test_the_primary_registry_is_asked_from_the_secondarys_node_and_must_be_the_primarys(lab):
+    """REG-012 asks primary_api_url from the secondary's host (one curl over the host
+    connection), and the registry there must send tokens to the primary's /jwt/auth."""
+    d = lab("both-imported")
+    r = row(run(d, step="verify-replication"), "REG-012", "us-secondary")
+    assert r["outcome"] == "pass", r
+    primary = d.site("eu-primary")
+    assert "from us-secondary host local://" in r["message"], r["message"]
+    assert f"with a Bearer challenge from {primary.gitlab_url}/jwt/auth" in r["message"]

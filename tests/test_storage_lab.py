@@ -114,3 +114,17 @@ def test_bad_registry_storage_is_a_usage_error_naming_file_and_line(tmp_path, mo
     message = str(info.value)
     assert str(f) in message and "registry.storage.s3" in message and words in message
     assert "s3cr3t" not in message
+
+
+@pytest.mark.lab
+def test_a_bucket_shared_by_two_sites_is_not_ready_naming_both(lab):
+    """The secondary's registry in the primary's bucket: one lockfiles/ directory for both,
+    each site's GC deleting what the other uses. REG-014 blocks from the first step."""
+    from labrun import expect, run_now
+
+    s = run_now(lab("shared-bucket"), "migrate-legacy", "--step=import-secondary")
+    expect(s, "import-secondary", "NOT_READY")
+    r = next(c for c in s["checks"] if c["id"] == "REG-014")
+    assert r["outcome"] == "fail" and r["blocking"], r
+    assert "eu-primary and us-secondary share one registry storage: s3 " in r["message"]
+    assert "bucket registry-eu-primary" in r["message"]

@@ -45,6 +45,22 @@ _PEMS = ('d="$1"; if [ ! -e "$d" ]; then echo missing; elif [ ! -d "$d" ] || [ !
          '|| [ ! -x "$d" ]; then echo unreadable; echo "$d"; else echo file; '
          'for f in "$d"/*; do if [ -f "$f" ] && [ -r "$f" ]; then head -c "$2" -- "$f"; echo; '
          'fi; done | head -c "$2"; fi')
+# GET a URL from the node itself, headers only: curl bounded by --max-time and the read's
+# `timeout`, the answer capped by `head -c`; "no-curl" when the node has no curl. TLS is not
+# judged here (-k): what the node trusts is verified separately, with its own certificates.
+_GET_HEADERS = ('command -v curl >/dev/null 2>&1 || { echo no-curl; exit 0; }; echo headers; '
+                'curl -sS -k -o /dev/null -D - --max-time "$3" --max-redirs 0 -- "$1" 2>&1 '
+                '| head -c "$2"')
+# Where offline garbage collection is scheduled: each place that exists must be searchable
+# (else "unreadable <path>"), then the lines naming `garbage-collect`, as file:line, capped.
+GC_PLACES = ("/etc/crontab", "/etc/cron.d", "/etc/cron.daily", "/etc/cron.weekly",
+             "/etc/cron.hourly", "/etc/cron.monthly", "/var/spool/cron/crontabs",
+             "/var/spool/cron", "/etc/systemd/system", "/lib/systemd/system")
+_GC = ('r="$1"; shift 1; for p in "$@"; do f="$r$p"; [ -e "$f" ] || continue; '
+       'if [ -d "$f" ] && { [ ! -r "$f" ] || [ ! -x "$f" ]; }; then echo "unreadable $p"; '
+       'elif [ ! -d "$f" ] && [ ! -r "$f" ]; then echo "unreadable $p"; fi; done; '
+       'echo found; for p in "$@"; do f="$r$p"; [ -e "$f" ] || continue; '
+       'grep -rIsn --exclude-dir=*.wants -e "garbage-collect" -- "$f"; done | head -c 65536')
 SSH_SCHEMES = ("ssh", "safe-ssh")
 # No prompt can hang a run (BatchMode); a dead connection ends within ~10 s (ServerAlive).
 SSH_ARGS = "-o BatchMode=yes -o ServerAliveInterval=5 -o ServerAliveCountMax=2"
@@ -125,7 +141,7 @@ class HostFiles:
     def path(self, path: str) -> str:
         return posixpath.join(self.root, path.lstrip("/"))
 
-    def _run(self, full: str, script: str = _READ) -> Any:
+    def _run(self, full: str, script: str = _READ, args: tuple[str, ...] | None = None) -> Any:
         """One bounded read, done once per run (the probes that need a file share its
         answer); a login failure is kept, so a host is tried once per run."""
         with self._lock:
@@ -140,9 +156,11 @@ class HostFiles:
                 self._logged_in = True
             sudo = "sudo -n " if self.host.sudo else ""
             try:
+                argv = args if args is not None else (
+                    full, str(HOST_CAP + 1), f"{max(1, self.timeout_s - 1):g}")
                 out = self._done[full, script] = self._host.run(
-                    sudo + "timeout %s sh -c %s sh %s %s", f"{self.timeout_s:g}", script, full,
-                    str(HOST_CAP + 1))
+                    sudo + "timeout %s sh -c %s sh" + " %s" * len(argv),
+                    f"{self.timeout_s:g}", script, *argv)
                 return out
             except RuntimeError as exc:  # testinfra's ssh backend: exit 255, its CommandResult
                 out = exc.args[0] if exc.args else None
@@ -152,6 +170,11 @@ class HostFiles:
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 self._failed = ProbeError(f"{self.where}: cannot run a command: {first}", full)
             raise self._failed
+
+    def _run_args(self, script: str, *args: str) -> Any:
+        """One bounded command with its own arguments (`$1`...), through `_run`'s login and
+        sudo rules: `_run` keys on a path, here the joined arguments."""
+        return self._run(" ".join(args), script, args)
 
     def _login(self, full: str) -> ProbeError | None:
         """Open the shared connection (the one login) with `true`, within `login_s`, killed at
@@ -196,6 +219,37 @@ class HostFiles:
         (['A', 'B'], None)
         """
         return self._text(self.path(path), _PEMS)
+
+    def get_headers(self, url: str) -> str | None:
+        """GET `url` from the node itself (one bounded curl over the host connection): the
+        response's status line and headers as text, or None when the node has no curl."""
+        out = self._run(url, _GET_HEADERS)
+        kind, _, data = out.stdout_bytes.partition(b"\n")
+        if out.rc == 124:
+            raise ProbeError(f"GET {url} from {self.where}: no answer within "
+                             f"{self.timeout_s:g} s (read_s)", url)
+        if kind == b"no-curl":
+            return None
+        if kind != b"headers":
+            raise ProbeError(f"GET {url} from {self.where}: the command failed (exit {out.rc})",
+                             url)
+        return data[:HOST_CAP].decode(errors="replace")
+
+    def gc_schedules(self) -> tuple[list[str], str | None]:
+        """The cron and systemd lines that run `garbage-collect` (`file:line: text`, paths
+        without the root), and which place could not be read (None: every place was)."""
+        out = self._run_args(_GC, self.root.rstrip("/"), *GC_PLACES)
+        if out.rc == 124:
+            raise ProbeError(f"searching the schedules on {self.where}: no answer within "
+                             f"{self.timeout_s:g} s (read_s)", "/etc/cron.d")
+        head, _, found = out.stdout_bytes.decode(errors="replace").partition("found\n")
+        blocked = [ln.split(" ", 1)[1] for ln in head.splitlines()
+                   if ln.startswith("unreadable ")]
+        root = self.root.rstrip("/")
+        lines = [ln[len(root):] if root and ln.startswith(root) else ln
+                 for ln in found.splitlines() if ln.strip()]
+        return lines, (f"permission denied on {', '.join(blocked)} for the login user"
+                       if blocked else None)
 
     def _text(self, full: str, script: str) -> str | None:
         out = self._run(full, script)
@@ -351,6 +405,7 @@ def _gitlab_yml(host: HostFiles) -> dict[str, Any]:
     return {"present": True, "registry_enabled": reg.get("enabled"),
             "notification_secret_digest": digest(secret) if secret else None,
             "geo_node_name": geo.get("node_name"),
+            "registry_issuer": reg.get("issuer"), "registry_key": reg.get("key"),
             "registry_replication_enabled": rep.get("enabled"),
             "registry_replication_primary_api_url": rep.get("primary_api_url")}
 
@@ -382,14 +437,20 @@ def _lockfiles(host: HostFiles, config: dict[str, Any]) -> dict[str, Any]:
 
 @probe("host.config", scope="host")
 def host_config(pc: ProbeContext, site: Site | None) -> tuple[HostConfig, str]:
-    """gitlab.rb, gitlab-cluster.json, the rendered config.yml and gitlab.yml, the token
-    certificate's digest and the storage lockfiles: only what checks need, secrets as digests."""
+    """gitlab.rb, gitlab-cluster.json, the rendered config.yml and gitlab.yml, the digests of
+    the token certificate (config.yml's rootcertbundle) and of the token-signing key Rails
+    uses (gitlab.yml's registry.key), and the storage lockfiles: only what checks need,
+    secrets as digests."""
     assert site is not None
     host = host_files(pc, site)
-    config = _config_yml(host)
+    config, gitlab_yml = _config_yml(host), _gitlab_yml(host)
     value = {"gitlab_rb": _gitlab_rb(host), "cluster_json": _cluster_json(host),
-             "config_yml": config, "gitlab_yml": _gitlab_yml(host),
+             "config_yml": config, "gitlab_yml": gitlab_yml,
              "cert_digest": _digest_file(host, config.get("rootcertbundle")),
+             "signing_key_digest": _digest_file(host, (gitlab_yml.get("registry_key")
+                                                       if not gitlab_yml.get("error") else None)),
              "lockfiles": _lockfiles(host, config)}
+    if config.get("present") and not config.get("error"):  # a registry node: its GC schedules
+        value["gc_schedules"], value["gc_unreadable"] = host.gc_schedules()
     paths = ", ".join(host.path(p) for p in (GITLAB_RB, CONFIG_YML, GITLAB_YML))
     return from_json(HostConfig, value), f"{host.target}{paths}"

@@ -139,6 +139,8 @@ class PrimaryApi:
     status: int | None = opt()
     bearer_challenge: bool | None = when(_answered)
     version: str | None = when(_answered)
+    realm: str | None = opt()  # the Bearer challenge's realm: the GitLab that issues tokens
+    probed_from: str | None = opt()  # the node the URL was asked from (None: the checker)
     trust: str | None = opt()  # what the secondary's host trusts, as read (HTTPS only)
     untrusted: bool | None = opt()  # the certificate failed against that trust
     trust_error: str | None = opt()  # why the host's trust could not be read
@@ -321,6 +323,9 @@ class ConfigYml:
     token_realm: Any = when(_read)
     rootcertbundle: Any = when(_read)
     notifications: list[Endpoint] | None = when(_read)
+    storage_bucket: Any = opt()  # object storage: the bucket (Azure: container)
+    storage_endpoint: Any = opt()  # object storage: regionendpoint, else region
+    storage_rootdirectory: Any = opt()  # object storage: the driver's rootdirectory
 
 
 @dataclass(frozen=True)
@@ -332,6 +337,8 @@ class GitlabYml:
     geo_node_name: Any = when(_read)
     registry_replication_enabled: Any = when(_read)
     registry_replication_primary_api_url: Any = when(_read)
+    registry_issuer: Any = opt()  # gitlab_rails['registry_issuer'], as Rails signs tokens
+    registry_key: Any = opt()  # the path of the token-signing key (gitlab-registry.key)
 
 
 def _readable(lock: Lockfiles) -> bool:
@@ -357,6 +364,11 @@ class HostConfig:
     gitlab_yml: GitlabYml
     cert_digest: str | None
     lockfiles: Lockfiles
+    signing_key_digest: str | None = opt()  # gitlab.yml's registry.key, as a digest
+    # `registry garbage-collect` scheduled in cron or systemd: "<file>: <line>" each, or why
+    # the schedules could not all be read (`gc_unreadable`)
+    gc_schedules: list[str] | None = opt()
+    gc_unreadable: str | None = opt()
 
 
 # --- the canary (--canary only) --------------------------------------------------------------

@@ -214,16 +214,19 @@ def registry_catalog(pc: ProbeContext, site: Site | None) -> tuple[RegistryCatal
 @probe("registry.primary_api", scope="host")
 def registry_primary_api(pc: ProbeContext, site: Site | None) -> tuple[PrimaryApi | None, str]:
     """A secondary node's `geo_registry_replication_primary_api_url` (a gitlab_rails setting, so
-    read on each node: Sidekiq runs the sync), asked for `/v2/` unauthenticated:
-    the primary registry must answer with a Bearer challenge (https://gitlab.com/gitlab-org/
-    gitlab/-/blob/master/ee/app/services/geo/container_repository_sync.rb)."""
+    read on each node: Sidekiq runs the sync), asked for `/v2/` unauthenticated from that node
+    itself (one bounded curl over the host connection; from the checker when the node has no
+    curl): the primary registry must answer with a Bearer challenge whose realm is the
+    primary's GitLab (https://gitlab.com/gitlab-org/gitlab/-/blob/master/ee/app/services/geo/
+    container_repository_sync.rb). Over HTTPS the certificate is verified with the node's own
+    trusted certificates."""
     assert site is not None
     if site.role != "secondary":
         return None, "not a secondary"
     if site.host is None:
         raise ProbeError(f"the inventory gives no host for {site.name}, so its "
                          "geo_registry_replication_primary_api_url cannot be read")
-    from .host import host_config
+    from .host import host_config, host_files
 
     cfg, _ = host_config(pc, site)
     rails = cfg.gitlab_rb.values.get("gitlab_rails")
@@ -238,14 +241,52 @@ def registry_primary_api(pc: ProbeContext, site: Site | None) -> tuple[PrimaryAp
         scheme = parse(target).scheme
     except BadUrl as exc:
         return PrimaryApi(url, error=f"the URL {exc}; it was not asked"), "gitlab.yml, gitlab.rb"
+    node = host_files(pc, site)
+    seen = _node_answer(node.get_headers(target), url, node.host.label)
     if scheme != "https":
-        return _primary_answer(pc, site, url, target, site.gitlab.verify, None), target
+        return seen or _primary_answer(pc, site, url, target, site.gitlab.verify, None), target
     try:
         with host_trust(pc, site) as (bundle, where):
-            return _primary_answer(pc, site, url, target, bundle, where), target
+            checked = _primary_answer(pc, site, url, target, bundle, where)
     except ProbeError as exc:  # the host's certificates unread: verified as the checker would
-        seen = _primary_answer(pc, site, url, target, site.gitlab.verify, None)
-        return replace(seen, trust_error=str(exc)), target
+        checked = replace(_primary_answer(pc, site, url, target, site.gitlab.verify, None),
+                          trust_error=str(exc))
+    if seen is None:
+        return checked, target
+    if checked.untrusted:
+        return replace(seen, error=checked.error, trust=checked.trust, untrusted=True), target
+    return replace(seen, trust=checked.trust if checked.status is not None else None,
+                   trust_error=checked.trust_error), target
+
+
+def _node_answer(text: str | None, url: str, node: str) -> PrimaryApi | None:
+    """A node's curl answer (status line and headers) as a PrimaryApi; None without curl.
+
+    >>> a = _node_answer('HTTP/1.1 401 Unauthorized\\r\\nWww-Authenticate: Bearer '
+    ...                  'realm="https://gl/jwt/auth",service="container_registry"\\r\\n',
+    ...                  "https://r", "rails1")
+    >>> a.status, a.bearer_challenge, a.realm, a.probed_from
+    (401, True, 'https://gl/jwt/auth', 'rails1')
+    >>> _node_answer("curl: (7) Failed to connect", "https://r", "n").error
+    'curl: (7) Failed to connect'
+    """
+    from requests.structures import CaseInsensitiveDict
+
+    if text is None:
+        return None
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    status = next((ln for ln in lines if re.match(r"HTTP/\S+ \d{3}", ln)), None)
+    if status is None:
+        return PrimaryApi(url, error=(lines[-1] if lines else "no answer")[:300],
+                          probed_from=node)
+    headers = CaseInsensitiveDict(
+        (k.strip(), v.strip()) for k, _, v in (ln.partition(":") for ln in lines
+                                               if ":" in ln and not ln.startswith("HTTP/")))
+    code = int(status.split()[1])
+    found = challenge(Reply(url, code, headers, b""))
+    return PrimaryApi(url, status=code, bearer_challenge=found is not None,
+                      version=headers.get("Gitlab-Container-Registry-Version"),
+                      realm=(found or {}).get("realm"), probed_from=node)
 
 
 def _primary_answer(pc: ProbeContext, site: Site, url: str, target: str, verify: bool | str,
@@ -261,6 +302,7 @@ def _primary_answer(pc: ProbeContext, site: Site, url: str, target: str, verify:
                                      f"({exc.reason})", trust=trust, untrusted=True)
     except Unreachable as exc:
         return PrimaryApi(url, error=str(exc), trust=trust)
-    return PrimaryApi(url, status=reply.status, bearer_challenge=challenge(reply) is not None,
+    found = challenge(reply)
+    return PrimaryApi(url, status=reply.status, bearer_challenge=found is not None,
                       version=reply.headers.get("Gitlab-Container-Registry-Version"),
-                      trust=trust)
+                      realm=(found or {}).get("realm"), trust=trust)
