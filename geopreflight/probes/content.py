@@ -139,7 +139,8 @@ def _s3_content(pc: ProbeContext, site: Site, st: S3Storage) -> tuple[StorageCon
                  **({"continuation-token": token} if token else {})}
         url = f"{base}?{urlencode(sorted(query.items()), quote_via=quote, safe='-_.~')}"
         try:
-            reply = pc.http.get(url, headers=signed_headers("GET", url, st))
+            reply = pc.http.get(url, headers=signed_headers("GET", url, st),
+                                credentials_for=st.endpoint)
         except Unreachable as exc:
             raise ProbeError(f"{site.name}'s registry bucket: {exc}", base) from None
         if reply.status != 200:
