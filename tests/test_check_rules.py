@@ -37,7 +37,7 @@ sites:
 
 
 @pytest.mark.parametrize("module", ["checks._rules", "checks._geo", "checks.test_db",
-                                    "checks.test_reg"])
+                                    "checks.test_reg", "checks._content"])
 def test_doctests(module: str) -> None:
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted and not result.failed
