@@ -2,7 +2,7 @@
 `storage.content` and `db.content` facts, shared by the import's completion (IMP-007) and the
 moved database (DB-011).
 
->>> from geopreflight.probes.content import tally
+>>> from geopreflight.probes.stored import tally
 >>> from geopreflight.probes.models import DbContent
 >>> st = tally({"a/b": 2, "c": 1, "d": 0}, "filesystem", 1)
 >>> full = DbContent(3, 3, st.sample, st.sample_tags, st.buckets)
@@ -19,8 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from geopreflight.i18n import _
-from geopreflight.probes.content import DB_SAMPLE, path_hash
-from geopreflight.probes.models import DbContent, StorageContent
+from geopreflight.probes.models import DB_SAMPLE, DbContent, StorageContent, path_hash
 
 
 @dataclass

@@ -365,6 +365,20 @@ class HostConfig:
 # --- content: what the legacy storage and the metadata database hold -------------------------
 
 
+DB_SAMPLE = 50  # the DB's sample is longer than storage's, so it covers it when none is missing
+
+
+def path_hash(path: str) -> str:
+    """The order both sides sample repositories in: md5 of the path, as PostgreSQL's md5(path).
+
+    >>> path_hash("group/project/app")[:8]
+    'cc87885d'
+    """
+    import hashlib
+
+    return hashlib.md5(path.encode()).hexdigest()  # noqa: S324 - an order, not a secret
+
+
 @dataclass(frozen=True)
 class StorageContent:
     """The legacy storage's repositories (a `_manifests` directory) and tags (a

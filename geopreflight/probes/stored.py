@@ -20,7 +20,6 @@ digit of md5(path) (`buckets`), so a missing repository shows even when the tota
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 import uuid
 import xml.etree.ElementTree as ET
@@ -29,11 +28,10 @@ from urllib.parse import quote, urlencode
 from ..http import Unreachable
 from ..inventory import S3Storage, Site
 from . import ProbeContext, ProbeError, probe
-from .models import DbContent, StorageContent
+from .models import DB_SAMPLE, DbContent, StorageContent, path_hash
 
 REPOS_DIR = "docker/registry/v2/repositories"
 SAMPLE = 10       # storage: the repositories named in a fact
-DB_SAMPLE = 50    # the DB's sample is longer, so it covers storage's when nothing is missing
 LIST_S = 300.0    # the deadline of the one walk of a filesystem storage
 LIST_CAP = 64 * 1024 * 1024  # one line per repository: about 1.5 million repositories
 MAX_PAGES = 10_000  # S3 pages of 1,000 keys (about 2 million tags, at ~5 keys per tag)
@@ -52,15 +50,6 @@ _WALK = ('d="$1"; if [ ! -e "$d" ]; then echo missing; elif [ ! -d "$d" ] || [ !
          'p ~ /\\/_manifests$/ {r = substr(p, 1, length(p) - 11); if (!(r in n)) n[r] = 0; next} '
          '{i = index(p, "/_manifests/tags/"); if (i > 0) n[substr(p, 1, i - 1)]++} '
          'END {for (r in n) print n[r] "\\t" r}\' | head -c "$2"; fi')
-
-
-def path_hash(path: str) -> str:
-    """The order both sides sample in: md5 of the repository path, as PostgreSQL's md5(path).
-
-    >>> path_hash("group/project/app")[:8]
-    'cc87885d'
-    """
-    return hashlib.md5(path.encode()).hexdigest()  # noqa: S324 - an order, not a secret
 
 
 def tally(tags_by_repository: dict[str, int], read: str, requests: int) -> StorageContent:
