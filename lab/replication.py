@@ -45,6 +45,7 @@ class Replicator(threading.Thread):
         self.states: dict[str, str] = {}  # repository -> synced | failed | pending
         self.verified: dict[str, bool] = {}  # repository -> its tag list matches the primary's
         self._written = 0  # the stand-in state file's mtime after this replicator wrote it
+        self._retried = 0.0  # when failed repositories were last synced again
 
         def token(_challenge: str, scope: str) -> str:
             return tokens.mint(key_file, cert_file, tokens.scope_access(scope) if scope else [])
@@ -124,6 +125,19 @@ class Replicator(threading.Thread):
         state.update(self.primary_state, change)
         self._written = self._stamp()
 
+    def _retry_failed(self, now: float) -> bool:
+        """Sync again, at most once a second, the repositories whose sync failed for a
+        transient reason (a registry restarting: 502), as Geo retries a failed registry
+        entry; the `failing` knob's repositories stay failed. Whether any was retried."""
+        if now - self._retried < 1.0:
+            return False
+        self._retried = now
+        again = [r for r, st in self.states.items()
+                 if st == "failed" and not self._matches(self.failing, r)]
+        for repo in again:
+            self.sync(repo)
+        return bool(again)
+
     def _stamp(self) -> int:
         try:
             return self.primary_state.stat().st_mtime_ns
@@ -182,6 +196,8 @@ class Replicator(threading.Thread):
                     by_repo.setdefault(repo, set()).add(tag)
                 for repo, tags in by_repo.items():
                     self.sync(repo, tags)
+                self.update_counts()
+            elif self._retry_failed(now):
                 self.update_counts()
             elif self._stamp() != self._written:
                 # a reconfigure rewrote the stand-in's statuses from the lab model: put back
