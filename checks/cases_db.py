@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from geopreflight.cases import (
-                              FAILED,
-                              REMOVE,
-                              SAME_AS,
-                              Case,
-                              config_yml,
-                              db,
-                              geo_site,
-                              geo_status,
-                              rb,
+    FAILED,
+    REMOVE,
+    SAME_AS,
+    Case,
+    config_yml,
+    db,
+    geo_site,
+    geo_status,
+    rb,
 )
+from geopreflight.registry_migrations import expected
 
 P, S = "eu-primary", "us-secondary"
+MIG = ("db.migrations", S)
+MIGRATED = {"schema_migrations": expected("4.39.0-gitlab")["schema_migrations"],
+            "post_deploy_schema_migrations":
+                expected("4.39.0-gitlab")["post_deploy_schema_migrations"],
+            "background_unfinished": {}}
 DB_FAILED = {("db.server", S): FAILED("connection to the server refused")}
 PG14 = {db(S, "version_num"): 140011, db(S, "version"): "14.11"}
 NO_CONFIG = {config_yml(S, "present"): False}
@@ -212,19 +218,37 @@ CASES: list[Case] = [
          {db(S, "owner"): "gitlab", db(S, "creators"): ["postgres"]},
          "neither the owner nor CREATE", message="lacks CREATE", name="no-create"),
     Case("DB-007", "error", S, "legacy-both", DB_FAILED, "the database did not answer"),
-    # DB-008: schema migrations applied
-    Case("DB-008", "pass", S, "legacy-both", {}, "7 pre-, 2 post-deployment migrations"),
+    # DB-008: the migrations of the registry's release applied (the recorded sites run
+    # 4.39.0-gitlab and hold every id of it)
+    Case("DB-008", "pass", S, "legacy-both", {}, "every migration of 4.39.0-gitlab",
+         message="every migration of registry 4.39.0-gitlab (commit 94248efebfa4) applied"),
     Case("DB-008", "fail", S, "add-geo-external-db", {}, "no schema_migrations (not-migrated)",
          message="schema_migrations is missing"),
-    Case("DB-008", "fail", S, "legacy-both", {db(S, "tables", "schema_migrations", "rows"): 0},
+    Case("DB-008", "fail", S, "legacy-both", {MIG: {**MIGRATED, "schema_migrations": []}},
          "an empty schema_migrations", message="schema_migrations is empty", name="empty"),
-    Case("DB-008", "warn", S, "legacy-both",
-         {db(S, "tables", "post_deploy_schema_migrations", "rows"): 0},
-         "post-deployment migrations pending: they do not block start-up",
-         message="no post-deployment migration"),
-    Case("DB-008", "error", S, "legacy-both",
-         {db(S, "tables", "schema_migrations", "error"): "permission denied for table"},
-         "the table could not be read", message="cannot read table schema_migrations"),
+    Case("DB-008", "fail", S, "legacy-both",
+         {MIG: {**MIGRATED, "schema_migrations": MIGRATED["schema_migrations"][:-1]}},
+         "the release's last pre-deployment migration not applied: the import refuses and "
+         "the registry will not start in database mode",
+         message="1 pre-deployment pending (e.g. 20260310000000_bbm_backfill_blobs_media_",
+         name="pre-pending"),
+    Case("DB-008", "fail", S, "legacy-both",
+         {MIG: {**MIGRATED, "post_deploy_schema_migrations": []}},
+         "no post-deployment migration applied: migrate status --up-to-date would not say",
+         message="24 post-deployment pending", name="post-pending"),
+    Case("DB-008", "fail", S, "legacy-both",
+         {MIG: {**MIGRATED, "background_unfinished": {"BackfillX": "failed"}}},
+         "a failed batched background migration", message="BackfillX (failed)",
+         name="background"),
+    Case("DB-008", "pass", S, "legacy-both",
+         {MIG: {**MIGRATED, "background_unfinished": None}},
+         "a release before batched background migrations: no such table", name="no-bbm"),
+    Case("DB-008", "error", S, "legacy-both", {("registry.api", S, "version"): "9.9.9-gitlab"},
+         "a release the shipped list does not know: never a pass, the command to run instead",
+         message="gitlab-ctl registry-database migrate status", name="unknown-release"),
+    Case("DB-008", "error", S, "legacy-both", {("db.migrations", S): FAILED("permission "
+                                                                            "denied")},
+         "the tables could not be read", message="permission denied"),
     # DB-009: no tags before an import
     Case("DB-009", "pass", S, "legacy-both", {}, "an empty tags table",
          message="tags table empty"),
@@ -247,20 +271,35 @@ CASES: list[Case] = [
          message="not empty", name="primary"),
     Case("DB-010", "error", S, "legacy-both",
          {db(S, "tables", "repositories", "error"): "permission denied"}, "unreadable"),
-    # DB-011: the database holds the registry's data
-    Case("DB-011", "pass", S, "both-imported", {}, "tags present", message="3 tag(s)"),
-    Case("DB-011", "fail", S, "both-imported", {db(S, "tables", "tags", "rows"): 0},
-         "database mode on an empty database (moved-db-empty)",
-         message="holds no tags with the database-in-use lockfile present"),
-    Case("DB-011", "fail", S, "legacy-both", {}, "a legacy registry's database is empty",
-         message="holds no tags", name="legacy"),
-    Case("DB-011", "error", S, "both-imported",
-         {db(S, "tables", "tags", "error"): "statement timeout"}, "tags unreadable"),
+    # DB-011: the database holds the registry's data (recorded: 2 repositories, 3 tags)
+    Case("DB-011", "pass", S, "both-imported", {}, "every repository and tag there",
+         message="the metadata database 2 repositories, 3 tags"),
+    Case("DB-011", "fail", S, "both-imported",
+         {("db.content", S, "tags"): 0, ("db.content", S, "sample_tags"):
+          {"platform/base": 0, "group/project/app": 0}},
+         "a half restore: repositories without their tags (move-db --half)",
+         message="at least 3 tags missing", name="half"),
+    Case("DB-011", "fail", S, "legacy-both", {}, "database mode over an empty database "
+         "(moved-db-empty)", message="at least 2 repositories missing", name="empty"),
+    Case("DB-011", "fail", S, "both-imported",
+         {("storage.content", S, "repositories"): 0, ("storage.content", S, "tags"): 0,
+          ("storage.content", S, "sample"): [], ("storage.content", S, "sample_tags"): {},
+          ("storage.content", S, "buckets"): [0] * 16, ("db.content", S, "tags"): 0},
+         "pushed in database mode (no tag links to compare), repositories but no tag",
+         message="no tag: a restore without the tags' rows", name="no-links"),
+    Case("DB-011", "pass", S, "legacy-both",
+         {("storage.content", S, "repositories"): 0, ("storage.content", S, "tags"): 0,
+          ("storage.content", S, "sample"): [], ("storage.content", S, "sample_tags"): {},
+          ("storage.content", S, "buckets"): [0] * 16},
+         "a registry with no data: nothing to restore, never a failure",
+         message="holds no data", name="no-data"),
+    Case("DB-011", "error", S, "both-imported", {("db.content", S): FAILED("statement timeout")},
+         "the database cannot be counted", message="statement timeout"),
     # DB-012 (deployment): every site's metadata database reachable and migrated
     Case("DB-012", "pass", None, "legacy-both", {}, "both sites reachable and migrated",
          message="reachable and migrated"),
     Case("DB-012", "fail", None, "legacy-both",
-         {db(S, "tables", "schema_migrations", "rows"): 0},
+         {MIG: {**MIGRATED, "schema_migrations": []}},
          "the secondary's migrations are not applied", message="not set up on us-secondary"),
     Case("DB-012", "error", None, "legacy-both", {("db.server", S): FAILED("refused")},
          "a site's database cannot be reached"),

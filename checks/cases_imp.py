@@ -118,3 +118,58 @@ CASES += [
     Case("IMP-004", "error", None, "secondary-imported", {("geo.sites", None): FAILED("401")},
          "the primary's list of Geo sites cannot be read", name="geo-sites"),
 ]
+
+# IMP-007: the content the storage holds is in the database (recorded: 2 repositories,
+# 3 tags, platform/base with 1 tag and group/project/app with 2)
+EMPTY_DB = {"repositories": 0, "tags": 0, "sample": [], "sample_tags": {}, "buckets": [0] * 16}
+HALF_DB = {"repositories": 1, "tags": 1, "sample": ["platform/base"],
+           "sample_tags": {"platform/base": 1},
+           "buckets": [0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]}
+CASES += [
+    Case("IMP-007", "pass", S, "secondary-imported", {}, "every repository and tag imported",
+         message="storage holds 2 repositories and 3 tags, the metadata database 2"),
+    Case("IMP-007", "fail", S, "secondary-imported", {("db.content", S): EMPTY_DB},
+         "emptied import: filesystem-in-use deleted, enabled true, the registry wrote "
+         "database-in-use over an empty database", message="at least 2 repositories missing",
+         name="emptied"),
+    Case("IMP-007", "fail", S, "secondary-imported", {("db.content", S): HALF_DB},
+         "the importer skipped a repository and still swapped the lockfiles",
+         message="for example group/project/app", name="partial"),
+    Case("IMP-007", "fail", S, "secondary-imported",
+         {("db.content", S, "sample_tags", "group/project/app"): 1, ("db.content", S, "tags"): 2},
+         "a repository with fewer tags in the database than links in storage",
+         message="at least 1 tags missing; for example group/project/app", name="tags"),
+    Case("IMP-007", "fail", S, "secondary-imported",
+         {("db.content", S, "repositories"): 5,
+          ("db.content", S, "buckets"): [3, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]},
+         "more repositories in the database in total, but one bucket of the storage's is "
+         "short: a missing repository the totals hide", message="at least 1 repositories",
+         name="bucket"),
+    Case("IMP-007", "fail", S, "secondary-imported", {("db.content", S): None},
+         "database-in-use but no repositories table at all", message="no tables",
+         name="no-tables"),
+    Case("IMP-007", "pass", S, "secondary-imported",
+         {("storage.content", S, "repositories"): 0, ("storage.content", S, "tags"): 0,
+          ("storage.content", S, "sample"): [], ("storage.content", S, "sample_tags"): {},
+          ("storage.content", S, "buckets"): [0] * 16, ("db.content", S): None},
+         "a registry with no data: nothing to import", message="nothing to import",
+         name="no-data"),
+    Case("IMP-007", "not-applicable", S, "legacy-both", {},
+         "filesystem-in-use: the tag import has not finished, content is judged after it",
+         message="has not finished"),
+    Case("IMP-007", "error", S, "secondary-imported",
+         {("storage.content", S): FAILED("cannot count: permission denied")},
+         "the storage cannot be counted: never a pass", message="permission denied"),
+    Case("IMP-007", "error", S, "secondary-imported",
+         {("db.content", S): FAILED("refused")}, "the database cannot be read",
+         name="db-refused"),
+    Case("IMP-007", "pass", S, "legacy-both",
+         {**ON_S3, ("registry.api", S, "database_enabled"): "true",
+          ("db.content", S): {"repositories": 2, "tags": 3,
+                              "sample": ["platform/base", "group/project/app"],
+                              "sample_tags": {"platform/base": 1, "group/project/app": 2},
+                              "buckets": [0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0]}},
+         "object storage without lockfile access: the registry's header says database, so "
+         "the content is compared", message="the metadata database 2 repositories",
+         name="object-storage"),
+]

@@ -24,7 +24,8 @@ CASES: list[Case] = [
          "no Geo status", message="no Geo status", name="no-status"),
     Case("REP-001", "error", S, "both-imported", STATUSES_FAILED, "the statuses failed"),
     # REP-002: synced, none failed
-    Case("REP-002", "pass", S, "both-imported", {}, "failed 0, synced 2 of 2"),
+    Case("REP-002", "pass", S, "both-imported", {}, "failed 0, synced 2 of 2, verified 2",
+         message="verified 2"),
     Case("REP-002", "fail", S, "replication-failing", {}, "one repository failing to sync",
          message="failed 1, synced 1 of 2"),
     Case("REP-002", "fail", S, "both-imported",
@@ -45,9 +46,32 @@ CASES: list[Case] = [
          message="Geo log cursor is", name="cursor-lag"),
     Case("REP-002", "fail", S, "both-imported", {geo_status(2, "cursor_last_event_id"): None},
          "the cursor never processed an event", message="Geo log cursor", name="no-cursor"),
+    Case("REP-002", "fail", S, "both-imported",
+         {geo_status(2, "container_repositories_verified_count"): 1,
+          geo_status(2, "container_repositories_verification_failed_count"): 1},
+         "synced 2 of 2 but one repository's tag list checksum does not match (a push made "
+         "while the secondary was read-only, rescued and marked synced)",
+         message="verified 1 of 2, verification failed 1", name="unverified"),
+    Case("REP-002", "fail", S, "both-imported",
+         {geo_status(2, "container_repositories_verified_count"): None,
+          geo_status(2, "container_repositories_verification_failed_count"): None},
+         "no verification counts (verification off): synced alone proves nothing",
+         message="verified None", name="no-verification"),
+    Case("REP-002", "fail", S, "both-imported",
+         {geo_status(1, "container_repositories_checksum_failed_count"): 2},
+         "the primary could not checksum two repositories", message="checksum failed 2 on "
+         "the primary", name="checksum-failed"),
     # REP-003: the canary round trip (--canary)
     Case("REP-003", "pass", S, "both-imported", {}, "the canary arrived with its digest",
-         message="arrived with the same digest"),
+         message="its layer blob (from the registry) match"),
+    Case("REP-003", "fail", S, "both-imported", {("canary.seen", S, "blob_via"): REMOVE},
+         "a recording with the manifest only: the blob (the storage) is unproven",
+         message="layer blob was not read", name="manifest-only"),
+    Case("REP-003", "fail", S, "both-imported",
+         {("canary.seen", S): FAILED("group/x/geopreflight-canary:c1 not on us-secondary's "
+                                     "registry after 60 s (last answer: layer blob "
+                                     "sha256:0123456789ab: 404 from the registry)")},
+         "the manifest arrived, the layer blob never did", message="layer blob", name="blob"),
     Case("REP-003", "fail", S, "both-imported",
          {("canary.seen", S): FAILED("not on us-secondary's registry after 60 s")},
          "the canary never arrived", message="after 60 s"),

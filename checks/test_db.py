@@ -551,33 +551,73 @@ def test_db_007_settings_let_imports_write(ctx: CheckContext) -> str:
         user=user, source=source, settings="; ".join(used), rights=rights)
 
 
+MIGRATE_STATUS = "sudo gitlab-ctl registry-database migrate status"
+
+
 @check("DB-008", title="The registry's schema migrations are applied", severity="high",
        rationale="The import refuses to run with pending migrations ('there are pending database "
                  "migrations', https://gitlab.com/gitlab-org/container-registry/-/blob/master/"
-                 "registry/root.go); the registry records them in schema_migrations and "
-                 "post_deploy_schema_migrations, and pending post-deployment migrations do not "
-                 "block start-up (https://gitlab.com/gitlab-org/container-registry/-/blob/master/"
-                 "registry/handlers/app.go).",
-       remediation="Run sudo gitlab-ctl registry-database migrate up (before 18.7: "
-                   "sudo -u registry gitlab-ctl registry-database migrate up).",
+                 "registry/root.go) and the registry will not start in database mode with "
+                 "pending pre-deployment migrations (https://gitlab.com/gitlab-org/"
+                 "container-registry/-/blob/master/registry/handlers/app.go); `migrate status "
+                 "--up-to-date` skips post-deployment migrations, so it is no substitute. The "
+                 "registry records each applied id in schema_migrations, the post-deployment "
+                 "ones of the split layout in post_deploy_schema_migrations; the ids every "
+                 "release ships come from its registry/datastore/migrations/ (https://"
+                 "gitlab.com/gitlab-org/container-registry/-/tree/master/registry/datastore/"
+                 "migrations), shipped as data with the commit of each release. The release is "
+                 "the site's Gitlab-Container-Registry-Version header. Batched background "
+                 "migrations still active, running or failed are pending work too.",
+       remediation="Run sudo gitlab-ctl registry-database migrate up (before 18.7: sudo -u "
+                   "registry gitlab-ctl registry-database migrate up) on the registry node, "
+                   "post-deployment migrations included; for a failed background migration "
+                   "see the registry's logs and retry it before the import or the "
+                   "upgrade. Check with sudo gitlab-ctl registry-database migrate status.",
        doc=METADATA_DB_PAGE)
 def test_db_008_migrations_applied(ctx: CheckContext) -> str:
-    pre = sv.table(ctx, "schema_migrations")
-    if not pre.exists or not pre.rows:
-        state = "missing" if not pre.exists else "empty"
+    from geopreflight.registry_migrations import TABLES, data, deferred, expected, release
+
+    seen = ctx.fact("db.migrations")
+    if not seen.schema_migrations:
+        state = "missing" if seen.schema_migrations is None else "empty"
         raise Fail(_("{site}: schema_migrations is {state}: the registry's schema migrations "
                      "have not been applied").format(site=ctx.site.name, state=state),
                    observed=f"schema_migrations {state}",
-                   expected="pre-deployment migrations applied")
-    post = sv.table(ctx, "post_deploy_schema_migrations")
-    if not post.exists or not post.rows:
-        raise Warn(_("{site}: {rows} migration(s) applied but no post-deployment migration; "
-                     "run sudo gitlab-ctl registry-database migrate up").format(
-                       site=ctx.site.name, rows=pre.rows),
-                   observed=f"{pre.rows} pre-, 0 post-deployment migrations",
-                   expected="post-deployment migrations applied")
-    return _("{rows} pre- and {rows2} post-deployment migration(s) applied").format(
-               rows=pre.rows, rows2=post.rows)
+                   expected="the migrations of the registry's release applied")
+    version = sv.api(ctx).version
+    if not version:
+        raise CannotEvaluate(_("{site}'s registry sends no Gitlab-Container-Registry-Version: "
+                               "run {command} on its registry node and check that nothing is "
+                               "pending").format(site=ctx.site.name, command=MIGRATE_STATUS))
+    want = expected(version)
+    if want is None:
+        raise CannotEvaluate(_("{site}'s registry {version} is not a release whose migrations "
+                               "geopreflight ships (latest known: {known}): run {command} on "
+                               "its registry node and check that nothing is pending").format(
+                                 site=ctx.site.name, version=version,
+                                 known=", ".join(list(data()["versions"])[-3:]),
+                                 command=MIGRATE_STATUS))
+    applied = {t: set(getattr(seen, t) or ()) for t in TABLES}
+    pending = [m for t in TABLES for m in want[t] if m not in applied[t]]
+    rel = release(version) or {}
+    source = f"registry {version} (commit {str(rel.get('commit', ''))[:12]})"
+    if pending:
+        post = [m for m in pending if deferred(version, m)]
+        pre = [m for m in pending if m not in post]
+        said = "; ".join(f"{len(ids)} {kind}-deployment pending (e.g. {ids[0]})"
+                         for kind, ids in (("pre", pre), ("post", post)) if ids)
+        raise Fail(_("{site}: {said}, against the migrations of {source}").format(
+                       site=ctx.site.name, said=said, source=source),
+                   observed=said, expected=f"every migration of {source} applied")
+    unfinished = seen.background_unfinished or {}
+    if unfinished:
+        said = ", ".join(f"{n} ({s})" for n, s in list(unfinished.items())[:5])
+        raise Fail(_("{site}: batched background migrations not finished: {said}").format(
+                       site=ctx.site.name, said=said),
+                   observed=said, expected="no active, running or failed background migration")
+    counts = ", ".join(f"{len(want[t])} in {t}" for t in TABLES)
+    return _("every migration of {source} applied ({counts})").format(source=source,
+                                                                       counts=counts)
 
 
 @check("DB-009", title="No tags in the database before an import", severity="critical",
@@ -627,23 +667,39 @@ def test_db_010_new_database_empty(ctx: CheckContext) -> str:
 @check("DB-011", title="The registry database holds the registry's data", severity="critical",
        rationale="A registry in database mode (database-in-use lockfile) serves only what its "
                  "database holds (https://docs.gitlab.com/administration/packages/"
-                 "container_registry_metadata_database/); after moving the database the tags must "
-                 "be there, or every image disappears (moving the registry database like GitLab's "
-                 "own, https://docs.gitlab.com/administration/postgresql/moving/, is inferred).",
+                 "container_registry_metadata_database/); after moving the database every "
+                 "repository and tag must be there, or images disappear (moving the registry "
+                 "database like GitLab's own, https://docs.gitlab.com/administration/postgresql/"
+                 "moving/, is inferred). Compared with what the storage holds (its repositories "
+                 "and _manifests/tags/ directories, https://gitlab.com/gitlab-org/"
+                 "container-registry/-/blob/master/registry/storage/paths.go): at least as many "
+                 "repositories and tags, per md5(path) bucket and for a named sample; a "
+                 "registry with no data has nothing to restore. Images pushed in database mode "
+                 "leave no tag links in storage, so for them only a database of repositories "
+                 "without any tag fails.",
        remediation="Restore the registry database's dump into the new PostgreSQL (pg_dump/"
-                   "pg_restore with both the public and partitions schemas) and point "
-                   "registry['database'] at it.",
+                   "pg_restore with both the public and partitions schemas, every table's "
+                   "rows) and point registry['database'] at it.",
        doc="https://docs.gitlab.com/administration/postgresql/moving/")
 def test_db_011_database_holds_registry_data(ctx: CheckContext) -> str:
-    locks = sv.lockfiles(ctx)
-    tags = sv.table(ctx, "tags")
-    if tags.exists and tags.rows:
-        return _("{count} tag(s)").format(count=_count(tags))
-    message = _("{site}'s registry database holds no tags with the database-in-use lockfile "
-                "present") if locks.database_in_use else _("{site}'s registry database holds "
-                                                            "no tags")
-    raise Fail(message.format(site=ctx.site.name),
-               observed="0 tags", expected="the registry's tags")
+    from ._content import shortfall
+
+    storage = ctx.fact("storage.content")
+    db = ctx.fact("db.content")
+    short = shortfall(storage, db)
+    said = short.describe(storage, db)
+    if short.short:
+        raise Fail(_("{site}'s registry database lacks what the storage holds: {said}").format(
+                       site=ctx.site.name, said=said),
+                   observed=said, expected="every repository and tag of the storage")
+    if db and db.repositories and not db.tags:
+        raise Fail(_("{site}'s registry database holds {count} repositories and no tag: a "
+                     "restore without the tags' rows").format(site=ctx.site.name,
+                                                              count=db.repositories),
+                   observed=said, expected="the registry's tags")
+    if not storage.repositories and not (db and db.repositories):
+        return _("the registry holds no data (storage and database empty): nothing to restore")
+    return said
 
 
 @check("DB-012", title="Every site's metadata database is set up", severity="critical",

@@ -4,12 +4,13 @@ https://gitlab.com/gitlab-org/container-registry/-/blob/master/registry/datastor
 
 from __future__ import annotations
 
-from geopreflight.catalog import CannotEvaluate, Fail, check
+from geopreflight.catalog import CannotEvaluate, Fail, NotApplicable, check
 from geopreflight.context import CheckContext
 from geopreflight.i18n import _
 
 from . import GEO_PAGE, METADATA_DB_PAGE
 from . import _views as sv
+from ._content import shortfall
 from ._geo import geo_sites_of
 from ._rules import header_mode
 from ._views import REGISTRY
@@ -214,3 +215,68 @@ def test_imp_004_secondaries_imported_first(ctx: CheckContext) -> str:
                    observed=", ".join(left),
                    expected="every Geo secondary in database mode with database-in-use")
     return _("imported: {names}").format(names=', '.join(done) or _("no Geo secondary"))
+
+
+IMPORTER = ("https://gitlab.com/gitlab-org/container-registry/-/blob/master/registry/datastore/"
+            "importer.go")
+
+
+@check("IMP-007", title="The metadata database holds the legacy storage's repositories and tags",
+       severity="critical",
+       rationale="The mode and the lockfiles do not prove an import: deleting filesystem-in-use "
+                 "and setting enabled true gives an empty database the registry then marks "
+                 "database-in-use itself, and the importer skips a repository whose _manifests "
+                 "paths are missing yet still swaps the lockfiles (" + IMPORTER + "). On the "
+                 "primary, Geo's sync then removes from each secondary the tags the primary "
+                 "lacks (tags_to_remove in https://gitlab.com/gitlab-org/gitlab/-/blob/master/"
+                 "ee/app/services/geo/container_repository_sync.rb). So once the tag import has "
+                 "finished (not filesystem-in-use alone), the database must hold every "
+                 "repository and at least as many tags as the legacy storage (its "
+                 "directories under _manifests/tags/): counted on both sides, compared in total, "
+                 "per md5(path) bucket and name by name for a sample. Tags deleted after the "
+                 "import leave their legacy links behind, so a long-lived site may need a "
+                 "waiver naming them.",
+       remediation="Do not turn read-only off or go on to the next site. Restore the site's "
+                   "registry database from the backup taken before the import (or drop and "
+                   "recreate it and run gitlab-ctl registry-database migrate up), put the "
+                   "registry back in legacy mode (database enabled false, filesystem-in-use, "
+                   "no database-in-use), check that the repositories named are complete in the "
+                   "storage, and run the import again, read-only, until it ends with 'registry "
+                   "import complete'.",
+       doc=METADATA_DB_PAGE)
+def test_imp_007_content_imported(ctx: CheckContext) -> str:
+    finished = _tag_import_finished(ctx)
+    if not finished:
+        raise NotApplicable(_("{site}: the tag import has not finished (filesystem-in-use): "
+                              "its content is judged once it has").format(site=ctx.site.name))
+    storage = ctx.fact("storage.content")
+    db = ctx.fact("db.content")
+    short = shortfall(storage, db)
+    said = short.describe(storage, db)
+    if short.short:
+        raise Fail(_("{site}: the import is incomplete ({finished}): {said}").format(
+                       site=ctx.site.name, finished=finished, said=said),
+                   observed=said, expected=f"every one of the storage's {storage.repositories}"
+                   f" repositories and {storage.tags} tags in the metadata database")
+    if not storage.repositories:
+        return _("the legacy storage holds no repositories ({read}): nothing to "
+                 "import").format(read=storage.read)
+    return said
+
+
+def _tag_import_finished(ctx: CheckContext) -> str | None:
+    """Why the site's tag import counts as finished (None: it has not): any lockfile state but
+    filesystem-in-use alone; on unread lockfiles, the registry's own header."""
+    locks = sv.lockfiles(ctx)
+    if locks.readable:
+        if locks.filesystem_in_use and not locks.database_in_use:
+            return None
+        return "database-in-use" if locks.database_in_use else _("no filesystem-in-use lockfile")
+    mode = header_mode(sv.gitlab_registry(ctx).database_enabled)
+    if mode == "database":
+        return _("the registry serves from its database")
+    if mode == "legacy":
+        return None
+    raise CannotEvaluate(_("{site}: neither the lockfiles ({why}) nor the registry's header say "
+                           "whether the tag import finished").format(site=ctx.site.name,
+                                                                     why=locks.why))

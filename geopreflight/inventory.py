@@ -64,6 +64,7 @@ class GitLab:
     username: str | None = None
     ca_bundle: str | None = None
     verify_tls: bool = True
+    location_aware: bool = False  # the URL is shared with another site (location-aware DNS)
 
     @property
     def verify(self) -> bool | str:
@@ -75,6 +76,7 @@ class GitLab:
 class Registry:
     url: str
     storage: S3Storage | None = None
+    location_aware: bool = False  # the URL is shared with another site (location-aware DNS)
 
 
 @dataclass(frozen=True)
@@ -328,6 +330,29 @@ class _Loader:
                                                 required=True),  # type: ignore[arg-type]
                          root_directory=root)
 
+    def shared_url(self, site: Site, earlier: list[Site], node: LineDict, where: str) -> None:
+        """Two sites at one GitLab or registry URL answer for each other (location-aware
+        DNS): every check of one would read the other, and the canary would read the primary
+        back. A usage error unless both mark the URL `location_aware: true`."""
+        def same(a: str, b: str) -> bool:
+            return a.rstrip("/").lower() == b.rstrip("/").lower()
+
+        for other in earlier:
+            pairs = [("gitlab", site.gitlab, other.gitlab)]
+            if site.registry and other.registry:
+                pairs.append(("registry", site.registry, other.registry))
+            for section, mine, theirs in pairs:
+                if same(mine.url, theirs.url) and not (mine.location_aware and
+                                                       theirs.location_aware):
+                    sub = node.get(section)
+                    raise self.r.error(
+                        f"{where}.{section}.url: {mine.url} is also {other.name}'s "
+                        f"{section} URL; two sites at one URL cannot be told apart (expected "
+                        f"a URL of this site's own, or location_aware: true under {section}: "
+                        "on both sites when the DNS is location-aware)",
+                        sub if isinstance(sub, LineDict) else node,
+                        "url" if isinstance(sub, LineDict) else section)
+
     def site(self, node: LineDict, where: str) -> Site:
         r = self.r
         r.only(node, {"name", "role", "gitlab", "registry", "metadata_db", "host", "hosts"},
@@ -337,12 +362,14 @@ class _Loader:
         gl = r.mapping(r.get(node, "gitlab", LineDict, where), f"{where}.gitlab")
         gw = f"{where}.gitlab"
         r.only(gl, {"url", "token_env", "token_file", "token", "username", "ca_bundle",
-                    "verify_tls"}, gw)
+                    "verify_tls", "location_aware"}, gw)
         gitlab = GitLab(url=self.url(gl, "url", gw),
                         token=self.secret(gl, "token", gw, required=True),  # type: ignore[arg-type]
                         username=self.name(gl, "username", gw, required=False),
                         ca_bundle=r.get(gl, "ca_bundle", str, gw, required=False),
-                        verify_tls=r.get(gl, "verify_tls", bool, gw, required=False, default=True))
+                        verify_tls=r.get(gl, "verify_tls", bool, gw, required=False, default=True),
+                        location_aware=r.get(gl, "location_aware", bool, gw, required=False,
+                                             default=False))
         if not gitlab.verify_tls:
             self.warnings.append(f"{r.file}:{gl.line_of('verify_tls')}: {gw}.verify_tls is "
                                  f"false: TLS certificates of site {name} are not verified")
@@ -352,9 +379,12 @@ class _Loader:
         registry = None
         if node.get("registry") is not None:
             reg = r.mapping(node["registry"], f"{where}.registry")
-            r.only(reg, {"url", "storage"}, f"{where}.registry")
+            r.only(reg, {"url", "storage", "location_aware"}, f"{where}.registry")
             registry = Registry(url=self.url(reg, "url", f"{where}.registry"),
-                                storage=self.storage(reg, f"{where}.registry"))
+                                storage=self.storage(reg, f"{where}.registry"),
+                                location_aware=r.get(reg, "location_aware", bool,
+                                                     f"{where}.registry", required=False,
+                                                     default=False))
         db = None
         if node.get("metadata_db") is not None:
             dw = f"{where}.metadata_db"
@@ -458,6 +488,7 @@ class _Loader:
             site = self.site(s, where)
             if any(x.name == site.name for x in sites):
                 raise r.error(f"{where}.name: the site name {site.name!r} is used twice", s, "name")
+            self.shared_url(site, sites, s, where)
             sites.append(site)
         self.raise_unset()
         primaries = [s for s in sites if s.role == "primary"]

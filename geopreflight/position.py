@@ -2,7 +2,9 @@
 
 A step is complete when its `completes` rows pass or are waived (not-applicable proves
 nothing); a step that only checks (no `completes`) is complete when its `requires` hold. A step
-that finishes replication lists REP-003, the `--canary` round trip, among its `completes`. The
+that finishes replication lists REP-003, the `--canary` round trip, among its `completes`.
+COMPLETE also needs the deployment's invariants (`INVARIANTS`) to hold on every site: a
+deployment that was complete and broke one is judged at its last step, NOT READY. The
 next step is the one after the **last** complete step. A step whose `started` rows hold for a
 site that has not completed it is in progress, and the plan is what remains: its unmet
 `completes` rows and its `during` rows. Progress is per site: a per-site step is complete when
@@ -17,11 +19,15 @@ from dataclasses import dataclass, field
 
 from .catalog import Result
 from .inventory import Inventory
-from .profiles import Profile, Row, Step, plan, rows
+from .profiles import Entry, Profile, Row, Step, plan, rows
 
 PROVES = ("pass", "waived")                     # a completes row proves completion
 HOLDS = ("pass", "waived", "not-applicable")    # a requires row holds
 PROOF_CHECK = "REP-003"
+# What must still hold once every step is done, on every site: each metadata DB its own, not a
+# standby, not the bundled cluster, the one the registry uses (DB-003..DB-006), the registry's
+# data there (REG-008) and in its metadata DB (IMP-007).
+INVARIANTS = ("DB-003", "DB-004", "DB-005", "DB-006", "REG-008", "IMP-007")
 
 Judge = Callable[[Row], Result]
 
@@ -48,6 +54,7 @@ class Position:
     unknown_step: str | None = None  # the step whose completion could not be told
     done: list[str] = field(default_factory=list)   # sites that completed the judged step
     left: list[str] = field(default_factory=list)   # sites that have not
+    broken: list[str] = field(default_factory=list)  # invariants that fail once all is done
 
     @property
     def complete(self) -> bool:
@@ -78,6 +85,15 @@ def per_role(step: Step) -> bool:
 def completion_rows(step: Step, inventory: Inventory, method: str | None) -> list[Row]:
     return rows(step.completes or step.requires, inventory, blocking=True, method=method,
                 kind="completes")
+
+
+def invariant_rows(inventory: Inventory, only_site: str | None = None,
+                   blocking: bool = True) -> list[Row]:
+    """The invariants' rows: each check on every site it applies to."""
+    from .catalog import CATALOG
+
+    entries = tuple(Entry(CATALOG[c], CATALOG[c].roles) for c in INVARIANTS if c in CATALOG)
+    return rows(entries, inventory, blocking=blocking, only_site=only_site, kind="invariant")
 
 
 def needs_canary(step: Step) -> bool:
@@ -147,7 +163,12 @@ def locate(profile: Profile, inventory: Inventory, judge: Judge, *, only_site: s
         return Position(statuses, ids[k], in_progress=True, done=states[k].done,
                         left=states[k].left)
     if last == len(ids) - 1:
-        return Position(statuses, None, done=states[last].done)
+        broken = [r.test_id for r in invariant_rows(inventory, only_site)
+                  if judge(r).outcome not in HOLDS]
+        if not broken:
+            return Position(statuses, None, done=states[last].done)
+        statuses[ids[last]] = "next"  # judged again: what it completed no longer holds
+        return Position(statuses, ids[last], broken=broken)
     k = last + 1
     statuses[ids[k]] = "next"
     return Position(statuses, ids[k], done=states[k].done, left=states[k].left)
@@ -158,11 +179,16 @@ def judged_plan(profile: Profile, position: Position | None, step_id: str | None
                 method: str | None = None) -> list[Row]:
     """The rows the run reports: the step's plan for the sites left to do; what remains of a
     step in progress; the last step's `completes` (non-blocking) when all is complete."""
-    if position is not None and position.complete:
+    if position is not None and (position.complete or position.broken):
+        # every step done: the last step's completes (what proved it) beside the invariants,
+        # which block when one no longer holds
         last = profile.steps[-1]
-        return [Row(r.check, r.site, False, "completes", r.host)
-                for r in completion_rows(last, inventory, method)
-                if only_site is None or r.site is None or r.site.name == only_site]
+        kept = invariant_rows(inventory, only_site, blocking=bool(position.broken))
+        keys = {r.key for r in kept}
+        return kept + [Row(r.check, r.site, False, "completes", r.host)
+                       for r in completion_rows(last, inventory, method)
+                       if (only_site is None or r.site is None or r.site.name == only_site)
+                       and r.key not in keys]
     if position is not None and position.undetermined and position.unknown_step:
         # the rows of the step that could not be told, so the reports show why
         return plan(profile.step(position.unknown_step), inventory, only_site, method)
@@ -172,13 +198,14 @@ def judged_plan(profile: Profile, position: Position | None, step_id: str | None
     done = set(position.done) if position else set()
     if position is not None and position.in_progress:
         left = set(position.left)
-        remaining = [r for r in completion_rows(step, inventory, method)
-                     if (r.site is None or r.site.name in left)
-                     and judge(r).outcome not in PROVES]
-        keys = {r.key for r in remaining}
+        # a check in both lists is a `during` row: its failure is NOT READY, not "left to do"
         during = [r for r in rows(step.during, inventory, blocking=True, method=method,
                                   kind="during")
-                  if (r.site is None or r.site.name in left) and r.key not in keys]
+                  if r.site is None or r.site.name in left]
+        keys = {r.key for r in during}
+        remaining = [r for r in completion_rows(step, inventory, method)
+                     if (r.site is None or r.site.name in left) and r.key not in keys
+                     and judge(r).outcome not in PROVES]
         return during + remaining
     if not step.completes:  # a step that only checks is judged for every site
         return plan(step, inventory, only_site, method)

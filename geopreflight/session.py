@@ -330,6 +330,9 @@ class GeoPreflight:
         if pos and pos.undetermined:
             notes.append(_("the position could not be determined: {why}").format(
                 why="; ".join(pos.undetermined)))
+        if pos and pos.broken:
+            notes.append(_("every step is complete, but what must keep holding does not: "
+                           "{checks} (so not COMPLETE)").format(checks=", ".join(pos.broken)))
         proof = bool(self.step) and needs_canary(self.run.profile.step(self.step)) and not \
             self.config.getoption("canary")
         if pos and self.step and (pos.done or len(pos.left) > 1) and not proof:

@@ -46,7 +46,7 @@ def _change(lab: dict[str, Any], name: str, fn: Any) -> dict[str, Any]:
 
 
 def import_(lab_dir: Path, site_name: str, step: str | None = None, interrupt: bool = False,
-            out: Any = sys.stdout) -> dict[str, int]:
+            out: Any = sys.stdout, skip_half: bool = False) -> dict[str, int]:
     """`sudo -u registry gitlab-ctl registry-database import [--step-one|two|three]`.
 
     - no step: the one-step import (pre-import, tag import and blob import back to back,
@@ -63,6 +63,8 @@ def import_(lab_dir: Path, site_name: str, step: str | None = None, interrupt: b
     - `interrupt`: the tag import stops after the first repository (as when the command is
       killed): its rows stay, the importer restores `filesystem-in-use` (B7, RestoreLockfiles;
       that rows stay is an INFERENCE), and the command fails.
+    - `skip_half`: a defect, the importer skips every other repository (as it skips one whose
+      `_manifests` paths are missing, importer.go) and still finishes and swaps the lockfiles.
     Migrations pending or tags already present: refused with the registry's messages (B6, B7).
     Rows land in the site's registry DB (repositories, manifests, blobs, tags,
     import_statistics), as the registry writes them (F4).
@@ -87,7 +89,8 @@ def import_(lab_dir: Path, site_name: str, step: str | None = None, interrupt: b
     t = time.monotonic()
     try:
         counts = metadata.import_storage(site["db"]["dsn"], root / hostroot.STORAGE, phase,
-                                         stop_after=1 if interrupt else None)
+                                         stop_after=1 if interrupt else None,
+                                         skip_half=skip_half)
     except metadata.ImportInterrupted as exc:
         hostroot.set_lockfile(root, "filesystem-in-use")
         _change(lab, site_name, lambda s: s.update(import_phase="interrupted"))
@@ -171,7 +174,8 @@ def setup_metadata_db(lab_dir: Path, site_name: str, out: Any = sys.stdout) -> N
                        "packages/container_registry_metadata_database/#existing-registries")
     if not site["db"]["migrated"]:
         try:
-            metadata.migrate(site["db"]["dsn"], site["db"]["user"])
+            metadata.migrate(site["db"]["dsn"], site["db"]["user"],
+                             site["registry"]["version"], tuple(site["db"]["pending"]))
         except Exception as exc:  # e.g. a read-only replica: SQLSTATE 25006
             raise LabError("registry database migrate up failed: "
                            + str(exc).splitlines()[0]) from exc
@@ -282,6 +286,31 @@ def move_db(lab_dir: Path, site_name: str, half: bool = False, out: Any = sys.st
     deploy.reconfigure(lab, [site_name], daemon=True)
     print(f"{site_name}: registry database moved to 127.0.0.1:{new['port']}"
           + (" (half restored: no tags)" if half else ""), file=out)
+
+
+def wait_sync(lab_dir: Path, site_name: str, image: str, timeout_s: float = 20.0,
+              out: Any = sys.stdout) -> str:
+    """Wait until the secondary's replicator has handled `repository:tag` (copied it, or
+    rescued its error), so the next action cannot race it; returns what it did."""
+    import json
+
+    _, site = _site(lab_dir, site_name)
+    repo, _, tag = image.partition(":")
+    log = Path(site["run"]) / "replication.log"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for line in (log.read_text().splitlines() if log.exists() else []):
+            entry = json.loads(line)
+            if entry.get("repository") != repo:
+                continue
+            if tag in entry.get("copied", []):
+                print(f"{site_name}: {image} copied", file=out)
+                return "copied"
+            if any(x.startswith(f"{tag}: ") for x in entry.get("lost", [])):
+                print(f"{site_name}: {image} not copied, marked synced", file=out)
+                return "lost"
+        time.sleep(0.1)
+    raise LabError(f"{site_name}'s replicator did not handle {image} within {timeout_s:g} s")
 
 
 def run_line(lab_dir: Path, line: str) -> None:

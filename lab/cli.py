@@ -10,7 +10,7 @@ from lab import actions, deploy, scenario
 
 # the actions a scenario's `then:` may name
 ACTIONS = ("import", "finish-import", "set-read-only", "enable-registry", "setup-metadata-db",
-           "setup-geo", "configure-replication", "move-db", "push")
+           "setup-geo", "configure-replication", "move-db", "push", "wait-sync")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="a step of the three-step import (default: the one-step import)")
     p.add_argument("--interrupt", action="store_true",
                    help="stop the tag import after the first repository")
+    p.add_argument("--skip-half", action="store_true",
+                   help="a defect: skip every other repository, finish and swap the lockfiles")
     cmd("finish-import", "database enabled, read-only off, reconfigure")
     p = cmd("set-read-only", "read-only maintenance mode on or off, reconfigure")
     p.add_argument("state", choices=("on", "off"))
@@ -57,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--half", action="store_true", help="leave it half restored (no tags)")
     p = cmd("push", "push a tiny image to a site's registry")
     p.add_argument("image", help="IMAGE[:TAG]")
+    p = cmd("wait-sync", "wait until a secondary's replicator handled a pushed image")
+    p.add_argument("image", help="IMAGE:TAG")
     return parser
 
 
@@ -64,7 +68,7 @@ def act(args: argparse.Namespace) -> None:
     """Run one operator action (`import`, `move-db`, ...)."""
     d = Path(args.dir)
     if args.cmd == "import":
-        actions.import_(d, args.site, args.step, args.interrupt)
+        actions.import_(d, args.site, args.step, args.interrupt, skip_half=args.skip_half)
     elif args.cmd == "finish-import":
         actions.finish_import(d, args.site)
     elif args.cmd == "set-read-only":
@@ -79,6 +83,8 @@ def act(args: argparse.Namespace) -> None:
         actions.configure_replication(d)
     elif args.cmd == "move-db":
         actions.move_db(d, args.site, args.half)
+    elif args.cmd == "wait-sync":
+        actions.wait_sync(d, args.site, args.image)
     elif args.cmd == "push":
         print(deploy.push(d, args.site, args.image))
 

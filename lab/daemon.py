@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> None:
                                        root=Path(site["root"]),
                                        registry_version=site["registry"]["version"],
                                        gitlab=site["registry"].get("vendor") != "upstream",
-                                       dsn=site["db"]["dsn"], log=run / "front.log"))
+                                       dsn=site["db"]["dsn"], log=run / "front.log",
+                                       blobs_lost=site["registry"]["blobs_lost"]))
     if lab.get("tls"):  # HTTPS on every stand-in and front, with the lab's own CA
         context = tls.server_context(lab_dir)
         for server in servers:
@@ -63,7 +64,9 @@ def main(argv: list[str] | None = None) -> None:
             primary_state=Path(primary["run"]) / "gitlab-state.json",
             key_file=Path(site["key_file"]), cert_file=Path(site["cert_file"]),
             ready_file=lab_dir / "run" / "ready", failing=site["replication"]["failing"],
-            delay_s=site["replication"]["delay_s"], log=Path(site["run"]) / "replication.log",
+            delay_s=site["replication"]["delay_s"],
+            verify_failing=site["replication"]["verify_failing"],
+            log=Path(site["run"]) / "replication.log",
             caught_up_file=Path(site["run"]) / "replication.ready")
         w.start()
         workers.append(w)

@@ -358,7 +358,8 @@ def _collect(fn: Any, arg: Any, errors: list[BaseException]) -> None:
 def _create_db(cl: postgres.Cluster, s: dict[str, Any]) -> None:
     postgres.create_registry_db(cl, s["db"]["dbname"], s["db"]["user"], s["db"]["password"])
     if s["db"]["migrated"]:
-        metadata.migrate(cl.conninfo(s["db"]["dbname"]), s["db"]["user"])
+        metadata.migrate(cl.conninfo(s["db"]["dbname"]), s["db"]["user"],
+                         s["registry"]["version"], tuple(s["db"]["pending"]))
     if s["db"].get("inventory_dbname"):  # an empty database the registry does not use
         postgres.create_registry_db(cl, s["db"]["inventory_dbname"], s["db"]["user"],
                                     s["db"]["password"])

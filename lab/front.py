@@ -18,6 +18,7 @@ and the 405 that read-only maintenance mode gives to writes, is the real registr
 
 from __future__ import annotations
 
+import fnmatch
 import http.client
 import json
 import os
@@ -36,6 +37,7 @@ FEATURES = "tag_delete"
 HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection",
        "upgrade", "te", "trailer"}
 MANIFEST_PUT = re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<ref>[^/]+)$")
+BLOB_GET = re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<digest>sha256:[0-9a-f]+)$")
 
 
 
@@ -49,8 +51,9 @@ class Front(ThreadingHTTPServer):
 
     def __init__(self, host: str, port: int, *, upstream_port: int, root: Path,
                  registry_version: str, dsn: str | None = None, log: Path | None = None,
-                 gitlab: bool = True) -> None:
+                 gitlab: bool = True, blobs_lost: list[str] = ()) -> None:
         super().__init__((host, port), _Handler)
+        self.blobs_lost = list(blobs_lost)  # repository globs whose blobs the storage lacks
         self.gitlab = gitlab  # False: an upstream distribution registry, nothing added
         self.upstream_port = upstream_port
         self.root = Path(root)
@@ -167,6 +170,13 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if path.startswith("/gitlab/v1") and self.server.gitlab:
                 self._gitlab_v1(path, fwd)
+                return
+            lost = BLOB_GET.match(path)
+            if lost and self.command in ("GET", "HEAD") and any(
+                    fnmatch.fnmatch(lost["name"], pat) for pat in self.server.blobs_lost):
+                self._reply(404, [("Content-Type", "application/json")], json.dumps(
+                    {"errors": [{"code": "BLOB_UNKNOWN", "message": "blob unknown to "
+                                 "registry"}]}).encode())  # lab knob: registry.blobs_lost
                 return
             status, headers, data = self._upstream(self.command, self.path, body, fwd)
         except OSError as exc:

@@ -136,7 +136,7 @@ def status_object(
 
 def set_repository_counts(
     status: dict[str, Any], *, primary: bool, repositories: int, synced: int | None = None,
-    failed: int | None = None,
+    failed: int | None = None, verified: int | None = None,
 ) -> None:
     """Fill the `container_repositories_*` fields the way GitLab does for either role."""
     p = REPLICABLE
@@ -153,14 +153,16 @@ def set_repository_counts(
         return
     synced = repositories if synced is None else synced
     failed = 0 if failed is None else failed
+    verified = synced if verified is None else verified  # synced but not verified: failed
     status.update({
         f"{p}_count": repositories, f"{p}_checksum_total_count": None,
         f"{p}_checksummed_count": None, f"{p}_checksum_failed_count": None,
         f"{p}_synced_count": synced, f"{p}_failed_count": failed,
         f"{p}_registry_count": repositories, f"{p}_verification_total_count": repositories,
-        f"{p}_verified_count": synced, f"{p}_verification_failed_count": failed,
+        f"{p}_verified_count": verified,
+        f"{p}_verification_failed_count": failed + synced - verified,
         f"{p}_synced_in_percentage": percentage(synced, repositories),
-        f"{p}_verified_in_percentage": percentage(synced, repositories),
+        f"{p}_verified_in_percentage": percentage(verified, repositories),
     })
 
 

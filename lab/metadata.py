@@ -45,6 +45,8 @@ CREATE TABLE tags (
   manifest_id bigint NOT NULL REFERENCES manifests ON DELETE CASCADE, name text NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz,
   UNIQUE (repository_id, name));
+CREATE TABLE batched_background_migrations (
+  id bigserial PRIMARY KEY, name text NOT NULL UNIQUE, status smallint NOT NULL DEFAULT 0);
 CREATE TABLE import_statistics (
   id bigserial PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now(),
   pre_import boolean NOT NULL, tag_import boolean NOT NULL, blob_import boolean NOT NULL,
@@ -52,30 +54,29 @@ CREATE TABLE import_statistics (
   blobs_count integer, storage_driver text, finished_at timestamptz);
 """
 
-MIGRATIONS = [
-    "20200319122755_create_top_level_namespaces_table",
-    "20200319122800_create_repositories_table",
-    "20200319131222_create_blobs_table",
-    "20200319131542_create_repository_blobs_table",
-    "20200319132010_create_manifests_table",
-    "20200319132237_create_tags_table",
-    "20220729143447_create_import_statistics_table",
-]
-POST_DEPLOY_MIGRATIONS = [
-    "20220803114849_post_add_repositories_path_index",
-    "20230601120000_post_add_tags_name_index",
-]
+PENDING = ("pre", "post", "background")  # the `db.pending` knob: what `migrate` leaves undone
 
 
-def migrate(conninfo: str, owner: str) -> None:
-    """Create the schema as `owner` and record the applied migrations."""
+def migrate(conninfo: str, owner: str, version: str = "4.39.0-gitlab",
+            pending: tuple[str, ...] = ()) -> None:
+    """Create the schema as `owner` and record the migrations of the registry `version` the
+    site announces: the real ids of that release (the data file geopreflight ships, generated
+    from container-registry's source). `pending`: leave the release's last pre-deployment
+    (`pre`) or post-deployment (`post`) migration unrecorded, or a background migration
+    active (`background`)."""
+    from geopreflight.registry_migrations import TABLES, expected
+
+    ids = expected(version)
+    if ids is None:
+        raise ValueError(f"registry {version}: not a release the migration list knows")
     with psycopg.connect(conninfo, autocommit=False) as conn:
         conn.execute(psycopg.sql.SQL("SET ROLE {}").format(psycopg.sql.Identifier(owner)))
         conn.execute(DDL)
-        for table, ids in (("schema_migrations", MIGRATIONS),
-                           ("post_deploy_schema_migrations", POST_DEPLOY_MIGRATIONS)):
-            for mid in ids:
+        for table, kind in zip(TABLES, ("pre", "post"), strict=True):
+            for mid in ids[table][:-1] if kind in pending else ids[table]:
                 conn.execute(f"INSERT INTO {table} (id, applied_at) VALUES (%s, now())", (mid,))
+        conn.execute("INSERT INTO batched_background_migrations (name, status) VALUES "
+                     "('BackfillLabExample', %s)", (1 if "background" in pending else 2,))
 
 
 @dataclass
@@ -179,11 +180,13 @@ def storage_blobs(storage_root: Path) -> list[tuple[str, int]]:
 
 
 def import_storage(conninfo: str, storage_root: Path, phase: str = "all",
-                   stop_after: int | None = None) -> dict[str, int]:
+                   stop_after: int | None = None, skip_half: bool = False) -> dict[str, int]:
     """Import a phase of the filesystem metadata, one transaction per repository (what was
     imported before a failure stays, UNVERIFIED for the real importer); refuse when tags
     already exist (tag import) or migrations are pending. `stop_after` repositories: the
     import is interrupted there (ImportInterrupted), with no finished_at in import_statistics.
+    `skip_half`: every other repository is skipped and the import still finishes, as the real
+    importer skips a repository whose `_manifests` paths it cannot find (importer.go).
     """
     if phase not in PHASES:
         raise ValueError(phase)
@@ -197,6 +200,8 @@ def import_storage(conninfo: str, storage_root: Path, phase: str = "all",
              phase in ("blobs", "all"))).fetchone()[0]
         if phase != "blobs":
             repos = sorted({i.repository for i in images})
+            if skip_half:
+                repos = repos[::2]
             for n, repo in enumerate(repos):
                 if stop_after is not None and n >= stop_after:
                     raise ImportInterrupted(f"import stopped after {n} of {len(repos)} "

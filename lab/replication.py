@@ -30,18 +30,22 @@ class Replicator(threading.Thread):
     def __init__(self, *, site_id: int, primary_registry: str, secondary_registry: str,
                  events_file: Path, primary_state: Path, key_file: Path, cert_file: Path,
                  ready_file: Path, failing: list[str], delay_s: float, log: Path | None,
-                 caught_up_file: Path | None = None) -> None:
+                 caught_up_file: Path | None = None, verify_failing: list[str] = ()) -> None:
         super().__init__(daemon=True, name=f"replicator:{site_id}")
         self.site_id = site_id
         self.events_file = Path(events_file)
         self.primary_state = Path(primary_state)
         self.ready_file = Path(ready_file)
         self.failing = list(failing)
+        self.verify_failing = list(verify_failing)
         self.delay_s = float(delay_s)
         self.log_path = log
         self.caught_up_file = caught_up_file
         self.stopping = threading.Event()
         self.states: dict[str, str] = {}  # repository -> synced | failed | pending
+        self.verified: dict[str, bool] = {}  # repository -> its tag list matches the primary's
+        self._written = 0  # the stand-in state file's mtime after this replicator wrote it
+        self._retried = 0.0  # when failed repositories were last synced again
 
         def token(_challenge: str, scope: str) -> str:
             return tokens.mint(key_file, cert_file, tokens.scope_access(scope) if scope else [])
@@ -55,6 +59,10 @@ class Replicator(threading.Thread):
                 fh.write(json.dumps({"t": time.time(), **entry}) + "\n")
 
     # -- syncing --------------------------------------------------------------------------------
+    @staticmethod
+    def _matches(patterns: list[str], repo: str) -> bool:
+        return any(fnmatch.fnmatch(repo, pat) for pat in patterns)
+
     def in_sync(self, repo: str) -> bool:
         for tag in self.src.tags(repo):
             if self.dst.digest(repo, tag) != self.src.digest(repo, tag):
@@ -68,16 +76,22 @@ class Replicator(threading.Thread):
             if any(fnmatch.fnmatch(repo, pat) for pat in self.failing):
                 raise oci.RegistryError("Geo::ContainerRepositorySync failed (lab knob: "
                                         "replication.failing)")
-            copied = []
+            copied, lost = [], []
             for tag in self.src.tags(repo):
                 if tags is not None and tag not in tags:
                     continue
                 want = self.src.digest(repo, tag)
                 if want and self.dst.digest(repo, tag) != want:
-                    oci.copy(self.src, self.dst, repo, tag)
-                    copied.append(tag)
-            self.states[repo] = "synced" if self.in_sync(repo) else "pending"
-            self.log(event="synced", repository=repo, copied=copied)
+                    try:
+                        oci.copy(self.src, self.dst, repo, tag)
+                        copied.append(tag)
+                    except (oci.RegistryError, OSError) as exc:
+                        lost.append(f"{tag}: {exc}")  # rescued per tag, as GitLab's sync does
+            # Geo::ContainerRepositorySync#execute rescues each tag's error and marks the
+            # repository synced anyway; only verification (the tag list's checksum) tells
+            self.states[repo] = "synced"
+            self.verified[repo] = self.in_sync(repo)
+            self.log(event="synced", repository=repo, copied=copied, lost=lost)
         except (oci.RegistryError, OSError) as exc:
             self.states[repo] = "failed"
             self.log(event="failed", repository=repo, error=str(exc))
@@ -91,6 +105,8 @@ class Replicator(threading.Thread):
             return
         synced = sum(1 for r in repos if self.states.get(r) == "synced")
         failed = sum(1 for r in repos if self.states.get(r) == "failed")
+        verified = sum(1 for r in repos if self.states.get(r) == "synced"
+                       and self.verified.get(r) and not self._matches(self.verify_failing, r))
 
         def change(st: dict[str, Any]) -> None:
             now = time.time()
@@ -98,7 +114,7 @@ class Replicator(threading.Thread):
                 primary = status.get("container_repositories_replication_enabled") is None
                 if status["geo_node_id"] == self.site_id:
                     set_repository_counts(status, primary=False, repositories=len(repos),
-                                          synced=synced, failed=failed)
+                                          synced=synced, failed=failed, verified=verified)
                 elif primary:
                     set_repository_counts(status, primary=True, repositories=len(repos))
                 else:
@@ -107,6 +123,26 @@ class Replicator(threading.Thread):
                 status["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now))
 
         state.update(self.primary_state, change)
+        self._written = self._stamp()
+
+    def _retry_failed(self, now: float) -> bool:
+        """Sync again, at most once a second, the repositories whose sync failed for a
+        transient reason (a registry restarting: 502), as Geo retries a failed registry
+        entry; the `failing` knob's repositories stay failed. Whether any was retried."""
+        if now - self._retried < 1.0:
+            return False
+        self._retried = now
+        again = [r for r, st in self.states.items()
+                 if st == "failed" and not self._matches(self.failing, r)]
+        for repo in again:
+            self.sync(repo)
+        return bool(again)
+
+    def _stamp(self) -> int:
+        try:
+            return self.primary_state.stat().st_mtime_ns
+        except OSError:
+            return 0
 
     # -- the event loop -------------------------------------------------------------------------
     def _new_events(self, offset: int) -> tuple[int, list[dict[str, Any]]]:
@@ -138,6 +174,7 @@ class Replicator(threading.Thread):
                     self.sync(repo)
                 else:
                     self.states[repo] = "synced"
+                    self.verified[repo] = True
         except (oci.RegistryError, OSError) as exc:
             self.log(event="backfill-error", error=str(exc))
         self.update_counts()
@@ -159,5 +196,11 @@ class Replicator(threading.Thread):
                     by_repo.setdefault(repo, set()).add(tag)
                 for repo, tags in by_repo.items():
                     self.sync(repo, tags)
+                self.update_counts()
+            elif self._retry_failed(now):
+                self.update_counts()
+            elif self._stamp() != self._written:
+                # a reconfigure rewrote the stand-in's statuses from the lab model: put back
+                # what this replicator knows (Geo's registry rows outlive a reconfigure)
                 self.update_counts()
             self.stopping.wait(0.1)

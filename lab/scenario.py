@@ -14,13 +14,16 @@ A scenario is YAML::
         registry: {enabled: true, mode: legacy, read_only: true, images: [group/app:v1],
                    version: 4.39.0-gitlab, vendor: gitlab, lockfile: true,
                    token_key: shared, notification_secret: match,
-                   notifications: null}
+                   notifications: null,
+                   blobs_lost: []}   # repository globs whose blobs never reach the storage
         db: {placement: external, migrated: true,   # external | shared-with:<site> |
                                                     # replica-of:<site> | bundled
              settings: {}, owner: null, restore_from: null, inventory_dbname: null,
-             empty: false}
+             empty: false,
+             pending: []}     # migrations left undone: pre | post | background
         replication: {enabled: true, failing: [], delay_s: 0,   # secondaries
-                      primary_api_url: registry}
+                      primary_api_url: registry,
+                      verify_failing: []}   # synced, but their checksum never matches
         gitlab: {admin_mode: false, hang: false}   # the API stand-in's knobs
         host: {cluster_json: null, gitlab_rb_append: [], gc_cron: false,
                nodes: []}            # more nodes of the site: [{name: sidekiq1, roles:
@@ -62,12 +65,13 @@ SITE_DEFAULTS: dict[str, Any] = {
     "registry": {"enabled": True, "mode": "legacy", "read_only": False, "images": [],
                  "version": "4.39.0-gitlab", "vendor": "gitlab", "lockfile": True,
                  "token_key": "shared", "notification_secret": "match",
-                 "notifications": None, "storage": "filesystem", "bucket_of": None},
+                 "notifications": None, "storage": "filesystem", "bucket_of": None,
+                 "blobs_lost": []},
     "db": {"placement": "external", "migrated": True, "settings": {}, "owner": None,
-           "restore_from": None, "inventory_dbname": None, "empty": False,
+           "restore_from": None, "inventory_dbname": None, "empty": False, "pending": [],
            "pooler": None, "pooler_route": "both", "monitoring_role": False},
     "replication": {"enabled": True, "failing": [], "delay_s": 0.0,
-                    "primary_api_url": "registry"},
+                    "primary_api_url": "registry", "verify_failing": []},
     "gitlab": {"admin_mode": False, "hang": False},
     "host": {"cluster_json": None, "gitlab_rb_append": [], "nodes": [], "gc_cron": False},
     "geo_site_name": None,

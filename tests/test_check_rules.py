@@ -6,6 +6,7 @@ from __future__ import annotations
 import doctest
 import importlib
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -36,7 +37,7 @@ sites:
 
 
 @pytest.mark.parametrize("module", ["checks._rules", "checks._geo", "checks.test_db",
-                                    "checks.test_reg"])
+                                    "checks.test_reg", "checks._content"])
 def test_doctests(module: str) -> None:
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted and not result.failed
@@ -84,3 +85,25 @@ def test_the_probe_records_what_a_name_resolves_to() -> None:
 
     got = resolve("localhost", 5)
     assert got.host == "localhost" and "127.0.0.1" in got.addresses and got.error is None
+
+
+def test_the_canary_proves_nothing_through_a_location_aware_registry_url() -> None:
+    """Two sites at one registry URL (location_aware: true): the canary's read of the
+    secondary may have been answered by the primary, so REP-003 is an error, never a pass."""
+    from dataclasses import replace
+
+    from geopreflight.cases import load_base
+    from geopreflight.catalog import CATALOG, evaluate
+    from geopreflight.context import CheckContext
+    from geopreflight.facts import Facts
+    from geopreflight.suite import load_catalog
+
+    load_catalog()
+    recorded = Path(__file__).resolve().parent.parent / "checks" / "recorded"
+    inventory, facts = load_base(recorded, "both-imported")
+    site = inventory.site("us-secondary")
+    ctx = CheckContext(site, inventory, Facts.from_dicts(facts), "", "")
+    assert evaluate(CATALOG["REP-003"], ctx).outcome == "pass"
+    aware = replace(site, registry=replace(site.registry, location_aware=True))
+    result = evaluate(CATALOG["REP-003"], replace(ctx, site=aware))
+    assert result.outcome == "error" and "location-aware" in result.message

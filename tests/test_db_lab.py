@@ -76,7 +76,7 @@ DB_FAILURES = [
     ("restored-dump", "add-geo-external-db", "secondary-registry-and-metadata-db", "DB-010",
      "us-secondary", "not empty"),
     ("moved-db-empty", "add-geo-default-db", "setup-geo", "DB-011", "eu-primary",
-     "holds no tags"),
+     "at least 2 tags missing"),
 ]
 
 
@@ -96,6 +96,7 @@ def test_db_check_fails_on_the_right_site(lab, scenario, profile, step, check, s
     ("external-db-geo", "add-geo-external-db", "secondary-registry-and-metadata-db", "DB-011",
      "eu-primary"),
     ("add-geo-external-db", "add-geo-default-db", "setup-geo", "DB-011", "eu-primary"),
+    ("add-geo-external-db-no-data", "add-geo-default-db", "setup-geo", "DB-011", "eu-primary"),
     ("legacy-both", "migrate-legacy", "import-secondary", "DB-002", "us-secondary"),
 ])
 def test_db_check_passes(lab, scenario, profile, step, check, site):

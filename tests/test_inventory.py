@@ -88,6 +88,8 @@ def test_a_good_inventory_loads(tmp_path: Path) -> None:
      3, "expected exactly one site with role: primary"),
     ("  - name: us-secondary\n", "  - name: eu-primary\n", 8, "used twice"),
     ("    role: primary\n", "", 3, "role: missing"),
+    ("      url: https://us.gitlab.example.com/\n", "      url: https://GITLAB.example.com/\n",
+     11, "sites[1].gitlab.url: https://GITLAB.example.com is also eu-primary's gitlab URL"),
 ])
 def test_each_mistake_names_file_line_and_expectation(tmp_path: Path, old: str, new: str,
                                                        line: int, expected: str) -> None:
@@ -151,3 +153,23 @@ def test_local_nodes_with_different_roots_get_distinct_names(tmp_path: Path) -> 
                         "roles: [registry]}\n")
     inv = load_inventory(write(tmp_path, text))
     assert [h.name for h in inv.site("us-secondary").hosts] == ["rails1", "registry1"]
+
+
+SHARED_REGISTRY = GOOD.replace(
+    "      token_env: GP_INV_TOKEN\n  - name: us",
+    "      token_env: GP_INV_TOKEN\n    registry:\n      url: https://registry.us.example.com\n"
+    "  - name: us", 1)
+
+
+def test_two_sites_at_one_registry_url_are_refused_unless_location_aware(tmp_path: Path
+                                                                         ) -> None:
+    """Location-aware DNS: one URL answers for whichever site is nearest, so the checker
+    (and the canary) would read one site for the other: exit 4 naming both sites."""
+    message = error_of(tmp_path, SHARED_REGISTRY)
+    assert "sites[1].registry.url: https://registry.us.example.com is also eu-primary's " \
+           "registry URL" in message and "location_aware: true" in message
+    marked = SHARED_REGISTRY.replace("      url: https://registry.us.example.com\n",
+                                     "      url: https://registry.us.example.com\n"
+                                     "      location_aware: true\n")
+    inv = load_inventory(write(tmp_path, marked))
+    assert all(s.registry.location_aware for s in inv.sites)

@@ -32,6 +32,7 @@ def test_the_wheel_carries_checks_and_profiles_inside_the_package(wheel: Path) -
     # the Japanese catalog, compiled when the wheel was built, beside its source
     assert "geopreflight/locale/ja/LC_MESSAGES/geopreflight.mo" in names
     assert "geopreflight/locale/ja/LC_MESSAGES/geopreflight.po" in names
+    assert "geopreflight/data/registry_migrations.json" in names  # DB-008's migration list
     assert not [n for n in names if n.split("/")[0] in ("checks", "lab", "tests", "profiles")]
     entry_points = zipfile.ZipFile(wheel).read(
         next(n for n in names if n.endswith("entry_points.txt"))).decode()

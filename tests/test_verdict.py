@@ -105,6 +105,39 @@ def test_every_step_complete_is_complete(profile) -> None:
     assert set(pos.statuses.values()) == {"complete"}
 
 
+def test_complete_breaks_when_an_invariant_no_longer_holds(profile) -> None:
+    """Every step done, but the secondary's DB became the primary's (DB-003): the last step
+    is judged again and the invariant blocks it; the plan shows it beside what proved it."""
+    judge = judge_with({"DB-003": "fail"})
+    pos = locate(profile, INVENTORY, judge)
+    assert not pos.complete and pos.next_step == "d" and pos.broken == ["DB-003@s"]
+    assert statuses(pos) == "a=complete b=complete c=complete d=next"
+    rows = judged_plan(profile, pos, pos.next_step, INVENTORY, judge)
+    outcomes = [(row, judge(row)) for row in rows]
+    assert conclude(pos, outcomes) == "NOT_READY"
+    assert [row.test_id for row in rows if row.blocking] == [
+        "DB-003@s", "DB-004@p", "DB-004@s", "DB-005@p", "DB-005@s", "DB-006@p", "DB-006@s",
+        "REG-008@p", "REG-008@s", "IMP-007@p", "IMP-007@s"]
+    assert "GEO-003@s" in [row.test_id for row in rows if not row.blocking]
+
+
+def test_an_invariant_that_cannot_be_evaluated_is_never_complete(profile) -> None:
+    judge = judge_with({"IMP-007": "error"})
+    pos = locate(profile, INVENTORY, judge)
+    rows = judged_plan(profile, pos, pos.next_step, INVENTORY, judge)
+    assert conclude(pos, [(row, judge(row)) for row in rows]) == "CANNOT_DETERMINE"
+
+
+def test_complete_shows_the_invariants_beside_the_last_steps_completes(profile) -> None:
+    judge = judge_with({})
+    pos = locate(profile, INVENTORY, judge)
+    rows = judged_plan(profile, pos, None, INVENTORY, judge)
+    assert conclude(pos, [(row, judge(row)) for row in rows]) == "COMPLETE"
+    ids = [row.test_id for row in rows]
+    assert "IMP-007@s" in ids and "DB-003@s" in ids and "GEO-003@s" in ids
+    assert not any(row.blocking for row in rows)
+
+
 def test_an_error_deciding_the_position_leaves_it_unknown(profile) -> None:
     pos = locate(profile, INVENTORY, judge_with({"GEO-002": "error", "GEO-003": "fail"}))
     assert pos.undetermined and not pos.complete and pos.next_step is None
@@ -219,7 +252,8 @@ def test_complete_reports_the_rows_that_prove_it(importing) -> None:
     pos, rows, verdict = _run(importing, per_site({}))
     assert verdict == Verdict.COMPLETE
     assert rows and all(not r.blocking for r in rows)
-    assert {r.check.id for r in rows} == {"REG-006", "REP-002", "REP-003"}
+    assert {r.check.id for r in rows} == {"REG-006", "REP-002", "REP-003", "DB-003", "DB-004",
+                                          "DB-005", "DB-006", "REG-008", "IMP-007"}
 
 
 def test_a_mixed_step_done_on_one_site_does_not_move_the_position(importing) -> None:

@@ -28,7 +28,7 @@ from ..facts import Fact, observe
 from ..http import Http, Reply, Unreachable
 from ..inventory import Inventory, Site
 from ..redact import Redactor
-from ..urls import BadUrl, joined, same_origin
+from ..urls import BadUrl, joined, parse, same_origin
 from . import Probe, ProbeContext, ProbeError
 from .models import CanaryPushed, CanarySeen
 from .registry import CATALOG_SCOPE, challenge, token
@@ -37,6 +37,7 @@ REPOSITORY_SUFFIX = "geopreflight-canary"
 POLL_S = 1.0
 DEFAULT_WAIT_S = 60.0
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MAX_REDIRECTS = 3  # the registry to object storage, and a hop there
 
 
 def _digest(data: bytes) -> str:
@@ -150,25 +151,66 @@ class Canary:
             raise ProbeError(f"PUT {base}/v2/{repo}/manifests/{tag}: {r.status}")
         return r.headers.get("Docker-Content-Digest") or _digest(manifest)
 
-    def seen(self, site: Site, repo: str, tag: str, digest: str, deadline: float) -> float:
-        """Seconds until the secondary serves the tag with the digest; ProbeError at the
-        deadline."""
+    def seen(self, site: Site, repo: str, tag: str, digest: str, deadline: float
+             ) -> tuple[float, str]:
+        """Seconds until the secondary serves the tag with the digest, the manifest by
+        digest and the layer blob with its content, and where the blob came from;
+        ProbeError at the deadline. In database mode the manifest comes from the database,
+        so only the blob proves the storage was replicated."""
         t0, last = time.monotonic(), "not asked"
+        layer = _digest(image(tag)[0][1])
         while True:
             try:
                 base, bearer = self._token(site, f"repository:{repo}:pull")
                 r = self._send(site, "HEAD", f"{base}/v2/{repo}/manifests/{tag}", bearer,
                                headers={"Accept": OCI_MANIFEST})
                 got = r.headers.get("Docker-Content-Digest")
-                if r.status == 200 and got == digest:
-                    return time.monotonic() - t0
                 last = f"{r.status}" + (f", digest {got}" if got else "")
+                if r.status == 200 and got == digest:
+                    r = self._send(site, "GET", f"{base}/v2/{repo}/manifests/{digest}", bearer,
+                                   headers={"Accept": OCI_MANIFEST})
+                    last = f"manifest by digest: {r.status}"
+                    if r.status == 200 and _digest(r.body) == digest:
+                        via, problem = self._blob(site, base, bearer, repo, layer)
+                        if problem is None:
+                            return time.monotonic() - t0, via
+                        last = f"layer blob {layer[:19]}: {problem}"
             except ProbeError as exc:
                 last = str(exc)
             if time.monotonic() >= deadline:
                 raise ProbeError(f"{repo}:{tag} not on {site.name}'s registry after "
                                  f"{time.monotonic() - t0:.0f} s (last answer: {last})")
             time.sleep(POLL_S)
+
+
+    def _blob(self, site: Site, base: str, bearer: str, repo: str, layer: str
+              ) -> tuple[str, str | None]:
+        """GET the layer blob, following at most MAX_REDIRECTS redirects (object storage
+        answers through a pre-signed URL): the token goes only to the registry's own origin,
+        a redirect elsewhere is asked without it. Returns where the blob came from and the
+        problem (None: the content has its digest)."""
+        url, via = f"{base}/v2/{repo}/blobs/{layer}", "the registry"
+        for _hop in range(MAX_REDIRECTS + 1):
+            try:
+                if same_origin(url, base):
+                    r = self._send(site, "GET", url, bearer)
+                else:
+                    r = Http(*self.timeout).get(url, verify=site.gitlab.verify)
+            except (ProbeError, Unreachable) as exc:
+                return via, str(exc)
+            if r.status in (301, 302, 303, 307, 308) and r.headers.get("Location"):
+                try:
+                    url = joined(url, r.headers["Location"])
+                except BadUrl as exc:
+                    return via, f"the blob's redirect {exc}"
+                via = f"a redirect to {parse(url).origin}"
+                continue
+            if r.status != 200:
+                return via, f"{r.status} from {via}"
+            if _digest(r.body) != layer:
+                return via, f"content from {via} does not match its digest"
+            return via, None
+        return via, f"more than {MAX_REDIRECTS} redirects"
 
 
 def _upload_location(base: str, repo: str, location: str) -> str:
@@ -227,9 +269,10 @@ class CanaryPlugin:
 
         def seen(_pc: ProbeContext, site: Site | None) -> tuple[CanarySeen, str]:
             assert site is not None
-            seconds = c.seen(site, done.repository, tag, done.digest, deadline)
-            return (CanarySeen(round(seconds, 2), done.digest),
-                    f"{_url(site)}/v2/{done.repository}/manifests/{tag} (HEAD)")
+            seconds, via = c.seen(site, done.repository, tag, done.digest, deadline)
+            return (CanarySeen(round(seconds, 2), done.digest, blob_via=via),
+                    f"{_url(site)}/v2/{done.repository}/manifests/{tag} (HEAD), the "
+                    "manifest by digest and its layer blob (GET)")
 
         probe = Probe("canary.seen", "site", seen)
         return [pushed] + [observe(probe, pc, site, self.redactor) for site in inv.sites

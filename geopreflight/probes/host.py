@@ -141,7 +141,8 @@ class HostFiles:
     def path(self, path: str) -> str:
         return posixpath.join(self.root, path.lstrip("/"))
 
-    def _run(self, full: str, script: str = _READ, args: tuple[str, ...] | None = None) -> Any:
+    def _run(self, full: str, script: str = _READ, args: tuple[str, ...] | None = None,
+             timeout_s: float | None = None, cap: int = HOST_CAP) -> Any:
         """One bounded read, done once per run (the probes that need a file share its
         answer); a login failure is kept, so a host is tried once per run."""
         with self._lock:
@@ -156,11 +157,12 @@ class HostFiles:
                 self._logged_in = True
             sudo = "sudo -n " if self.host.sudo else ""
             try:
+                limit = timeout_s or self.timeout_s
                 argv = args if args is not None else (
-                    full, str(HOST_CAP + 1), f"{max(1, self.timeout_s - 1):g}")
+                    full, str(cap + 1), f"{max(1, limit - 1):g}")
                 out = self._done[full, script] = self._host.run(
                     sudo + "timeout %s sh -c %s sh" + " %s" * len(argv),
-                    f"{self.timeout_s:g}", script, *argv)
+                    f"{limit:g}", script, *argv)
                 return out
             except RuntimeError as exc:  # testinfra's ssh backend: exit 255, its CommandResult
                 out = exc.args[0] if exc.args else None
@@ -251,10 +253,19 @@ class HostFiles:
         return lines, (f"permission denied on {', '.join(blocked)} for the login user"
                        if blocked else None)
 
-    def _text(self, full: str, script: str) -> str | None:
-        out = self._run(full, script)
+    def listing(self, path: str, script: str, timeout_s: float, cap: int) -> str | None:
+        """What `script` prints about directory `path` (`$1`, with the cap as `$2`): one
+        command for a whole tree, with its own deadline and cap; None when it is missing.
+        The script prints `missing`, `unreadable` (and the path) or `file` and its output."""
+        return self._text(self.path(path), script, timeout_s, cap)
+
+    def _text(self, full: str, script: str, timeout_s: float | None = None,
+              cap: int = HOST_CAP) -> str | None:
+        out = self._run(full, script, None, timeout_s, cap)
         kind, _, data = out.stdout_bytes.partition(b"\n")
-        problem = {124: f"no answer within {self.timeout_s:g} s (read_s)"}.get(out.rc)
+        limit = timeout_s or self.timeout_s
+        problem = {124: f"no answer within {limit:g} s"
+                        + ("" if timeout_s else " (read_s)")}.get(out.rc)
         if problem is None and self.host.sudo and out.rc != 0 and kind == b"":
             problem = f"sudo -n refused ({ssh_cause(out.stderr)}): {_SUDO_HINT}"
         elif problem is None and kind == b"missing":
@@ -268,8 +279,8 @@ class HostFiles:
             problem = "not a regular file (a FIFO, a device, a directory), so not read"
         elif problem is None and (out.rc != 0 or kind != b"file"):
             problem = f"the read failed (exit {out.rc})"
-        elif problem is None and len(data) > HOST_CAP:
-            problem = f"larger than {HOST_CAP // 2**20} MiB (the cap on a host file)"
+        elif problem is None and len(data) > cap:
+            problem = f"larger than {cap // 2**20} MiB (the cap on this read)"
         if problem is None:
             try:
                 return data.decode()

@@ -56,6 +56,9 @@ class GeoStatus:
     container_repositories_failed_count: int | None = None
     container_repositories_synced_count: int | None = None
     container_repositories_registry_count: int | None = None
+    container_repositories_verified_count: int | None = None
+    container_repositories_verification_failed_count: int | None = None
+    container_repositories_checksum_failed_count: int | None = None
     raw: dict[str, Any] = raw()
 
 
@@ -371,6 +374,65 @@ class HostConfig:
     gc_unreadable: str | None = opt()
 
 
+# --- content: what the legacy storage and the metadata database hold -------------------------
+
+
+DB_SAMPLE = 50  # the DB's sample is longer than storage's, so it covers it when none is missing
+
+
+def path_hash(path: str) -> str:
+    """The order both sides sample repositories in: md5 of the path, as PostgreSQL's md5(path).
+
+    >>> path_hash("group/project/app")[:8]
+    'cc87885d'
+    """
+    import hashlib
+
+    return hashlib.md5(path.encode()).hexdigest()  # noqa: S324 - an order, not a secret
+
+
+@dataclass(frozen=True)
+class StorageContent:
+    """The legacy storage's repositories (a `_manifests` directory) and tags (a
+    `_manifests/tags/<tag>/current/link`), counted, never copied. `sample` is the repositories
+    whose md5(path) sorts first (the same order `db.content` samples in, so the two compare
+    name by name), `sample_tags` their tag counts, `buckets` the repositories per first hex
+    digit of md5(path) (16 counts: a bucket with fewer rows in the DB proves a repository
+    missing there). `read`: filesystem (one command on the node) or s3 (ListObjectsV2)."""
+
+    read: str
+    repositories: int
+    tags: int
+    sample: list[str] = field(default_factory=list)
+    sample_tags: dict[str, int] = field(default_factory=dict)
+    buckets: list[int] = field(default_factory=list)
+    requests: int = 0  # host commands (filesystem) or list pages (s3) it took
+
+
+@dataclass(frozen=True)
+class DbContent:
+    """The metadata DB's `repositories` and `tags` rows, counted, with the same md5(path)-
+    ordered sample (longer than storage's: every storage sample at or below its last hash
+    must be in it) and buckets."""
+
+    repositories: int
+    tags: int
+    sample: list[str] = field(default_factory=list)
+    sample_tags: dict[str, int] = field(default_factory=dict)
+    buckets: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DbMigrations:
+    """The migration ids the registry recorded (None: the table does not exist), and the
+    batched background migrations not finished (`batched_background_migrations`: None when
+    the table does not exist; else {name: status} of the active, running or failed ones)."""
+
+    schema_migrations: list[str] | None
+    post_deploy_schema_migrations: list[str] | None
+    background_unfinished: dict[str, str] | None = None
+
+
 # --- the canary (--canary only) --------------------------------------------------------------
 
 
@@ -385,6 +447,7 @@ class CanaryPushed:
 class CanarySeen:
     seconds: float
     digest: str
+    blob_via: str | None = opt()  # where the layer blob came from (None: older recordings)
 
 
 @dataclass(frozen=True)
@@ -410,6 +473,9 @@ FACT_MODELS: dict[str, Any] = {
     "host.gitlab_version": HostVersion,
     "host.config": HostConfig,
     "storage.lockfiles": Lockfiles,  # the bucket's, with registry.storage
+    "storage.content": StorageContent,
+    "db.content": DbContent | None,  # None: no repositories/tags tables (not migrated)
+    "db.migrations": DbMigrations,
     "canary.pushed": CanaryPushed,
     "canary.seen": CanarySeen,
     "attestations": Attestations,

@@ -41,6 +41,22 @@ class RunReport:
     next: list[Any] = field(default_factory=list)  # guidance.Action: READY and IN PROGRESS
     html_path: str = ""  # where report.html ends up, for the JUnit cases to point at
 
+    def content(self) -> list[dict[str, Any]]:
+        """Per site, the content counts that prove (or disprove) an import: the legacy
+        storage's and the metadata DB's repositories and tags, as the facts recorded them
+        (None where a side could not be read; `database` None also when it has no tables)."""
+        def counts(key: str, site: str) -> dict[str, Any] | None:
+            fact = next((f for f in self.facts if f["key"] == key and f["site"] == site), None)
+            value = fact.get("value") if fact and not fact.get("error") else None
+            if not value:
+                return None
+            return {k: value[k] for k in ("read", "repositories", "tags") if k in value}
+
+        names = [s.name for s in self.inventory.sites]
+        out = [{"site": n, "storage": counts("storage.content", n),
+                "database": counts("db.content", n)} for n in names]
+        return [c for c in out if c["storage"] or c["database"]]
+
     @property
     def step_label(self) -> str:
         if self.step:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from .. import __version__
 from ..catalog import Result
@@ -126,6 +127,26 @@ def _site(title: str, key: str, rows: list[tuple[Row, Result]], causes: Causes,
     return "".join(html) + "</section>"
 
 
+def _content(report: RunReport) -> str:
+    """The content counts that proved each import: storage beside the metadata DB."""
+    unread = escape(_("not read"))
+
+    def cell(side: dict[str, Any] | None) -> str:
+        if side is None:
+            return f"<td colspan=2>{unread}</td>"
+        return f"<td>{side['repositories']}</td><td>{side['tags']}</td>"
+
+    rows = "".join(f"<tr><th scope=row>{escape(c['site'])}</th>{cell(c['storage'])}"
+                   f"{cell(c['database'])}</tr>" for c in report.content())
+    if not rows:
+        return ""
+    heads = "".join(f"<th>{escape(h)}</th>" for h in (
+        _("site"), _("storage repositories"), _("storage tags"), _("database repositories"),
+        _("database tags")))
+    title = escape(_("Content: legacy storage and metadata database"))
+    return f'<h2>{title}</h2><table id="content"><tr>{heads}</tr>{rows}</table>'
+
+
 def render(report: RunReport) -> str:
     """The page as one string (no external CSS, script, font or image), in the run's
     language (`lang` says which)."""
@@ -205,6 +226,7 @@ def render(report: RunReport) -> str:
         f'<nav aria-label="{labels["steps"]}"><ol class="steps" id="steps">'
         f'{"".join(steps)}</ol></nav>'
         + (f'<h2>{labels["notes"]}</h2><ul id="notes">{notes}</ul>' if notes else "")
+        + _content(report)
         + sections
         + f"<footer>{footer}</footer></main></body></html>\n")
 

@@ -27,6 +27,7 @@ def build(report: RunReport) -> dict[str, Any]:
         "notes": report.notes,
         "steps": [{"id": s.id, "status": report.statuses.get(s.id, "pending")}
                   for s in report.profile.steps],
+        "content": report.content(),
         "checks": [{
             "id": row.check.id,
             "site": row.site.name if row.site else None,

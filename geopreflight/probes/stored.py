@@ -1,0 +1,209 @@
+"""What the registry holds: repositories and tags in the legacy storage and in the metadata DB,
+counted, never copied (a few names as a sample).
+
+The legacy storage keeps a repository as a `_manifests` directory under
+`docker/registry/v2/repositories/<path>/` and each tag as `_manifests/tags/<tag>/` (whose
+`current/link` names its manifest):
+the layout the importer walks (https://gitlab.com/gitlab-org/container-registry/-/blob/master/
+registry/datastore/importer.go, and the storage driver's path mapper,
+https://gitlab.com/gitlab-org/container-registry/-/blob/master/registry/storage/paths.go).
+On filesystem storage the whole tree is walked by ONE command on the registry node (`find`,
+pruned at each repository's revisions, layers and uploads, tallied by `awk` there, so only one
+line per repository comes back), with its own deadline and cap; on S3 it is listed with
+ListObjectsV2, at most `MAX_PAGES` pages of 1,000 keys. The metadata DB's counts come from its
+`repositories` and `tags` tables in a read-only transaction.
+
+Both sides sample the repositories whose md5(path) sorts first, so a check can compare them
+name by name without either side sending every name, and count repositories per first hex
+digit of md5(path) (`buckets`), so a missing repository shows even when the totals hide it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import uuid
+import xml.etree.ElementTree as ET
+from urllib.parse import quote, urlencode
+
+from ..http import Unreachable
+from ..inventory import S3Storage, Site
+from . import ProbeContext, ProbeError, probe
+from .models import DB_SAMPLE, DbContent, StorageContent, path_hash
+
+REPOS_DIR = "docker/registry/v2/repositories"
+SAMPLE = 10       # storage: the repositories named in a fact
+LIST_S = 300.0    # the deadline of the one walk of a filesystem storage
+LIST_CAP = 64 * 1024 * 1024  # one line per repository: about 1.5 million repositories
+MAX_PAGES = 10_000  # S3 pages of 1,000 keys (about 2 million tags, at ~5 keys per tag)
+S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+
+# $1 the repositories directory, $2 the cap. Prints `file`, then "<tags>\t<repository>" per
+# repository; "!walk-failed" when find could not read part of the tree (counts would be short).
+# A tag is a directory under `_manifests/tags/`, listed but never entered (its current/link is
+# not stat'ed: at a million tags that halves the inodes the walk visits).
+_WALK = ('d="$1"; if [ ! -e "$d" ]; then echo missing; elif [ ! -d "$d" ] || [ ! -r "$d" ] '
+         '|| [ ! -x "$d" ]; then echo unreadable; echo "$d"; else echo file; cd "$d" || exit 1; '
+         '{ find . -path "*/_manifests/tags/*" -type d -prune -print -o '
+         '\\( -path "*/_manifests/revisions" -o -name _layers -o -name _uploads \\) -prune '
+         '-o -type d -name _manifests -print 2>/dev/null || echo "!walk-failed"; } '
+         '| awk \'/^!/ {print; next} {p = substr($0, 3)} '
+         'p ~ /\\/_manifests$/ {r = substr(p, 1, length(p) - 11); if (!(r in n)) n[r] = 0; next} '
+         '{i = index(p, "/_manifests/tags/"); if (i > 0) n[substr(p, 1, i - 1)]++} '
+         'END {for (r in n) print n[r] "\\t" r}\' | head -c "$2"; fi')
+
+
+def tally(tags_by_repository: dict[str, int], read: str, requests: int) -> StorageContent:
+    """Counts, the md5-ordered sample and the buckets of a storage's repositories.
+
+    >>> c = tally({"a/b": 2, "c": 0}, "filesystem", 1)
+    >>> c.repositories, c.tags, sum(c.buckets), sorted(c.sample)
+    (2, 2, 2, ['a/b', 'c'])
+    """
+    ordered = sorted(tags_by_repository, key=path_hash)
+    buckets = [0] * 16
+    for name in ordered:
+        buckets[int(path_hash(name)[0], 16)] += 1
+    sample = ordered[:SAMPLE]
+    return StorageContent(read, len(ordered), sum(tags_by_repository.values()), sample,
+                          {n: tags_by_repository[n] for n in sample}, buckets, requests)
+
+
+def parse_walk(text: str) -> dict[str, int]:
+    """The walk's lines as {repository: tags}; an error when the walk was incomplete.
+
+    >>> parse_walk("2\\tgroup/app\\n0\\tbase\\n")
+    {'group/app': 2, 'base': 0}
+    """
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        if line.startswith("!"):
+            raise ValueError("part of the tree could not be read (permission denied or a "
+                             "file vanished while walking)")
+        count, _, repo = line.partition("\t")
+        if not repo or not count.isdigit():
+            raise ValueError(f"unexpected line {line[:80]!r}")
+        out[repo] = int(count)
+    return out
+
+
+@probe("storage.content")
+def storage_content(pc: ProbeContext, site: Site | None) -> tuple[StorageContent, str]:
+    """Count the legacy storage's repositories and tags: S3 with `registry.storage`, else the
+    filesystem storage of config.yml, walked on the site's registry node."""
+    assert site is not None
+    st = site.registry.storage if site.registry else None
+    if st is not None:
+        return _s3_content(pc, site, st)
+    from .host import CONFIG_YML, _config_yml, host_files
+
+    host = host_files(pc, site)
+    config = _config_yml(host)
+    if not config.get("present") or config.get("error"):
+        raise ProbeError(f"{site.name}: no readable {CONFIG_YML} says where the registry's "
+                         f"storage is ({config.get('error') or 'missing'})")
+    if config.get("storage_backend") != "filesystem":
+        raise ProbeError(f"{site.name}: {config.get('storage_backend')} storage: give "
+                         "registry.storage.s3 in the inventory so its repositories can be "
+                         "listed")
+    where = posixpath.join(str(config["storage_root"]), REPOS_DIR)
+    try:
+        text = host.listing(where, _WALK, max(LIST_S, pc.inventory.timeouts.read_s), LIST_CAP)
+        found = parse_walk(text or "")
+    except ValueError as exc:
+        raise ProbeError(f"cannot count {host.path(where)} on {host.where}: {exc}",
+                         host.path(where)) from None
+    return (tally(found, "filesystem", 1),
+            f"{host.target}{host.path(where)} (one find, tallied on the node)")
+
+
+def _s3_content(pc: ProbeContext, site: Site, st: S3Storage) -> tuple[StorageContent, str]:
+    from .storage import signed_headers
+
+    prefix = posixpath.join(st.root_directory.strip("/"), REPOS_DIR).lstrip("/") + "/"
+    base = f"{st.endpoint.rstrip('/')}/{st.bucket}"
+    found: dict[str, int] = {}
+    token: str | None = None
+    for page in range(1, MAX_PAGES + 1):
+        query = {"list-type": "2", "max-keys": "1000", "prefix": prefix,
+                 **({"continuation-token": token} if token else {})}
+        url = f"{base}?{urlencode(sorted(query.items()), quote_via=quote, safe='-_.~')}"
+        try:
+            reply = pc.http.get(url, headers=signed_headers("GET", url, st),
+                                credentials_for=st.endpoint)
+        except Unreachable as exc:
+            raise ProbeError(f"{site.name}'s registry bucket: {exc}", base) from None
+        if reply.status != 200:
+            hint = " (the key needs s3:ListBucket on the bucket)" if reply.status == 403 else ""
+            raise ProbeError(f"ListObjectsV2 {base} prefix {prefix}: {reply.status}, expected "
+                             f"200{hint}", base)
+        try:
+            doc = ET.fromstring(reply.body)
+        except ET.ParseError as exc:
+            raise ProbeError(f"ListObjectsV2 {base}: not S3's XML ({exc})", base) from None
+        for item in doc.iter(f"{S3_NS}Contents"):
+            _count_key((item.findtext(f"{S3_NS}Key") or "")[len(prefix):], found)
+        token = doc.findtext(f"{S3_NS}NextContinuationToken")
+        if doc.findtext(f"{S3_NS}IsTruncated") != "true" or not token:
+            return tally(found, "s3", page), f"ListObjectsV2 {base} prefix {prefix} ({page} pages)"
+    raise ProbeError(f"{site.name}'s registry bucket holds more than {MAX_PAGES * 1000} keys "
+                     f"under {prefix}: not counted (the cap on one listing)", base)
+
+
+def _count_key(rel: str, found: dict[str, int]) -> None:
+    """One listed key: a repository where `_manifests/` starts, a tag at its current link.
+
+    >>> f = {}; _count_key("a/b/_manifests/tags/v1/current/link", f)
+    >>> _count_key("a/b/_manifests/revisions/sha256/x/link", f); _count_key("c/_layers/x", f)
+    >>> f
+    {'a/b': 1}
+    """
+    repo, sep, rest = rel.partition("/_manifests/")
+    if not sep:
+        return
+    parts = rest.split("/")
+    tag = len(parts) == 4 and parts[0] == "tags" and parts[2:] == ["current", "link"]
+    found[repo] = found.get(repo, 0) + (1 if tag else 0)
+
+
+CONTENT_SQL = {
+    "counts": "SELECT (SELECT count(*) FROM repositories), (SELECT count(*) FROM tags)",
+    "buckets": "SELECT substr(md5(path), 1, 1), count(*) FROM repositories GROUP BY 1",
+    "sample": f"""SELECT r.path, (SELECT count(*) FROM tags t WHERE t.repository_id = r.id
+  {{partition}}) FROM repositories r ORDER BY md5(r.path) LIMIT {DB_SAMPLE}""",
+}
+# The registry's tags are partitioned by top-level namespace: naming it lets each count use
+# one partition's index instead of every partition's
+# (https://gitlab.com/gitlab-org/container-registry/-/blob/master/registry/datastore/
+# migrations/structure.sql)
+PARTITIONED = ("SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = "
+               "'tags' AND column_name = 'top_level_namespace_id')")
+
+
+@probe("db.content")
+def db_content(pc: ProbeContext, site: Site | None) -> tuple[DbContent | None, str]:
+    """Count the metadata DB's repositories and tags (None: the tables do not exist yet)."""
+    import psycopg
+
+    from .database import _first, _where, connect
+
+    assert site is not None
+    with connect(pc, site, f"geopreflight-{uuid.uuid4().hex[:12]}") as conn:
+        try:
+            with conn.transaction():
+                there = conn.execute("SELECT to_regclass('repositories') IS NOT NULL AND "
+                                     "to_regclass('tags') IS NOT NULL").fetchone()[0]
+                if not there:
+                    return None, f"{_where(site)} (no repositories or tags table)"
+                repositories, tags = conn.execute(CONTENT_SQL["counts"]).fetchone()
+                buckets = [0] * 16
+                for digit, count in conn.execute(CONTENT_SQL["buckets"]).fetchall():
+                    buckets[int(digit, 16)] = count
+                by_namespace = conn.execute(PARTITIONED).fetchone()[0]
+                sample = conn.execute(CONTENT_SQL["sample"].format(
+                    partition="AND t.top_level_namespace_id = r.top_level_namespace_id"
+                    if by_namespace else "")).fetchall()
+        except psycopg.Error as exc:
+            raise ProbeError(f"{site.name}'s registry metadata database: {_first(exc)}",
+                             _where(site)) from None
+    return (DbContent(repositories, tags, [p for p, _ in sample], dict(sample), buckets),
+            f"{_where(site)} repositories, tags (read-only transaction)")
