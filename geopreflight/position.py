@@ -26,8 +26,8 @@ HOLDS = ("pass", "waived", "not-applicable")    # a requires row holds
 PROOF_CHECK = "REP-003"
 # What must still hold once every step is done, on every site: each metadata DB its own, not a
 # standby, not the bundled cluster, the one the registry uses (DB-003..DB-006), the registry's
-# data there (REG-008) and in its metadata DB (IMP-007).
-INVARIANTS = ("DB-003", "DB-004", "DB-005", "DB-006", "REG-008", "IMP-007")
+# data there (REG-008) and in its metadata DB (IMP-007), and storage of its own (REG-014).
+INVARIANTS = ("DB-003", "DB-004", "DB-005", "DB-006", "REG-008", "IMP-007", "REG-014")
 
 Judge = Callable[[Row], Result]
 

@@ -117,8 +117,18 @@ def test_complete_breaks_when_an_invariant_no_longer_holds(profile) -> None:
     assert conclude(pos, outcomes) == "NOT_READY"
     assert [row.test_id for row in rows if row.blocking] == [
         "DB-003@s", "DB-004@p", "DB-004@s", "DB-005@p", "DB-005@s", "DB-006@p", "DB-006@s",
-        "REG-008@p", "REG-008@s", "IMP-007@p", "IMP-007@s"]
+        "REG-008@p", "REG-008@s", "IMP-007@p", "IMP-007@s", "REG-014@deployment"]
     assert "GEO-003@s" in [row.test_id for row in rows if not row.blocking]
+
+
+def test_complete_breaks_when_two_sites_come_to_share_storage(profile) -> None:
+    """Every step done, then both sites' registries were pointed at one bucket (REG-014, a
+    deployment-wide invariant): not COMPLETE, the last step judged again."""
+    judge = judge_with({"REG-014": "fail"})
+    pos = locate(profile, INVENTORY, judge)
+    assert not pos.complete and pos.broken == ["REG-014@deployment"]
+    rows = judged_plan(profile, pos, pos.next_step, INVENTORY, judge)
+    assert conclude(pos, [(row, judge(row)) for row in rows]) == "NOT_READY"
 
 
 def test_an_invariant_that_cannot_be_evaluated_is_never_complete(profile) -> None:
@@ -253,7 +263,8 @@ def test_complete_reports_the_rows_that_prove_it(importing) -> None:
     assert verdict == Verdict.COMPLETE
     assert rows and all(not r.blocking for r in rows)
     assert {r.check.id for r in rows} == {"REG-006", "REP-002", "REP-003", "DB-003", "DB-004",
-                                          "DB-005", "DB-006", "REG-008", "IMP-007"}
+                                          "DB-005", "DB-006", "REG-008", "IMP-007",
+                                          "REG-014"}
 
 
 def test_a_mixed_step_done_on_one_site_does_not_move_the_position(importing) -> None:
