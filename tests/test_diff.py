@@ -110,7 +110,7 @@ def test_diff_across_the_secondary_import(fresh_lab, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert "step: import-secondary (2/4) -> import-primary (3/4)" in lines
-    facts = lines[lines.index("facts that changed (9):") + 1:]
+    facts = lines[lines.index("facts that changed (15):") + 1:]
     assert facts == [f"  us-secondary {line}" for line in (
         "registry metadata mode: legacy -> database",
         "registry /gitlab/v1/ API status: 404 -> 200",
@@ -120,7 +120,14 @@ def test_diff_across_the_secondary_import(fresh_lab, tmp_path: Path) -> None:
         "gitlab.rb registry['database']['enabled']: off -> on",
         "registry read-only mode (gitlab.rb): on -> off (not set)",
         "registry DB rows in repositories: 0 -> 2",
-        "registry DB rows in tags: 0 -> 3")]
+        "registry DB rows in tags: 0 -> 3",
+        "db.content buckets: 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 -> "
+        "0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0",
+        "db.content repositories: 0 -> 2",
+        "db.content sample: (empty) -> platform/base, group/project/app",
+        "db.content sample_tags.group/project/app: (absent) -> 2",
+        "db.content sample_tags.platform/base: (absent) -> 1",
+        "db.content tags: 0 -> 3")]
     assert "checks whose outcome changed: none" in lines, "every judged row passes, both times"
     only_after = next(ln for ln in lines if ln.startswith("checks judged only after: "))
     assert "IMP-004 deployment (pass)" in only_after, "the secondaries-first rule, now held"
