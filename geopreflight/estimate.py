@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 ONE_STEP = ("import",)
 THREE_STEP = ("step-one", "step-two", "step-three")
@@ -130,7 +131,9 @@ def runs_of(site: str, statistics: Iterable[object], source: str = "import_stati
     error, or without its finish, is no calibration."""
     out = []
     for r in statistics:
-        get = lambda name: getattr(r, name, None)  # noqa: E731
+        def get(name: str, r: object = r) -> Any:
+            return getattr(r, name, None)
+
         flags = (get("pre_import"), get("tag_import"), get("blob_import"))
         phase = {(True, True, True): "import", (True, False, False): "step-one",
                  (False, True, False): "step-two", (False, False, True): "step-three"}.get(

@@ -36,8 +36,16 @@ from ..cancel import Stops
 from ..inventory import Site
 from . import ProbeContext, ProbeError, probe
 from .dns import resolve
-from .models import (DbRoute, DbServer, DbSessions, DbTable, ImportRun, ImportStatistics,
-                     RoleSetting, SiteSessions)
+from .models import (
+    DbRoute,
+    DbServer,
+    DbSessions,
+    DbTable,
+    ImportRun,
+    ImportStatistics,
+    RoleSetting,
+    SiteSessions,
+)
 
 GRACE_S = 0.5  # the client-side deadline is the statement timeout plus this
 ROW_CAP = 10000  # counts stop here: never walk a large table
