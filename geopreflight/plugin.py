@@ -64,11 +64,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    from . import hooks, i18n
+    from . import hooks, i18n, watch
 
     pluginmanager.add_hookspecs(hooks)
     if not pluginmanager.is_registered(i18n):
         pluginmanager.register(i18n, "geopreflight.i18n")  # --lang, a feature of its own
+    if not pluginmanager.is_registered(watch):
+        pluginmanager.register(watch, "geopreflight.watch")  # --watch: active only when given
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -21,7 +21,7 @@ class Unknown(Exception):
 
 
 def is_import_step(step: Step | None) -> bool:
-    return step is not None and any(e.check == IMPORT_STARTED for e in step.started)
+    return step is not None and any(e.check.id == IMPORT_STARTED for e in step.started)
 
 
 def _site_facts(facts: Facts, key: str, site: str) -> list[Any]:

@@ -227,8 +227,32 @@ def render(report: RunReport) -> str:
         f'{"".join(steps)}</ol></nav>'
         + (f'<h2>{labels["notes"]}</h2><ul id="notes">{notes}</ul>' if notes else "")
         + _content(report)
+        + _window(report)
         + sections
         + f"<footer>{footer}</footer></main></body></html>\n")
+
+
+def _window(report: RunReport) -> str:
+    """The change window: the estimate before an import step, the measured imports."""
+    from ..estimate import format_duration as d
+
+    out = ""
+    if report.estimate:
+        rows = "".join(
+            f"<tr><td>{escape(e['site'])}</td><td>{escape(e['phase'])}</td>"
+            f"<td>{'read-only' if e['read_only'] else 'read-write'}</td>"
+            f"<td>{d(e['low_s'])} to {d(e['high_s'])}</td><td>{escape(e['basis'])}</td></tr>"
+            for e in report.estimate)
+        out += ('<h2>Estimate</h2><table id="estimate"><tr><th>site</th><th>phase</th>'
+                "<th>registry</th><th>duration</th><th>basis</th></tr>" + rows + "</table>")
+    if report.measured:
+        rows = "".join(
+            f"<tr><td>{escape(m['site'])}</td><td>{escape(m['phase'])}</td>"
+            f"<td>{d(m['seconds'])}</td><td>{m['tags']}</td>"
+            f"<td>{escape(m['storage_driver'])}</td></tr>" for m in report.measured)
+        out += ('<h2>Measured imports</h2><table id="measured"><tr><th>site</th><th>phase</th>'
+                "<th>duration</th><th>tags</th><th>storage</th></tr>" + rows + "</table>")
+    return out
 
 
 def write(report: RunReport, path: Path) -> None:

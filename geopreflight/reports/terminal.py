@@ -478,3 +478,29 @@ class Progress:
                             .format(checks=", ".join(still), round=rounds, left=f"{left_s:.0f}"))
         with self._lock:
             (self._rewrite or self._write)(text)
+
+
+def window_lines(step: str | None, method: str, estimate: list[dict[str, Any]],
+                 measured: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The change window's block: each phase's range with its basis, the read-only total
+    per site, and the import phases the registries measured."""
+    from ..estimate import format_duration as d
+
+    lines: list[tuple[str, str]] = []
+    if estimate:
+        lines.append((f"estimate for {step} ({method}; advisory, the basis says what it rests "
+                      "on):", "bold"))
+        for site in dict.fromkeys(e["site"] for e in estimate):
+            mine = [e for e in estimate if e["site"] == site]
+            for e in mine:
+                lines.append((f"  {site}  {e['phase']:<10} "
+                              f"{'read-only ' if e['read_only'] else 'read-write'} "
+                              f"{d(e['low_s'])} to {d(e['high_s'])}  ({e['basis']})", ""))
+            ro = [e for e in mine if e["read_only"]]
+            lines.append((f"  {site}  read-only for {d(sum(e['low_s'] for e in ro))} to "
+                          f"{d(sum(e['high_s'] for e in ro))}", "bold"))
+    if measured:
+        lines.append(("measured imports: " + "; ".join(
+            f"{m['site']} {m['phase']} {d(m['seconds'])} ({m['tags']} tags)"
+            for m in measured), ""))
+    return lines
