@@ -1,0 +1,160 @@
+"""The change window: the estimator on recorded counts and statistics (pure), and on the lab
+the calibrated estimate, `--watch` following a slowed import to its end, and a frozen import
+reported as a stall."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from geopreflight.estimate import Content, Run, estimate, runs_of
+from geopreflight.probes.models import ImportRun
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# import_statistics rows as the registry's statistics API shows them (docs/spec/gitlab/api.md)
+ONE_STEP = ImportRun(1, pre_import=True, tag_import=True, blob_import=True,
+                     storage_driver="s3", started_at="2026-01-10T10:00:00+00:00",
+                     finished_at="2026-01-10T11:00:00+00:00", tags_count=36000)
+STEP_ONE = ImportRun(2, pre_import=True, tag_import=False, blob_import=False,
+                     storage_driver="s3", started_at="2026-01-10T10:00:00+00:00",
+                     finished_at="2026-01-10T20:00:00+00:00", manifests_count=40000)
+STEP_TWO = ImportRun(3, pre_import=False, tag_import=True, blob_import=False,
+                     storage_driver="s3", started_at="2026-01-11T10:00:00+00:00",
+                     finished_at="2026-01-11T10:30:00+00:00", tags_count=40000)
+FAILED = ImportRun(4, pre_import=False, tag_import=True, blob_import=False,
+                   storage_driver="s3", started_at="2026-01-11T10:00:00+00:00",
+                   tag_import_error="context canceled")
+UNFINISHED = ImportRun(5, pre_import=True, tag_import=True, blob_import=True,
+                       storage_driver="s3", started_at="2026-01-11T10:00:00+00:00")
+
+
+def test_finished_runs_become_calibration_and_failed_ones_do_not():
+    runs = runs_of("us", [ONE_STEP, STEP_ONE, STEP_TWO, FAILED, UNFINISHED])
+    assert [(r.phase, r.seconds, r.tags) for r in runs] == [
+        ("import", 3600.0, 36000), ("step-one", 36000.0, 40000), ("step-two", 1800.0, 40000)]
+
+
+def test_a_secondary_import_calibrates_the_primary_within_its_margins():
+    sec = runs_of("us-secondary", [ONE_STEP])
+    e = estimate("eu-primary", Content(tags=72000), "s3", "one-step", others=sec)
+    (phase,) = e.phases
+    assert (phase.low_s, phase.high_s) == (0.8 * 7200, 1.5 * 7200)
+    assert phase.basis.startswith("calibrated from us-secondary's finished one-step import")
+    assert e.read_only_s == (phase.low_s, phase.high_s)
+
+
+def test_own_runs_are_trusted_before_other_sites_and_previous_evidence():
+    own = [Run("eu", "import", 10.0, 100, "s3", "import_statistics")]
+    other = [Run("us", "import", 1000.0, 100, "s3", "import_statistics")]
+    previous = [Run("us", "import", 5000.0, 100, "s3", "evidence")]
+    assert estimate("eu", Content(tags=100), "s3", "one-step", own=own, others=other,
+                    previous=previous).phases[0].high_s == 15.0
+    assert estimate("eu", Content(tags=100), "s3", "one-step", others=other,
+                    previous=previous).phases[0].high_s == 1500.0
+    assert "a previous run" not in estimate("eu", Content(tags=100), "s3", "one-step",
+                                            previous=previous).phases[0].basis
+    assert estimate("eu", Content(tags=100), "s3", "one-step",
+                    previous=previous).phases[0].high_s == 7500.0
+
+
+def test_runs_on_another_backend_widen_the_range_and_say_so():
+    fs = [Run("us", "import", 100.0, 100, "filesystem", "import_statistics")]
+    (phase,) = estimate("eu", Content(tags=100), "gcs", "one-step", others=fs).phases
+    assert (phase.low_s, phase.high_s) == (40.0, 450.0)
+    assert "widened" in phase.basis
+
+
+def test_published_rates_without_calibration_are_wide_and_cited():
+    (s3,) = estimate("eu", Content(tags=1000), "s3", "one-step").phases
+    (gcs,) = estimate("eu", Content(tags=1000), "gcs", "one-step").phases
+    assert s3.basis.startswith("published rates") and "https://docs.gitlab.com/" in s3.basis
+    assert s3.high_s / s3.low_s >= 25 and gcs.low_s > s3.low_s  # GCS is the slower one
+    sized = estimate("eu", Content(tags=1000, bytes=100 * 10**9), "s3", "one-step").phases[0]
+    assert sized.low_s == 480.0  # 100 GB in 8 minutes on S3
+
+
+def test_three_step_puts_only_step_two_in_the_read_only_window():
+    e = estimate("eu", Content(tags=1000, bytes=4 * 10**12), "s3", "three-step")
+    assert [(p.phase, p.read_only) for p in e.phases] == [
+        ("step-one", False), ("step-two", True), ("step-three", False)]
+    one, two, _ = e.phases
+    assert (one.low_s, one.high_s) == (3600.0, 7200.0)  # 2 to 4 TB an hour
+    assert e.read_only_s == (two.low_s, two.high_s) == (0.04 * 3600, 0.10 * 7200)
+    assert estimate("eu", Content(tags=1000), "s3", "three-step",
+                    others=runs_of("us", [STEP_TWO])).phases[1].basis.startswith("calibrated")
+
+
+def test_no_tag_count_is_no_estimate():
+    with pytest.raises(ValueError):
+        estimate("eu", Content(tags=None), "s3", "one-step")
+
+
+# -- on the lab ----------------------------------------------------------------------------
+
+def _checker(d, tmp: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "--profile=migrate-legacy", f"--inventory={d.dir / 'inventory.yml'}",
+         f"--report-dir={tmp / 'reports'}", *args],
+        cwd=ROOT, env={**os.environ, **d.env}, capture_output=True, text=True,
+        timeout=timeout)
+
+
+def _import(d, site: str, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "lab", "import", "--dir", str(d.dir),
+                             "--site", site, *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def _summary(tmp: Path) -> dict:
+    return json.loads((tmp / "reports" / "latest" / "summary.json").read_text())
+
+
+def test_the_secondary_calibrates_the_primary_and_the_primary_lands_in_range(fresh_lab,
+                                                                              tmp_path):
+    d = fresh_lab("secondary-imported-timed")
+    before = _checker(d, tmp_path, "--step=import-primary")
+    (row,) = [e for e in _summary(tmp_path)["estimate"] if e["site"] == "eu-primary"]
+    assert row["basis"].startswith("calibrated from us-secondary's finished one-step import")
+    assert "estimate for import-primary" in before.stdout
+    imp = _import(d, "eu-primary", "--rate", "4")
+    assert imp.wait(60) == 0
+    _checker(d, tmp_path, "--step=import-primary")
+    (done,) = [m for m in _summary(tmp_path)["measured"] if m["site"] == "eu-primary"]
+    assert row["low_s"] <= done["seconds"] <= row["high_s"], (row, done)
+
+
+def test_watch_follows_a_slowed_import_to_its_end(fresh_lab, tmp_path):
+    d = fresh_lab("secondary-imported-timed")
+    imp = _import(d, "eu-primary", "--rate", "1")
+    try:
+        out = _checker(d, tmp_path, "--step=import-primary", "--watch=1")
+    finally:
+        imp.wait(60)
+    rounds = [line for line in out.stdout.splitlines() if line.startswith("--watch round")]
+    assert len(rounds) >= 3, out.stdout
+    assert any("/9 tags" in r and "ETA" in r for r in rounds), rounds
+    assert "--watch: the import finished on eu-primary" in out.stdout
+    assert out.returncode == 0, out.stdout[-2000:]
+    assert out.stdout.strip().splitlines()[-1].startswith("geopreflight: migrate-legacy step")
+
+
+def test_watch_reports_a_frozen_import_as_a_stall(fresh_lab, tmp_path):
+    d = fresh_lab("legacy-both")
+    imp = _import(d, "us-secondary", "--freeze-after", "1")
+    try:
+        out = _checker(d, tmp_path, "--watch=0.5", timeout=60)
+    finally:
+        os.killpg(imp.pid, signal.SIGKILL)
+        imp.wait(10)
+    assert out.returncode == 1, out.stdout[-2000:]
+    assert "--watch: stalled: nothing moved for 4 rounds" in out.stdout
+    assert "pg_stat_activity" in out.stdout  # what to look at
+    assert len([ln for ln in out.stdout.splitlines() if ln.startswith("--watch round")]) <= 6
