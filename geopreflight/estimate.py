@@ -183,10 +183,11 @@ def _calibrated(site: str, phase: str, tags: int, backend: str, runs: Sequence[R
         note = f"; those runs read {used[0].driver} storage, this site {backend}: widened"
     runs_text = ", ".join(f"{r.tags} tags in {_fmt(r.seconds)}" for r in used[:3])
     sites = sorted({r.site for r in used})
+    who = {"this site": "this site's", "a previous run": f"a previous run: {', '.join(sites)}'s"
+           }.get(whose, f"{', '.join(sites)}'s")
     return PhaseRange(site, phase, round(low, 1), round(high, 1),
-                      f"calibrated from {whose if whose == 'this site' else ', '.join(sites)}"
-                      f"'s finished {LABELS[phase].split(' (')[0]} ({runs_text}, "
-                      f"{used[0].source}){note}; scaled to {tags} tags")
+                      f"calibrated from {who} finished {LABELS[phase].split(' (')[0]} "
+                      f"({runs_text}, {used[0].source}){note}; scaled to {tags} tags")
 
 
 def _published(site: str, phase: str, content: Content, backend: str) -> PhaseRange:

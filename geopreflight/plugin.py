@@ -59,6 +59,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "key (a private key, or a public key whose private half is in ssh-agent)")
     group.addoption("--allowed-signers", metavar="FILE", help="with --from-evidence: refuse a "
                     "bundle not signed by a key in FILE (ssh-keygen's allowed_signers format)")
+    group.addoption("--calibrate-from", metavar="BUNDLE", help="a previous run's evidence "
+                    "bundle whose finished imports calibrate the import estimate (IMP-008) "
+                    "where this deployment has none of its own")
     group.addoption("--attestations", metavar="FILE", help="signed-off manual items (change "
                     "ticket, registry DB backup, offline GC disabled) for the ATT checks")
 

@@ -125,6 +125,7 @@ class GeoPreflight:
         facts = self.run.facts or gather(self.inventory, self.run.redactor, on_fact=(
             self.progress.fact if self.progress else None))
         extra = [f for batch in self.config.hook.pytest_geopreflight_facts() for f in batch]
+        extra += self.run.calibration
         return facts.extended(extra) if extra else facts
 
     def _pending(self, facts: Facts) -> list[str]:

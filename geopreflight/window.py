@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .estimate import Content, Estimate, Run, estimate, runs_of
-from .facts import FactError, Facts
+from .facts import Fact, FactError, Facts
 from .inventory import Inventory
 from .profiles import Step
 
@@ -72,12 +72,29 @@ def content(facts: Facts, inventory: Inventory, site: str) -> Content:
                   "import yet, and the legacy storage is not counted)")
 
 
+def calibration_facts(bundle: Any) -> list[Fact]:
+    """A previous run's import statistics (an evidence.Bundle, already verified against its
+    SHA256SUMS) as this run's `calibration.import_statistics` facts, so facts.json records
+    what the estimate rested on."""
+    return [Fact("calibration.import_statistics", f.site, f.value, source=(
+                f"evidence bundle {bundle.path}: {f.site}'s import_statistics of "
+                f"{f.started_at or 'an unknown time'}"), started_at=f.started_at)
+            for f in bundle.facts().all()
+            if f.key == "db.import_statistics" and not f.error and f.site]
+
+
+def previous(facts: Facts) -> list[Run]:
+    """The finished import phases of a previous run's bundle (`--calibrate-from`)."""
+    return [r for f in facts.all() if f.key == "calibration.import_statistics" and not f.error
+            for r in runs_of(f.site or "?", f.value.runs, source=f.source)]
+
+
 def site_estimate(facts: Facts, inventory: Inventory, site: str, method: str) -> Estimate:
     """The estimate of one site's import by `method`; Unknown when it cannot be made."""
     what = content(facts, inventory, site)
     others = [r for s in inventory.sites if s.name != site for r in runs(facts, s.name)]
     found = estimate(site, what, backend(facts, site), method, own=runs(facts, site),
-                     others=others)
+                     others=others, previous=previous(facts))
     return Estimate(found.site, found.method, tuple(
         type(p)(p.site, p.phase, p.low_s, p.high_s, f"{p.basis}; counts: {what.source}")
         for p in found.phases))
@@ -101,12 +118,15 @@ class Planned:
 
 def planned(facts: Facts, inventory: Inventory, step: Step | None, sites: list[str],
             method: str) -> Planned | None:
-    """Before an import step: the estimate for each site it still has to import."""
+    """Before an import step: the estimate for each site it still has to import (a site whose
+    tag import has finished is measured, no longer estimated)."""
     if not is_import_step(step) or not sites:
         return None
     assert step is not None
     found, unknown = [], []
     for site in sites:
+        if any(r.phase in ("import", "step-two") for r in runs(facts, site)):
+            continue
         try:
             found.append(site_estimate(facts, inventory, site, method))
         except Unknown as exc:

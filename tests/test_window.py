@@ -11,10 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from geopreflight.estimate import Content, Run, estimate, runs_of
 from geopreflight.probes.models import ImportRun
+from projectfixtures import SCHEMAS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,8 +60,8 @@ def test_own_runs_are_trusted_before_other_sites_and_previous_evidence():
                     previous=previous).phases[0].high_s == 15.0
     assert estimate("eu", Content(tags=100), "s3", "one-step", others=other,
                     previous=previous).phases[0].high_s == 1500.0
-    assert "a previous run" not in estimate("eu", Content(tags=100), "s3", "one-step",
-                                            previous=previous).phases[0].basis
+    assert estimate("eu", Content(tags=100), "s3", "one-step", previous=previous
+                    ).phases[0].basis.startswith("calibrated from a previous run: us's")
     assert estimate("eu", Content(tags=100), "s3", "one-step",
                     previous=previous).phases[0].high_s == 7500.0
 
@@ -114,7 +116,10 @@ def _import(d, site: str, *args: str) -> subprocess.Popen:
 
 
 def _summary(tmp: Path) -> dict:
-    return json.loads((tmp / "reports" / "latest" / "summary.json").read_text())
+    """summary.json, valid against the shared schema (`estimate`, `measured` are additions)."""
+    data = json.loads((tmp / "reports" / "latest" / "summary.json").read_text())
+    jsonschema.validate(data, json.loads((SCHEMAS / "summary.schema.json").read_text()))
+    return data
 
 
 def test_the_secondary_calibrates_the_primary_and_the_primary_lands_in_range(fresh_lab,
@@ -124,11 +129,16 @@ def test_the_secondary_calibrates_the_primary_and_the_primary_lands_in_range(fre
     (row,) = [e for e in _summary(tmp_path)["estimate"] if e["site"] == "eu-primary"]
     assert row["basis"].startswith("calibrated from us-secondary's finished one-step import")
     assert "estimate for import-primary" in before.stdout
+    assert "eu-primary  read-only for" in before.stdout
+    html = (tmp_path / "reports" / "latest" / "report.html").read_text()
+    assert '<table id="estimate">' in html and '<table id="measured">' in html
     imp = _import(d, "eu-primary", "--rate", "4")
     assert imp.wait(60) == 0
     _checker(d, tmp_path, "--step=import-primary")
-    (done,) = [m for m in _summary(tmp_path)["measured"] if m["site"] == "eu-primary"]
+    after = _summary(tmp_path)
+    (done,) = [m for m in after["measured"] if m["site"] == "eu-primary"]
     assert row["low_s"] <= done["seconds"] <= row["high_s"], (row, done)
+    assert "estimate" not in after  # measured now, no longer estimated
 
 
 def test_watch_follows_a_slowed_import_to_its_end(fresh_lab, tmp_path):
@@ -158,3 +168,24 @@ def test_watch_reports_a_frozen_import_as_a_stall(fresh_lab, tmp_path):
     assert "--watch: stalled: nothing moved for 4 rounds" in out.stdout
     assert "pg_stat_activity" in out.stdout  # what to look at
     assert len([ln for ln in out.stdout.splitlines() if ln.startswith("--watch round")]) <= 6
+
+
+def test_a_previous_runs_bundle_calibrates_a_deployment_without_imports(fresh_lab, lab,
+                                                                       tmp_path):
+    done = fresh_lab("secondary-imported-timed")
+    _checker(done, tmp_path / "before", "--evidence", "--step=import-primary")
+    bundle = tmp_path / "before" / "reports" / "latest" / "evidence.tar.gz"
+    d = lab("legacy-both")
+    _checker(d, tmp_path, "--step=import-secondary", f"--calibrate-from={bundle}")
+    (row,) = _summary(tmp_path)["estimate"]
+    assert row["site"] == "us-secondary"
+    assert row["basis"].startswith("calibrated from a previous run: us-secondary's finished "
+                                   "one-step import (9 tags in"), row
+    assert f"evidence bundle {bundle}" in row["basis"]
+    _checker(d, tmp_path, "--step=import-secondary")
+    (plain,) = _summary(tmp_path)["estimate"]
+    assert plain["basis"].startswith("published rates")
+    broken = tmp_path / "broken.tar.gz"
+    broken.write_bytes(bundle.read_bytes()[:100])
+    bad = _checker(d, tmp_path, "--step=import-secondary", f"--calibrate-from={broken}")
+    assert bad.returncode == 4 and "broken.tar.gz" in bad.stderr

@@ -510,6 +510,8 @@ FACT_MODELS: dict[str, Any] = {
     "db.registry_host": ResolvedHost,
     "db.registry_route": DbRoute,
     "db.import_statistics": ImportStatistics,
+    # a previous run's db.import_statistics (--calibrate-from BUNDLE), by the bundle's site
+    "calibration.import_statistics": ImportStatistics,
     "host.gitlab_version": HostVersion,
     "host.config": HostConfig,
     "storage.lockfiles": Lockfiles,  # the bucket's, with registry.storage
