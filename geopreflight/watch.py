@@ -29,7 +29,11 @@ from .window import Unknown, content, is_import_step, statistics
 DEFAULT_S = 30.0
 MAX_S = 3600.0
 STALL_ROUNDS = 4  # rounds without any movement before the watch calls it a stall
-MOVING = ("db.import_statistics", "host.config", "storage.lockfiles", "geo.statuses")
+# what an import moves: the rows it writes (db.content), the run it records when it ends
+# (db.import_statistics), the lockfiles it swaps (read from the host or the bucket), and Geo's
+# status counters; the legacy storage (storage.content) is counted once, at the start
+MOVING = ("db.content", "db.import_statistics", "host.config", "storage.lockfiles",
+          "geo.statuses")
 STALL_CAUSES = (
     "the import command stopped without cleaning up (killed, out of memory, the node "
     "restarted): look for `registry database import` in `ps` on the registry node and at its "
@@ -76,6 +80,12 @@ def _lock_state(facts: Facts, site: str) -> str:
     return "unknown"
 
 
+def _error(run: Any) -> str | None:
+    """The error an import run recorded for one of its phases (None: it did not fail)."""
+    return next((getattr(run, f"{p}_error") for p in ("pre_import", "tag_import", "blob_import")
+                 if getattr(run, f"{p}_error", None)), None)
+
+
 class Watch:
     """Rounds of the moving facts until the import step completes, stalls or is stopped."""
 
@@ -117,6 +127,9 @@ class Watch:
                 still = still + 1 if signature == last else 0
                 last = signature
                 broken = [st["error"] for st in states.values() if st["error"]]
+                if still:  # the last run failed and nothing moves since: no retry under way
+                    broken += [st["failed_before"] for st in states.values()
+                               if st["failed_before"] and not st["done"]]
                 if broken:
                     ended, self.exit = "interrupted: " + "; ".join(broken), 1
                     break
@@ -159,11 +172,14 @@ class Watch:
             return {"line": f"{site}: {exc}", "done": False, "error": None,
                     "signature": (site, "unread", lock)}
         new = [r for r in stats.runs if r.id not in seen]
-        errors = [getattr(r, f"{p}_error") for r in new
-                  for p in ("pre_import", "tag_import", "blob_import") if getattr(r, f"{p}_error")]
+        errors = [_error(r) for r in new if _error(r)]
+        newest = stats.runs[0] if stats.runs else None
+        failed_before = _error(newest) if newest is not None and newest.id in seen else None
         finished = any(r.finished_at for r in new)
         done = (finished and not errors) or lock == "database-in-use"
-        tags, manifests = stats.rows.get("tags", 0), stats.rows.get("manifests", 0)
+        rows = facts.get("db.content", site)
+        tags = rows.value.tags if rows.value is not None and not rows.error else 0
+        repositories = rows.value.repositories if rows.value is not None and not rows.error else 0
         t0, tags0 = first.setdefault(site, (now, tags))
         rate = (tags - tags0) / (now - t0) if now > t0 else 0.0
         try:
@@ -171,11 +187,13 @@ class Watch:
         except Unknown:
             target = None
         line = f"{site}: {tags}" + (f"/{target} tags ({100 * tags / target:.0f}%)"
-                                    if target else " tags") + f", {manifests} manifests"
+                                    if target else " tags") + f", {repositories} repositories"
         line += f", {rate:.1f} tags/s" if now > t0 else ""
         if target and rate > 0 and tags < target:
             line += f", ETA {format_duration((target - tags) / rate)}"
         line += f", lockfiles: {lock}" + (", finished" if done else "")
+        line += f" (DB rows unreadable: {rows.error})" if rows.error else ""
         return {"line": line, "done": done, "error": f"{site}: {errors[0]}" if errors else None,
-                "signature": (site, tuple(sorted(stats.rows.items())),
+                "failed_before": f"{site}: {failed_before}" if failed_before else None,
+                "signature": (site, tags, repositories, rows.error,
                               tuple(r.id for r in stats.runs), lock)}

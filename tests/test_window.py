@@ -189,3 +189,38 @@ def test_a_previous_runs_bundle_calibrates_a_deployment_without_imports(fresh_la
     broken.write_bytes(bundle.read_bytes()[:100])
     bad = _checker(d, tmp_path, "--step=import-secondary", f"--calibrate-from={broken}")
     assert bad.returncode == 4 and "broken.tar.gz" in bad.stderr
+
+
+def test_watch_ends_at_an_interrupted_import_with_its_error(lab, tmp_path):
+    d = lab("secondary-interrupted-import")
+    out = _checker(d, tmp_path, "--watch=0.5", timeout=60)
+    assert out.returncode == 1, out.stdout[-2000:]
+    assert "--watch: interrupted: us-secondary: import stopped after 1 of 2 repositories" \
+        in out.stdout
+    assert len([ln for ln in out.stdout.splitlines() if ln.startswith("--watch round")]) == 2
+
+
+def test_ctrl_c_ends_the_watch_with_the_last_verdict(fresh_lab, tmp_path):
+    d = fresh_lab("legacy-both")
+    imp = _import(d, "us-secondary", "--freeze-after", "1")
+    try:
+        watch = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+             "--profile=migrate-legacy", f"--inventory={d.dir / 'inventory.yml'}",
+             f"--report-dir={tmp_path / 'reports'}", "--watch=1"],
+            cwd=ROOT, env={**os.environ, **d.env}, stdout=subprocess.PIPE, text=True)
+        lines = []
+        for line in watch.stdout:
+            lines.append(line)
+            if line.startswith("--watch round 2"):
+                watch.send_signal(signal.SIGINT)
+        code = watch.wait(30)
+    finally:
+        os.killpg(imp.pid, signal.SIGKILL)
+        imp.wait(10)
+    out = "".join(lines)
+    assert "--watch: stopped with Ctrl-C: the verdict is the last round's" in out
+    summary = _summary(tmp_path)
+    # the last round's verdict: a half-imported secondary that does not move is NOT READY
+    assert (code, summary["exit_code"], summary["verdict"]) == (1, 1, "NOT_READY")
+    assert out.strip().splitlines()[-1].endswith("NOT READY, 3 blocking checks failed")
