@@ -149,8 +149,9 @@ class Watch:
                 facts = Facts([f for f in facts.all() if f.key not in MOVING] + moved.all())
         except KeyboardInterrupt:
             ended = "stopped with Ctrl-C: the verdict is the last round's"
-        cost = (f"; {len(self.rounds)} re-probing round(s), {max(self.rounds):.2f} s the "
-                f"longest" if self.rounds else "")
+        cost = (f"; {len(self.rounds)} re-probing round(s) of {len(probes)} probes, "
+                f"{sum(self.rounds) / len(self.rounds):.2f} s each on average, "
+                f"{max(self.rounds):.2f} s the longest" if self.rounds else "")
         run.notes.append(f"--watch: {ended} (after {time.monotonic() - t_start:.0f} s{cost})")
         say(f"--watch: {ended}")
         return facts
