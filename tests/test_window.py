@@ -224,3 +224,13 @@ def test_ctrl_c_ends_the_watch_with_the_last_verdict(fresh_lab, tmp_path):
     # the last round's verdict: a half-imported secondary that does not move is NOT READY
     assert (code, summary["exit_code"], summary["verdict"]) == (1, 1, "NOT_READY")
     assert out.strip().splitlines()[-1].endswith("NOT READY, 3 blocking checks failed")
+
+
+def test_watch_refuses_what_it_cannot_follow(lab, tmp_path):
+    d = lab("legacy-both")
+    zero = _checker(d, tmp_path, "--watch=0")
+    assert zero.returncode == 4 and "--watch=0: expected seconds between rounds" in zero.stderr
+    other = _checker(d, tmp_path, "--step=prerequisites", "--watch=1")
+    assert "--watch: prerequisites is not an import step; nothing to follow" in other.stdout
+    assert "--watch round" not in other.stdout
+    assert other.returncode == _summary(tmp_path)["exit_code"]  # the verdict's own code
