@@ -185,6 +185,7 @@ def test_a_previous_runs_bundle_calibrates_a_deployment_without_imports(fresh_la
     _checker(d, tmp_path, "--step=import-secondary")
     (plain,) = _summary(tmp_path)["estimate"]
     assert plain["basis"].startswith("published rates")
+    assert plain["high_s"] / plain["low_s"] >= 25  # bytes unknown: 20 MB to 500 MB a tag
     broken = tmp_path / "broken.tar.gz"
     broken.write_bytes(bundle.read_bytes()[:100])
     bad = _checker(d, tmp_path, "--step=import-secondary", f"--calibrate-from={broken}")
