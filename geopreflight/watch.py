@@ -171,7 +171,7 @@ class Watch:
             stats = statistics(facts, site)
         except Unknown as exc:
             return {"line": f"{site}: {exc}", "done": False, "error": None,
-                    "signature": (site, "unread", lock)}
+                    "failed_before": None, "signature": (site, "unread", str(exc), lock)}
         new = [r for r in stats.runs if r.id not in seen]
         errors = [_error(r) for r in new if _error(r)]
         newest = stats.runs[0] if stats.runs else None

@@ -235,3 +235,13 @@ def test_watch_refuses_what_it_cannot_follow(lab, tmp_path):
     assert "--watch: prerequisites is not an import step; nothing to follow" in other.stdout
     assert "--watch round" not in other.stdout
     assert other.returncode == _summary(tmp_path)["exit_code"]  # the verdict's own code
+
+
+def test_a_round_whose_statistics_cannot_be_read_is_no_progress_and_says_why():
+    from geopreflight.facts import Fact, Facts
+    from geopreflight.watch import Watch
+
+    facts = Facts([Fact("db.import_statistics", "us", error="connection refused")])
+    state = Watch(1.0)._state(None, facts, "us", set(), {}, 0.0)
+    assert not state["done"] and state["error"] is None and state["failed_before"] is None
+    assert "connection refused" in state["line"]
