@@ -150,10 +150,6 @@ def runs_of(site: str, statistics: Iterable[object], source: str = "import_stati
     return out
 
 
-def _fmt(seconds: float) -> str:
-    return format_duration(seconds)
-
-
 def format_duration(seconds: float) -> str:
     """12 s, 4.5 min, 3.2 h, 2.1 d: readable at a glance.
 
@@ -181,7 +177,7 @@ def _calibrated(site: str, phase: str, tags: int, backend: str, runs: Sequence[R
     if not same:
         low, high = low * OTHER_BACKEND_LOW, high * OTHER_BACKEND_HIGH
         note = f"; those runs read {used[0].driver} storage, this site {backend}: widened"
-    runs_text = ", ".join(f"{r.tags} tags in {_fmt(r.seconds)}" for r in used[:3])
+    runs_text = ", ".join(f"{r.tags} tags in {format_duration(r.seconds)}" for r in used[:3])
     sites = sorted({r.site for r in used})
     who = {"this site": "this site's", "a previous run": f"a previous run: {', '.join(sites)}'s"
            }.get(whose, f"{', '.join(sites)}'s")
