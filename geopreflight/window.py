@@ -55,9 +55,14 @@ def backend(facts: Facts, site: str) -> str:
 
 
 def content(facts: Facts, inventory: Inventory, site: str) -> Content:
-    """What `site` will import. Its own finished tag import counted it; otherwise another
-    site's finished import counted the same content, since Geo replicates the primary's
+    """What `site` will import: its legacy storage counted (`storage.content`); else its own
+    finished tag import's count; else another site's, since Geo replicates the primary's
     registry to each secondary (the basis says whose count it is)."""
+    if facts.has("storage.content", site) and not facts.get("storage.content", site).error:
+        stored = facts.value("storage.content", site)
+        if stored is not None:
+            return Content(tags=stored.tags, repositories=stored.repositories,
+                           source=f"{site}'s legacy storage ({stored.read})")
     own = [r for r in runs_of(site, statistics(facts, site).runs)
            if r.phase in ("import", "step-two")]
     if own:
@@ -68,8 +73,9 @@ def content(facts: Facts, inventory: Inventory, site: str) -> Content:
             return Content(tags=done[0].tags,
                            source=f"{other.name}'s finished import (Geo replicates the same "
                                   "images to every site)")
-    raise Unknown(f"{site}: the number of tags to import is unknown (no site has finished an "
-                  "import yet, and the legacy storage is not counted)")
+    why = facts.get("storage.content", site).error or "not counted"
+    raise Unknown(f"{site}: the number of tags to import is unknown (the legacy storage: "
+                  f"{why}; no site has finished an import yet)")
 
 
 def calibration_facts(bundle: Any) -> list[Fact]:
@@ -90,7 +96,9 @@ def previous(facts: Facts) -> list[Run]:
 
 
 def site_estimate(facts: Facts, inventory: Inventory, site: str, method: str) -> Estimate:
-    """The estimate of one site's import by `method`; Unknown when it cannot be made."""
+    """The estimate of one site's import by `method`; Unknown when it cannot be made (the
+    tags to import are unknown, or the site's own import statistics cannot be read)."""
+    statistics(facts, site)
     what = content(facts, inventory, site)
     others = [r for s in inventory.sites if s.name != site for r in runs(facts, s.name)]
     found = estimate(site, what, backend(facts, site), method, own=runs(facts, site),

@@ -414,11 +414,9 @@ def db_registry_route(pc: ProbeContext, site: Site | None) -> tuple[DbRoute, str
 # 2025-07-14). That the table's columns carry exactly those names is UNVERIFIED (inferred from
 # the API's keys), so only the columns the table really has are read. The example there has
 # `created_at` after `finished_at`: the row appears when the command ends (an INFERENCE), so
-# while an import runs, its progress shows in the rows it writes, counted here too.
+# while an import runs, its progress shows only in the rows it writes (`db.content`).
 RUN_COLUMNS = tuple(f.name for f in dataclasses.fields(ImportRun))
 RUNS_CAP = 20  # newest import runs kept
-ROWS_CAP = 1_000_000  # progress counts stop here: bounded even on a large registry
-PROGRESS_TABLES = ("repositories", "manifests", "tags")
 
 
 def _runs(conn: Any) -> tuple[bool, list[ImportRun]]:
@@ -446,24 +444,16 @@ def _runs(conn: Any) -> tuple[bool, list[ImportRun]]:
 
 @probe("db.import_statistics")
 def db_import_statistics(pc: ProbeContext, site: Site | None) -> tuple[ImportStatistics, str]:
-    """The site's import runs and the rows an import has written so far: what the estimate
-    calibrates on and what `--watch` follows (bounded: newest runs, capped counts)."""
+    """The site's finished (and failed) import runs: what the estimate calibrates on and what
+    `--watch` sees an import end by (bounded: the newest RUNS_CAP rows)."""
     import psycopg
 
     assert site is not None
     with connect(pc, site, f"geopreflight-{uuid.uuid4().hex[:12]}") as conn:
         try:
             present, runs = _runs(conn)
-            rows: dict[str, int] = {}
-            for table in PROGRESS_TABLES:
-                with conn.transaction():
-                    if conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()[0]:
-                        rows[table] = conn.execute(
-                            f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT {ROWS_CAP}) AS t"
-                        ).fetchone()[0]
         except psycopg.Error as exc:
             raise ProbeError(f"{site.name}'s registry metadata database: {_first(exc)}",
                              _where(site)) from None
-    return (ImportStatistics(present, runs, rows, any(n >= ROWS_CAP for n in rows.values())),
-            f"{_where(site)}: import_statistics (newest {RUNS_CAP}), rows of "
-            f"{', '.join(PROGRESS_TABLES)} (read-only transaction)")
+    return (ImportStatistics(present, runs),
+            f"{_where(site)}: import_statistics, newest {RUNS_CAP} (read-only transaction)")

@@ -253,13 +253,10 @@ class ImportRun:
 
 @dataclass(frozen=True)
 class ImportStatistics:
-    """The registry's record of import runs (`import_statistics`, newest first, capped) and
-    what an import writes as it goes (rows of repositories, manifests and tags, capped)."""
+    """The registry's record of import runs (`import_statistics`, newest first, capped)."""
 
     present: bool  # the table exists (registry migrations of 2025 and later)
     runs: list[ImportRun] = field(default_factory=list)
-    rows: dict[str, int] = field(default_factory=dict)  # table -> capped row count
-    capped: bool = False  # a count reached ROWS_CAP
 
 
 @dataclass(frozen=True)
