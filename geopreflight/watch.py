@@ -10,21 +10,25 @@ ends:
 - at an interrupted import (a new run in import_statistics with an error) or a stall (nothing
   moved for STALL_ROUNDS rounds): exit 1, with the likely causes;
 - on Ctrl-C: the verdict of the last round, with its own exit code.
-Each round is bounded as every probe is (the inventory's timeouts).
+Each round is bounded as every probe is (the inventory's timeouts). Its lines show deployment
+values (site names, the registry's errors), so each goes through `for_terminal`; its words
+through `_()`. Registered as a module in every pytest run (for the option), it imports the run's
+machinery only once `--watch` is given.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .estimate import format_duration
-from .facts import Facts, gather, load_probes
-from .position import scope
-from .window import Unknown, content, is_import_step, statistics
+from .i18n import N_, _
+from .textsafe import for_terminal
+
+if TYPE_CHECKING:
+    from .facts import Facts
 
 DEFAULT_S = 30.0
 MAX_S = 3600.0
@@ -35,13 +39,13 @@ STALL_ROUNDS = 4  # rounds without any movement before the watch calls it a stal
 MOVING = ("db.content", "db.import_statistics", "host.config", "storage.lockfiles",
           "geo.statuses")
 STALL_CAUSES = (
-    "the import command stopped without cleaning up (killed, out of memory, the node "
-    "restarted): look for `registry database import` in `ps` on the registry node and at its "
-    "--log-to-stdout output",
-    "it waits on a lock in the metadata database: pg_stat_activity, wait_event of the "
-    "registry user's session",
-    "the storage throttles or does not answer (object storage 503 SlowDown, a hung NFS mount): "
-    "the registry's storage driver errors in its log",
+    N_("the import command stopped without cleaning up (killed, out of memory, the node "
+       "restarted): look for `registry database import` in `ps` on the registry node and at its "
+       "--log-to-stdout output"),
+    N_("it waits on a lock in the metadata database: pg_stat_activity, wait_event of the "
+       "registry user's session"),
+    N_("the storage throttles or does not answer (object storage 503 SlowDown, a hung NFS "
+       "mount): the registry's storage driver errors in its log"),
 )
 
 
@@ -59,11 +63,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if seconds is None or config.getoption("profile", None) is None:
         return
     if not math.isfinite(seconds) or not 0 < seconds <= MAX_S:
-        raise pytest.UsageError(f"--watch={seconds:g}: expected seconds between rounds, more "
-                                f"than 0 and at most {MAX_S:g}")
+        raise pytest.UsageError(_("--watch={seconds}: expected seconds between rounds, more "
+                                  "than 0 and at most {most}").format(seconds=f"{seconds:g}",
+                                                                      most=f"{MAX_S:g}"))
     if config.getoption("from_evidence", None):
-        raise pytest.UsageError("--watch follows a live deployment; a bundle "
-                                "(--from-evidence) does not move")
+        raise pytest.UsageError(_("--watch follows a live deployment; a bundle "
+                                  "(--from-evidence) does not move"))
     config.pluginmanager.register(Watch(seconds), "geopreflight-watch")
 
 
@@ -76,8 +81,8 @@ def _lock_state(facts: Facts, site: str) -> str:
         if locks is not None and locks.readable:
             names = [n for n, on in (("database-in-use", locks.database_in_use),
                                      ("filesystem-in-use", locks.filesystem_in_use)) if on]
-            return " and ".join(names) or "none"
-    return "unknown"
+            return _(" and ").join(names) or _("none")
+    return _("unknown")
 
 
 def _error(run: Any) -> str | None:
@@ -98,12 +103,20 @@ class Watch:
         return self.exit
 
     def pytest_geopreflight_follow(self, run: Any) -> Facts | None:
+        from .facts import Facts, gather, load_probes
+        from .position import scope
+        from .window import is_import_step
+
         reporter = run.config.pluginmanager.get_plugin("terminalreporter")
-        say = reporter.write_line if reporter is not None else print
+        write = reporter.write_line if reporter is not None else print
+
+        def say(text: str) -> None:
+            write(for_terminal(text))
+
         step = run.run.profile.step(run.step) if run.step else None
         if not is_import_step(step):
-            run.notes.append(f"--watch: {run.step or 'no step'} is not an import step; "
-                             "nothing to follow")
+            run.notes.append(_("--watch: {step} is not an import step; nothing to follow")
+                             .format(step=run.step or _("no step")))
             return None
         assert step is not None
         sites = (run.position.left if run.position and run.position.left
@@ -122,7 +135,7 @@ class Watch:
                 now = time.monotonic()
                 states = {s: self._state(run, facts, s, seen[s], first, now) for s in sites}
                 for line in (st["line"] for st in states.values()):
-                    say(f"--watch round {len(self.rounds) + 1}: {line}")
+                    say(_("--watch round {n}: {line}").format(n=len(self.rounds) + 1, line=line))
                 signature = tuple(st["signature"] for st in states.values())
                 still = still + 1 if signature == last else 0
                 last = signature
@@ -131,15 +144,18 @@ class Watch:
                     broken += [st["failed_before"] for st in states.values()
                                if st["failed_before"] and not st["done"]]
                 if broken:
-                    ended, self.exit = "interrupted: " + "; ".join(broken), 1
+                    ended, self.exit = _("interrupted: {errors}").format(
+                        errors="; ".join(broken)), 1
                     break
                 if all(st["done"] for st in states.values()):
-                    ended, self.exit = "the import finished on " + ", ".join(sites), 0
+                    ended, self.exit = _("the import finished on {sites}").format(
+                        sites=", ".join(sites)), 0
                     break
                 if still >= STALL_ROUNDS:
-                    ended = (f"stalled: nothing moved for {still} rounds "
-                             f"({still * self.interval_s:g} s); likely causes: "
-                             + "; ".join(STALL_CAUSES))
+                    ended = _("stalled: nothing moved for {rounds} rounds ({seconds} s); "
+                              "likely causes: {causes}").format(
+                        rounds=still, seconds=f"{still * self.interval_s:g}",
+                        causes="; ".join(_(c) for c in STALL_CAUSES))
                     self.exit = 1
                     break
                 time.sleep(self.interval_s)
@@ -148,16 +164,21 @@ class Watch:
                 self.rounds.append(time.monotonic() - t0)
                 facts = Facts([f for f in facts.all() if f.key not in MOVING] + moved.all())
         except KeyboardInterrupt:
-            ended = "stopped with Ctrl-C: the verdict is the last round's"
-        cost = (f"; {len(self.rounds)} re-probing round(s) of {len(probes)} probes, "
-                f"{sum(self.rounds) / len(self.rounds):.2f} s each on average, "
-                f"{max(self.rounds):.2f} s the longest" if self.rounds else "")
-        run.notes.append(f"--watch: {ended} (after {time.monotonic() - t_start:.0f} s{cost})")
-        say(f"--watch: {ended}")
+            ended = _("stopped with Ctrl-C: the verdict is the last round's")
+        cost = _("; {rounds} re-probing round(s) of {probes} probes, {mean} s each on average, "
+                 "{longest} s the longest").format(
+            rounds=len(self.rounds), probes=len(probes),
+            mean=f"{sum(self.rounds) / len(self.rounds):.2f}",
+            longest=f"{max(self.rounds):.2f}") if self.rounds else ""
+        run.notes.append(_("--watch: {ended} (after {seconds} s{cost})").format(
+            ended=ended, seconds=f"{time.monotonic() - t_start:.0f}", cost=cost))
+        say(_("--watch: {ended}").format(ended=ended))
         return facts
 
     @staticmethod
     def _run_ids(facts: Facts, site: str) -> set[int]:
+        from .window import Unknown, statistics
+
         try:
             return {r.id for r in statistics(facts, site).runs}
         except Unknown:
@@ -166,6 +187,9 @@ class Watch:
     def _state(self, run: Any, facts: Facts, site: str, seen: set[int],
                first: dict[str, tuple[float, int]], now: float) -> dict[str, Any]:
         """One site's round: progress line, done, error, and what must move for progress."""
+        from .estimate import format_duration
+        from .window import Unknown, content, statistics
+
         lock = _lock_state(facts, site)
         try:
             stats = statistics(facts, site)
@@ -187,13 +211,16 @@ class Watch:
             target = content(facts, run.inventory, site).tags
         except Unknown:
             target = None
-        line = f"{site}: {tags}" + (f"/{target} tags ({100 * tags / target:.0f}%)"
-                                    if target else " tags") + f", {repositories} repositories"
-        line += f", {rate:.1f} tags/s" if now > t0 else ""
+        line = (_("{site}: {tags}/{target} tags ({percent}%)").format(
+                    site=site, tags=tags, target=target, percent=f"{100 * tags / target:.0f}")
+                if target else _("{site}: {tags} tags").format(site=site, tags=tags))
+        line += _(", {n} repositories").format(n=repositories)
+        line += _(", {rate} tags/s").format(rate=f"{rate:.1f}") if now > t0 else ""
         if target and rate > 0 and tags < target:
-            line += f", ETA {format_duration((target - tags) / rate)}"
-        line += f", lockfiles: {lock}" + (", finished" if done else "")
-        line += f" (DB rows unreadable: {rows.error})" if rows.error else ""
+            line += _(", ETA {eta}").format(eta=format_duration((target - tags) / rate))
+        line += _(", lockfiles: {state}").format(state=lock) + (_(", finished") if done else "")
+        line += (_(" (DB rows unreadable: {error})").format(error=rows.error) if rows.error
+                 else "")
         return {"line": line, "done": done, "error": f"{site}: {errors[0]}" if errors else None,
                 "failed_before": f"{site}: {failed_before}" if failed_before else None,
                 "signature": (site, tags, repositories, rows.error,

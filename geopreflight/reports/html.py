@@ -236,22 +236,26 @@ def _window(report: RunReport) -> str:
     """The change window: the estimate before an import step, the measured imports."""
     from ..estimate import format_duration as d
 
+    def head(*names: str) -> str:
+        return "<tr>" + "".join(f"<th>{escape(n)}</th>" for n in names) + "</tr>"
+
+    def cells(*values: object) -> str:
+        return "<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in values) + "</tr>"
+
+    access = {True: _("read-only"), False: _("read-write")}
+    span = _("{low} to {high}")
     out = ""
     if report.estimate:
-        rows = "".join(
-            f"<tr><td>{escape(e['site'])}</td><td>{escape(e['phase'])}</td>"
-            f"<td>{'read-only' if e['read_only'] else 'read-write'}</td>"
-            f"<td>{d(e['low_s'])} to {d(e['high_s'])}</td><td>{escape(e['basis'])}</td></tr>"
-            for e in report.estimate)
-        out += ('<h2>Estimate</h2><table id="estimate"><tr><th>site</th><th>phase</th>'
-                "<th>registry</th><th>duration</th><th>basis</th></tr>" + rows + "</table>")
+        out += ("<h2>" + escape(_("Estimate")) + '</h2><table id="estimate">'
+                + head(_("site"), _("phase"), _("registry"), _("duration"), _("basis"))
+                + "".join(cells(e["site"], e["phase"], access[bool(e["read_only"])],
+                                span.format(low=d(e["low_s"]), high=d(e["high_s"])), e["basis"])
+                          for e in report.estimate) + "</table>")
     if report.measured:
-        rows = "".join(
-            f"<tr><td>{escape(m['site'])}</td><td>{escape(m['phase'])}</td>"
-            f"<td>{d(m['seconds'])}</td><td>{m['tags']}</td>"
-            f"<td>{escape(m['storage_driver'])}</td></tr>" for m in report.measured)
-        out += ('<h2>Measured imports</h2><table id="measured"><tr><th>site</th><th>phase</th>'
-                "<th>duration</th><th>tags</th><th>storage</th></tr>" + rows + "</table>")
+        out += ("<h2>" + escape(_("Measured imports")) + '</h2><table id="measured">'
+                + head(_("site"), _("phase"), _("duration"), _("tags"), _("storage"))
+                + "".join(cells(m["site"], m["phase"], d(m["seconds"]), m["tags"],
+                                m["storage_driver"]) for m in report.measured) + "</table>")
     return out
 
 
