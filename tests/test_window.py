@@ -245,3 +245,28 @@ def test_a_round_whose_statistics_cannot_be_read_is_no_progress_and_says_why():
     state = Watch(1.0)._state(None, facts, "us", set(), {}, 0.0)
     assert not state["done"] and state["error"] is None and state["failed_before"] is None
     assert "connection refused" in state["line"]
+
+
+def test_the_estimate_block_escapes_deployment_values_and_speaks_the_run_language():
+    """A site name or basis carrying a terminal escape (from a bundle, a hostile inventory)
+    is shown escaped, never run; under --lang=ja the block's words are Japanese."""
+    from geopreflight import i18n
+    from geopreflight.reports.terminal import window_lines
+
+    hostile = "eu\x1b[2J-primary"
+    estimate = [{"site": hostile, "phase": "import", "read_only": True, "low_s": 60.0,
+                 "high_s": 120.0, "basis": "published rates\x07"}]
+    measured = [{"site": hostile, "phase": "import", "seconds": 30.0, "tags": 9,
+                 "storage_driver": "filesystem", "source": "import_statistics"}]
+    lines = [text for text, _colour in window_lines("import-primary", "one-step", estimate,
+                                                   measured)]
+    assert not any("\x1b" in t or "\x07" in t for t in lines)
+    assert any("eu\\x1b[2J-primary" in t and "read-only" in t for t in lines)
+    i18n.activate("ja")
+    try:
+        ja = [text for text, _c in window_lines("import-primary", "one-step", estimate, measured)]
+    finally:
+        i18n.activate("en")
+    assert "import-primaryの見積もり" in ja[0]
+    assert any("読み取り専用は1.0 minから2.0 min" in t for t in ja), ja
+    assert ja[-1].startswith("実測したインポート: ")
