@@ -17,6 +17,23 @@ BUCKET = {("storage.lockfiles", S): {"readable": True, "dir": "https://s3/b/dock
                                                               "lockfiles",
                                      "database-in-use": False, "filesystem-in-use": True}}
 
+
+def _statistics(runs: list[dict]) -> dict:
+    return {"present": True, "runs": runs}
+
+
+# a finished one-step import recorded by the registry: 120 tags in 30 s on filesystem storage
+ONE_STEP_RUN = {"id": 1, "pre_import": True, "tag_import": True, "blob_import": True,
+                "storage_driver": "filesystem", "started_at": "2026-01-10T10:00:00+00:00",
+                "finished_at": "2026-01-10T10:00:30+00:00", "repositories_count": 12,
+                "tags_count": 120, "manifests_count": 120}
+SECONDARY_DONE = {("db.import_statistics", S): _statistics([ONE_STEP_RUN]),
+                  ("db.import_statistics", P): _statistics([])}
+NOTHING_DONE = {("db.import_statistics", S): _statistics([]),
+                ("db.import_statistics", P): _statistics([])}
+# IMP-008 informs: an estimate is a number or "cannot tell", never a finding against the site
+ERROR_ONLY = {"IMP-008": "an estimate is advisory: it passes with a range or cannot be made"}
+
 CASES: list[Case] = [
     # IMP-001: filesystem-in-use only: not imported yet
     Case("IMP-001", "pass", S, "legacy-both", {}, "a legacy registry with data, not imported",
@@ -97,6 +114,26 @@ CASES: list[Case] = [
          message="not imported yet: us-secondary"),
     Case("IMP-004", "error", None, "secondary-imported", UNREADABLE,
          "a secondary's lockfiles cannot be read"),
+    # IMP-008 (advisory): the read-only window, calibrated on a finished import
+    Case("IMP-008", "pass", P, "secondary-imported", SECONDARY_DONE,
+         "the secondary's finished import calibrates the primary's estimate",
+         message="calibrated from us-secondary's finished one-step import (120 tags in 30 s"),
+    Case("IMP-008", "pass", S, "secondary-imported", SECONDARY_DONE,
+         "the site's own import finished: its measured duration, not an estimate",
+         message="measured, not estimated: one-step import took 30 s for 120 tags",
+         name="measured"),
+    Case("IMP-008", "pass", S, "legacy-both", NOTHING_DONE,
+         "no import finished anywhere: the storage's tag count at published rates, a wide range",
+         message="basis: published rates", name="published"),
+    Case("IMP-008", "error", S, "legacy-both",
+         {**NOTHING_DONE, ("storage.content", S): FAILED("find: timed out")},
+         "the storage not counted and no import finished: no number is invented",
+         message="number of tags to import is unknown"),
+    Case("IMP-008", "error", P, "legacy-both",
+         {("db.import_statistics", S): FAILED("connection refused"),
+          ("db.import_statistics", P): FAILED("connection refused")},
+         "the statistics cannot be read", message="import statistics cannot be read",
+         name="unread"),
 ]
 
 # multinode-registry-rw: registry2, a second registry node of the secondary, read-write

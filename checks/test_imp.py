@@ -280,3 +280,43 @@ def _tag_import_finished(ctx: CheckContext) -> str | None:
     raise CannotEvaluate(_("{site}: neither the lockfiles ({why}) nor the registry's header say "
                            "whether the tag import finished").format(site=ctx.site.name,
                                                                      why=locks.why))
+
+
+@check("IMP-008", title="How long the import will keep the registry read-only", severity="info",
+       rationale="Operators schedule the change window around the read-only time of the tag "
+                 "import (the whole one-step import, or step two of three). GitLab publishes "
+                 "only ranges (https://docs.gitlab.com/administration/packages/"
+                 "container_registry_metadata_database_three_step_import/: step one at 2 to 4 "
+                 "TB an hour); a finished import on another site of the same content predicts "
+                 "better, and the registry records each run in import_statistics "
+                 "(https://gitlab.com/gitlab-org/container-registry/-/blob/master/docs/spec/"
+                 "gitlab/api.md, Statistics). Advisory: an estimate never blocks a step.",
+       remediation="Plan the change window on the high end of the range; import a secondary "
+                   "first (the seed procedure does) so that the primary's estimate is "
+                   "calibrated on a real run.",
+       doc=THREE_STEP)
+def test_imp_008_import_duration_estimate(ctx: CheckContext) -> str:
+    from geopreflight.estimate import LABELS, format_duration
+    from geopreflight.window import Unknown, runs, site_estimate
+
+    done = [r for r in runs(ctx.facts, ctx.site.name) if r.phase in ("import", "step-two")]
+    if done:
+        return _("measured, not estimated: {phase} took {duration} for {tags} tags "
+                 "({source})").format(phase=LABELS[done[0].phase],
+                                      duration=format_duration(done[0].seconds),
+                                      tags=done[0].tags, source=done[0].source)
+    said, basis = [], ""
+    for method in ("one-step", "three-step"):
+        try:
+            found = site_estimate(ctx.facts, ctx.inventory, ctx.site.name, method)
+        except Unknown as exc:
+            raise CannotEvaluate(str(exc)) from None
+        basis = basis or found.phases[0].basis
+        low, high = found.read_only_s
+        total = (sum(p.low_s for p in found.phases), sum(p.high_s for p in found.phases))
+        said.append(_("{method}: read-only {low} to {high}").format(
+            method=method, low=format_duration(low), high=format_duration(high))
+            + (_(" (all steps {low} to {high})").format(low=format_duration(total[0]),
+                                                     high=format_duration(total[1]))
+               if method == "three-step" else ""))
+    return _("{estimates}; basis: {basis}").format(estimates="; ".join(said), basis=basis)

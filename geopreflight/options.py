@@ -15,7 +15,8 @@ from typing import Any
 from .errors import UsageError
 
 MAX_WAIT_S = 24 * 3600.0
-NAMED = ("profile", "step", "site", "inventory", "waivers", "from_evidence", "report_dir")
+NAMED = ("profile", "step", "site", "inventory", "waivers", "from_evidence", "report_dir",
+         "calibrate_from")
 
 
 def validate(config: Any) -> None:

@@ -59,16 +59,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "key (a private key, or a public key whose private half is in ssh-agent)")
     group.addoption("--allowed-signers", metavar="FILE", help="with --from-evidence: refuse a "
                     "bundle not signed by a key in FILE (ssh-keygen's allowed_signers format)")
+    group.addoption("--calibrate-from", metavar="BUNDLE", help="a previous run's evidence "
+                    "bundle whose finished imports calibrate the import estimate (IMP-008) "
+                    "where this deployment has none of its own")
     group.addoption("--attestations", metavar="FILE", help="signed-off manual items (change "
                     "ticket, registry DB backup, offline GC disabled) for the ATT checks")
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    from . import hooks, i18n
+    from . import hooks, i18n, watch
 
     pluginmanager.add_hookspecs(hooks)
     if not pluginmanager.is_registered(i18n):
         pluginmanager.register(i18n, "geopreflight.i18n")  # --lang, a feature of its own
+    if not pluginmanager.is_registered(watch):
+        pluginmanager.register(watch, "geopreflight.watch")  # --watch: active only when given
 
 
 @pytest.hookimpl(tryfirst=True)

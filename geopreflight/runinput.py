@@ -15,7 +15,7 @@ from . import profiles as profiles_mod
 from .attestations import Attestation, load_attestations
 from .errors import UsageError
 from .evidence import Bundle, redacted_inventory
-from .facts import Facts
+from .facts import Fact, Facts
 from .guidance import acting_sites, not_acted_on
 from .inventory import Inventory, load_inventory
 from .profiles import Profile
@@ -24,6 +24,7 @@ from .reports.terminal import steps_listing
 from .suite import load_catalog
 from .textsafe import for_terminal
 from .waivers import Waiver, load_waivers
+from .window import calibration_facts
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Run:
     waivers: list[Waiver] | None = None
     method: str = "one-step"             # the import method (--import-method or the inventory)
     attestations: list[Attestation] | None = None
+    calibration: list[Fact] = field(default_factory=list)  # --calibrate-from: earlier imports
 
 
 def validate(config: pytest.Config) -> Run | int:
@@ -84,9 +86,12 @@ def validate(config: pytest.Config) -> Run | int:
         inventory_yml = bundle.files["inventory.yml"]
     else:
         inventory_yml = redacted_inventory(inventory, redactor)
+    calibration = (calibration_facts(Bundle(opt("calibrate_from")))
+                   if opt("calibrate_from") else [])
     return Run(profile, inventory, step, site, Path(opt("report_dir")), redactor,
                facts=bundle.facts() if bundle else None, inventory_yml=inventory_yml,
                waivers=load_waivers(opt("waivers"), inventory) if opt("waivers") else None,
                method=method,
                attestations=(load_attestations(opt("attestations"), inventory)
-                             if opt("attestations") else None))
+                             if opt("attestations") else None),
+               calibration=calibration)

@@ -18,7 +18,7 @@ from .facts import Facts, gather
 from .guidance import Guide, acting_sites, not_acted_on
 from .i18n import _
 from .observe import observe
-from .position import Position, judged_plan, locate, needs_canary, observe_step
+from .position import Position, judged_plan, locate, needs_canary, observe_step, scope
 from .profiles import Row, plan
 from .reports.terminal import (
     SAME_CAUSE,
@@ -30,10 +30,12 @@ from .reports.terminal import (
     explain,
     summary,
     verdict_line,
+    window_lines,
 )
 from .runinput import Run
 from .textsafe import for_terminal
 from .verdict import EXIT_CODES, conclude, final
+from .window import measured, planned
 
 MARKERS = {**{area.lower(): f"{area} checks" for area in AREAS},
            **{sev: f"checks of severity {sev}" for sev in SEVERITIES},
@@ -111,6 +113,9 @@ class GeoPreflight:
         self.facts, note = observe(self._gather, self._pending, wait_s, on_round=(
             self.progress.wait_round if self.progress else None))
         self._place()
+        followed = self.config.hook.pytest_geopreflight_follow(run=self)
+        if followed is not None:
+            self.place(followed)
         self.causes = Causes([f.as_dict() for f in self.facts.all()], self.inventory)
         self._by_cause = None
         if note:
@@ -120,6 +125,7 @@ class GeoPreflight:
         facts = self.run.facts or gather(self.inventory, self.run.redactor, on_fact=(
             self.progress.fact if self.progress else None))
         extra = [f for batch in self.config.hook.pytest_geopreflight_facts() for f in batch]
+        extra += self.run.calibration
         return facts.extended(extra) if extra else facts
 
     def _pending(self, facts: Facts) -> list[str]:
@@ -128,6 +134,11 @@ class GeoPreflight:
         self._place()
         return [r.test_id for r in self.rows if r.check.id.startswith(EVENTUAL)
                 and self._judge(r).outcome == "fail"]
+
+    def place(self, facts: Facts) -> None:
+        """Judge the run on these facts from now on (a later round's, under --watch)."""
+        self.facts = facts
+        self._place()
 
     def _place(self) -> None:
         """The judged step (found with --step=auto) and its plan, from the current facts."""
@@ -290,7 +301,8 @@ class GeoPreflight:
             return  # nothing selected: pytest's own exit code 5
         outcomes = self.guide.arrange(self._outcomes())
         verdict = conclude(self.position, outcomes)
-        code = EXIT_CODES[verdict]
+        code = self.config.hook.pytest_geopreflight_exit_code(verdict=verdict)
+        code = EXIT_CODES[verdict] if code is None else code
         session.exitstatus = code
         statuses = self.position.statuses if self.position else {
             s.id: "next" if s.id == self.step else "pending" for s in profile.steps}
@@ -299,7 +311,9 @@ class GeoPreflight:
         report = RunReport(profile, self.run.requested_step, self.step, verdict, code,
                            self.started, time.monotonic() - self.t0, self.inventory, statuses,
                            outcomes, [f.as_dict() for f in self.facts.all()], notes,
-                           frozenset(self.deselected), self._next(str(verdict)))
+                           frozenset(self.deselected), self._next(str(verdict)),
+                           estimate=self._estimate(),
+                           measured=measured(self.facts, self.inventory))
         try:
             self.folder = write_all(
                 report, self.run.report_dir, self.config.getoption("report_name"),
@@ -312,8 +326,22 @@ class GeoPreflight:
             return
         self.verdict_line = verdict_line(report, outcomes, self.deselected)
         self.verdict_colour = VERDICT_COLOURS.get(str(verdict), "")
-        self.summary = summary(profile, statuses, outcomes, self.causes, self.outside,
-                               self.deselected, report.next)
+        self.summary = window_lines(self.step, self.run.method, report.estimate,
+                                    report.measured) + summary(
+            profile, statuses, outcomes, self.causes, self.outside, self.deselected, report.next)
+
+    def _estimate(self) -> list[dict[str, Any]]:
+        """Before an import step, each remaining site's estimate (summary.json `estimate`)."""
+        if not self.step:
+            return []
+        step = self.run.profile.step(self.step)
+        sites = (self.position.left if self.position and self.position.left
+                 else scope(step, self.inventory, self.run.site))
+        found = planned(self.facts, self.inventory, step, sites, self.run.method)
+        if found is None:
+            return []
+        self.notes.extend(_("estimate: {why}").format(why=why) for why in found.unknown)
+        return found.as_json()
 
     def _next(self, verdict: str) -> list[Any]:
         """READY and IN PROGRESS: the judged step's action on each site that still needs it."""

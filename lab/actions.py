@@ -46,7 +46,8 @@ def _change(lab: dict[str, Any], name: str, fn: Any) -> dict[str, Any]:
 
 
 def import_(lab_dir: Path, site_name: str, step: str | None = None, interrupt: bool = False,
-            out: Any = sys.stdout, skip_half: bool = False) -> dict[str, int]:
+            out: Any = sys.stdout, skip_half: bool = False, rate: float | None = None,
+            freeze_after: int | None = None) -> dict[str, int]:
     """`sudo -u registry gitlab-ctl registry-database import [--step-one|two|three]`.
 
     - no step: the one-step import (pre-import, tag import and blob import back to back,
@@ -65,6 +66,9 @@ def import_(lab_dir: Path, site_name: str, step: str | None = None, interrupt: b
       that rows stay is an INFERENCE), and the command fails.
     - `skip_half`: a defect, the importer skips every other repository (as it skips one whose
       `_manifests` paths are missing, importer.go) and still finishes and swaps the lockfiles.
+    - `rate`: at most that many repositories a second, so that `--watch` has something to
+      watch; `freeze_after` repositories: the command hangs there (alive, writing nothing)
+      until it is killed, as a stalled import does.
     Migrations pending or tags already present: refused with the registry's messages (B6, B7).
     Rows land in the site's registry DB (repositories, manifests, blobs, tags,
     import_statistics), as the registry writes them (F4).
@@ -85,12 +89,13 @@ def import_(lab_dir: Path, site_name: str, step: str | None = None, interrupt: b
                        "and read-only mode is off (finish steps one and two first)")
     label = {"all": "one-step import", "pre": "step one (pre-import)",
              "tags": "step two (all repositories)", "blobs": "step three (common blobs)"}[phase]
-    print(f"{site_name}: {label}", file=out)
+    print(f"{site_name}: {label}", file=out, flush=True)
     t = time.monotonic()
     try:
         counts = metadata.import_storage(site["db"]["dsn"], root / hostroot.STORAGE, phase,
                                          stop_after=1 if interrupt else None,
-                                         skip_half=skip_half)
+                                         skip_half=skip_half, rate=rate,
+                                         freeze_after=freeze_after)
     except metadata.ImportInterrupted as exc:
         hostroot.set_lockfile(root, "filesystem-in-use")
         _change(lab, site_name, lambda s: s.update(import_phase="interrupted"))

@@ -46,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="stop the tag import after the first repository")
     p.add_argument("--skip-half", action="store_true",
                    help="a defect: skip every other repository, finish and swap the lockfiles")
+    p.add_argument("--rate", type=float, metavar="REPOS_PER_S",
+                   help="slow the import to at most this many repositories a second")
+    p.add_argument("--freeze-after", type=int, metavar="N",
+                   help="hang after N repositories (alive, writing nothing): a stalled import")
     cmd("finish-import", "database enabled, read-only off, reconfigure")
     p = cmd("set-read-only", "read-only maintenance mode on or off, reconfigure")
     p.add_argument("state", choices=("on", "off"))
@@ -68,7 +72,8 @@ def act(args: argparse.Namespace) -> None:
     """Run one operator action (`import`, `move-db`, ...)."""
     d = Path(args.dir)
     if args.cmd == "import":
-        actions.import_(d, args.site, args.step, args.interrupt, skip_half=args.skip_half)
+        actions.import_(d, args.site, args.step, args.interrupt, skip_half=args.skip_half,
+                        rate=args.rate, freeze_after=args.freeze_after)
     elif args.cmd == "finish-import":
         actions.finish_import(d, args.site)
     elif args.cmd == "set-read-only":

@@ -9,6 +9,7 @@ in database mode writes on a manifest push.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,9 +50,14 @@ CREATE TABLE batched_background_migrations (
   id bigserial PRIMARY KEY, name text NOT NULL UNIQUE, status smallint NOT NULL DEFAULT 0);
 CREATE TABLE import_statistics (
   id bigserial PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now(),
+  started_at timestamptz NOT NULL, finished_at timestamptz, storage_driver text NOT NULL,
   pre_import boolean NOT NULL, tag_import boolean NOT NULL, blob_import boolean NOT NULL,
-  repositories_count integer, tags_count integer, manifests_count integer,
-  blobs_count integer, storage_driver text, finished_at timestamptz);
+  repositories_count integer NOT NULL DEFAULT 0, tags_count integer NOT NULL DEFAULT 0,
+  manifests_count integer NOT NULL DEFAULT 0, blobs_count integer, blobs_size_bytes bigint,
+  pre_import_started_at timestamptz, pre_import_finished_at timestamptz, pre_import_error text,
+  tag_import_started_at timestamptz, tag_import_finished_at timestamptz, tag_import_error text,
+  blob_import_started_at timestamptz, blob_import_finished_at timestamptz,
+  blob_import_error text);
 """
 
 PENDING = ("pre", "post", "background")  # the `db.pending` knob: what `migrate` leaves undone
@@ -180,36 +186,75 @@ def storage_blobs(storage_root: Path) -> list[tuple[str, int]]:
 
 
 def import_storage(conninfo: str, storage_root: Path, phase: str = "all",
-                   stop_after: int | None = None, skip_half: bool = False) -> dict[str, int]:
+                   stop_after: int | None = None, skip_half: bool = False,
+                   rate: float | None = None, freeze_after: int | None = None) -> dict[str, int]:
     """Import a phase of the filesystem metadata, one transaction per repository (what was
     imported before a failure stays, UNVERIFIED for the real importer); refuse when tags
     already exist (tag import) or migrations are pending. `stop_after` repositories: the
-    import is interrupted there (ImportInterrupted), with no finished_at in import_statistics.
-    `skip_half`: every other repository is skipped and the import still finishes, as the real
-    importer skips a repository whose `_manifests` paths it cannot find (importer.go).
-    """
+    import is interrupted there (ImportInterrupted; its import_statistics row carries the
+    error and no finished_at). `skip_half`: every other repository is skipped and the import
+    still finishes, as the real importer skips a repository whose `_manifests` paths it cannot
+    find (importer.go). `rate`: at most that many repositories a second (the lab's imports are
+    otherwise too fast to watch). `freeze_after` repositories: the command stops moving there
+    and never ends (a hung import; kill it).
+
+    The import_statistics row is written when the command ends, with each phase's start and
+    finish, as the registry's `import[]` statistics show them (docs/spec/gitlab/api.md; the
+    row appearing only at the end is an INFERENCE from the example's `created_at`)."""
     if phase not in PHASES:
         raise ValueError(phase)
     with psycopg.connect(conninfo, autocommit=True) as conn:
         _check_ready(conn, phase)
         images = tagged_images(storage_root)
-        stats = conn.execute(
-            "INSERT INTO import_statistics (pre_import, tag_import, blob_import, storage_driver) "
-            "VALUES (%s, %s, %s, 'filesystem') RETURNING id",
-            (phase in ("pre", "all"), phase in ("tags", "all"),
-             phase in ("blobs", "all"))).fetchone()[0]
+        now = lambda: conn.execute("SELECT clock_timestamp()").fetchone()[0]  # noqa: E731
+        times: dict[str, Any] = {"started_at": now()}
+        ran = [p for p, on in (("pre_import", phase in ("pre", "all")),
+                               ("tag_import", phase in ("tags", "all")),
+                               ("blob_import", phase in ("blobs", "all"))) if on]
+
+        def record(error: str | None = None) -> None:
+            counts = counts_of(conn)
+            row = {"storage_driver": "filesystem", **{p: p in ran for p in
+                   ("pre_import", "tag_import", "blob_import")}, **times,
+                   "repositories_count": counts["repositories"], "tags_count": counts["tags"],
+                   "manifests_count": counts["manifests"]}
+            if error:
+                row[f"{ran[-1] if 'tag_import' not in ran else 'tag_import'}_error"] = error
+            else:
+                row["finished_at"] = now()
+            if "blob_import" in ran and not error:
+                row["blobs_count"] = counts["blobs"]
+                row["blobs_size_bytes"] = conn.execute(
+                    "SELECT COALESCE(sum(size), 0) FROM blobs").fetchone()[0]
+            names = list(row)
+            conn.execute(f"INSERT INTO import_statistics ({', '.join(names)}) VALUES "
+                         f"({', '.join(['%s'] * len(names))})", [row[n] for n in names])
+
         if phase != "blobs":
             repos = sorted({i.repository for i in images})
             if skip_half:
                 repos = repos[::2]
-            for n, repo in enumerate(repos):
-                if stop_after is not None and n >= stop_after:
-                    raise ImportInterrupted(f"import stopped after {n} of {len(repos)} "
-                                            "repositories")
-                with conn.transaction():
-                    for img in (i for i in images if i.repository == repo):
-                        record_manifest(conn, img, tag=phase != "pre")
+            for part in [p for p in ("pre_import", "tag_import") if p in ran]:
+                times[f"{part}_started_at"] = now()
+                if part == "pre_import" and phase == "all":
+                    times["pre_import_finished_at"] = now()  # one walk writes both below
+                    continue
+                for n, repo in enumerate(repos):
+                    if stop_after is not None and n >= stop_after:
+                        record(f"import stopped after {n} of {len(repos)} repositories")
+                        raise ImportInterrupted(f"import stopped after {n} of {len(repos)} "
+                                                "repositories")
+                    if freeze_after is not None and n >= freeze_after:
+                        while True:  # hung: alive, writing nothing, until killed
+                            time.sleep(3600)
+                    with conn.transaction():
+                        for img in (i for i in images if i.repository == repo):
+                            record_manifest(conn, img, tag=phase != "pre")
+                    if rate:
+                        time.sleep(1 / rate)
+                times[f"{part}_finished_at"] = now()
         if phase in ("blobs", "all"):
+            times["blob_import_started_at"] = now()
             with conn.transaction():  # layers and configs; manifests live in `manifests`
                 manifests = {r[0] for r in conn.execute("SELECT digest FROM manifests")}
                 for digest, size in storage_blobs(storage_root):
@@ -218,12 +263,9 @@ def import_storage(conninfo: str, storage_root: Path, phase: str = "all",
                     conn.execute("INSERT INTO blobs (digest, media_type, size) VALUES "
                                  "(%s, 'application/octet-stream', %s) ON CONFLICT DO NOTHING",
                                  (digest, size))
-        counts = counts_of(conn)
-        conn.execute("UPDATE import_statistics SET repositories_count = %s, tags_count = %s, "
-                     "manifests_count = %s, blobs_count = %s, finished_at = now() WHERE id = %s",
-                     (counts["repositories"], counts["tags"], counts["manifests"],
-                      counts["blobs"], stats))
-    return counts
+            times["blob_import_finished_at"] = now()
+        record()
+        return counts_of(conn)
 
 
 def counts_of(conn: psycopg.Connection) -> dict[str, int]:

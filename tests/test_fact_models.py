@@ -94,7 +94,8 @@ def test_every_fact_key_has_a_model() -> None:
     from geopreflight.probes import PROBES
 
     load_probes()
-    plugins = {"canary.pushed", "canary.seen", "attestations"}  # facts that options add
+    plugins = {"canary.pushed", "canary.seen", "attestations",  # facts that options add
+               "calibration.import_statistics"}
     assert {p.key for p in PROBES} | plugins == set(FACT_MODELS)
 
 

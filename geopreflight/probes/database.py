@@ -23,6 +23,7 @@ The timeouts are the inventory's (`connect_s`, `read_s`), and a client-side dead
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import threading
 import uuid
@@ -35,7 +36,16 @@ from ..cancel import Stops
 from ..inventory import Site
 from . import ProbeContext, ProbeError, probe
 from .dns import resolve
-from .models import DbRoute, DbServer, DbSessions, DbTable, RoleSetting, SiteSessions
+from .models import (
+    DbRoute,
+    DbServer,
+    DbSessions,
+    DbTable,
+    ImportRun,
+    ImportStatistics,
+    RoleSetting,
+    SiteSessions,
+)
 
 GRACE_S = 0.5  # the client-side deadline is the statement timeout plus this
 ROW_CAP = 10000  # counts stop here: never walk a large table
@@ -395,3 +405,55 @@ def db_registry_route(pc: ProbeContext, site: Site | None) -> tuple[DbRoute, str
         return DbRoute(str(host), port, dbname, error=_first(exc)), where
     return DbRoute(str(host), port, dbname, system_identifier=sysid, reached_dbname=reached,
                    started_at=started, server_addr=addr, server_port=sport), where
+
+
+# `import_statistics` (container-registry, 2025): one row per import command, written when it
+# ends, with each phase's start, finish and error and the counts imported; the same keys as the
+# `import[]` entries of `GET /gitlab/v1/statistics/` (https://gitlab.com/gitlab-org/
+# container-registry/-/blob/master/docs/spec/gitlab/api.md, "Statistics", change of
+# 2025-07-14). That the table's columns carry exactly those names is UNVERIFIED (inferred from
+# the API's keys), so only the columns the table really has are read. The example there has
+# `created_at` after `finished_at`: the row appears when the command ends (an INFERENCE), so
+# while an import runs, its progress shows only in the rows it writes (`db.content`).
+RUN_COLUMNS = tuple(f.name for f in dataclasses.fields(ImportRun))
+RUNS_CAP = 20  # newest import runs kept
+
+
+def _runs(conn: Any) -> tuple[bool, list[ImportRun]]:
+    import psycopg
+
+    with conn.transaction():
+        have = {r[0] for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+            "current_schema() AND table_name = 'import_statistics'").fetchall()}
+    if "id" not in have:
+        return False, []
+    cols = [c for c in RUN_COLUMNS if c in have]
+    query = psycopg.sql.SQL("SELECT {} FROM import_statistics ORDER BY id DESC LIMIT {}").format(
+        psycopg.sql.SQL(", ").join(psycopg.sql.Identifier(c) for c in cols),
+        psycopg.sql.Literal(RUNS_CAP))
+    with conn.transaction():
+        rows = conn.execute(query).fetchall()
+    out = []
+    for row in rows:
+        values = {c: (v.isoformat() if hasattr(v, "isoformat") else v)
+                  for c, v in zip(cols, row, strict=True)}
+        out.append(ImportRun(**{k: v for k, v in values.items() if v is not None}))
+    return True, out
+
+
+@probe("db.import_statistics")
+def db_import_statistics(pc: ProbeContext, site: Site | None) -> tuple[ImportStatistics, str]:
+    """The site's finished (and failed) import runs: what the estimate calibrates on and what
+    `--watch` sees an import end by (bounded: the newest RUNS_CAP rows)."""
+    import psycopg
+
+    assert site is not None
+    with connect(pc, site, f"geopreflight-{uuid.uuid4().hex[:12]}") as conn:
+        try:
+            present, runs = _runs(conn)
+        except psycopg.Error as exc:
+            raise ProbeError(f"{site.name}'s registry metadata database: {_first(exc)}",
+                             _where(site)) from None
+    return (ImportStatistics(present, runs),
+            f"{_where(site)}: import_statistics, newest {RUNS_CAP} (read-only transaction)")

@@ -224,6 +224,42 @@ class DbServer:
 
 
 @dataclass(frozen=True)
+class ImportRun:
+    """One row of the registry's `import_statistics`: one import command (one-step: every
+    phase in one row; three-step: one row per step), with the times of each phase it ran."""
+
+    id: int
+    pre_import: bool | None = opt()
+    tag_import: bool | None = opt()
+    blob_import: bool | None = opt()
+    storage_driver: str | None = opt()
+    started_at: str | None = opt()
+    finished_at: str | None = opt()
+    repositories_count: int | None = opt()
+    tags_count: int | None = opt()
+    manifests_count: int | None = opt()
+    blobs_count: int | None = opt()
+    blobs_size_bytes: int | None = opt()
+    pre_import_started_at: str | None = opt()
+    pre_import_finished_at: str | None = opt()
+    pre_import_error: str | None = opt()
+    tag_import_started_at: str | None = opt()
+    tag_import_finished_at: str | None = opt()
+    tag_import_error: str | None = opt()
+    blob_import_started_at: str | None = opt()
+    blob_import_finished_at: str | None = opt()
+    blob_import_error: str | None = opt()
+
+
+@dataclass(frozen=True)
+class ImportStatistics:
+    """The registry's record of import runs (`import_statistics`, newest first, capped)."""
+
+    present: bool  # the table exists (registry migrations of 2025 and later)
+    runs: list[ImportRun] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class SiteSessions:
     """Which other sites' marker sessions one site's server shows (or why it could not)."""
 
@@ -470,6 +506,9 @@ FACT_MODELS: dict[str, Any] = {
     "db.sessions": DbSessions,
     "db.registry_host": ResolvedHost,
     "db.registry_route": DbRoute,
+    "db.import_statistics": ImportStatistics,
+    # a previous run's db.import_statistics (--calibrate-from BUNDLE), by the bundle's site
+    "calibration.import_statistics": ImportStatistics,
     "host.gitlab_version": HostVersion,
     "host.config": HostConfig,
     "storage.lockfiles": Lockfiles,  # the bucket's, with registry.storage

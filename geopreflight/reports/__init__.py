@@ -40,6 +40,10 @@ class RunReport:
     deselected: frozenset[str] = frozenset()  # rows -k/-m removed (test ids)
     next: list[Any] = field(default_factory=list)  # guidance.Action: READY and IN PROGRESS
     html_path: str = ""  # where report.html ends up, for the JUnit cases to point at
+    # before an import step, the estimate per site and phase (window.Planned.as_json rows)
+    estimate: list[dict[str, Any]] = field(default_factory=list)
+    # every finished import phase the registries recorded (window.measured)
+    measured: list[dict[str, Any]] = field(default_factory=list)
 
     def content(self) -> list[dict[str, Any]]:
         """Per site, the content counts that prove (or disprove) an import: the legacy

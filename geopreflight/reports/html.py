@@ -227,8 +227,36 @@ def render(report: RunReport) -> str:
         f'{"".join(steps)}</ol></nav>'
         + (f'<h2>{labels["notes"]}</h2><ul id="notes">{notes}</ul>' if notes else "")
         + _content(report)
+        + _window(report)
         + sections
         + f"<footer>{footer}</footer></main></body></html>\n")
+
+
+def _window(report: RunReport) -> str:
+    """The change window: the estimate before an import step, the measured imports."""
+    from ..estimate import format_duration as d
+
+    def head(*names: str) -> str:
+        return "<tr>" + "".join(f"<th>{escape(n)}</th>" for n in names) + "</tr>"
+
+    def cells(*values: object) -> str:
+        return "<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in values) + "</tr>"
+
+    access = {True: _("read-only"), False: _("read-write")}
+    span = _("{low} to {high}")
+    out = ""
+    if report.estimate:
+        out += ("<h2>" + escape(_("Estimate")) + '</h2><table id="estimate">'
+                + head(_("site"), _("phase"), _("registry"), _("duration"), _("basis"))
+                + "".join(cells(e["site"], e["phase"], access[bool(e["read_only"])],
+                                span.format(low=d(e["low_s"]), high=d(e["high_s"])), e["basis"])
+                          for e in report.estimate) + "</table>")
+    if report.measured:
+        out += ("<h2>" + escape(_("Measured imports")) + '</h2><table id="measured">'
+                + head(_("site"), _("phase"), _("duration"), _("tags"), _("storage"))
+                + "".join(cells(m["site"], m["phase"], d(m["seconds"]), m["tags"],
+                                m["storage_driver"]) for m in report.measured) + "</table>")
+    return out
 
 
 def write(report: RunReport, path: Path) -> None:

@@ -44,6 +44,8 @@ def build(report: RunReport) -> dict[str, Any]:
             "doc": row.check.doc,
         } for row, result in report.rows],
         **({"next": [action.as_dict() for action in report.next]} if report.next else {}),
+        **({"estimate": report.estimate} if report.estimate else {}),
+        **({"measured": report.measured} if report.measured else {}),
     }
 
 

@@ -478,3 +478,35 @@ class Progress:
                             .format(checks=", ".join(still), round=rounds, left=f"{left_s:.0f}"))
         with self._lock:
             (self._rewrite or self._write)(text)
+
+
+def window_lines(step: str | None, method: str, estimate: list[dict[str, Any]],
+                 measured: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The change window's block: each phase's range with its basis, the read-only total
+    per site, and the import phases the registries measured (site names and bases are the
+    deployment's: every line through `for_terminal`)."""
+    from ..estimate import format_duration as d
+
+    lines: list[tuple[str, str]] = []
+    if estimate:
+        lines.append((_("estimate for {step} ({method}; advisory, the basis says what it rests "
+                        "on):").format(step=step, method=method), "bold"))
+        access = {True: _("read-only"), False: _("read-write")}
+        cells = max(width(w) for w in access.values())
+        for site in dict.fromkeys(e["site"] for e in estimate):
+            mine = [e for e in estimate if e["site"] == site]
+            for e in mine:
+                lines.append((_("  {site}  {phase} {access} {low} to {high}  ({basis})").format(
+                    site=site, phase=f"{e['phase']:<10}",
+                    access=ljust(access[bool(e["read_only"])], cells), low=d(e["low_s"]),
+                    high=d(e["high_s"]), basis=e["basis"]), ""))
+            ro = [e for e in mine if e["read_only"]]
+            lines.append((_("  {site}  read-only for {low} to {high}").format(
+                site=site, low=d(sum(e["low_s"] for e in ro)),
+                high=d(sum(e["high_s"] for e in ro))), "bold"))
+    if measured:
+        lines.append((_("measured imports: {imports}").format(imports="; ".join(
+            _("{site} {phase} {duration} ({tags} tags)").format(
+                site=m["site"], phase=m["phase"], duration=d(m["seconds"]), tags=m["tags"])
+            for m in measured)), ""))
+    return [(for_terminal(text), colour) for text, colour in lines]
