@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
@@ -22,9 +23,10 @@ from typing import NoReturn
 
 import pytest
 
-from . import __version__, diff, reportjson, signing
+from . import __version__, diff, i18n, reportjson, signing
 from .errors import USAGE_EXIT, UsageError
 from .evidence import BUNDLE_MAX, Bundle
+from .i18n import _
 from .textsafe import for_terminal, lines_for_terminal
 from .yamlfile import read_input
 
@@ -62,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     commands = {"verify": _verify, "diff": _diff}
     try:
+        _language(args, strict=bool(args) and args[0] in commands)
         if args and args[0] in commands:
             return commands[args[0]](args[1:])
         return _pytest(args)
@@ -70,6 +73,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USAGE_EXIT
     except SystemExit as exc:  # argparse's --help
         return exc.code if isinstance(exc.code, int) else 0
+    finally:
+        i18n.activate(i18n.DEFAULT)  # in-process callers (tests) go on in English
+
+
+def _language(args: list[str], strict: bool) -> None:
+    """The run's language for the command's own sentences (`--lang=` or $GEOPREFLIGHT_LANG):
+    verify and diff refuse another value (exit 4); a profile run leaves that to the plugin,
+    which names the choices the same way."""
+    given = next((a.split("=", 1)[1] for a in args if a.startswith("--lang=")), None)
+    code = given or os.environ.get(i18n.ENV) or i18n.DEFAULT
+    try:
+        i18n.activate(code)
+    except (ValueError, FileNotFoundError) as exc:
+        if strict:
+            source = f"--lang={code}" if given else f"{i18n.ENV}={code}"
+            raise UsageError(f"{source}: {exc}") from None
 
 
 def _pytest(args: list[str]) -> int:
@@ -86,7 +105,7 @@ def _pytest(args: list[str]) -> int:
               "(--profile, --step, --site, ...):\n", flush=True)
     _suggest(args)
     if not asks_help and not any(a == "--profile" or a.startswith("--profile=") for a in args):
-        raise UsageError(f"no --profile given\n{USAGE}")
+        raise UsageError(_("no --profile given") + f"\n{USAGE}")
     from . import plugin, suite
 
     if not any(a == "--confcutdir" or a.startswith("--confcutdir=") for a in args):
@@ -115,7 +134,8 @@ def _suggest(args: list[str]) -> None:
             continue
         near = difflib.get_close_matches(name, OPTIONS, n=1, cutoff=0.8)
         if near:
-            raise UsageError(f"unknown option {name}: did you mean {near[0]}?\n{USAGE}")
+            raise UsageError(_("unknown option {name}: did you mean {near}?").format(
+                name=name, near=near[0]) + f"\n{USAGE}")
 
 
 def _autoloaded() -> bool:
@@ -136,7 +156,7 @@ def _verify(argv: list[str]) -> int:
                    help="ssh-keygen's allowed_signers file: whose signatures count")
     opt = p.parse_args(argv)
     if not Path(opt.bundle).exists():
-        raise UsageError("no such evidence bundle", file=opt.bundle)
+        raise UsageError(_("no such evidence bundle"), file=opt.bundle)
     data = read_input(opt.bundle, "evidence bundle", BUNDLE_MAX)  # a FIFO: exit 4, no hang
     if opt.allowed_signers:
         signing.check_allowed_signers(opt.allowed_signers)
@@ -145,21 +165,23 @@ def _verify(argv: list[str]) -> int:
         signer = signing.verify(bundle.files, opt.allowed_signers)
     except (UsageError, signing.NotVerified) as exc:
         why = str(exc).removeprefix(opt.bundle + ": ")
-        print(for_terminal(f"NOT VERIFIED: {opt.bundle}: {why}"), file=sys.stderr)
+        print(for_terminal(_("NOT VERIFIED: {bundle}: {why}").format(bundle=opt.bundle, why=why)),
+              file=sys.stderr)
         return NOT_VERIFIED
     members = len([n for n in bundle.files if n not in (signing.MANIFEST, signing.SIGNATURE)])
     lines = [f"bundle:     {opt.bundle}",
              f"manifest:   {members} members, each matching {signing.MANIFEST}",
              f"signature:  good, {signer.key} (namespace {signing.NAMESPACE})",
              "signer:     " + (f"{signer.principal} (in {opt.allowed_signers})" if signer.principal
-                               else "NOT CHECKED: give --allowed-signers=FILE to check who "
-                                    "signed"),
+                               else _("NOT CHECKED: give --allowed-signers=FILE to check who "
+                                      "signed")),
              *_recorded(bundle)]
     print("\n".join(map(for_terminal, lines)))
     if signer.principal is None:
-        print("geopreflight verify: intact and signed, but the signer was not checked")
+        print(_("geopreflight verify: intact and signed, but the signer was not checked"))
         return SIGNER_NOT_CHECKED
-    print(for_terminal(f"geopreflight verify: VERIFIED, signed by {signer.principal}"))
+    print(for_terminal(_("geopreflight verify: VERIFIED, signed by {signer}").format(
+        signer=signer.principal)))
     return VERIFIED
 
 
@@ -168,7 +190,7 @@ def _recorded(bundle: Bundle) -> list[str]:
     summary = bundle.summary()
     run = reportjson.load(bundle.files.get("run.json", b"{}"), f"{bundle.path}:run.json")
     if not isinstance(run, dict):
-        raise UsageError("run.json: expected an object", file=bundle.path)
+        raise UsageError(_("run.json: expected an object"), file=bundle.path)
     position = diff.Run(bundle.path, summary, []).position
     who = run.get("operator", "(not recorded)")
     where = f" on {run['host']}" if run.get("host") else ""

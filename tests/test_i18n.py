@@ -23,6 +23,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from test_cli_command import geopreflight
 from test_html import element, render, text
 
 from geopreflight.i18n import LOCALE_DIR, catalog_path, width
@@ -207,6 +208,24 @@ def test_another_language_is_a_usage_error_naming_the_choices(how: str, tmp_path
     assert r.returncode == 4, r.stdout + r.stderr
     assert "fr" in r.stderr and "en, ja" in r.stderr, r.stderr
     assert not (tmp_path / "reports").exists()
+
+
+@pytest.mark.parametrize("args, said", [
+    (["verify", "missing.tar.gz"], "その証跡バンドルはありません"),
+    (["diff", "before", "after"], "そのバンドルまたはレポートフォルダはありません"),
+    (["--inventory=x.yml"], "--profileが指定されていません"),
+    (["--profle=migrate-legacy"], "不明なオプション--profle: --profileのことですか?")])
+def test_the_command_s_own_errors_are_japanese(args: list[str], said: str,
+                                               tmp_path: Path) -> None:
+    r = geopreflight(*args, cwd=tmp_path, env={"PATH": "/usr/bin:/bin",
+                                              "GEOPREFLIGHT_LANG": "ja"})
+    assert r.returncode == 4 and said in r.stderr, r.stderr
+
+
+def test_verify_and_diff_refuse_another_language(tmp_path: Path) -> None:
+    r = geopreflight("verify", "missing.tar.gz", cwd=tmp_path,
+                     env={"PATH": "/usr/bin:/bin", "GEOPREFLIGHT_LANG": "fr"})
+    assert r.returncode == 4 and "GEOPREFLIGHT_LANG=fr" in r.stderr and "en, ja" in r.stderr
 
 
 # -- a real run in Japanese -------------------------------------------------------------------
