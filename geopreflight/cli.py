@@ -37,19 +37,26 @@ USAGE = ("usage: geopreflight --profile=NAME [options]   (--profile=help lists t
          "       geopreflight verify BUNDLE [--allowed-signers FILE]\n"
          "       geopreflight diff BEFORE AFTER [--format text|markdown|json]\n"
          "       geopreflight --version")
-HELP = f"""geopreflight {__version__}: is this GitLab Geo deployment ready for the next step of the
-container registry metadata database procedure, and if not, why and how to fix it.
 
-{USAGE}
 
-commands:
-  --profile=NAME     judge the deployment for a profile's step (pytest with the plugin);
-                     --profile=help lists the profiles, --list-steps a profile's steps
-  verify BUNDLE      is an evidence bundle intact, and who signed it (verify --help)
-  diff BEFORE AFTER  what a step changed between two runs (diff --help)
-
-exit codes: 0 READY or COMPLETE, 1 NOT READY or IN PROGRESS, 6 CANNOT DETERMINE,
-4 usage error, 5 nothing selected"""
+def _help() -> str:
+    """`geopreflight --help`'s own part, in the run's language (the usage lines are commands)."""
+    return "\n\n".join((
+        _("geopreflight {version}: is this GitLab Geo deployment ready for the next step of the\n"
+          "container registry metadata database procedure, and if not, why and how to fix "
+          "it.").format(version=__version__),
+        USAGE,
+        _("commands:\n"
+          "  --profile=NAME     judge the deployment for a profile's step (pytest with the "
+          "plugin);\n"
+          "                     --profile=help lists the profiles, --list-steps a profile's "
+          "steps\n"
+          "  verify BUNDLE      is an evidence bundle intact, and who signed it (verify --help)\n"
+          "  diff BEFORE AFTER  what a step changed between two runs (diff --help)"),
+        _("exit codes: 0 READY or COMPLETE, 1 NOT READY or IN PROGRESS, 6 CANNOT DETERMINE,\n"
+          "4 usage error, 5 nothing selected"),
+        _("pytest's own options follow, then geopreflight's group (--profile, --step, --site, "
+          "...):") + "\n"))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -101,8 +108,7 @@ def _pytest(args: list[str]) -> int:
         return 0
     asks_help = any(a in ("-h", "--help") for a in args)
     if asks_help:
-        print(f"{HELP}\n\npytest's own options follow, then geopreflight's group "
-              "(--profile, --step, --site, ...):\n", flush=True)
+        print(_help(), flush=True)
     _suggest(args)
     if not asks_help and not any(a == "--profile" or a.startswith("--profile=") for a in args):
         raise UsageError(_("no --profile given") + f"\n{USAGE}")

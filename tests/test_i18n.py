@@ -222,6 +222,15 @@ def test_the_command_s_own_errors_are_japanese(args: list[str], said: str,
     assert r.returncode == 4 and said in r.stderr, r.stderr
 
 
+def test_the_command_s_own_help_is_japanese(tmp_path: Path) -> None:
+    r = geopreflight("--help", cwd=tmp_path, env={"PATH": "/usr/bin:/bin",
+                                                  "GEOPREFLIGHT_LANG": "ja"})
+    first = r.stdout.splitlines()[0]
+    assert r.returncode == 0 and first.endswith(
+        "このGitLab Geoデプロイは、コンテナレジストリのメタデータデータベース手順の"), first
+    assert "終了コード: 0 準備完了または完了" in r.stdout and "\nコマンド:\n" in r.stdout
+
+
 def test_verify_and_diff_refuse_another_language(tmp_path: Path) -> None:
     r = geopreflight("verify", "missing.tar.gz", cwd=tmp_path,
                      env={"PATH": "/usr/bin:/bin", "GEOPREFLIGHT_LANG": "fr"})
