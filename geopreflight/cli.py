@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
@@ -22,9 +23,10 @@ from typing import NoReturn
 
 import pytest
 
-from . import __version__, diff, reportjson, signing
+from . import __version__, diff, i18n, reportjson, signing
 from .errors import USAGE_EXIT, UsageError
 from .evidence import BUNDLE_MAX, Bundle
+from .i18n import _
 from .textsafe import for_terminal, lines_for_terminal
 from .yamlfile import read_input
 
@@ -35,19 +37,26 @@ USAGE = ("usage: geopreflight --profile=NAME [options]   (--profile=help lists t
          "       geopreflight verify BUNDLE [--allowed-signers FILE]\n"
          "       geopreflight diff BEFORE AFTER [--format text|markdown|json]\n"
          "       geopreflight --version")
-HELP = f"""geopreflight {__version__}: is this GitLab Geo deployment ready for the next step of the
-container registry metadata database procedure, and if not, why and how to fix it.
 
-{USAGE}
 
-commands:
-  --profile=NAME     judge the deployment for a profile's step (pytest with the plugin);
-                     --profile=help lists the profiles, --list-steps a profile's steps
-  verify BUNDLE      is an evidence bundle intact, and who signed it (verify --help)
-  diff BEFORE AFTER  what a step changed between two runs (diff --help)
-
-exit codes: 0 READY or COMPLETE, 1 NOT READY or IN PROGRESS, 6 CANNOT DETERMINE,
-4 usage error, 5 nothing selected"""
+def _help() -> str:
+    """`geopreflight --help`'s own part, in the run's language (the usage lines are commands)."""
+    return "\n\n".join((
+        _("geopreflight {version}: is this GitLab Geo deployment ready for the next step of the\n"
+          "container registry metadata database procedure, and if not, why and how to fix "
+          "it.").format(version=__version__),
+        USAGE,
+        _("commands:\n"
+          "  --profile=NAME     judge the deployment for a profile's step (pytest with the "
+          "plugin);\n"
+          "                     --profile=help lists the profiles, --list-steps a profile's "
+          "steps\n"
+          "  verify BUNDLE      is an evidence bundle intact, and who signed it (verify --help)\n"
+          "  diff BEFORE AFTER  what a step changed between two runs (diff --help)"),
+        _("exit codes: 0 READY or COMPLETE, 1 NOT READY or IN PROGRESS, 6 CANNOT DETERMINE,\n"
+          "4 usage error, 5 nothing selected"),
+        _("pytest's own options follow, then geopreflight's group (--profile, --step, --site, "
+          "...):") + "\n"))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -62,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     commands = {"verify": _verify, "diff": _diff}
     try:
+        _language(args, strict=bool(args) and args[0] in commands)
         if args and args[0] in commands:
             return commands[args[0]](args[1:])
         return _pytest(args)
@@ -70,6 +80,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USAGE_EXIT
     except SystemExit as exc:  # argparse's --help
         return exc.code if isinstance(exc.code, int) else 0
+    finally:
+        i18n.activate(i18n.DEFAULT)  # in-process callers (tests) go on in English
+
+
+def _language(args: list[str], strict: bool) -> None:
+    """The run's language for the command's own sentences (`--lang=` or $GEOPREFLIGHT_LANG):
+    verify and diff refuse another value (exit 4); a profile run leaves that to the plugin,
+    which names the choices the same way."""
+    given = next((a.split("=", 1)[1] for a in args if a.startswith("--lang=")), None)
+    code = given or os.environ.get(i18n.ENV) or i18n.DEFAULT
+    try:
+        i18n.activate(code)
+    except (ValueError, FileNotFoundError) as exc:
+        if strict:
+            source = f"--lang={code}" if given else f"{i18n.ENV}={code}"
+            raise UsageError(f"{source}: {exc}") from None
 
 
 def _pytest(args: list[str]) -> int:
@@ -82,11 +108,10 @@ def _pytest(args: list[str]) -> int:
         return 0
     asks_help = any(a in ("-h", "--help") for a in args)
     if asks_help:
-        print(f"{HELP}\n\npytest's own options follow, then geopreflight's group "
-              "(--profile, --step, --site, ...):\n", flush=True)
+        print(_help(), flush=True)
     _suggest(args)
     if not asks_help and not any(a == "--profile" or a.startswith("--profile=") for a in args):
-        raise UsageError(f"no --profile given\n{USAGE}")
+        raise UsageError(_("no --profile given") + f"\n{USAGE}")
     from . import plugin, suite
 
     if not any(a == "--confcutdir" or a.startswith("--confcutdir=") for a in args):
@@ -115,7 +140,8 @@ def _suggest(args: list[str]) -> None:
             continue
         near = difflib.get_close_matches(name, OPTIONS, n=1, cutoff=0.8)
         if near:
-            raise UsageError(f"unknown option {name}: did you mean {near[0]}?\n{USAGE}")
+            raise UsageError(_("unknown option {name}: did you mean {near}?").format(
+                name=name, near=near[0]) + f"\n{USAGE}")
 
 
 def _autoloaded() -> bool:
@@ -136,7 +162,7 @@ def _verify(argv: list[str]) -> int:
                    help="ssh-keygen's allowed_signers file: whose signatures count")
     opt = p.parse_args(argv)
     if not Path(opt.bundle).exists():
-        raise UsageError("no such evidence bundle", file=opt.bundle)
+        raise UsageError(_("no such evidence bundle"), file=opt.bundle)
     data = read_input(opt.bundle, "evidence bundle", BUNDLE_MAX)  # a FIFO: exit 4, no hang
     if opt.allowed_signers:
         signing.check_allowed_signers(opt.allowed_signers)
@@ -145,21 +171,23 @@ def _verify(argv: list[str]) -> int:
         signer = signing.verify(bundle.files, opt.allowed_signers)
     except (UsageError, signing.NotVerified) as exc:
         why = str(exc).removeprefix(opt.bundle + ": ")
-        print(for_terminal(f"NOT VERIFIED: {opt.bundle}: {why}"), file=sys.stderr)
+        print(for_terminal(_("NOT VERIFIED: {bundle}: {why}").format(bundle=opt.bundle, why=why)),
+              file=sys.stderr)
         return NOT_VERIFIED
     members = len([n for n in bundle.files if n not in (signing.MANIFEST, signing.SIGNATURE)])
     lines = [f"bundle:     {opt.bundle}",
              f"manifest:   {members} members, each matching {signing.MANIFEST}",
              f"signature:  good, {signer.key} (namespace {signing.NAMESPACE})",
              "signer:     " + (f"{signer.principal} (in {opt.allowed_signers})" if signer.principal
-                               else "NOT CHECKED: give --allowed-signers=FILE to check who "
-                                    "signed"),
+                               else _("NOT CHECKED: give --allowed-signers=FILE to check who "
+                                      "signed")),
              *_recorded(bundle)]
     print("\n".join(map(for_terminal, lines)))
     if signer.principal is None:
-        print("geopreflight verify: intact and signed, but the signer was not checked")
+        print(_("geopreflight verify: intact and signed, but the signer was not checked"))
         return SIGNER_NOT_CHECKED
-    print(for_terminal(f"geopreflight verify: VERIFIED, signed by {signer.principal}"))
+    print(for_terminal(_("geopreflight verify: VERIFIED, signed by {signer}").format(
+        signer=signer.principal)))
     return VERIFIED
 
 
@@ -168,7 +196,7 @@ def _recorded(bundle: Bundle) -> list[str]:
     summary = bundle.summary()
     run = reportjson.load(bundle.files.get("run.json", b"{}"), f"{bundle.path}:run.json")
     if not isinstance(run, dict):
-        raise UsageError("run.json: expected an object", file=bundle.path)
+        raise UsageError(_("run.json: expected an object"), file=bundle.path)
     position = diff.Run(bundle.path, summary, []).position
     who = run.get("operator", "(not recorded)")
     where = f" on {run['host']}" if run.get("host") else ""

@@ -19,6 +19,7 @@ from typing import Any
 from . import reportjson
 from .errors import UsageError
 from .evidence import Bundle
+from .i18n import _
 from .textsafe import for_terminal, markdown_cell
 from .yamlfile import read_input
 
@@ -130,7 +131,7 @@ def load_run(source: str) -> Run:
         summary = bundle.summary()
         facts = reportjson.facts(bundle.files["facts.json"], f"{source}:facts.json")
     else:
-        raise UsageError("no such bundle or report folder", file=source)
+        raise UsageError(_("no such bundle or report folder"), file=source)
     return Run(source, summary, facts)
 
 

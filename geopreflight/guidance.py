@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .catalog import CATALOG, Result
+from .i18n import _
 from .inventory import Inventory, Site
 from .profiles import Profile, Row, Step, rows
 
@@ -57,9 +58,15 @@ class Action:
 
     def line(self) -> str:
         """`on us-secondary: <what>: sudo gitlab-ctl ... (doc: URL)`"""
-        run = f": {self.command}" if self.command else ""
-        where = f"on {self.site}" if self.site else "for the deployment"
-        return f"{where}: {self.text}{run} (doc: {self.doc})"
+        values = {"site": self.site, "action": self.text, "command": self.command,
+                  "doc": self.doc}
+        if self.site and self.command:
+            return _("on {site}: {action}: {command} (doc: {doc})").format(**values)
+        if self.site:
+            return _("on {site}: {action} (doc: {doc})").format(**values)
+        if self.command:
+            return _("for the deployment: {action}: {command} (doc: {doc})").format(**values)
+        return _("for the deployment: {action} (doc: {doc})").format(**values)
 
 
 Judge = Callable[[Row], Result]
@@ -103,34 +110,37 @@ class Guide:
         phase, name, three = self.phase(site), site.name, self.method == "three-step"
         doc = THREE_STEP_DOC if three else ONE_STEP_DOC
         if phase == "not-begun" and three:
-            return Action(name, "run step one of the three-step import (pre-import; the "
-                                "registry may stay read-write) on its registry node",
+            return Action(name, _("run step one of the three-step import (pre-import; the "
+                                  "registry may stay read-write) on its registry node"),
                           doc, f"{IMPORT} --step-one")
         if phase == "not-begun":
-            return Action(name, "with the registry read-only and registry['database'] "
-                                "'enabled' => false, run the one-step import on its registry "
-                                "node and wait for 'registry import complete'",
+            return Action(name, _("with the registry read-only and registry['database'] "
+                                  "'enabled' => false, run the one-step import on its registry "
+                                  "node and wait for 'registry import complete'"),
                           doc, IMPORT)
         if phase == "begun" and three:
-            return Action(name, "step one is done: put the registry in read-only mode "
-                                "(registry['storage'] 'maintenance' => { 'readonly' => "
-                                "{ 'enabled' => true } }, reconfigure), then run step two",
+            return Action(name, _("step one is done: put the registry in read-only mode "
+                                  "(registry['storage'] 'maintenance' => { 'readonly' => "
+                                  "{ 'enabled' => true } }, reconfigure), then run step two"),
                           doc, f"{IMPORT} --step-two")
         if phase == "begun":
-            return Action(name, "the import is under way: keep the registry read-only and let "
-                                "it finish ('registry import complete')", doc, IMPORT)
+            return Action(name, _("the import is under way: keep the registry read-only and "
+                                  "let it finish ('registry import complete')"), doc, IMPORT)
         if phase == "interrupted":
-            return Action(name, "the import stopped half-way: keep the registry read-only, "
-                                "restore its registry database from the backup taken before "
-                                "the tag import (or drop and recreate it, then sudo gitlab-ctl "
-                                "registry-database migrate up), then run the import again",
+            return Action(name, _("the import stopped half-way: keep the registry read-only, "
+                                  "restore its registry database from the backup taken before "
+                                  "the tag import (or drop and recreate it, then sudo "
+                                  "gitlab-ctl registry-database migrate up), then run the "
+                                  "import again"),
                           THREE_STEP_DOC if three else ONE_STEP_DOC,
                           f"{IMPORT} --step-two" if three else IMPORT)
         if phase == "imported":
-            then = " (then step three, with the registry in use)" if three else ""
-            return Action(name, "the tags are imported: set registry['database'] 'enabled' "
-                                "=> true, remove the read-only maintenance section from "
-                                f"registry['storage'], and reconfigure{then}",
+            text = _("the tags are imported: set registry['database'] 'enabled' => true, "
+                     "remove the read-only maintenance section from registry['storage'], and "
+                     "reconfigure (then step three, with the registry in use)") if three else \
+                _("the tags are imported: set registry['database'] 'enabled' => true, remove "
+                  "the read-only maintenance section from registry['storage'], and reconfigure")
+            return Action(name, text,
                           doc, f"{RECONFIGURE} && {IMPORT} --step-three" if three
                           else RECONFIGURE)
         return None
@@ -150,15 +160,19 @@ class Guide:
         assert action is not None
         phase, name = self.phase(row.site), row.site.name
         if phase == "interrupted":
-            return LATER, (f"not yet: {name}'s import stopped half-way; first restore and "
-                           f"re-run it (see IMP-005), then: {row.check.remediation}")
+            return LATER, _("not yet: {site}'s import stopped half-way; first restore and "
+                            "re-run it (see IMP-005), then: {fix}").format(
+                site=name, fix=_(row.check.remediation))
         if check == FINISHED:
-            return NOW, f"{name}: {action.text}: {action.command}"
+            return NOW, _("{site}: {action}: {command}").format(
+                site=name, action=action.text, command=action.command)
         if check == READ_ONLY_UNTIL_TAGS and phase == "begun":
             return NOW, None  # read-only is the next thing before step two
         if check in FOLLOW_UP or check == READ_ONLY_UNTIL_TAGS:
-            return LATER, (f"not yet, {name} is not imported: first {action.text} "
-                           f"({action.command}); only after that: {row.check.remediation}")
+            return LATER, _("not yet, {site} is not imported: first {action} ({command}); "
+                            "only after that: {fix}").format(
+                site=name, action=action.text, command=action.command,
+                fix=_(row.check.remediation))
         return NOW, None
 
     def arrange(self, outcomes: list[tuple[Row, Result]]) -> list[tuple[Row, Result]]:
@@ -179,9 +193,10 @@ class Guide:
         needs --canary, and nothing here calls it done."""
         if any(e.check.id == "REP-003" for e in step.completes):
             return [] if self.canary else [Action(
-                None, "replication counts are healthy, which is not yet proof: run again with "
-                      "--canary (it pushes one tiny image to the primary's registry and waits "
-                      "for it on every secondary) or waive REP-003 with a justification",
+                None, _("replication counts are healthy, which is not yet proof: run again "
+                        "with --canary (it pushes one tiny image to the primary's registry and "
+                        "waits for it on every secondary) or waive REP-003 with a "
+                        "justification"),
                 self.profile.doc,
                 f"geopreflight --profile={self.profile.name} --step={step.id} --canary")]
         by_name = {s.name: s for s in self.inventory.sites}
@@ -190,7 +205,7 @@ class Guide:
             site = by_name.get(name)
             action = self.import_action(site) if site is not None and \
                 any(e.check.id == BEGUN for e in step.started) else None
-            out.append(action or Action(name, step.title, self.profile.doc))
+            out.append(action or Action(name, _(step.title), self.profile.doc))
         return out
 
 
@@ -207,6 +222,7 @@ def acting_sites(step: Step, inventory: Inventory, method: str | None) -> list[s
 def not_acted_on(site: str, step: str, acting: list[str]) -> str:
     """`--site` names a site the step's action does not touch: judging it would pass on the
     baseline rows alone."""
-    return (f"--site={site}: step {step} does not act on {site} (it acts on "
-            f"{', '.join(acting) or 'no site of this inventory'}); name one of those sites, or "
-            "the step that acts on this one (--list-steps shows the steps)")
+    return _("--site={site}: step {step} does not act on {site} (it acts on {acting}); name "
+             "one of those sites, or the step that acts on this one (--list-steps shows the "
+             "steps)").format(site=site, step=step,
+                              acting=_(", ").join(acting) or _("no site of this inventory"))

@@ -18,6 +18,7 @@ import pytest
 
 from . import suite
 from .errors import USAGE_EXIT, UsageError
+from .i18n import _
 
 if TYPE_CHECKING:
     pass
@@ -119,13 +120,13 @@ def _refused(config: pytest.Config) -> str | None:
     """Options that cannot work with a profile, and what to use instead."""
     for dest, flag in NO_CHECKS.items():
         if getattr(config.option, dest, False):
-            return (f"{flag} runs no check, so it cannot give a verdict (and would probe the "
-                    "deployment for nothing); to see what a run would judge without probing, "
-                    "use --collect-only or --list-steps")
+            return _("{flag} runs no check, so it cannot give a verdict (and would probe the "
+                     "deployment for nothing); to see what a run would judge without probing, "
+                     "use --collect-only or --list-steps").format(flag=flag)
     if config.getoption("xmlpath", None):
-        return ("--junitxml: geopreflight writes its own junit.xml (one suite per site, one "
-                "case per check and site, with observed, expected and the fix); name it with "
-                "--report-name=NAME and read <report-dir>/NAME/junit.xml")
+        return _("--junitxml: geopreflight writes its own junit.xml (one suite per site, one "
+                 "case per check and site, with observed, expected and the fix); name it with "
+                 "--report-name=NAME and read <report-dir>/NAME/junit.xml")
     name = config.getoption("report_name")
     if name is None:
         return None

@@ -17,6 +17,7 @@ from .errors import UsageError
 from .evidence import Bundle, redacted_inventory
 from .facts import Fact, Facts
 from .guidance import acting_sites, not_acted_on
+from .i18n import _
 from .inventory import Inventory, load_inventory
 from .profiles import Profile
 from .redact import Redactor
@@ -51,17 +52,18 @@ def validate(config: pytest.Config) -> Run | int:
     options.validate(config)
     name = opt("profile")
     if name == "help":
-        print(f"geopreflight profiles:\n{profiles_mod.listing()}")
+        print(_("geopreflight profiles:") + f"\n{profiles_mod.listing()}")
         return 0
     load_catalog()
     profile = profiles_mod.load_profile(name)
     step = opt("step")
     if opt("canary") and opt("from_evidence"):
-        raise UsageError("--canary writes to the deployment; --from-evidence never touches "
-                         "it: use one or the other")
+        raise UsageError(_("--canary writes to the deployment; --from-evidence never "
+                           "touches it: use one or the other"))
     if step != "auto" and step not in [s.id for s in profile.steps]:
-        raise UsageError(f"--step={step}: not a step of {profile.name}; expected auto or one of: "
-                         + ", ".join(s.id for s in profile.steps))
+        raise UsageError(_("--step={step}: not a step of {profile}; expected auto or one of: "
+                           "{steps}").format(step=step, profile=profile.name,
+                                             steps=", ".join(s.id for s in profile.steps)))
     if opt("list_steps"):
         print(steps_listing(profile))
         return 0
@@ -71,8 +73,9 @@ def validate(config: pytest.Config) -> Run | int:
         opt("inventory"), resolve_secrets=not opt("collectonly"))  # collecting probes nothing
     site = opt("site")
     if site and site not in [s.name for s in inventory.sites]:
-        raise UsageError(f"--site={site}: no such site in {inventory.path}; expected one of: "
-                         + ", ".join(s.name for s in inventory.sites))
+        raise UsageError(_("--site={site}: no such site in {inventory}; expected one of: "
+                           "{sites}").format(site=site, inventory=inventory.path,
+                                             sites=", ".join(s.name for s in inventory.sites)))
     method = opt("import_method") or inventory.import_method or "one-step"
     if site and step != "auto" and site not in (
             acting := acting_sites(profile.step(step), inventory, method)):

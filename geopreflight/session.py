@@ -294,8 +294,8 @@ class GeoPreflight:
         notes += self._position_notes()
         canary = self.config.pluginmanager.get_plugin("geopreflight-canary")
         if canary is not None and canary.left:
-            notes.append(f"--canary pushed {canary.left}; it stays in the registries: delete "
-                         "that tag when done")
+            notes.append(_("--canary pushed {tag}; it stays in the registries: delete that "
+                           "tag when done").format(tag=canary.left))
         self.notes = notes  # the terminal summary prints them after this hook
         if not self.results and not (self.position and self.position.undetermined):
             return  # nothing selected: pytest's own exit code 5
@@ -321,7 +321,8 @@ class GeoPreflight:
                     report=report, folder=folder))
         except ReportsNotWritten as exc:
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
-            self.verdict_line = for_terminal(f"geopreflight: ERROR: {exc}; no verdict")
+            self.verdict_line = for_terminal(_("geopreflight: ERROR: {error}; no verdict").format(
+                error=exc))
             self.verdict_colour = "red"
             return
         self.verdict_line = verdict_line(report, outcomes, self.deselected)

@@ -23,6 +23,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from test_cli_command import geopreflight
 from test_html import element, render, text
 
 from geopreflight.i18n import LOCALE_DIR, catalog_path, width
@@ -130,6 +131,42 @@ def test_every_check_message_goes_through_the_catalog() -> None:
     assert not bare, "messages not marked with _(): " + ", ".join(bare)
 
 
+# The writers of what an operator reads: guidance, reports, run set-up and session.
+WRITERS = ("guidance.py", "reports/__init__.py", "reports/html.py", "reports/terminal.py",
+           "session.py", "runinput.py")
+# literals in them that are no sentence to translate: commands, the names causes and facts
+# are keyed by, error texts matched (not shown), pytest's marker help
+MACHINE = {"sudo gitlab-ctl registry-database import", "sudo gitlab-ctl reconfigure",
+           "metadata database", "host files", "cannot connect", "cannot connect (",
+           "no answer within", "timed out", "not evaluated", "does not exist",
+           "ssh is not installed where geopreflight runs", "checks of severity ",
+           "rows that gate the step", "rows that only report"}
+_MARKUP = re.compile(r"<[^<>]*>|^[^<>]*>|<[^<>]*$")
+_SENTENCE = re.compile(r"[A-Za-z]{2,} [a-z]{2,}")
+
+
+def _unmarked(path: Path) -> list[str]:
+    """The English words in `path` outside `_()`, `N_()` and `ngettext()` (docstrings, HTML
+    markup, CSS and MACHINE apart)."""
+    tree = ast.parse(path.read_text())
+    skip = {id(n.body[0].value) for n in ast.walk(tree)
+            if isinstance(n, ast.Module | ast.FunctionDef | ast.ClassDef) and n.body
+            and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+    skip |= {id(m) for n in ast.walk(tree) if isinstance(n, ast.Call)
+             and getattr(n.func, "id", None) in ("_", "N_", "ngettext") for m in ast.walk(n)}
+    return [f"{path.relative_to(ROOT)}:{n.lineno}: {n.value[:60]!r}" for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in skip
+            and n.value not in MACHINE and not n.value.lstrip().startswith("body{")
+            and _SENTENCE.search(_MARKUP.sub("", n.value))]
+
+
+def test_every_sentence_the_writers_show_goes_through_the_catalog() -> None:
+    """The `next:` actions, the not-yet fixes, the causes, report.html's labels, the canary's
+    lines and the usage errors: an English literal there prints in English under --lang=ja."""
+    bare = [hit for name in WRITERS for hit in _unmarked(ROOT / "geopreflight" / name)]
+    assert not bare, "sentences not marked with _():\n" + "\n".join(bare)
+
+
 def test_the_japanese_catalog_uses_the_glossary_words() -> None:
     terms = yaml.safe_load(GLOSSARY.read_text())["terms"]
     assert {t["ja"] for t in terms} >= {
@@ -173,6 +210,33 @@ def test_another_language_is_a_usage_error_naming_the_choices(how: str, tmp_path
     assert not (tmp_path / "reports").exists()
 
 
+@pytest.mark.parametrize("args, said", [
+    (["verify", "missing.tar.gz"], "その証跡バンドルはありません"),
+    (["diff", "before", "after"], "そのバンドルまたはレポートフォルダはありません"),
+    (["--inventory=x.yml"], "--profileが指定されていません"),
+    (["--profle=migrate-legacy"], "不明なオプション--profle: --profileのことですか?")])
+def test_the_command_s_own_errors_are_japanese(args: list[str], said: str,
+                                               tmp_path: Path) -> None:
+    r = geopreflight(*args, cwd=tmp_path, env={"PATH": "/usr/bin:/bin",
+                                              "GEOPREFLIGHT_LANG": "ja"})
+    assert r.returncode == 4 and said in r.stderr, r.stderr
+
+
+def test_the_command_s_own_help_is_japanese(tmp_path: Path) -> None:
+    r = geopreflight("--help", cwd=tmp_path, env={"PATH": "/usr/bin:/bin",
+                                                  "GEOPREFLIGHT_LANG": "ja"})
+    first = r.stdout.splitlines()[0]
+    assert r.returncode == 0 and first.endswith(
+        "このGitLab Geoデプロイは、コンテナレジストリのメタデータデータベース手順の"), first
+    assert "終了コード: 0 準備完了または完了" in r.stdout and "\nコマンド:\n" in r.stdout
+
+
+def test_verify_and_diff_refuse_another_language(tmp_path: Path) -> None:
+    r = geopreflight("verify", "missing.tar.gz", cwd=tmp_path,
+                     env={"PATH": "/usr/bin:/bin", "GEOPREFLIGHT_LANG": "fr"})
+    assert r.returncode == 4 and "GEOPREFLIGHT_LANG=fr" in r.stderr and "en, ja" in r.stderr
+
+
 # -- a real run in Japanese -------------------------------------------------------------------
 HUMAN = ("title", "message", "remediation")
 
@@ -182,6 +246,8 @@ def machine(summary: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in summary.items()
            if k not in ("notes", "started_at", "duration_s")}
     out["checks"] = [{k: v for k, v in c.items() if k not in HUMAN} for c in summary["checks"]]
+    out["next"] = [{k: v for k, v in a.items() if k != "action"}
+                   for a in summary.get("next") or []]
     return out
 
 
@@ -227,7 +293,14 @@ def test_a_japanese_run_keeps_codes_and_machine_fields(lab: Any, tmp_path: Path,
     for f in failures:
         assert "対処: " in f.text and "ドキュメント: https://docs.gitlab.com/ja-jp/" in f.text
         assert "(英語版: https://docs.gitlab.com/" in f.text
+    page = (folder / "report.html").read_text()
+    if verdict == "READY":  # what to do next, in Japanese, with GitLab's command as it is
+        assert "次: us-secondaryで: レジストリを読み取り専用にし、" in ja.stdout, ja.stdout[-3000:]
+        assert ": sudo gitlab-ctl registry-database import(ドキュメント: " in ja.stdout
+        assert ja_summary["next"][0]["action"].startswith("レジストリを読み取り専用にし、")
+        assert "<h2>次の作業</h2>" in page and ">(GitLabドキュメント)</a>" in page
     if verdict == "NOT_READY":
+        assert "<strong>最初に対処するもの:</strong>" in page
         table = [line for line in ja.stdout.splitlines() if line.startswith("  失敗  ")]
         assert table, ja.stdout[-3000:]
         starts = {width(line[:line.index("  対処: ")]) for line in table}

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 
 from ..facts import Fact, observe
 from ..http import Http, Reply, Unreachable
+from ..i18n import _
 from ..inventory import Inventory, Site
 from ..redact import Redactor
 from ..urls import BadUrl, joined, parse, same_origin
@@ -254,17 +255,17 @@ class CanaryPlugin:
             pushed = CanaryPushed(repo, tag, c.push(repo, tag))
             return pushed, f"{_url(inv.primary)}/v2/{repo}/manifests/{tag} (PUT)"
 
-        self.say(f"--canary: pushing one tiny image to {inv.primary.name}'s registry "
-                 f"({_url(inv.primary)}), the one write of this run")
+        self.say(_("--canary: pushing one tiny image to {site}'s registry ({url}), the one "
+                   "write of this run").format(site=inv.primary.name, url=_url(inv.primary)))
         pushed = observe(Probe("canary.pushed", "deployment", push), pc, None, self.redactor)
         if pushed.error:
-            self.say(f"--canary: the push failed: {pushed.error}")
+            self.say(_("--canary: the push failed: {error}").format(error=pushed.error))
             return [pushed]
         done: CanaryPushed = pushed.value
         self.left = f"{_url(inv.primary).split('://', 1)[-1]}/{done.repository}:{tag}"
-        self.say(f"--canary: pushed {self.left} ({done.digest}); waiting up to {c.wait_s:g} s "
-                 "for it on every secondary; it stays in the registries: delete that tag when "
-                 "done")
+        self.say(_("--canary: pushed {tag} ({digest}); waiting up to {seconds} s for it on "
+                   "every secondary; it stays in the registries: delete that tag when "
+                   "done").format(tag=self.left, digest=done.digest, seconds=f"{c.wait_s:g}"))
         deadline = time.monotonic() + c.wait_s
 
         def seen(_pc: ProbeContext, site: Site | None) -> tuple[CanarySeen, str]:

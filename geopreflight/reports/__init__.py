@@ -100,7 +100,7 @@ def _place(report_dir: Path, built: Path, base: str) -> Path:
         except OSError as exc:
             if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
                 raise
-    raise OSError(errno.EEXIST, f"too many report folders named {base}")
+    raise OSError(errno.EEXIST, _("too many report folders named {name}").format(name=base))
 
 
 def point_latest(report_dir: Path, folder: Path) -> None:
@@ -126,9 +126,9 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 def check_name(name: str) -> str | None:
     """Why `--report-name` cannot be used as a folder name (None: it can)."""
     if not _NAME.fullmatch(name) or name == "latest":  # `$` would let "ci\n" through
-        return (f"--report-name={name!r}: expected one folder name of letters, digits, '.', "
-                "'_' or '-' (at most 100, not starting with '.' or '-', not 'latest'), e.g. "
-                "--report-name=acme-prod")
+        return _("--report-name={name}: expected one folder name of letters, digits, '.', "
+                 "'_' or '-' (at most 100, not starting with '.' or '-', not 'latest'), e.g. "
+                 "--report-name=acme-prod").format(name=repr(name))
     return None
 
 
@@ -154,7 +154,8 @@ def replace_folder(report_dir: Path, name: str, built: Path) -> Path:
                 raise
         finally:
             shutil.rmtree(old, ignore_errors=True)
-    raise OSError(errno.EBUSY, f"{target} kept being replaced by other runs")
+    raise OSError(errno.EBUSY, _("{folder} kept being replaced by other runs").format(
+        folder=target))
 
 
 def write_all(report: RunReport, report_dir: Path, name: str | None = None,
@@ -185,9 +186,10 @@ def write_all(report: RunReport, report_dir: Path, name: str | None = None,
         built = None
     except OSError as exc:
         why = exc.strerror or str(exc)
-        full = " (the disk is full)" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
-        raise ReportsNotWritten(f"cannot write the reports in {report_dir}: {why}{full}; "
-                                "no report of this run was kept") from None
+        text = _("cannot write the reports in {folder}: {why} (the disk is full); no report "
+                 "of this run was kept") if exc.errno in (errno.ENOSPC, errno.EDQUOT) else \
+            _("cannot write the reports in {folder}: {why}; no report of this run was kept")
+        raise ReportsNotWritten(text.format(folder=report_dir, why=why)) from None
     finally:
         if built is not None:
             shutil.rmtree(built, ignore_errors=True)

@@ -93,8 +93,11 @@ def _row(row: Row, result: Result, causes: Causes, shared: dict[Cause, int]) -> 
         parts.append("<dl>" + "".join(f"<dt>{escape(n)}</dt><dd><code>{escape(str(v))}</code>"
                                       "</dd>" for n, v in values) + "</dl>")
     if cause in shared:  # told once, in the causes block at the top
-        parts.append(f'<div>Not evaluated: see <a href="#cause-{shared[cause]}">cause '
-                     f"{shared[cause]}</a> ({escape(cause.short)}).</div>")
+        see = escape(_("Not evaluated: see {link} ({cause}).")).format(
+            link=f'<a href="#cause-{shared[cause]}">'
+                 + escape(_("cause {n}").format(n=shared[cause])) + "</a>",
+            cause=escape(cause.short))
+        parts.append(f"<div>{see}</div>")
     elif result.outcome in ("fail", "warn", "error"):
         fix = error_fix(row, result, cause) if result.outcome == "error" else fix_of(row, result)
         why = escape(_("Not evaluated because {cause}. ").format(cause=cause.text)) \
@@ -181,25 +184,29 @@ def render(report: RunReport) -> str:
                              _("Deployment-wide checks"), name, rows, causes, numbers)
                        for name, rows in groups.items() if rows)
     notes = "".join(f"<li>{escape(n)}</li>" for n in report.notes)
+    documentation = escape(_("(GitLab documentation)"))
     todo = "".join(
         f"<li><strong>{escape(a.site or 'deployment')}</strong>: {escape(a.text)}"
         + (f"<br><code>{escape(a.command)}</code>" if a.command else "")
-        + f' <a href="{escape(a.doc)}">(GitLab documentation)</a></li>' for a in report.next)
+        + f' <a href="{escape(a.doc)}">{documentation}</a></li>' for a in report.next)
     first = next(((r, x) for r, x in report.rows if x.outcome in ("fail", "error", "warn")),
                  None)
     act = ""
     if first is not None:
         row, result = first
         cause = causes.of(result, row.site.name if row.site else None)
-        act = (f'<p id="first"><strong>First to act on:</strong> <a href="#'
+        label = escape(_("First to act on:"))
+        act = (f'<p id="first"><strong>{label}</strong> <a href="#'
                f'{escape(anchor(row))}">{escape(row.check.id)} '
                f"{escape(row.site.name if row.site else 'deployment')}</a>: "
                f"{escape(error_fix(row, result, cause))}</p>")
+    fix_label = escape(_("Fix:"))
     cause_html = "".join(
-        f'<li id="cause-{numbers[c]}"><strong>{numbers[c]}. {escape(c.text)}</strong> '
-        f"({len(rows)} rows not evaluated: "
+        f'<li id="cause-{numbers[c]}"><strong>{numbers[c]}. {escape(c.text)}</strong> ('
+        + escape(ngettext("{n} row not evaluated:", "{n} rows not evaluated:",
+                          len(rows)).format(n=len(rows))) + " "
         + ", ".join(f'<a href="#{escape(anchor(r))}">{escape(r.test_id)}</a>' for r in rows)
-        + f")<br><strong>Fix:</strong> {escape(c.fix)}</li>" for c, rows in shared)
+        + f")<br><strong>{fix_label}</strong> {escape(c.fix)}</li>" for c, rows in shared)
     title = f"{report.inventory.deployment}: {p.name} {report.step_label}: {words}"
     step = _("step {step} of {profile} (exit code {code})").format(
         step=report.step_label, profile=p.name, code=report.exit_code)
@@ -210,7 +217,8 @@ def render(report: RunReport) -> str:
         link=link, started=escape(report.started_at.isoformat()),
         seconds=f"{report.duration_s:.2f}", version=escape(__version__),
         sha=escape(report.inventory.sha256))
-    labels = {k: escape(v) for k, v in (("steps", _("Procedure steps")), ("notes", _("Notes")))}
+    labels = {k: escape(v) for k, v in (("steps", _("Procedure steps")), ("notes", _("Notes")),
+                                        ("causes", _("Causes")), ("next", _("Next")))}
     return (
         f'<!doctype html>\n<html lang="{lang()}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -220,8 +228,9 @@ def render(report: RunReport) -> str:
         f'style="background:{COLOURS.get(report.verdict, "#555555")}"><strong>'
         f"{escape(words)}</strong>{escape(why)}<br>{escape(step)}</p>"
         + act
-        + (f'<h2>Causes</h2><ul id="causes">{cause_html}</ul>' if cause_html else "")
-        + (f'<h2>Next</h2><ul id="next">{todo}</ul>' if todo else "")
+        + (f'<h2>{labels["causes"]}</h2><ul id="causes">{cause_html}</ul>' if cause_html
+           else "")
+        + (f'<h2>{labels["next"]}</h2><ul id="next">{todo}</ul>' if todo else "")
         + f'<p id="counts">{escape(rows)} {count_html}</p>'
         f'<nav aria-label="{labels["steps"]}"><ol class="steps" id="steps">'
         f'{"".join(steps)}</ol></nav>'

@@ -44,7 +44,9 @@ def explain(row: Row | None, result: Result, cause: Cause | None = None,
         lines += ["  " + _("not evaluated because {cause}").format(cause=cause.text),
                   "  " + _("fix: {fix}").format(fix=cause.fix)]
         if same:
-            lines.append(f"  the same cause stopped {_n(len(same), 'other row')}:")
+            lines.append("  " + ngettext("the same cause stopped {n} other row:",
+                                         "the same cause stopped {n} other rows:",
+                                         len(same)).format(n=len(same)))
             lines += textwrap.wrap(", ".join(same), FIX_WIDTH, initial_indent="    ",
                                    subsequent_indent="    ", break_on_hyphens=False)
         return "\n".join(map(for_terminal, lines))
@@ -57,13 +59,14 @@ def explain(row: Row | None, result: Result, cause: Cause | None = None,
     return "\n".join(map(for_terminal, lines))
 
 
-def _n(count: int, word: str) -> str:
-    return f"{count} {word}{'s' if count != 1 else ''}"
+def _checks(count: int) -> str:
+    return ngettext("{n} check", "{n} checks", count).format(n=count)
 
 
 def _entry(entry: Any) -> str:
     roles = "" if len(entry.roles) == 2 else f" ({', '.join(entry.roles)})"
-    method = "" if len(entry.methods) == 2 else f" [{entry.methods[0]} import]"
+    method = "" if len(entry.methods) == 2 else " " + _("[{method} import]").format(
+        method=entry.methods[0])
     return f"{entry.check.id}{roles}{method} {_(entry.check.title)}"
 
 
@@ -72,7 +75,8 @@ def steps_listing(profile: Profile) -> str:
     group named where a step uses it."""
     lines = [f"{profile.name}: {_(profile.title)}", f"  {doc(profile.doc)}"]
     for name, entries in profile.groups:
-        lines.append(f"group {name} ({_n(len(entries), 'check')}):")
+        lines.append(_("group {name} ({checks}):").format(name=name,
+                                                          checks=_checks(len(entries))))
         lines += [f"     {_entry(e)}" for e in entries]
     for i, step in enumerate(profile.steps, 1):
         lines.append(f"{i}. {step.id}: {_(step.title)}")
@@ -82,8 +86,9 @@ def steps_listing(profile: Profile) -> str:
                 group = next(((name, len(g)) for name, g in profile.groups
                               if tuple(entries[k:k + len(g)]) == g), None)
                 if group is not None:
-                    lines.append(f"     {kind:<9} group {group[0]} ({_n(group[1], 'check')}, "
-                                 "listed above)")
+                    lines.append(f"     {kind:<9} " + _("group {name} ({checks}, listed "
+                                                          "above)").format(
+                        name=group[0], checks=_checks(group[1])))
                     k += group[1]
                     continue
                 lines.append(f"     {kind:<9} {_entry(entries[k])}")
@@ -171,13 +176,13 @@ TOKEN_FIX = N_("give the site's token (the inventory's token_env or token_file) 
                "Admin Mode is on, then run again")
 OTHER_FIX = N_("resolve the error above, then run again; until then these checks cannot be "
                "judged")
-ROOTLESS = ("/etc/gitlab/gitlab.rb is not there, so none of the GitLab files the checks read "
-            "is (a wrong host target or root?)")
-ROOTLESS_FIX = ("check the site's host target and root in the inventory: the target is the GitLab "
-                "node, and root the path prefix under which etc/gitlab and var/opt/gitlab live "
-                "(/ on a real node); then run again")
-NO_SSH_FIX = ("install OpenSSH's client where geopreflight runs (apt-get install openssh-client; "
-              "in CI, an image that has it), then run again")
+ROOTLESS = N_("/etc/gitlab/gitlab.rb is not there, so none of the GitLab files the checks "
+              "read is (a wrong host target or root?)")
+ROOTLESS_FIX = N_("check the site's host target and root in the inventory: the target is the "
+                  "GitLab node, and root the path prefix under which etc/gitlab and "
+                  "var/opt/gitlab live (/ on a real node); then run again")
+NO_SSH_FIX = N_("install OpenSSH's client where geopreflight runs (apt-get install "
+                "openssh-client; in CI, an image that has it), then run again")
 
 
 @dataclass(frozen=True)
@@ -194,7 +199,7 @@ class Cause:
     def text(self) -> str:
         """`eu-primary: GitLab API unreachable at https://... (Connection refused; 3 attempts)`"""
         values = {"site": self.site, "component": _(self.component), "where": self.where,
-                  "reason": self.reason}
+                  "reason": _(ROOTLESS) if self.reason == ROOTLESS else self.reason}
         if self.unreachable and self.where:
             return _("{site}: {component} unreachable at {where} ({reason})").format(**values)
         if self.unreachable:
@@ -213,9 +218,9 @@ class Cause:
     @property
     def fix(self) -> str:
         if self.reason == ROOTLESS:
-            return ROOTLESS_FIX
+            return _(ROOTLESS_FIX)
         if "ssh is not installed where geopreflight runs" in self.reason:
-            return NO_SSH_FIX
+            return _(NO_SSH_FIX)
         if re.search(r"\b(401|403)\b", self.reason):
             return _(TOKEN_FIX)
         if not self.unreachable or self.component not in FIXES:
@@ -237,7 +242,8 @@ def error_fix(row: Row, result: Result, cause: Cause | None) -> str:
         return cause.fix
     if AREA_COMPONENT.get(row.check.id.split("-")[0]) == cause.component:
         return fix_of(row, result)
-    return f"first make {cause.short} answer ({cause.reason}), then run again"
+    return _("first make {cause} answer ({reason}), then run again").format(
+        cause=cause.short, reason=cause.reason)
 
 
 def _site(row: Row | None) -> str | None:
@@ -411,7 +417,8 @@ def summary(profile: Profile, statuses: dict[str, str], outcomes: list[tuple[Row
     lines.append((ngettext("{n} row: {counts}", "{n} rows: {counts}", len(outcomes)).format(
         n=len(outcomes), counts=_(", ").join(words)) + extra, ""))
     lines.append((_("steps: {timeline}").format(timeline=timeline(profile, statuses)), ""))
-    lines += [(f"next: {action.line()}", "bold") for action in next_actions]
+    lines += [(_("next: {action}").format(action=action.line()), "bold")
+              for action in next_actions]
     return [(for_terminal(text), colour) for text, colour in lines]
 
 
