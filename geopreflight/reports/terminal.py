@@ -390,7 +390,13 @@ def summary(profile: Profile, statuses: dict[str, str], outcomes: list[tuple[Row
         if not row.blocking and result.outcome == "error":
             word = _("{outcome} (advisory)").format(outcome=word)
         colour = {"fail": "red", "error": "red", "warn": "yellow"}.get(result.outcome, "")
-        table.append((word, row.check.id, where, _(row.check.title), fix, colour))
+        entry = [word, row.check.id, where, _(row.check.title), fix, colour]
+        same = next((e for e in table if cause in number and e[:2] == entry[:2]
+                     and e[4] == fix), None)  # one check stopped by one cause: one line
+        if same is not None:
+            same[2] += ", " + where
+        else:
+            table.append(entry)
     if table:
         lines.append((ngettext("{n} row did not pass:", "{n} rows did not pass:",
                                len(table)).format(n=len(table)), "bold"))
