@@ -234,6 +234,8 @@ def test_many_silent_databases_cost_one_connect_timeout(legacy: Any, tmp_path: P
     def change(d: dict[str, Any]) -> None:
         secondary = site_of(d, legacy.secondary.name)
         secondary["metadata_db"] = {"dsn_env": "HOSTILE_DSN"}
+        for section in ("gitlab", "registry"):  # the copies share its URLs, knowingly
+            secondary[section] = {**secondary[section], "location_aware": True}
         for n in range(5):
             d["sites"].append({**secondary, "name": f"extra-{n}"})
 
