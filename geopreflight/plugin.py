@@ -18,7 +18,6 @@ import pytest
 
 from . import suite
 from .errors import USAGE_EXIT, UsageError
-from .i18n import _
 
 if TYPE_CHECKING:
     pass
@@ -118,6 +117,8 @@ NO_CHECKS = {"setuponly": "--setup-only", "setupplan": "--setup-plan",
 
 def _refused(config: pytest.Config) -> str | None:
     """Options that cannot work with a profile, and what to use instead."""
+    from .i18n import _  # here, not at the top: an inactive plugin imports only its hooks
+
     for dest, flag in NO_CHECKS.items():
         if getattr(config.option, dest, False):
             return _("{flag} runs no check, so it cannot give a verdict (and would probe the "
