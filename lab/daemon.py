@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> None:
             site_id=site["geo_id"], primary_registry=primary_api_url(site, primary) or "",
             secondary_registry=site["registry_url"],
             events_file=Path(primary["run"]) / "events.jsonl",
+            registry_file=Path(site["run"]) / "geo-registry.json",
             primary_state=Path(primary["run"]) / "gitlab-state.json",
             key_file=Path(site["key_file"]), cert_file=Path(site["cert_file"]),
             ready_file=lab_dir / "run" / "ready", failing=site["replication"]["failing"],

@@ -9,6 +9,12 @@ It then writes the secondary's `container_repositories_*` counts into the primar
 Geo status, from what is really on both registries.
 
 Knobs: `failing` (repository globs whose sync fails, as a fault injection), `delay_s` (lag).
+
+What Geo keeps in its tracking database outlives a restart of the daemon (every reconfigure
+restarts it): the log cursor and each repository's registry row (synced, failed, verified) live
+in `registry_file`. A restart backfills only repositories without a row or with a failed one, and
+reads the event log from the cursor on, as Geo does: a tag lost while its repository was marked
+synced stays lost, however often the lab is reconfigured afterwards.
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ class Replicator(threading.Thread):
     def __init__(self, *, site_id: int, primary_registry: str, secondary_registry: str,
                  events_file: Path, primary_state: Path, key_file: Path, cert_file: Path,
                  ready_file: Path, failing: list[str], delay_s: float, log: Path | None,
-                 caught_up_file: Path | None = None, verify_failing: list[str] = ()) -> None:
+                 caught_up_file: Path | None = None, verify_failing: list[str] = (),
+                 registry_file: Path | None = None) -> None:
         super().__init__(daemon=True, name=f"replicator:{site_id}")
         self.site_id = site_id
         self.events_file = Path(events_file)
@@ -46,6 +53,9 @@ class Replicator(threading.Thread):
         self.verified: dict[str, bool] = {}  # repository -> its tag list matches the primary's
         self._written = 0  # the stand-in state file's mtime after this replicator wrote it
         self._retried = 0.0  # when failed repositories were last synced again
+        self.registry_file = registry_file
+        self.cursor = 0  # the events file's offset up to which every event is handled
+        self._load_registry()
 
         def token(_challenge: str, scope: str) -> str:
             return tokens.mint(key_file, cert_file, tokens.scope_access(scope) if scope else [])
@@ -57,6 +67,23 @@ class Replicator(threading.Thread):
         if self.log_path:
             with open(self.log_path, "a") as fh:
                 fh.write(json.dumps({"t": time.time(), **entry}) + "\n")
+
+    def _load_registry(self) -> None:
+        """The tracking database's rows and cursor from an earlier run of this replicator."""
+        if not self.registry_file or not self.registry_file.exists():
+            return
+        saved = json.loads(self.registry_file.read_text())
+        self.states = dict(saved.get("states", {}))
+        self.verified = {k: bool(v) for k, v in saved.get("verified", {}).items()}
+        self.cursor = int(saved.get("cursor", 0))
+
+    def _save_registry(self) -> None:
+        if not self.registry_file:
+            return
+        tmp = self.registry_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"states": self.states, "verified": self.verified,
+                                   "cursor": self.cursor}))
+        tmp.replace(self.registry_file)
 
     # -- syncing --------------------------------------------------------------------------------
     @staticmethod
@@ -124,6 +151,7 @@ class Replicator(threading.Thread):
 
         state.update(self.primary_state, change)
         self._written = self._stamp()
+        self._save_registry()
 
     def _retry_failed(self, now: float) -> bool:
         """Sync again, at most once a second, the repositories whose sync failed for a
@@ -166,9 +194,11 @@ class Replicator(threading.Thread):
     def run(self) -> None:
         while not self.ready_file.exists() and not self.stopping.wait(0.05):
             pass
-        offset = 0
+        offset = self.cursor
         try:
-            for repo in self.src.catalog():  # backfill, as Geo does for existing repositories
+            for repo in self.src.catalog():  # backfill the repositories Geo has no row of
+                if self.states.get(repo) == "synced":
+                    continue
                 if any(fnmatch.fnmatch(repo, pat) for pat in self.failing) or \
                         not self.in_sync(repo):
                     self.sync(repo)
@@ -196,6 +226,8 @@ class Replicator(threading.Thread):
                     by_repo.setdefault(repo, set()).add(tag)
                 for repo, tags in by_repo.items():
                     self.sync(repo, tags)
+                if not pending:
+                    self.cursor = offset
                 self.update_counts()
             elif self._retry_failed(now):
                 self.update_counts()
