@@ -87,19 +87,24 @@ def _building(report_dir: Path, name: str) -> Path:
     return folder
 
 
+def _rename_if_free(built: Path, folder: Path) -> bool:
+    """Rename `built` to `folder`; False when another run's non-empty folder holds the name."""
+    try:
+        os.rename(built, folder)
+        return True
+    except OSError as exc:
+        if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+            raise
+        return False
+
+
 def _place(report_dir: Path, built: Path, base: str) -> Path:
     """Rename the finished folder to `base` (or `base-N` where a folder of that name exists):
     a timestamped folder appears whole or not at all."""
     for n in range(1, 1000):
         folder = report_dir / (base if n == 1 else f"{base}-{n}")
-        if folder.exists() or folder.is_symlink():
-            continue
-        try:
-            os.rename(built, folder)
+        if not (folder.exists() or folder.is_symlink()) and _rename_if_free(built, folder):
             return folder
-        except OSError as exc:
-            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-                raise
     raise OSError(errno.EEXIST, _("too many report folders named {name}").format(name=base))
 
 
@@ -147,11 +152,8 @@ def replace_folder(report_dir: Path, name: str, built: Path) -> Path:
         except FileNotFoundError:  # another run moved it first
             pass
         try:
-            os.rename(built, target)
-            return target
-        except OSError as exc:
-            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-                raise
+            if _rename_if_free(built, target):
+                return target
         finally:
             shutil.rmtree(old, ignore_errors=True)
     raise OSError(errno.EBUSY, _("{folder} kept being replaced by other runs").format(
