@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 from lab.gitlab_api import set_repository_counts
 from standin import run_pytest
@@ -26,7 +27,14 @@ def rep_002(d) -> dict:
 def test_wait_until_replication_catches_up(deployment) -> None:
     d = deployment()
     lagging(d, synced=1)
-    timer = threading.Timer(2.5, lagging, args=(d, 3))
+    def catch_up() -> None:  # after the first round read the lagging status, not by the clock
+        deadline = time.monotonic() + 30
+        while d.servers["eu-primary"].count("/api/v4/geo_sites/status") < 1 and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+        lagging(d, 3)
+
+    timer = threading.Thread(target=catch_up)
     timer.start()
     r = run_pytest(*STEP, f"--inventory={d.inventory()}", f"--report-dir={d.tmp / 'reports'}",
                    "--wait=20", env=d.env())
