@@ -53,123 +53,6 @@ def _log(msg: str, t0: float) -> None:
         print(f"[lab {time.monotonic() - t0:5.2f}s] {msg}", file=sys.stderr)
 
 
-# -- PostgreSQL ----------------------------------------------------------------------------------
-def _setup_databases(lab: dict[str, Any], errors: list[BaseException]) -> None:
-    try:
-        pg_root = Path(lab["pg_root"])
-        by_name = {c["name"]: c for c in lab["clusters"]}
-
-        def own(c: dict[str, Any]) -> None:
-            cl = cluster(c, pg_root)
-            postgres.init(cl)
-            postgres.start(cl, Path(c["data"]).parent / "postgres.log")
-            if c["bundled_root"]:
-                postgres.create_database(cl, "gitlabhq_production")
-            for s in lab["sites"]:
-                if s["db"]["cluster"] == c["name"] and s["db"]["kind"] in ("external", "bundled"):
-                    _create_db(cl, s)
-
-        threads = [threading.Thread(target=_collect, args=(own, c, errors))
-                   for c in lab["clusters"] if c["replica_of"] is None]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if errors:
-            return
-        for s in lab["sites"]:
-            if s["db"]["kind"] == "shared-with":
-                _create_db(cluster(by_name[s["db"]["cluster"]], pg_root), s)
-        for c in lab["clusters"]:
-            if c["replica_of"]:
-                src = cluster(by_name[c["replica_of"]], pg_root)
-                rep = cluster(c, pg_root)
-                postgres.basebackup(src, rep)
-                postgres.start(rep, Path(c["data"]).parent / "postgres.log")
-    except BaseException as exc:  # reported by the caller
-        errors.append(exc)
-
-
-def _collect(fn: Any, arg: Any, errors: list[BaseException]) -> None:
-    try:
-        fn(arg)
-    except BaseException as exc:
-        errors.append(exc)
-
-
-def _create_db(cl: postgres.Cluster, s: dict[str, Any]) -> None:
-    postgres.create_registry_db(cl, s["db"]["dbname"], s["db"]["user"], s["db"]["password"])
-    if s["db"]["migrated"]:
-        metadata.migrate(cl.conninfo(s["db"]["dbname"]), s["db"]["user"],
-                         s["registry"]["version"], tuple(s["db"]["pending"]))
-    if s["db"].get("inventory_dbname"):  # an empty database the registry does not use
-        postgres.create_registry_db(cl, s["db"]["inventory_dbname"], s["db"]["user"],
-                                    s["db"]["password"])
-
-
-def _db_knobs(lab: dict[str, Any]) -> None:
-    """What a DBA did to a site's registry database after it was set up, as the superuser:
-    restored another site's dump into it, changed its settings, gave it to another role."""
-    pg_root = Path(lab["pg_root"])
-    by_name = {c["name"]: cluster(c, pg_root) for c in lab["clusters"]}
-    for s in lab["sites"]:
-        db = s["db"]
-        cl = by_name[db["cluster"]]
-        if db.get("restore_from"):
-            src = site_of(lab, db["restore_from"])
-            postgres.restore_dump(by_name[src["db"]["cluster"]], src["db"]["dbname"], cl,
-                                  db["dbname"], db["user"])
-        postgres.alter_database(cl, db["dbname"], settings=db.get("settings") or {},
-                                owner=db.get("owner"))
-        if db.get("monitor"):
-            postgres.create_monitoring_role(cl, db["monitor"]["user"], db["monitor"]["password"])
-
-
-
-def _poolers(lab: dict[str, Any]) -> None:
-    """Start each site's PgBouncer (after the databases and roles exist)."""
-    for s in lab["sites"]:
-        db = s["db"]
-        if not db.get("pooler"):
-            continue
-        users = {db["user"]: db["password"]}
-        if db.get("monitor"):
-            users[db["monitor"]["user"]] = db["monitor"]["password"]
-        dbnames = sorted({db["dbname"], db.get("inventory_dbname") or db["dbname"]})
-        pgbouncer.start(s["name"], Path(lab["pg_root"]) / s["name"] / "pgbouncer",
-                        Path(lab["dir"]) / "run", db["port"], db["direct_port"], dbnames, users)
-
-
-# -- images --------------------------------------------------------------------------------------
-def _direct_client(lab: dict[str, Any], site: dict[str, Any]) -> oci.Client:
-    """A client for the site's registry process itself, with tokens signed by its key."""
-    key, cert = Path(site["key_file"]), Path(site["cert_file"])
-
-    def token(_challenge: str, scope: str) -> str:
-        return tokens.mint(key, cert, tokens.scope_access(scope) if scope else [], "lab-seed")
-
-    return oci.Client("http://" + site["registry_http_addr"], token)
-
-
-def _seed(lab: dict[str, Any]) -> None:
-    """Push every site's images; copy the primary's to replicating secondaries (in sync)."""
-    source = primary(lab)
-    for s in lab["sites"]:
-        if s["registry"]["enabled"]:
-            c = _direct_client(lab, s)
-            for repo, tag in images(s):
-                oci.push(c, repo, tag)
-    if source is None:
-        return
-    src = _direct_client(lab, source)
-    for s in lab["sites"]:
-        if s["replicating"]:
-            dst = _direct_client(lab, s)
-            for repo, tag in images(source):
-                if not any(fnmatch.fnmatch(repo, p) for p in s["replication"]["failing"]):
-                    oci.copy(src, dst, repo, tag)
-
-
 def up(scenario_ref: str, lab_dir: Path, *, owner: int | None,
        ssh: bool = False) -> dict[str, Any]:
     """Start a lab for a scenario in `lab_dir`; returns the lab model. `owner` is the process
@@ -332,3 +215,119 @@ def _apply_modes(lab: dict[str, Any]) -> None:
         else:  # `lockfile: false`: a legacy registry that never wrote its lockfile
             lock = has_data and s["registry"]["lockfile"]
             hostroot.set_lockfile(root, "filesystem-in-use" if lock else None)
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------------
+def _setup_databases(lab: dict[str, Any], errors: list[BaseException]) -> None:
+    try:
+        pg_root = Path(lab["pg_root"])
+        by_name = {c["name"]: c for c in lab["clusters"]}
+
+        def own(c: dict[str, Any]) -> None:
+            cl = cluster(c, pg_root)
+            postgres.init(cl)
+            postgres.start(cl, Path(c["data"]).parent / "postgres.log")
+            if c["bundled_root"]:
+                postgres.create_database(cl, "gitlabhq_production")
+            for s in lab["sites"]:
+                if s["db"]["cluster"] == c["name"] and s["db"]["kind"] in ("external", "bundled"):
+                    _create_db(cl, s)
+
+        threads = [threading.Thread(target=_collect, args=(own, c, errors))
+                   for c in lab["clusters"] if c["replica_of"] is None]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            return
+        for s in lab["sites"]:
+            if s["db"]["kind"] == "shared-with":
+                _create_db(cluster(by_name[s["db"]["cluster"]], pg_root), s)
+        for c in lab["clusters"]:
+            if c["replica_of"]:
+                src = cluster(by_name[c["replica_of"]], pg_root)
+                rep = cluster(c, pg_root)
+                postgres.basebackup(src, rep)
+                postgres.start(rep, Path(c["data"]).parent / "postgres.log")
+    except BaseException as exc:  # reported by the caller
+        errors.append(exc)
+
+
+def _collect(fn: Any, arg: Any, errors: list[BaseException]) -> None:
+    try:
+        fn(arg)
+    except BaseException as exc:
+        errors.append(exc)
+
+
+def _create_db(cl: postgres.Cluster, s: dict[str, Any]) -> None:
+    postgres.create_registry_db(cl, s["db"]["dbname"], s["db"]["user"], s["db"]["password"])
+    if s["db"]["migrated"]:
+        metadata.migrate(cl.conninfo(s["db"]["dbname"]), s["db"]["user"],
+                         s["registry"]["version"], tuple(s["db"]["pending"]))
+    if s["db"].get("inventory_dbname"):  # an empty database the registry does not use
+        postgres.create_registry_db(cl, s["db"]["inventory_dbname"], s["db"]["user"],
+                                    s["db"]["password"])
+
+
+def _db_knobs(lab: dict[str, Any]) -> None:
+    """What a DBA did to a site's registry database after it was set up, as the superuser:
+    restored another site's dump into it, changed its settings, gave it to another role."""
+    pg_root = Path(lab["pg_root"])
+    by_name = {c["name"]: cluster(c, pg_root) for c in lab["clusters"]}
+    for s in lab["sites"]:
+        db = s["db"]
+        cl = by_name[db["cluster"]]
+        if db.get("restore_from"):
+            src = site_of(lab, db["restore_from"])
+            postgres.restore_dump(by_name[src["db"]["cluster"]], src["db"]["dbname"], cl,
+                                  db["dbname"], db["user"])
+        postgres.alter_database(cl, db["dbname"], settings=db.get("settings") or {},
+                                owner=db.get("owner"))
+        if db.get("monitor"):
+            postgres.create_monitoring_role(cl, db["monitor"]["user"], db["monitor"]["password"])
+
+
+def _poolers(lab: dict[str, Any]) -> None:
+    """Start each site's PgBouncer (after the databases and roles exist)."""
+    for s in lab["sites"]:
+        db = s["db"]
+        if not db.get("pooler"):
+            continue
+        users = {db["user"]: db["password"]}
+        if db.get("monitor"):
+            users[db["monitor"]["user"]] = db["monitor"]["password"]
+        dbnames = sorted({db["dbname"], db.get("inventory_dbname") or db["dbname"]})
+        pgbouncer.start(s["name"], Path(lab["pg_root"]) / s["name"] / "pgbouncer",
+                        Path(lab["dir"]) / "run", db["port"], db["direct_port"], dbnames, users)
+
+
+# -- images --------------------------------------------------------------------------------------
+def _direct_client(lab: dict[str, Any], site: dict[str, Any]) -> oci.Client:
+    """A client for the site's registry process itself, with tokens signed by its key."""
+    key, cert = Path(site["key_file"]), Path(site["cert_file"])
+
+    def token(_challenge: str, scope: str) -> str:
+        return tokens.mint(key, cert, tokens.scope_access(scope) if scope else [], "lab-seed")
+
+    return oci.Client("http://" + site["registry_http_addr"], token)
+
+
+def _seed(lab: dict[str, Any]) -> None:
+    """Push every site's images; copy the primary's to replicating secondaries (in sync)."""
+    source = primary(lab)
+    for s in lab["sites"]:
+        if s["registry"]["enabled"]:
+            c = _direct_client(lab, s)
+            for repo, tag in images(s):
+                oci.push(c, repo, tag)
+    if source is None:
+        return
+    src = _direct_client(lab, source)
+    for s in lab["sites"]:
+        if s["replicating"]:
+            dst = _direct_client(lab, s)
+            for repo, tag in images(source):
+                if not any(fnmatch.fnmatch(repo, p) for p in s["replication"]["failing"]):
+                    oci.copy(src, dst, repo, tag)

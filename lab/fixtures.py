@@ -6,8 +6,9 @@
         deployment.inventory, deployment.env, deployment.site("eu-primary").registry_url
 
 `fresh_lab` is the same factory, but its labs go down at the end of the test. Every lab goes
-down at the end of the session. When docker-registry or PostgreSQL is missing the lab tests are
-skipped, except under CI (`CI` set), where that is an error.
+down at the end of the session; the pytest process owns them, so if the session is killed the
+next `up` (or `python -m lab gc`) takes them down. When docker-registry or PostgreSQL is missing
+the lab tests are skipped, except under CI (`CI` set), where that is an error.
 """
 
 from __future__ import annotations
