@@ -2,27 +2,33 @@
 command or procedure step does (fact sheet sections 0, A, B, F; the docs cited per action).
 
 Each action reads `lab.json`, changes the model, and "reconfigures" the sites it touched
-(`deploy.reconfigure`: host files, config.yml, registry restart, stand-in states, inventory).
-An action GitLab refuses raises `deploy.LabError` with GitLab's message, changing nothing.
+(`reconfigure.reconfigure`: host files, config.yml, registry restart, stand-in states,
+inventory). An action GitLab refuses raises `model.LabError` with GitLab's message, changing
+nothing. Their command lines (`python -m lab <action>`, a scenario's `then:` lines) are parsed
+here too, so that `cli`, `scenario` and `deploy` sit above this module and it imports none of
+them.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import shlex
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from lab import deploy, hostroot, metadata, ports, postgres, state
-from lab.deploy import LabError
+from lab import hostroot, metadata, model, oci, ports, postgres, state
+from lab.model import LabError
+from lab.reconfigure import reconfigure
 
 STEPS = {None: "all", "one": "pre", "two": "tags", "three": "blobs"}
 
 
 def _site(lab_dir: Path, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    lab = deploy.load(lab_dir)
-    return lab, deploy.site_of(lab, name)
+    lab = model.load(lab_dir)
+    return lab, model.site_of(lab, name)
 
 
 def _enabled_registry(site: dict[str, Any]) -> None:
@@ -42,7 +48,7 @@ def _db_enabled(site: dict[str, Any]) -> Any:
 
 def _change(lab: dict[str, Any], name: str, fn: Any) -> dict[str, Any]:
     """Apply `fn(site)` to one site in lab.json, return the new model."""
-    return state.update(Path(lab["dir"]) / "lab.json", lambda d: fn(deploy.site_of(d, name)))
+    return state.update(Path(lab["dir"]) / "lab.json", lambda d: fn(model.site_of(d, name)))
 
 
 def import_(lab_dir: Path, site_name: str, step: str | None = None, interrupt: bool = False,
@@ -132,7 +138,7 @@ def finish_import(lab_dir: Path, site_name: str, out: Any = sys.stdout) -> None:
                        "packages/container_registry_metadata_database/#existing-registries")
     lab = _change(lab, site_name, lambda s: s["registry"].update(mode="database",
                                                                   read_only=False))
-    deploy.reconfigure(lab, [site_name])
+    reconfigure(lab, [site_name])
     print(f"{site_name}: registry['database']['enabled'] = true, read-only off; reconfigured",
           file=out)
 
@@ -144,7 +150,7 @@ def set_read_only(lab_dir: Path, site_name: str, on: bool, out: Any = sys.stdout
     if not site["registry"]["enabled"]:
         raise LabError(f"the registry of {site_name} is not enabled")
     lab = _change(lab, site_name, lambda s: s["registry"].update(read_only=on))
-    deploy.reconfigure(lab, [site_name])
+    reconfigure(lab, [site_name])
     print(f"{site_name}: read-only {'on' if on else 'off'}; reconfigured", file=out)
 
 
@@ -156,11 +162,11 @@ def enable_registry(lab_dir: Path, site_name: str, out: Any = sys.stdout) -> Non
     if site["registry"]["enabled"]:
         raise LabError(f"the registry of {site_name} is already enabled")
     def change(d: dict[str, Any]) -> None:
-        deploy.site_of(d, site_name)["registry"]["enabled"] = True
-        deploy.set_replicating(d["sites"])
+        model.site_of(d, site_name)["registry"]["enabled"] = True
+        model.set_replicating(d["sites"])
 
     lab = state.update(Path(lab["dir"]) / "lab.json", change)
-    deploy.reconfigure(lab, [site_name], daemon=True)
+    reconfigure(lab, [site_name], daemon=True)
     print(f"{site_name}: container registry enabled; reconfigured", file=out)
 
 
@@ -190,7 +196,7 @@ def setup_metadata_db(lab_dir: Path, site_name: str, out: Any = sys.stdout) -> N
         s["db"]["migrated"] = True
         s["registry"]["mode"] = "database"
 
-    deploy.reconfigure(_change(lab, site_name, change), [site_name])
+    reconfigure(_change(lab, site_name, change), [site_name])
     print(f"{site_name}: migrations applied, registry['database']['enabled'] = true; "
           "reconfigured", file=out)
 
@@ -201,7 +207,7 @@ def setup_geo(lab_dir: Path, out: Any = sys.stdout) -> None:
     the sites registered; fact sheet A1, D). Geo set-up alone configures no registry
     replication: no `geo_event` endpoint on the primary (A5), replication off on the
     secondaries (A6) until `configure-replication`."""
-    lab = deploy.load(lab_dir)
+    lab = model.load(lab_dir)
     if any(s["geo"] != "none" for s in lab["sites"]):
         raise LabError("Geo is already set up on " + ", ".join(
             s["name"] for s in lab["sites"] if s["geo"] != "none"))
@@ -217,10 +223,10 @@ def setup_geo(lab_dir: Path, out: Any = sys.stdout) -> None:
                 s["registry"]["notifications"] = False
             else:
                 s["replication"]["enabled"] = False
-        deploy.set_replicating(d["sites"])
+        model.set_replicating(d["sites"])
 
     lab = state.update(Path(lab["dir"]) / "lab.json", change)
-    deploy.reconfigure(lab, [s["name"] for s in lab["sites"]], daemon=True)
+    reconfigure(lab, [s["name"] for s in lab["sites"]], daemon=True)
     print("Geo set up: " + ", ".join(f"{s['name']} ({s['geo']})" for s in lab["sites"]),
           file=out)
 
@@ -230,7 +236,7 @@ def configure_replication(lab_dir: Path, out: Any = sys.stdout) -> None:
     `geo_event` notification endpoint (its secret as `registry_notification_secret`), on each
     secondary `geo_registry_replication_enabled` and `..._primary_api_url`; reconfigure.
     Geo then backfills the existing repositories (E2)."""
-    lab = deploy.load(lab_dir)
+    lab = model.load(lab_dir)
     primary = next((s for s in lab["sites"] if s["geo"] == "primary"), None)
     if primary is None:
         raise LabError("no Geo primary: set up Geo first")
@@ -244,10 +250,10 @@ def configure_replication(lab_dir: Path, out: Any = sys.stdout) -> None:
                 s["registry"]["notifications"] = True
             elif s["geo"] == "secondary":
                 s["replication"]["enabled"] = True
-        deploy.set_replicating(d["sites"])
+        model.set_replicating(d["sites"])
 
     lab = state.update(Path(lab["dir"]) / "lab.json", change)
-    deploy.reconfigure(lab, [s["name"] for s in lab["sites"] if s["geo"] != "none"], daemon=True)
+    reconfigure(lab, [s["name"] for s in lab["sites"] if s["geo"] != "none"], daemon=True)
     print("registry replication configured for "
           + ", ".join(s["name"] for s in lab["sites"] if s["replicating"]), file=out)
 
@@ -267,28 +273,28 @@ def move_db(lab_dir: Path, site_name: str, half: bool = False, out: Any = sys.st
     old = next(c for c in lab["clusters"] if c["name"] == site["db"]["cluster"])
     new = {"name": f"{site_name}-external", "port": ports.free_port(lab["dir"]),
            "data": str(pg_root / f"{site_name}-external" / "data"),
-           "password": deploy.new_secret(20), "replica_of": None, "bundled_root": None}
+           "password": model.new_secret(20), "replica_of": None, "bundled_root": None}
     Path(new["data"]).parent.mkdir(parents=True)
     postgres.chown_postgres(Path(new["data"]).parent)
-    cl = deploy.cluster(new, pg_root)
+    cl = model.cluster(new, pg_root)
     postgres.init(cl)
     postgres.start(cl, Path(new["data"]).parent / "postgres.log")
     db = site["db"]
     postgres.create_registry_db(cl, db["dbname"], db["user"], new["password"])
-    postgres.restore_dump(deploy.cluster(old, pg_root), db["dbname"], cl, db["dbname"],
+    postgres.restore_dump(model.cluster(old, pg_root), db["dbname"], cl, db["dbname"],
                           db["user"], skip_data=("tags",) if half else ())
     dsn = (f"postgresql://{db['user']}:{new['password']}@127.0.0.1:{new['port']}/"
            f"{db['dbname']}?connect_timeout=5")
 
     def change(d: dict[str, Any]) -> None:
         d["clusters"].append(new)
-        s = deploy.site_of(d, site_name)
+        s = model.site_of(d, site_name)
         s["db"].update(placement="external", kind="external", bundled=False,
                        cluster=new["name"], port=new["port"], password=new["password"],
                        dsn=dsn, inventory_dsn=dsn, half_moved=half)
 
     lab = state.update(Path(lab["dir"]) / "lab.json", change)
-    deploy.reconfigure(lab, [site_name], daemon=True)
+    reconfigure(lab, [site_name], daemon=True)
     print(f"{site_name}: registry database moved to 127.0.0.1:{new['port']}"
           + (" (half restored: no tags)" if half else ""), file=out)
 
@@ -297,8 +303,6 @@ def wait_sync(lab_dir: Path, site_name: str, image: str, timeout_s: float = 20.0
               out: Any = sys.stdout) -> str:
     """Wait until the secondary's replicator has handled `repository:tag` (copied it, or
     rescued its error), so the next action cannot race it; returns what it did."""
-    import json
-
     _, site = _site(lab_dir, site_name)
     repo, _, tag = image.partition(":")
     log = Path(site["run"]) / "replication.log"
@@ -318,16 +322,107 @@ def wait_sync(lab_dir: Path, site_name: str, image: str, timeout_s: float = 20.0
     raise LabError(f"{site_name}'s replicator did not handle {image} within {timeout_s:g} s")
 
 
+def push(lab_dir: Path, site_name: str, image: str, salt: str = "") -> str:
+    """Push a tiny image to a site's registry URL as the lab's user (`docker push`)."""
+    lab = model.load(lab_dir)
+    site = model.site_of(lab, site_name)
+    if not site["registry"]["enabled"]:
+        raise LabError(f"the registry of {site_name} is not enabled")
+    repo, tag = oci.split_ref(image)
+    client = oci.Client(site["registry_url"],
+                        oci.basic_auth_tokens(site["username"], site["token"]))
+    try:
+        return oci.push(client, repo, tag, salt)
+    except oci.RegistryError as exc:
+        hint = " (the registry is in read-only mode)" if exc.status == 405 else ""
+        raise LabError(f"push {repo}:{tag} to {site_name} failed: {exc}{hint}") from exc
+
+
+# -- command lines ------------------------------------------------------------------------------
+def command(sub: Any, name: str, text: str, site: bool = True) -> argparse.ArgumentParser:
+    """A `python -m lab` subcommand on one lab (`--dir`) and, with `site`, one site."""
+    p = sub.add_parser(name, help=text)
+    p.add_argument("--dir", required=True)
+    if site:
+        p.add_argument("--site", required=True)
+    return p
+
+
+def add_parsers(sub: Any) -> None:
+    """The actions' subcommands of `python -m lab` (what a scenario's `then:` may name)."""
+    p = command(sub, "import", "gitlab-ctl registry-database import [--step-one|two|three], "
+                "one site")
+    p.add_argument("--step", choices=("one", "two", "three"),
+                   help="a step of the three-step import (default: the one-step import)")
+    p.add_argument("--interrupt", action="store_true",
+                   help="stop the tag import after the first repository")
+    p.add_argument("--skip-half", action="store_true",
+                   help="a defect: skip every other repository, finish and swap the lockfiles")
+    p.add_argument("--rate", type=float, metavar="REPOS_PER_S",
+                   help="slow the import to at most this many repositories a second")
+    p.add_argument("--freeze-after", type=int, metavar="N",
+                   help="hang after N repositories (alive, writing nothing): a stalled import")
+    command(sub, "finish-import", "database enabled, read-only off, reconfigure")
+    p = command(sub, "set-read-only", "read-only maintenance mode on or off, reconfigure")
+    p.add_argument("state", choices=("on", "off"))
+    command(sub, "enable-registry", "enable the container registry on a site")
+    command(sub, "setup-metadata-db", "migrate a new registry's database and enable it")
+    command(sub, "setup-geo", "make the primary the Geo primary and the others its secondaries",
+            site=False)
+    command(sub, "configure-replication", "the primary's geo_event endpoint, the secondaries' "
+            "registry replication", site=False)
+    p = command(sub, "move-db", "move a bundled registry database to a new external PostgreSQL")
+    p.add_argument("--half", action="store_true", help="leave it half restored (no tags)")
+    p = command(sub, "push", "push a tiny image to a site's registry")
+    p.add_argument("image", help="IMAGE[:TAG]")
+    p = command(sub, "wait-sync", "wait until a secondary's replicator handled a pushed image")
+    p.add_argument("image", help="IMAGE:TAG")
+
+
+def _line_parser() -> tuple[argparse.ArgumentParser, tuple[str, ...]]:
+    parser = argparse.ArgumentParser(prog="python -m lab")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    add_parsers(sub)
+    return parser, tuple(sub.choices)
+
+
+LINE_PARSER, ACTIONS = _line_parser()  # ACTIONS: the names a scenario's `then:` may use
+
+
+def act(args: argparse.Namespace) -> None:
+    """Run one operator action (`import`, `move-db`, ...) as the command line names it."""
+    d = Path(args.dir)
+    if args.cmd == "import":
+        import_(d, args.site, args.step, args.interrupt, skip_half=args.skip_half,
+                rate=args.rate, freeze_after=args.freeze_after)
+    elif args.cmd == "finish-import":
+        finish_import(d, args.site)
+    elif args.cmd == "set-read-only":
+        set_read_only(d, args.site, args.state == "on")
+    elif args.cmd == "enable-registry":
+        enable_registry(d, args.site)
+    elif args.cmd == "setup-metadata-db":
+        setup_metadata_db(d, args.site)
+    elif args.cmd == "setup-geo":
+        setup_geo(d)
+    elif args.cmd == "configure-replication":
+        configure_replication(d)
+    elif args.cmd == "move-db":
+        move_db(d, args.site, args.half)
+    elif args.cmd == "wait-sync":
+        wait_sync(d, args.site, args.image)
+    elif args.cmd == "push":
+        print(push(d, args.site, args.image))
+
+
 def run_line(lab_dir: Path, line: str) -> None:
     """One action as the command line names it, for a scenario's `then:` list and the tests;
     a line that starts with `!` is one that fails, as GitLab's command does (an interrupted
     import). A refusal raises LabError with the action's own message."""
-    from lab import cli
-
     fails = line.startswith("!")
-    args = cli.parse([*shlex.split(line.lstrip("! ")), "--dir", str(lab_dir)])
+    args = LINE_PARSER.parse_args([*shlex.split(line.lstrip("! ")), "--dir", str(lab_dir)])
     try:
-        cli.act(args)
+        act(args)
     except LabError as exc:
         if not fails:
             raise

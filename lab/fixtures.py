@@ -6,8 +6,9 @@
         deployment.inventory, deployment.env, deployment.site("eu-primary").registry_url
 
 `fresh_lab` is the same factory, but its labs go down at the end of the test. Every lab goes
-down at the end of the session. When docker-registry or PostgreSQL is missing the lab tests are
-skipped, except under CI (`CI` set), where that is an error.
+down at the end of the session; the pytest process owns them, so if the session is killed the
+next `up` (or `python -m lab gc`) takes them down. When docker-registry or PostgreSQL is missing
+the lab tests are skipped, except under CI (`CI` set), where that is an error.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from typing import Any
 import pytest
 import requests
 
-from lab import actions, deploy, inventory, state
+from lab import actions, deploy, inventory, state, teardown
+from lab.model import site_of
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ class Lab:
         return self.model["scenario"]
 
     def site(self, name: str) -> SiteInfo:
-        s = deploy.site_of(self.model, name)
+        s = site_of(self.model, name)
         return SiteInfo(
             name=s["name"], role=s["role"], geo=s["geo"], gitlab_url=s["external_url"],
             registry_url=s["registry_url"], registry_http_addr=s["registry_http_addr"],
@@ -132,7 +134,7 @@ class Lab:
                    if r["path"].split("?")[0].startswith(path_prefix))
 
     def push(self, site: str, image: str, salt: str = "") -> str:
-        return deploy.push(self.dir, site, image, salt)
+        return actions.push(self.dir, site, image, salt)
 
     def import_(self, site: str, step: str | None = None, interrupt: bool = False
                 ) -> dict[str, int]:
@@ -147,7 +149,7 @@ class Lab:
         actions.run_line(self.dir, line)
 
     def down(self) -> None:
-        deploy.down(self.dir, quiet=True)
+        teardown.down(self.dir, quiet=True)
 
 
 class _Null:
@@ -185,7 +187,7 @@ class LabFactory:
             pytest.skip(msg)
         name = re.sub(r"[^A-Za-z0-9_-]", "_", Path(scenario).stem)
         d = self.tmp.mktemp(f"lab-{name}")
-        deploy.up(scenario, d)
+        deploy.up(scenario, d, owner=os.getpid())  # reaped by the next up if we are killed
         lab = Lab(d)
         self.owned.append(lab)
         if not fresh:
@@ -202,7 +204,7 @@ class LabFactory:
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabFactory]:
     """Session-wide lab factory; every lab it started goes down at the end of the session."""
-    deploy.gc()  # labs left by a killed earlier session whose directories are gone
+    teardown.gc()  # labs a killed earlier session left (its pid or its directories gone)
     factory = LabFactory(tmp_path_factory)
     try:
         yield factory

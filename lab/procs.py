@@ -103,3 +103,15 @@ def pidfile_pids(run_dir: Path) -> list[int]:
         if alive(pid):
             pids.append(pid)
     return pids
+
+
+def start_time(pid: int) -> int | None:
+    """When `pid` started (clock ticks after boot, /proc/PID/stat field 22), or None if it is
+    gone or a zombie: with the pid it names one process, even once the pid is reused."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    if fields[0] in ("Z", "X"):  # dead, not yet reaped
+        return None
+    return int(fields[19])

@@ -54,6 +54,8 @@ from typing import Any
 
 import yaml
 
+from lab.actions import ACTIONS
+
 BUILTIN_DIR = Path(__file__).parent / "scenarios"
 MODES = ("legacy", "database", "prefer")
 GEO = ("primary", "secondary", "none")
@@ -152,16 +154,14 @@ def _raw(name_or_file: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
 
 def _check_then(data: dict[str, Any]) -> list[str]:
     """`then:` lines are lab actions as `python -m lab` takes them, without `--dir`."""
-    from lab import cli  # lazily: cli imports deploy, which imports this module
-
     then = data.get("then") or []
     if not isinstance(then, list) or not all(isinstance(x, str) for x in then):
         raise ScenarioError(f"scenario {data['name']!r}: then must be a list of action lines")
     for line in then:
         words = line.lstrip("! ").split()
-        if not words or words[0] not in cli.ACTIONS:
+        if not words or words[0] not in ACTIONS:
             raise ScenarioError(f"scenario {data['name']!r}: then: {line!r} is not one of the "
-                                "lab's actions (" + ", ".join(cli.ACTIONS) + ")")
+                                "lab's actions (" + ", ".join(ACTIONS) + ")")
     return list(then)
 
 

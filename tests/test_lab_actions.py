@@ -8,7 +8,7 @@ import pytest
 import requests
 import yaml
 
-from lab import deploy, hostroot, scenario
+from lab import hostroot, model, scenario
 
 pytestmark = pytest.mark.lab
 SEC, PRI = "us-secondary", "eu-primary"
@@ -39,15 +39,15 @@ def test_three_step_import_leaves_what_each_step_leaves(fresh_lab):
     d.import_(SEC, step="one")  # read-write is fine for the pre-import
     assert count(sec.dsn, "manifests") == 3 and count(sec.dsn, "tags") == 0
     assert hostroot.lockfiles(sec.root) == ["filesystem-in-use"]
-    with pytest.raises(deploy.LabError, match="read-only mode"):
+    with pytest.raises(model.LabError, match="read-only mode"):
         d.import_(SEC, step="two")
-    with pytest.raises(deploy.LabError, match="step-three"):
+    with pytest.raises(model.LabError, match="step-three"):
         d.import_(SEC, step="three")
     d.act(f"set-read-only --site {SEC} on")
     d.import_(SEC, step="two")
     assert count(sec.dsn, "tags") == 3
     assert hostroot.lockfiles(sec.root) == ["database-in-use"]
-    with pytest.raises(deploy.LabError, match="step-three"):  # enabled still false
+    with pytest.raises(model.LabError, match="step-three"):  # enabled still false
         d.import_(SEC, step="three")
     d.finish_import(SEC)
     d.import_(SEC, step="three")
@@ -64,7 +64,7 @@ def test_an_interrupted_import_keeps_its_rows_and_the_filesystem_lockfile(lab):
     assert 0 < count(sec.dsn, "tags") < 3
     assert hostroot.lockfiles(sec.root) == ["filesystem-in-use"]
     assert rows(sec.dsn, "SELECT finished_at FROM import_statistics") == [(None,)]
-    with pytest.raises(deploy.LabError, match="tags already present"):
+    with pytest.raises(model.LabError, match="tags already present"):
         d.import_(SEC)
 
 
@@ -73,7 +73,7 @@ def test_set_read_only_is_the_registry_refusing_pushes(fresh_lab):
     sec = d.secondary
     d.act(f"set-read-only --site {SEC} on")
     assert readonly(sec) and "'readonly' => {" in (sec.root / hostroot.GITLAB_RB).read_text()
-    with pytest.raises(deploy.LabError, match="405"):
+    with pytest.raises(model.LabError, match="405"):
         d.push(SEC, "group/project/app:ro")
     d.act(f"set-read-only --site {SEC} off")
     assert not readonly(sec)
@@ -89,7 +89,7 @@ def test_enable_registry_starts_an_empty_legacy_registry(fresh_lab):
     assert "registry['enable'] = true" in (sec.root / hostroot.GITLAB_RB).read_text()
     assert requests.get(f"{sec.registry_url}/v2/", timeout=5).status_code == 401
     assert hostroot.lockfiles(sec.root) == []
-    with pytest.raises(deploy.LabError, match="already enabled"):
+    with pytest.raises(model.LabError, match="already enabled"):
         d.act(f"enable-registry --site {SEC}")
 
 
@@ -108,7 +108,7 @@ def test_setup_metadata_db_migrates_and_enables_the_database(fresh_lab):
 
 def test_setup_metadata_db_refuses_a_registry_with_legacy_data(lab):
     d = lab("legacy-both")
-    with pytest.raises(deploy.LabError, match="please import data"):
+    with pytest.raises(model.LabError, match="please import data"):
         d.act(f"setup-metadata-db --site {SEC}")
 
 
@@ -121,7 +121,7 @@ def test_setup_geo_then_configure_replication(fresh_lab):
     assert "notifications" not in cfg(pri)  # Geo alone configures no geo_event endpoint
     rb = (sec.root / hostroot.GITLAB_RB).read_text()
     assert "geo_registry_replication_enabled'] = false" in rb
-    with pytest.raises(deploy.LabError, match="already set up"):
+    with pytest.raises(model.LabError, match="already set up"):
         d.act("setup-geo")
     d.act("configure-replication")
     assert [e["name"] for e in cfg(pri)["notifications"]["endpoints"]] == ["geo_event"]
@@ -134,7 +134,7 @@ def test_setup_geo_then_configure_replication(fresh_lab):
 
 def test_configure_replication_needs_geo(lab):
     d = lab("new-instance")
-    with pytest.raises(deploy.LabError, match="set up Geo first"):
+    with pytest.raises(model.LabError, match="set up Geo first"):
         d.act("configure-replication")
 
 
@@ -151,7 +151,7 @@ def test_move_db_points_the_registry_at_a_new_external_database(fresh_lab, half)
     assert count(pri.dsn, "manifests") == 2
     assert count(pri.dsn, "tags") == (0 if half else 2)
     assert d.env["EU_PRIMARY_REGISTRY_DB_DSN"] == pri.dsn  # the inventory follows
-    with pytest.raises(deploy.LabError, match="not on the bundled"):
+    with pytest.raises(model.LabError, match="not on the bundled"):
         d.act(f"move-db --site {PRI}")
 
 

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 import requests
 
-from lab import deploy, hostroot
+from lab import hostroot, model
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parent.parent
@@ -77,7 +77,7 @@ def test_import_then_finish_import_walks_the_real_state(fresh_lab):
 def test_step_two_refuses_when_not_read_only_and_the_one_step_import_does_not(fresh_lab):
     """The omnibus wrapper checks read-only only for --step-two (fact sheet B5)."""
     d = fresh_lab("not-read-only")
-    with pytest.raises(deploy.LabError, match="requires the container registry to be in "
+    with pytest.raises(model.LabError, match="requires the container registry to be in "
                                               "read-only mode"):
         d.import_(d.secondary.name, step="two")
     assert hostroot.lockfiles(d.secondary.root) == ["filesystem-in-use"]
@@ -96,7 +96,7 @@ def test_finish_import_refuses_before_import(lab):
 
 def test_import_on_a_replica_database_fails(lab):
     d = lab("replica-db")
-    with pytest.raises(deploy.LabError, match="read-only transaction"):
+    with pytest.raises(model.LabError, match="read-only transaction"):
         d.import_(d.secondary.name)
     assert hostroot.lockfiles(d.secondary.root) == ["filesystem-in-use"]
 

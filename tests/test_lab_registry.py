@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from lab import deploy, oci
+from lab import model, oci
 
 pytestmark = pytest.mark.lab
 
@@ -68,7 +68,7 @@ def test_write_during_read_only_gets_405_and_reads_still_work(lab):
     assert r.status_code == 405
     r = requests.post(f"{site.registry_url}/v2/group/project/app/blobs/uploads/", timeout=5)
     assert r.status_code == 401, "authorisation comes first"
-    with pytest.raises(deploy.LabError, match="read-only"):
+    with pytest.raises(model.LabError, match="read-only"):
         d.push(site.name, "group/project/app:v3")
     r = requests.get(f"{site.registry_url}/v2/group/project/app/tags/list", headers=bearer(tok),
                      timeout=5)

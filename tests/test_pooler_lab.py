@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from lab import deploy
+from lab.model import cluster
 from labrun import failing, finding, passing, row, run
 
 pytestmark = pytest.mark.lab
@@ -67,8 +67,8 @@ def test_registry_role_setting_is_seen_through_a_monitoring_role(fresh_lab):
     migrations; the monitoring role's session never shows it, pg_db_role_setting does."""
     mon = fresh_lab("monitoring-role")
     model = mon.model
-    cl = deploy.cluster(next(c for c in model["clusters"] if c["name"] == "us-secondary"),
-                        Path(model["pg_root"]))
+    cl = cluster(next(c for c in model["clusters"] if c["name"] == "us-secondary"),
+                 Path(model["pg_root"]))
     with psycopg.connect(cl.conninfo(), autocommit=True) as conn:  # as a DBA, the superuser
         conn.execute("ALTER ROLE registry SET default_transaction_read_only = on")
     s = run(mon)
