@@ -1,4 +1,4 @@
-"""Load and validate `profiles/<name>.yml`, and turn a step into its rows.
+"""Load and validate `profile_files/<name>.yml`, and turn a step into its rows.
 
 A profile maps one scenario of GitLab's page to ordered steps. Each step lists the checks that
 must pass before it starts (`requires`, blocking), those worth reporting (`advises`), those
@@ -19,7 +19,7 @@ from .inventory import Inventory, Site
 from .schema import Reader
 from .yamlfile import LineDict, LineList, load
 
-PROFILE_DIR = Path(__file__).resolve().parent / "profile_files"  # profiles/, in the package
+PROFILE_DIR = Path(__file__).resolve().parent / "profile_files"
 KINDS = ("requires", "advises", "completes", "started", "during")
 METHODS = ("one-step", "three-step")
 

@@ -1,9 +1,8 @@
 """Where the check suites live and how they load.
 
-The checks travel inside the package as `geopreflight.checks` (in the repository, the top-level
-`checks/` folder, linked into the package), so an installed geopreflight works from any
-directory. Every module is imported under that one name, by the catalog and by pytest's
-collection alike, so a check is registered once.
+The checks are a package of the product, `geopreflight.checks`, so an installed geopreflight
+works from any directory. Every module is imported under that one name, by the catalog and by
+pytest's collection alike, so a check is registered once.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ def load_catalog() -> None:
 
 
 def is_checks_path(arg: str) -> bool:
-    """Whether a command-line path points into the check suites (either name of the folder)."""
+    """Whether a command-line path points into the check suites (through a link, too)."""
     path = Path(arg.split("::")[0]).resolve()
     real = CHECKS_DIR.resolve()
     return path == real or real in path.parents

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from standin import Deployment
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas"  # copies of shared/schemas
+# summary.json's schema is package data (bundles are checked with it): the tests read that copy
+SUMMARY_SCHEMA = Path(__file__).resolve().parent.parent / "geopreflight" / "summary.schema.json"
 
 
 @pytest.fixture

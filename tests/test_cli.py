@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 import xmlschema
 
-from projectfixtures import SCHEMAS
+from projectfixtures import SCHEMAS, SUMMARY_SCHEMA
 from standin import ROOT, SiteSpec, run_pytest
 
 PROFILE = ["--profile=migrate-legacy", "--step=prerequisites"]
@@ -30,7 +30,7 @@ def latest(d) -> Path:
 
 def summary(d) -> dict:
     data = json.loads((latest(d) / "summary.json").read_text())
-    jsonschema.validate(data, json.loads((SCHEMAS / "summary.schema.json").read_text()))
+    jsonschema.validate(data, json.loads(SUMMARY_SCHEMA.read_text()))
     return data
 
 
@@ -297,7 +297,7 @@ def test_before_geo_setup_geo_is_judged(deployment) -> None:
     (["--profile=nope"], 4, "unknown profile 'nope'"),
     (["--profile=migrate-legacy", "--step=nope"], 4, "--step=nope: not a step"),
     (["--profile=migrate-legacy", "--inventory=/nonexistent.yml"], 4, "/nonexistent.yml"),
-    (["checks/"], 4, "run them with a profile"),
+    (["geopreflight/checks/"], 4, "run them with a profile"),
 ])
 def test_usage(args: list[str], code: int, text: str) -> None:
     r = run_pytest(*args, env={"PATH": "/usr/bin:/bin"})

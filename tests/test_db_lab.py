@@ -114,7 +114,7 @@ def test_db_settings_name_all_three_problems_and_leave_the_primary_alone(lab):
 
 def test_db_002_reads_the_registry_floor_on_postgresql_15(lab):
     """PostgreSQL below 15 cannot run here (Debian 12 ships 15 only), so the failing side of
-    the floor is pinned by pg_floor's doctests in checks/test_db.py."""
+    the floor is pinned by pg_floor's doctests in geopreflight/checks/test_db.py."""
     r = passing(run(lab("legacy-both")), "DB-002", "us-secondary")
     assert r["message"].startswith("PostgreSQL 15") and ">= the registry's 15" in r["message"]
     assert "(binding for GitLab 17." in r["message"]  # GitLab 17's own minimum is lower

@@ -18,7 +18,7 @@ import yaml
 from geopreflight.inventory import load_inventory
 from geopreflight.suite import load_catalog
 from geopreflight.waivers import load_waivers
-from projectfixtures import SCHEMAS
+from projectfixtures import SUMMARY_SCHEMA
 from standin import ROOT, run_pytest
 
 EXAMPLES = ROOT / "examples"
@@ -142,7 +142,7 @@ def _summary(step: str | None, verdict: str) -> dict[str, Any]:
             "started_at": "2026-12-06T07:00:00Z", "duration_s": 1.0, "tool_version": "0.1.0",
             "inventory_sha256": "0" * 64, "deployment": "acme-prod",
             "steps": [{"id": "import-secondary", "status": "next"}], "checks": []}
-    jsonschema.validate(data, json.loads((SCHEMAS / "summary.schema.json").read_text()))
+    jsonschema.validate(data, json.loads(SUMMARY_SCHEMA.read_text()))
     return data
 
 

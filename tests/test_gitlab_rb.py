@@ -158,8 +158,8 @@ def test_the_allow_list_matches_what_checks_read() -> None:
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    code = "\n".join(p.read_text() for p in [*root.glob("checks/*.py"),
-                                             root / "checks/_views.py",
+    code = "\n".join(p.read_text() for p in [*root.glob("geopreflight/checks/*.py"),
+                                             root / "geopreflight/checks/_views.py",
                                              root / "geopreflight/probes/registry.py"])
     code += inspect.getsource(geo_role)
     read = {tuple(re.findall(r'"([^"]+)"', args))

@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 
 from labrun import run_now
-from projectfixtures import SCHEMAS
+from projectfixtures import SUMMARY_SCHEMA
 from standin import run_pytest
 
 pytestmark = pytest.mark.lab
@@ -153,7 +153,7 @@ def test_one_step_next_names_the_site_the_command_and_the_page(one):
     # the verdict stays the last line
     assert s["stdout"].rstrip().splitlines()[-1] == s["verdict_line"]
     written = json.loads((Path(s["report_dir"]) / "summary.json").read_text())
-    jsonschema.validate(written, json.loads((SCHEMAS / "summary.schema.json").read_text()))
+    jsonschema.validate(written, json.loads(SUMMARY_SCHEMA.read_text()))
     assert written["next"] == next_of(s)
     html = (Path(s["report_dir"]) / "report.html").read_text()
     assert 'id="next"' in html and IMPORT in html

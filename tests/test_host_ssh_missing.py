@@ -12,7 +12,7 @@ from test_site_scope import ENV
 
 from standin import ROOT, run_pytest
 
-INVENTORY = ROOT / "checks" / "recorded" / "legacy-both.inventory.yml"
+INVENTORY = ROOT / "geopreflight" / "checks" / "recorded" / "legacy-both.inventory.yml"
 
 
 def test_no_ssh_client_is_one_cause_naming_it(tmp_path):

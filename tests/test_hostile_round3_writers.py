@@ -39,7 +39,7 @@ from geopreflight.reports import summary as summary_json
 from geopreflight.reports.terminal import Causes, explain, summary, verdict_line
 from geopreflight.suite import load_catalog
 from geopreflight.textsafe import for_json, for_xml
-from projectfixtures import SCHEMAS
+from projectfixtures import SCHEMAS, SUMMARY_SCHEMA
 from standin import ROOT, SiteSpec, bundle_members, run_pytest, write_bundle
 
 PROFILE = ["--profile=migrate-legacy", "--step=prerequisites"]
@@ -595,7 +595,7 @@ def test_fuzz_junit_stays_valid_xml(base, junit_schema, tmp_path_factory, texts)
 @pytest.fixture(scope="module")
 def summary_validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(
-        json.loads((SCHEMAS / "summary.schema.json").read_text()))
+        json.loads(SUMMARY_SCHEMA.read_text()))
 
 
 def no_surrogates(value: Any) -> bool:

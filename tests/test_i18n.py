@@ -79,7 +79,7 @@ def test_every_marked_message_has_a_japanese_translation_with_its_placeholders()
 def test_the_extraction_sees_titles_remediations_steps_and_the_verdict() -> None:
     found = extracted()
     assert "GitLab 17.3 or later on every site" in found  # a @check title
-    assert any(w.startswith("profiles/migrate-legacy.yml") for w in
+    assert any(w.startswith("geopreflight/profile_files/migrate-legacy.yml") for w in
                found["Verify that Geo replication of the container registry continues working"])
     assert "NOT READY" in found and ("{n} blocking check failed",
                                      "{n} blocking checks failed") in found
@@ -116,7 +116,7 @@ def test_every_check_message_goes_through_the_catalog() -> None:
     returns on a pass, written as a bare string or f-string (or glued from them) could never
     be translated: its sentences must be `_()` calls."""
     bare = []
-    for path in sorted((ROOT / "checks").glob("*.py")):
+    for path in sorted((ROOT / "geopreflight" / "checks").glob("*.py")):
         tree = ast.parse(path.read_text())
         returns = {id(n) for f in ast.walk(tree) if _is_check(f) for n in ast.walk(f)
                    if isinstance(n, ast.Return)}

@@ -10,7 +10,7 @@ import pytest
 
 from standin import ROOT, run_pytest
 
-INVENTORY = ROOT / "checks" / "recorded" / "legacy-both.inventory.yml"
+INVENTORY = ROOT / "geopreflight" / "checks" / "recorded" / "legacy-both.inventory.yml"
 
 
 @pytest.mark.parametrize("option, shows", [

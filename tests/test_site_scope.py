@@ -10,7 +10,7 @@ import pytest
 
 from standin import ROOT, run_pytest
 
-INVENTORY = ROOT / "checks" / "recorded" / "legacy-both.inventory.yml"
+INVENTORY = ROOT / "geopreflight" / "checks" / "recorded" / "legacy-both.inventory.yml"
 ENV = {"GITLAB_EU_PRIMARY_TOKEN": "t", "GITLAB_US_SECONDARY_TOKEN": "t",
        "EU_PRIMARY_REGISTRY_DB_DSN": "postgresql://r@127.0.0.1:1/registry",
        "US_SECONDARY_REGISTRY_DB_DSN": "postgresql://r@127.0.0.1:1/registry"}

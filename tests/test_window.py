@@ -16,7 +16,7 @@ import pytest
 
 from geopreflight.estimate import Content, Run, estimate, runs_of
 from geopreflight.probes.models import ImportRun
-from projectfixtures import SCHEMAS
+from projectfixtures import SUMMARY_SCHEMA
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -118,7 +118,7 @@ def _import(d, site: str, *args: str) -> subprocess.Popen:
 def _summary(tmp: Path) -> dict:
     """summary.json, valid against the shared schema (`estimate`, `measured` are additions)."""
     data = json.loads((tmp / "reports" / "latest" / "summary.json").read_text())
-    jsonschema.validate(data, json.loads((SCHEMAS / "summary.schema.json").read_text()))
+    jsonschema.validate(data, json.loads(SUMMARY_SCHEMA.read_text()))
     return data
 
 
