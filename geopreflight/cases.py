@@ -45,10 +45,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .catalog import CATALOG, Result, evaluate
-from .context import CheckContext
+from .catalog import CATALOG, Result
 from .facts import Facts
 from .inventory import Inventory, load_inventory_text
+from .outcomes import Evaluations
 
 OUTCOMES = ("pass", "fail", "warn", "error", "not-applicable")
 PatchPath = tuple[Any, ...]
@@ -225,9 +225,9 @@ def run_case(case: Case, recorded: Path) -> Result:
     if case.site is not None and name not in names:
         raise KeyError(f"{case.id}: no site {name!r} in {case.base} ({', '.join(names)})")
     site = inventory.site(name) if case.site is not None else None
-    ctx = CheckContext(site, inventory, Facts.from_dicts(patch_facts(facts, case.patch)),
-                       "", "", host or None)
-    return evaluate(meta, ctx)
+    facts_of_case = Facts.from_dicts(patch_facts(facts, case.patch))
+    return Evaluations(inventory, facts_of_case, "", time.time())(
+        meta, (meta.id, site.name if site else None, host or None))
 
 
 def problems(case: Case) -> list[str]:

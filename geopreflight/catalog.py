@@ -91,9 +91,14 @@ class CheckMeta:
     # the node roles (inventory `hosts:`) a site check runs on, one row per such node; ()
     # for a check that reads no host or reads the site's default (registry) node
     host_roles: tuple[str, ...] = ()
+    # replication is eventually consistent: `--wait` probes again while such a row fails
+    eventual: bool = False
+    # the checks whose outcomes this one reads (`ctx.outcome_of`): the outcomes table judges
+    # them first and hands their results in, so no check evaluates another
+    depends_on: tuple[str, ...] = ()
 
 
-@dataclass
+@dataclass(frozen=True)
 class Result:
     """One evaluated row: a check for one site (or the deployment)."""
 
@@ -108,6 +113,10 @@ class Result:
     # mislead there (a database enabled before its import): see geopreflight/guidance.py
     fix: str | None = None
     probe_s: float = 0.0  # the longest probe among the facts the check read (JUnit's time)
+    # every failed fact the check read, whatever its outcome: a check that reads another's
+    # outcome read these too (they become its causes when it errs)
+    failed_reads: tuple[tuple[str, str | None], ...] = field(default=(), compare=False,
+                                                               repr=False)
 
 
 CATALOG: dict[str, CheckMeta] = {}
@@ -115,7 +124,8 @@ CATALOG: dict[str, CheckMeta] = {}
 
 def check(check_id: str, *, title: str, severity: str, rationale: str, remediation: str,
           doc: str, scope: str = "site", roles: tuple[str, ...] = ROLES,
-          host_roles: tuple[str, ...] = ()
+          host_roles: tuple[str, ...] = (), eventual: bool = False,
+          depends_on: tuple[str, ...] = ()
           ) -> Callable[[Callable[[Any], str | None]], Callable[[Any], str | None]]:
     """Declare a check; bad metadata fails at import, so a broken catalog never runs."""
     problems = []
@@ -128,6 +138,8 @@ def check(check_id: str, *, title: str, severity: str, rationale: str, remediati
         problems.append(f"scope must be one of {', '.join(SCOPES)}")
     if not roles or any(r not in ROLES for r in roles):
         problems.append(f"roles must be a non-empty subset of {ROLES}")
+    if any(not _ID.match(d) or d == check_id for d in depends_on):
+        problems.append("depends_on must name other checks (AREA-NNN)")
     if any(r not in HOST_ROLES for r in host_roles):
         problems.append(f"host_roles must be a subset of {HOST_ROLES}")
     if not all((title, rationale, remediation)) or not doc.startswith("https://"):
@@ -145,7 +157,7 @@ def check(check_id: str, *, title: str, severity: str, rationale: str, remediati
             raise ValueError(f"check id {check_id} declared twice ({known.func.__qualname__}, "
                              f"{func.__qualname__})")
         meta = CheckMeta(check_id, title, severity, rationale, remediation, doc, scope,
-                         tuple(roles), func, tuple(host_roles))
+                         tuple(roles), func, tuple(host_roles), eventual, tuple(depends_on))
         CATALOG[check_id] = meta
         func.geopreflight_check = meta  # type: ignore[attr-defined]
         return func
@@ -160,6 +172,12 @@ class _Reading:
         self._facts = facts
         self.failed: list[tuple[str, str | None]] = []
         self.took = 0.0
+
+    def note(self, result: Result) -> None:
+        """Another check's outcome was read: what its facts cost and which failed count here
+        as if this check had read them (in the order it reads them)."""
+        self.took = max(self.took, result.probe_s)
+        self.failed.extend(f for f in result.failed_reads if f not in self.failed)
 
     def get(self, key: str, site: str | None = None, host: str | None = None) -> Fact:
         fact = self._facts.get(key, site, host)
@@ -182,11 +200,11 @@ def evaluate(meta: CheckMeta, ctx: Any, redact: Callable[[str], str] = str) -> R
         reading = _Reading(ctx.facts)
         ctx = replace(ctx, facts=reading)
     result = _evaluate(meta, ctx, redact)
-    if reading is not None:
-        result.probe_s = reading.took
-    if reading is not None and result.outcome == Outcome.ERROR:
-        result.causes = tuple(reading.failed)
-    return result
+    if reading is None:
+        return result
+    failed = tuple(reading.failed)
+    return replace(result, probe_s=reading.took, failed_reads=failed,
+                   causes=failed if result.outcome == Outcome.ERROR else ())
 
 
 def _evaluate(meta: CheckMeta, ctx: Any, redact: Callable[[str], str]) -> Result:

@@ -1,14 +1,34 @@
-"""What a check sees: the site it judges (or None for a deployment-wide row) and the facts."""
+"""What a check sees: the site it judges (or None for a deployment-wide row), the facts, the
+run's time, and the outcomes of the checks it depends on (`depends_on`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from .facts import Facts
 from .inventory import Inventory, Site
 
+if TYPE_CHECKING:
+    from .catalog import Result
+
 _THIS_SITE: Any = object()
+Key = tuple[str, str | None, str | None]  # check id, site (None: the deployment), node
+
+
+def targets(ctx: CheckContext, host_roles: tuple[str, ...], site: Site
+            ) -> list[tuple[str, Site, str | None]]:
+    """(label, site, node) of each row a check of `host_roles` is judged on for `site`, as
+    seen from `ctx`: this row's own node for its own site; else each node of `site` running
+    one of the roles (the site itself when none is named)."""
+    same_node = ctx.host is not None and ctx.site is not None and ctx.site.name == site.name
+    if same_node or not host_roles:
+        return [(site.name, site, ctx.host)]
+    named = [h.name for h in site.nodes(host_roles) if h.name]
+    if not named:
+        return [(site.name, site, None)]
+    return [(f"{site.name} host {n}", site, n) for n in named]
 
 
 @dataclass(frozen=True)
@@ -17,8 +37,10 @@ class CheckContext:
     inventory: Inventory
     facts: Facts
     profile: str
-    step: str
     host: str | None = None  # the node of `hosts:` this row judges; None: the site's default
+    now: float = 0.0  # the run's time (epoch seconds): a re-judged bundle's, not the clock's
+    # the outcomes of the checks in this check's `depends_on`, judged first (outcomes.py)
+    outcomes: Mapping[Key, Result] = field(default_factory=dict, compare=False, repr=False)
 
     def fact(self, key: str, site: Any = _THIS_SITE) -> Any:
         """A fact's value for this row's site (or another site, or None for the deployment).

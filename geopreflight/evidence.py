@@ -199,6 +199,12 @@ class Bundle:
         return Facts.from_dicts(reportjson.facts(self.files["facts.json"],
                                                  f"{self.path}:facts.json"))
 
+    def started_at(self) -> float:
+        """When the recorded run started (summary.json `started_at`, its schema's ISO 8601
+        UTC form), in epoch seconds."""
+        return datetime.fromisoformat(self.summary()["started_at"].replace("Z", "+00:00")
+                                      ).timestamp()
+
     def summary(self) -> dict[str, Any]:
         """The recorded summary.json, checked against its schema."""
         if "summary.json" not in self.files:

@@ -22,7 +22,7 @@ and omnibus-gitlab's files/gitlab-ctl-commands/lib/gitlab_ctl/registry/import.rb
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .catalog import CATALOG, Result
@@ -37,6 +37,7 @@ THREE_STEP_DOC = ("https://docs.gitlab.com/administration/packages/"
 IMPORT = "sudo gitlab-ctl registry-database import"
 RECONFIGURE = "sudo gitlab-ctl reconfigure"
 BEGUN, ORDER, STOPPED, FINISHED, IN_DB = "IMP-003", "IMP-004", "IMP-005", "IMP-002", "REG-006"
+PHASE_CHECKS = (FINISHED, IN_DB, STOPPED, BEGUN)  # what a site's import phase is read from
 READ_ONLY_UNTIL_TAGS = "IMP-006"
 # the operator's follow-up once the tags are imported: database on, read-only off, reconfigure
 FOLLOW_UP = ("REG-006", "HOST-002", "REG-011")
@@ -182,7 +183,7 @@ class Guide:
         for i, (row, result) in enumerate(outcomes):
             order, fix = self.fix(row, result)
             if fix is not None:
-                result.fix = fix
+                result = replace(result, fix=fix)
             placed.append(((order, not row.blocking, i), row, result))
         return [(row, result) for _, row, result in sorted(placed, key=lambda p: p[0])]
 

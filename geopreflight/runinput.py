@@ -44,6 +44,9 @@ class Run:
     method: str = "one-step"             # the import method (--import-method or the inventory)
     attestations: list[Attestation] | None = None
     calibration: list[Fact] = field(default_factory=list)  # --calibrate-from: earlier imports
+    # --from-evidence: when the bundle's run started (epoch seconds), the time its facts are
+    # judged at (a Geo status fresh then is not stale because the bundle is old)
+    recorded_at: float | None = None
 
 
 def validate(config: pytest.Config) -> Run | int:
@@ -97,4 +100,4 @@ def validate(config: pytest.Config) -> Run | int:
                method=method,
                attestations=(load_attestations(opt("attestations"), inventory)
                              if opt("attestations") else None),
-               calibration=calibration)
+               calibration=calibration, recorded_at=bundle.started_at() if bundle else None)

@@ -5,6 +5,7 @@ imports none of this (every unrelated pytest run in the environment would pay fo
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,12 +13,13 @@ from typing import Any
 import pytest
 
 from . import suite
-from .catalog import AREAS, SEVERITIES, CheckMeta, Result, evaluate
+from .catalog import AREAS, SEVERITIES, CheckMeta, Outcome, Result
 from .context import CheckContext
 from .facts import Facts, gather
 from .guidance import Guide, acting_sites, not_acted_on
 from .i18n import _
 from .observe import observe
+from .outcomes import Outcomes, judge
 from .position import Position, judged_plan, locate, needs_canary, observe_step, scope
 from .profiles import Row, plan
 from .reports.terminal import (
@@ -40,7 +42,6 @@ from .window import measured, planned
 MARKERS = {**{area.lower(): f"{area} checks" for area in AREAS},
            **{sev: f"checks of severity {sev}" for sev in SEVERITIES},
            "blocking": "rows that gate the step", "advisory": "rows that only report"}
-EVENTUAL = "REP-"  # replication is eventually consistent: --wait re-probes these
 _RESULT = pytest.StashKey[Result]()
 
 
@@ -64,6 +65,7 @@ class GeoPreflight:
         self.started = datetime.now(UTC)
         self.t0 = time.monotonic()
         self.facts = Facts([])
+        self.table: Outcomes | None = None  # the outcomes of self.facts
         self.position: Position | None = None
         self.step: str | None = None
         self.rows: list[Row] = []
@@ -110,9 +112,9 @@ class GeoPreflight:
         if reporter is not None and not self.run.facts:
             self.progress = Progress(reporter.write_line, (lambda t: reporter.rewrite(
                 t, erase=True)) if reporter.isatty() else None)
-        self.facts, note = observe(self._gather, self._pending, wait_s, on_round=(
+        facts, note = observe(self._gather, self._pending, wait_s, on_round=(
             self.progress.wait_round if self.progress else None))
-        self._place()
+        self.place(facts)
         followed = self.config.hook.pytest_geopreflight_follow(run=self)
         if followed is not None:
             self.place(followed)
@@ -129,20 +131,24 @@ class GeoPreflight:
         return facts.extended(extra) if extra else facts
 
     def _pending(self, facts: Facts) -> list[str]:
-        """Place the run on these facts; the replication rows of the plan that still fail."""
-        self.facts = facts
-        self._place()
-        return [r.test_id for r in self.rows if r.check.id.startswith(EVENTUAL)
-                and self._judge(r).outcome == "fail"]
+        """Place the run on these facts; the eventual (replication) rows of the plan that
+        still fail."""
+        self.place(facts)
+        return [r.test_id for r in self.rows if r.check.eventual
+                and self._judge(r).outcome == Outcome.FAIL]
 
     def place(self, facts: Facts) -> None:
-        """Judge the run on these facts from now on (a later round's, under --watch)."""
-        self.facts = facts
-        self._place()
-
-    def _place(self) -> None:
-        """The judged step (found with --step=auto) and its plan, from the current facts."""
+        """Judge the run on these facts from now on (a later round's, under --watch): their
+        outcomes table, once per round, then the judged step (found with --step=auto) and its
+        plan from that table."""
         run = self.run
+        if self.table is None or facts is not self.facts:
+            self.facts = facts
+            # the round's time; a re-judged bundle's own, so a status fresh then is fresh now
+            now = run.recorded_at if run.recorded_at is not None else time.time()
+            self.table = judge(run.profile, self.inventory, facts, now=now,
+                               only_site=run.site, method=run.method,
+                               redact=run.redactor.text, settle=self._settle)
         if run.requested_step == "auto":
             self.position = locate(run.profile, self.inventory, self._judge, only_site=run.site,
                                    method=run.method)
@@ -158,14 +164,20 @@ class GeoPreflight:
                            bool(self.config.getoption("canary")))
 
     def _context(self, row: Row) -> CheckContext:
+        """A row's parameter: pytest names the item by it; the table holds its outcome."""
         return CheckContext(row.site, self.inventory, self.facts, self.run.profile.name,
-                            self.step or "", row.host)
+                            row.host, self.table.now if self.table else 0.0)
 
-    def _judge(self, row: Row) -> Result:
+    def _settle(self, row: Row, result: Result) -> Result:
         """A row's result as the reports show it: evaluated, then waived where a waiver
         covers it (so a waived `completes` row proves completion, as the design says)."""
-        result = final(row, evaluate(row.check, self._context(row), self.run.redactor.text))
+        result = final(row, result)
         return self.config.hook.pytest_geopreflight_result(row=row, result=result) or result
+
+    def _judge(self, row: Row) -> Result:
+        """A row's outcome from this round's table."""
+        assert self.table is not None, "judged before the facts were gathered"
+        return self.table(row)
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         meta: CheckMeta | None = getattr(metafunc.function, "geopreflight_check", None)
@@ -211,7 +223,7 @@ class GeoPreflight:
         if row is None:
             return None
         result = self._judge(row)
-        result.fix = self.guide.fix(row, result)[1]
+        result = replace(result, fix=self.guide.fix(row, result)[1])
         self.results[row.key] = result
         pyfuncitem.stash[_RESULT] = result
         return True

@@ -61,7 +61,7 @@ def _db006(server_addr: str, resolved: ResolvedHost | None, host: str = "db.inte
     facts = [Fact("host.config", "eu", config), Fact("db.server", "eu", server)]
     if resolved is not None:
         facts.append(Fact("db.registry_host", "eu", resolved))
-    ctx = CheckContext(inventory.sites[0], inventory, Facts(facts), "p", "s")
+    ctx = CheckContext(inventory.sites[0], inventory, Facts(facts), "p")
     result = evaluate(CATALOG["DB-006"], ctx)
     return result.outcome, result.message
 
@@ -103,7 +103,7 @@ def test_the_canary_proves_nothing_through_a_location_aware_registry_url() -> No
     recorded = Path(__file__).resolve().parent.parent / "geopreflight" / "checks" / "recorded"
     inventory, facts = load_base(recorded, "both-imported")
     site = inventory.site("us-secondary")
-    ctx = CheckContext(site, inventory, Facts.from_dicts(facts), "", "")
+    ctx = CheckContext(site, inventory, Facts.from_dicts(facts), "")
     assert evaluate(CATALOG["REP-003"], ctx).outcome == "pass"
     aware = replace(site, registry=replace(site.registry, location_aware=True))
     result = evaluate(CATALOG["REP-003"], replace(ctx, site=aware))
