@@ -42,6 +42,19 @@ class CheckContext:
     # the outcomes of the checks in this check's `depends_on`, judged first (outcomes.py)
     outcomes: Mapping[Key, Result] = field(default_factory=dict, compare=False, repr=False)
 
+    def outcome(self, check_id: str, site: Site, host: str | None) -> Result:
+        """The result of a check this one depends on, for one of its rows (`targets`); what
+        that check read counts as read by this one (the causes of an error, the probe time).
+        A check not in `depends_on` was not judged for it: an error, never a guess."""
+        result = self.outcomes.get((check_id, site.name, host))
+        if result is None:
+            raise LookupError(f"{check_id} for {site.name}{f' host {host}' if host else ''} "
+                              "was not judged first: name it in the check's depends_on")
+        note = getattr(self.facts, "note", None)  # the facts as the evaluation reads them
+        if note is not None:
+            note(result)
+        return result
+
     def fact(self, key: str, site: Any = _THIS_SITE) -> Any:
         """A fact's value for this row's site (or another site, or None for the deployment).
 

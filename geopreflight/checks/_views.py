@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from geopreflight.catalog import CATALOG, CannotEvaluate, evaluate
-from geopreflight.context import CheckContext
+from geopreflight.catalog import CATALOG, CannotEvaluate
+from geopreflight.context import CheckContext, targets
 from geopreflight.facts import FactError
 from geopreflight.gitlab_rb import MISSING, Problem, RubyConfig, Unparsed
 from geopreflight.i18n import _
@@ -220,17 +220,13 @@ def has_data(ctx: CheckContext, site: Site | None = None) -> tuple[bool, str]:
 
 
 def passes(ctx: CheckContext, check_id: str, site: Site) -> tuple[bool, str]:
-    """Whether another check passes for `site`, and its message: the ordering rules build on
-    the checks that decide each site's state. A check judged per node passes only when it
-    passes on every such node of the site (the first that does not names its node). An
-    error there is an error here."""
-    meta = CATALOG[check_id]
-    same_node = ctx.host is not None and ctx.site is not None and ctx.site.name == site.name
-    targets = [(site.name, replace(ctx, site=site))] if same_node or not meta.host_roles \
-        else nodes(ctx, site, meta.host_roles)
+    """Whether another check (one of this check's `depends_on`, judged before it) passes for
+    `site`, and its message: the ordering rules build on the checks that decide each site's
+    state. A check judged per node passes only when it passes on every such node of the site
+    (the first that does not names its node). An error there is an error here."""
     messages = []
-    for label, node in targets:
-        result = evaluate(meta, node)
+    for label, node_site, host in targets(ctx, CATALOG[check_id].host_roles, site):
+        result = ctx.outcome(check_id, node_site, host)
         if result.outcome == "error":
             raise CannotEvaluate(_("{check_id} for {site}: {message}").format(
                                      check_id=check_id, site=label, message=result.message))

@@ -713,7 +713,7 @@ def test_db_011_database_holds_registry_data(ctx: CheckContext) -> str:
                  "drops it.",
        remediation="Set up the metadata database on every site (its own external PostgreSQL, "
                    "gitlab-ctl registry-database migrate up) before configuring replication.",
-       doc=GEO_PAGE)
+       doc=GEO_PAGE, depends_on=("DB-001", "DB-008"))
 def test_db_012_every_site_metadata_db_set_up(ctx: CheckContext) -> str:
     left = [_("{name}, a Geo site not in the inventory (its database cannot be read)").format(
                 name=name) for name in missing_sites(ctx)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
 from geopreflight.catalog import CannotEvaluate, Fail, Warn, check
@@ -64,14 +63,15 @@ def test_geo_002_site_has_expected_role(ctx: CheckContext) -> str:
     return f"{m.describe()}, {role}"
 
 
-def _age_s(status: GeoStatus) -> float | None:
+def _age_s(status: GeoStatus, now: float) -> float | None:
+    """The status's age at the run's time (a re-judged bundle's, not today's clock)."""
     ts = status.last_successful_status_check_timestamp
     if isinstance(ts, int | float):
-        return time.time() - ts
+        return now - ts
     updated = status.updated_at
     if isinstance(updated, str):
         try:
-            return time.time() - datetime.fromisoformat(updated.replace("Z", "+00:00")).timestamp()
+            return now - datetime.fromisoformat(updated.replace("Z", "+00:00")).timestamp()
         except ValueError:
             return None
     return None
@@ -97,7 +97,7 @@ def test_geo_003_secondary_is_healthy(ctx: CheckContext) -> str:
         raise Fail(_("{site} has no Geo status: it has not reported to the primary").format(
                        site=site.name),
                    observed="no status", expected="a healthy status")
-    age = _age_s(status)
+    age = _age_s(status, ctx.now)
     if age is None:
         raise CannotEvaluate(_("{site}'s Geo status has no usable timestamp").format(
                                  site=site.name))

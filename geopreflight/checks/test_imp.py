@@ -170,7 +170,7 @@ def test_imp_005_import_not_stopped_half_way(ctx: CheckContext) -> str:
        remediation="Put the registry in read-only mode ('maintenance' => { 'readonly' => "
                    "{ 'enabled' => true } } in registry['storage'], reconfigure) before the "
                    "tag import (one-step import, or step two of three), on every registry node.",
-       doc=THREE_STEP, host_roles=REGISTRY)
+       doc=THREE_STEP, host_roles=REGISTRY, depends_on=("REG-010",))
 def test_imp_006_read_only_until_tags_imported(ctx: CheckContext) -> str:
     if _locks(ctx)[0]:
         return _("the tags are imported (database-in-use): read-only may be off")
@@ -197,7 +197,7 @@ def test_imp_006_read_only_until_tags_imported(ctx: CheckContext) -> str:
                  "it.",
        remediation="Import every secondary first (geopreflight --step=import-secondary "
                    "--site=<secondary>), then the primary; add every Geo site to the inventory.",
-       doc=GEO_PAGE)
+       doc=GEO_PAGE, depends_on=("REG-006", "IMP-002"))
 def test_imp_004_secondaries_imported_first(ctx: CheckContext) -> str:
     left, done = [], []
     for geo_site, site in geo_sites_of(ctx):

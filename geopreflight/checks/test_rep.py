@@ -33,7 +33,7 @@ def _status(ctx: CheckContext) -> GeoStatus:
                  "administration/geo/replication/container_registry/).",
        remediation="Set gitlab_rails['geo_registry_replication_enabled'] = true and "
                    "geo_registry_replication_primary_api_url on the secondary, reconfigure.",
-       doc=GEO_REGISTRY)
+       doc=GEO_REGISTRY, eventual=True)
 def test_rep_001_replication_enabled(ctx: CheckContext) -> str:
     value = _status(ctx).container_repositories_replication_enabled
     if value is not True:
@@ -66,7 +66,7 @@ def test_rep_001_replication_enabled(ctx: CheckContext) -> str:
                    "count, or verification or checksum failures: Resync all / Reverify all "
                    "there (or gitlab-rake 'gitlab:geo:reverify_container_repositories_since[N]' "
                    "on the primary) and wait until verified equals the registry count.",
-       doc=GEO_REGISTRY)
+       doc=GEO_REGISTRY, eventual=True)
 def test_rep_002_repositories_synced(ctx: CheckContext) -> str:
     s = _status(ctx)
     failed = s.container_repositories_failed_count
@@ -154,7 +154,7 @@ def _cursor_lag(s: GeoStatus) -> float | None:
        remediation="Check the primary's geo_event notification endpoint (HOST-004), the "
                    "secondary's replication settings (HOST-005, REG-012) and geo.log on the "
                    "secondary; resync the repository in Admin > Geo.",
-       doc=GEO_REGISTRY)
+       doc=GEO_REGISTRY, eventual=True)
 def test_rep_003_canary_reaches_secondary(ctx: CheckContext) -> str:
     if not ctx.facts.has("canary.pushed"):
         raise NotApplicable(_("no canary was pushed: run with --canary to prove replication "
