@@ -148,8 +148,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if run is None:
         return
     from .attestations import AttestationsPlugin
+    from .canary import CanaryPlugin
     from .evidence import EvidencePlugin
-    from .probes.canary import CanaryPlugin
     from .session import MARKERS, GeoPreflight, say
     from .waivers import WaiversPlugin
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from ..textsafe import for_json
-from . import RunReport
+from .run import RunReport
 
 
 def write(report: RunReport, path: Path) -> None:

@@ -14,7 +14,7 @@ from ..catalog import Result
 from ..i18n import _, ja_page, lang, ngettext
 from ..profiles import Row
 from ..textsafe import for_xml
-from . import RunReport, fix_of
+from .run import RunReport, fix_of
 from .terminal import (
     MARKS,
     SHOWN,

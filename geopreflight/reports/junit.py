@@ -19,8 +19,8 @@ from junit_xml import TestCase, TestSuite, to_xml_report_string
 
 from ..i18n import _, doc
 from ..textsafe import for_xml
-from . import RunReport, fix_of
 from .html import anchor
+from .run import RunReport, fix_of
 from .terminal import SHOWN, Causes, error_fix
 
 DEPLOYMENT = "deployment"

@@ -9,7 +9,7 @@ from typing import Any
 from .. import __version__
 from ..i18n import _
 from ..textsafe import for_json
-from . import RunReport, fix_of
+from .run import RunReport, fix_of
 
 
 def build(report: RunReport) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from ..catalog import Result
 from ..i18n import N_, _, clip, doc, ljust, ngettext, width
 from ..profiles import KINDS, Profile, Row
 from ..textsafe import for_terminal
-from . import fix_of
+from .run import fix_of
 
 SAME_CAUSE = "same-cause"
 # outcome -> pytest's (category, letter, word) for the progress and the short summary
