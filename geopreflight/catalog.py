@@ -93,7 +93,7 @@ class CheckMeta:
     host_roles: tuple[str, ...] = ()
     # replication is eventually consistent: `--wait` probes again while such a row fails
     eventual: bool = False
-    # the checks whose outcomes this one reads (`ctx.outcome_of`): the outcomes table judges
+    # the checks whose outcomes this one reads (`ctx.outcome`): the outcomes table judges
     # them first and hands their results in, so no check evaluates another
     depends_on: tuple[str, ...] = ()
 
@@ -117,6 +117,11 @@ class Result:
     # outcome read these too (they become its causes when it errs)
     failed_reads: tuple[tuple[str, str | None], ...] = field(default=(), compare=False,
                                                                repr=False)
+
+    def __post_init__(self) -> None:
+        """The outcome is an `Outcome` whatever it was built from (a recorded "pass" too); a
+        word that is not an outcome fails here, not in a report writer."""
+        object.__setattr__(self, "outcome", Outcome(self.outcome))
 
 
 CATALOG: dict[str, CheckMeta] = {}

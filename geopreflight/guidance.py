@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .catalog import CATALOG, Result
+from .catalog import CATALOG, Outcome, Result
 from .i18n import _
 from .inventory import Inventory, Site
 from .profiles import Profile, Row, Step, rows
@@ -100,11 +100,12 @@ class Guide:
         return self._phases[site.name]
 
     def _phase(self, site: Site) -> str | None:
-        if self._outcome(FINISHED, site) == "pass":
-            return "finished" if self._outcome(IN_DB, site) in ("pass", "waived") else "imported"
-        if self._outcome(STOPPED, site) == "fail":
+        if self._outcome(FINISHED, site) == Outcome.PASS:
+            proved = self._outcome(IN_DB, site) in (Outcome.PASS, Outcome.WAIVED)
+            return "finished" if proved else "imported"
+        if self._outcome(STOPPED, site) == Outcome.FAIL:
             return "interrupted"
-        return {"pass": "begun", "fail": "not-begun"}.get(self._outcome(BEGUN, site))
+        return {Outcome.PASS: "begun", Outcome.FAIL: "not-begun"}.get(self._outcome(BEGUN, site))
 
     def import_action(self, site: Site) -> Action | None:
         """What the site's import needs next, by its phase and the import method."""
@@ -151,9 +152,9 @@ class Guide:
         """The row's place (FIRST, NOW, LATER) and the fix for this state (None: the check's
         own remediation fits)."""
         check = row.check.id
-        if result.outcome not in ("fail", "warn", "error"):
+        if result.outcome not in (Outcome.FAIL, Outcome.WARN, Outcome.ERROR):
             return NOW, None
-        if check in (STOPPED, ORDER) and result.outcome == "fail":
+        if check in (STOPPED, ORDER) and result.outcome == Outcome.FAIL:
             return FIRST, None  # the blocking cause: act on it before anything else
         if row.site is None or self.phase(row.site) in (None, "imported", "finished"):
             return NOW, None

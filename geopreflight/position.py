@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-from .catalog import Result
+from .catalog import Outcome, Result
 from .inventory import Inventory
 from .profiles import Entry, Profile, Row, Step, plan, rows
 
-PROVES = ("pass", "waived")                     # a completes row proves completion
-HOLDS = ("pass", "waived", "not-applicable")    # a requires row holds
+PROVES = (Outcome.PASS, Outcome.WAIVED)                        # a completes row proves completion
+HOLDS = (Outcome.PASS, Outcome.WAIVED, Outcome.NOT_APPLICABLE)  # a requires row holds
 PROOF_CHECK = "REP-003"
 # What must still hold once every step is done, on every site: each metadata DB its own, not a
 # standby, not the bundled cluster, the one the registry uses (DB-003..DB-006), the registry's
@@ -43,11 +44,21 @@ class StepState:
     errors: list[str] = field(default_factory=list)
 
 
+class StepStatus(StrEnum):
+    """A step's place in the walk; its value is what summary.json says."""
+
+    COMPLETE = "complete"
+    IN_PROGRESS = "in-progress"
+    NEXT = "next"          # the step to judge
+    PENDING = "pending"
+    UNKNOWN = "unknown"    # its completion could not be told (errors)
+
+
 @dataclass
 class Position:
     """Where the deployment stands: each step's status and the step to judge."""
 
-    statuses: dict[str, str]           # step id -> complete|in-progress|next|pending|unknown
+    statuses: dict[str, StepStatus]    # step id -> its status
     next_step: str | None              # None: COMPLETE, or unknown
     undetermined: list[str] = field(default_factory=list)  # why the position is unknown
     in_progress: bool = False
@@ -118,20 +129,21 @@ def observe_step(step: Step, inventory: Inventory, judge: Judge, only_site: str 
             continue
         if name:
             left.append(name)
-        if "fail" not in outcomes and "not-applicable" not in outcomes and "error" in outcomes:
+        if Outcome.ERROR in outcomes and not {Outcome.FAIL, Outcome.NOT_APPLICABLE} & set(outcomes):
             unknown = True
-            errors += [f"{row.test_id}: {r.message}" for row, r in mine if r.outcome == "error"]
+            errors += [f"{row.test_id}: {r.message}" for row, r in mine
+                       if r.outcome == Outcome.ERROR]
     started = []
     started_rows = rows(step.started, inventory, blocking=True, method=method)
     for name in left or ([None] if not sites and not wide_ok else []):
         unmet = [(row, r) for row, r in results if r.outcome not in proves
                  and (row.site is None or row.site.name == name)]
-        if unmet and all(row.check.id == PROOF_CHECK and r.outcome == "not-applicable"
+        if unmet and all(row.check.id == PROOF_CHECK and r.outcome == Outcome.NOT_APPLICABLE
                          for row, r in unmet):
             continue  # all done but the --canary proof: judge the step, don't call it begun
         mine = [row for row in started_rows if row.site is None or
                 (row.site and row.site.name == name)]
-        if any(judge(row).outcome == "pass" for row in mine):
+        if any(judge(row).outcome == Outcome.PASS for row in mine):
             started.append(name or "deployment")
     complete: bool | None = not left and wide_ok and bool(results)
     if not complete and unknown:
@@ -150,16 +162,18 @@ def locate(profile: Profile, inventory: Inventory, judge: Judge, *, only_site: s
             last = k
             break
         if states[k].complete is None:
-            statuses = {sid: "unknown" if i <= k else "pending" for i, sid in enumerate(ids)}
+            statuses = {sid: StepStatus.UNKNOWN if i <= k else StepStatus.PENDING
+                        for i, sid in enumerate(ids)}
             return Position(statuses, None, states[k].errors, unknown_step=ids[k])
         if states[k].done and per_role(profile.steps[k]):
             last = k - 1  # done on some of its sites: the steps before it are behind us
             break
-    statuses = {sid: "complete" if i <= last else "pending" for i, sid in enumerate(ids)}
+    statuses = {sid: StepStatus.COMPLETE if i <= last else StepStatus.PENDING
+                for i, sid in enumerate(ids)}
     begun = [k for k in range(last + 1, len(states)) if states[k].started]
     if begun:
         k = begun[-1]
-        statuses[ids[k]] = "in-progress"
+        statuses[ids[k]] = StepStatus.IN_PROGRESS
         return Position(statuses, ids[k], in_progress=True, done=states[k].done,
                         left=states[k].left)
     if last == len(ids) - 1:
@@ -167,10 +181,11 @@ def locate(profile: Profile, inventory: Inventory, judge: Judge, *, only_site: s
                   if judge(r).outcome not in HOLDS]
         if not broken:
             return Position(statuses, None, done=states[last].done)
-        statuses[ids[last]] = "next"  # judged again: what it completed no longer holds
+        statuses[ids[last]] = StepStatus.NEXT  # judged again: what it completed no longer
+        # holds
         return Position(statuses, ids[last], broken=broken)
     k = last + 1
-    statuses[ids[k]] = "next"
+    statuses[ids[k]] = StepStatus.NEXT
     return Position(statuses, ids[k], done=states[k].done, left=states[k].left)
 
 

@@ -20,7 +20,7 @@ from .guidance import Guide, acting_sites, not_acted_on
 from .i18n import _
 from .observe import observe
 from .outcomes import Outcomes, judge
-from .position import Position, judged_plan, locate, needs_canary, observe_step, scope
+from .position import Position, StepStatus, judged_plan, locate, needs_canary, observe_step, scope
 from .profiles import Row, plan
 from .reports.terminal import (
     SAME_CAUSE,
@@ -36,7 +36,7 @@ from .reports.terminal import (
 )
 from .runinput import Run
 from .textsafe import for_terminal
-from .verdict import EXIT_CODES, conclude, final
+from .verdict import EXIT_CODES, Verdict, conclude, final
 from .window import measured, planned
 
 MARKERS = {**{area.lower(): f"{area} checks" for area in AREAS},
@@ -176,7 +176,7 @@ class GeoPreflight:
 
     def _judge(self, row: Row) -> Result:
         """A row's outcome from this round's table."""
-        assert self.table is not None, "judged before the facts were gathered"
+        assert self.table is not None  # the facts are gathered before any row is judged
         return self.table(row)
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
@@ -236,7 +236,7 @@ class GeoPreflight:
             return report
         report.geopreflight_outcome = result.outcome
         row = self._row(item)
-        if result.outcome in ("fail", "error"):
+        if result.outcome in (Outcome.FAIL, Outcome.ERROR):
             report.outcome = "failed"
             cause = self.causes.of(result, row.site.name if row and row.site else None)
             stopped = [r.test_id for r in self._stopped().get(cause, [])] if cause else []
@@ -246,14 +246,14 @@ class GeoPreflight:
                 report.longrepr = f"{row.test_id}: see {stopped[0]} ({cause.short})"
             else:
                 report.longrepr = explain(row, result, cause, stopped[1:])
-        elif result.outcome == "not-applicable":
+        elif result.outcome == Outcome.NOT_APPLICABLE:
             report.outcome = "skipped"
             report.longrepr = (str(item.path), item.location[1] or 0,
                                for_terminal(_("not applicable: {reason}").format(
                                    reason=result.message)))
         else:
             report.outcome = "passed"
-            if result.outcome == "warn":
+            if result.outcome == Outcome.WARN:
                 report.sections.append(("geopreflight", for_terminal(f"WARN: {result.message}")))
         return report
 
@@ -317,7 +317,8 @@ class GeoPreflight:
         code = EXIT_CODES[verdict] if code is None else code
         session.exitstatus = code
         statuses = self.position.statuses if self.position else {
-            s.id: "next" if s.id == self.step else "pending" for s in profile.steps}
+            s.id: StepStatus.NEXT if s.id == self.step else StepStatus.PENDING
+            for s in profile.steps}
         from .reports import ReportsNotWritten, RunReport, write_all
 
         report = RunReport(profile, self.run.requested_step, self.step, verdict, code,
@@ -356,9 +357,9 @@ class GeoPreflight:
         self.notes.extend(_("estimate: {why}").format(why=why) for why in found.unknown)
         return found.as_json()
 
-    def _next(self, verdict: str) -> list[Any]:
+    def _next(self, verdict: Verdict) -> list[Any]:
         """READY and IN PROGRESS: the judged step's action on each site that still needs it."""
-        if verdict not in ("READY", "IN_PROGRESS") or not self.step:
+        if verdict not in (Verdict.READY, Verdict.IN_PROGRESS) or not self.step:
             return []
         step = self.run.profile.step(self.step)
         left = self.position.left if self.position else observe_step(

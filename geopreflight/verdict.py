@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from .catalog import Result
+from .catalog import Outcome, Result
 from .position import Position
 from .profiles import Row
 
@@ -42,17 +42,17 @@ EXIT_CODES = {Verdict.READY: 0, Verdict.COMPLETE: 0, Verdict.NOT_READY: 1,
 
 def final(row: Row, result: Result) -> Result:
     """A failed advisory row is a warning; nothing else changes."""
-    if not row.blocking and result.outcome == "fail":
-        return Result("warn", result.message, result.observed, result.expected)
+    if not row.blocking and result.outcome == Outcome.FAIL:
+        return Result(Outcome.WARN, result.message, result.observed, result.expected)
     return result
 
 
 def decide(outcomes: list[tuple[bool, Result]]) -> Verdict:
     """The verdict of (blocking, result) pairs: a failure beats an error beats a pass."""
     blocking = [r.outcome for b, r in outcomes if b]
-    if "fail" in blocking:
+    if Outcome.FAIL in blocking:
         return Verdict.NOT_READY
-    if "error" in blocking:
+    if Outcome.ERROR in blocking:
         return Verdict.CANNOT_DETERMINE
     return Verdict.READY
 

@@ -19,14 +19,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .catalog import CATALOG, Result
+from .catalog import CATALOG, Outcome, Result
 from .i18n import _
 from .inventory import Inventory
 from .schema import Reader
 from .textsafe import for_terminal
 from .yamlfile import LineList, load
 
-WAIVABLE = ("fail", "error", "warn", "not-applicable")  # N/A: e.g. REP-003 without --canary
+# N/A: e.g. REP-003 without --canary
+WAIVABLE = (Outcome.FAIL, Outcome.ERROR, Outcome.WARN, Outcome.NOT_APPLICABLE)
 
 
 @dataclass(frozen=True)

@@ -132,7 +132,8 @@ def test_every_check_message_goes_through_the_catalog() -> None:
 
 
 # The writers of what an operator reads: guidance, reports, run set-up and session.
-WRITERS = ("guidance.py", "reports/__init__.py", "reports/html.py", "reports/terminal.py",
+WRITERS = ("guidance.py", "reports/__init__.py", "reports/run.py", "reports/html.py",
+           "reports/terminal.py", "canary.py",
            "session.py", "runinput.py")
 # literals in them that are no sentence to translate: commands, the names causes and facts
 # are keyed by, error texts matched (not shown), pytest's marker help
@@ -140,7 +141,9 @@ MACHINE = {"sudo gitlab-ctl registry-database import", "sudo gitlab-ctl reconfig
            "metadata database", "host files", "cannot connect", "cannot connect (",
            "no answer within", "timed out", "not evaluated", "does not exist",
            "ssh is not installed where geopreflight runs", "checks of severity ",
-           "rows that gate the step", "rows that only report"}
+           "rows that gate the step", "rows that only report",
+           # the canary's fact sources: provenance in facts.json, English as every probe's
+           "(no registry for ", " (HEAD), the manifest by digest and its layer blob (GET)"}
 _MARKUP = re.compile(r"<[^<>]*>|^[^<>]*>|<[^<>]*$")
 _SENTENCE = re.compile(r"[A-Za-z]{2,} [a-z]{2,}")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from geopreflight.catalog import CATALOG, CannotEvaluate
+from geopreflight.catalog import CATALOG, CannotEvaluate, Outcome
 from geopreflight.context import CheckContext, targets
 from geopreflight.facts import FactError
 from geopreflight.gitlab_rb import MISSING, Problem, RubyConfig, Unparsed
@@ -227,10 +227,10 @@ def passes(ctx: CheckContext, check_id: str, site: Site) -> tuple[bool, str]:
     messages = []
     for label, node_site, host in targets(ctx, CATALOG[check_id].host_roles, site):
         result = ctx.outcome(check_id, node_site, host)
-        if result.outcome == "error":
+        if result.outcome == Outcome.ERROR:
             raise CannotEvaluate(_("{check_id} for {site}: {message}").format(
                                      check_id=check_id, site=label, message=result.message))
-        if result.outcome not in ("pass", "waived"):
+        if result.outcome not in (Outcome.PASS, Outcome.WAIVED):
             return False, result.message
         messages.append(result.message)
     return True, "; ".join(dict.fromkeys(messages))

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..i18n import _
+from ..verdict import Verdict
 from .run import RunReport
 
 
@@ -111,8 +112,8 @@ def write_all(report: RunReport, report_dir: Path, name: str | None = None,
     the disk is full or the folder cannot be written."""
     from . import facts_json, html, junit, summary
 
-    base = name or (f"{report.started_at.strftime('%Y%m%dT%H%M%SZ')}-{report.profile.name}-"
-                    + (report.step or ("complete" if report.verdict == "COMPLETE" else "auto")))
+    step = report.step or ("complete" if report.verdict == Verdict.COMPLETE else "auto")
+    base = name or f"{report.started_at.strftime('%Y%m%dT%H%M%SZ')}-{report.profile.name}-{step}"
     # the page's final address, for the links in junit.xml (a timestamped folder that
     # collides gets `-N` when it is put in place; its links name the first choice)
     report.html_path = str(report_dir / base / "report.html")

@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..catalog import Result
+from ..catalog import Outcome, Result
 from ..i18n import _, ja_page, lang, ngettext
+from ..position import StepStatus
 from ..profiles import Row
 from ..textsafe import for_xml
+from ..verdict import Verdict
 from .run import RunReport, fix_of
 from .terminal import (
     MARKS,
@@ -27,15 +29,18 @@ from .terminal import (
     verdict_word,
 )
 
-ORDER = {"fail": 0, "error": 1, "warn": 2, "waived": 3, "not-applicable": 4, "pass": 5}
-FOLDED = ("pass", "not-applicable")
+ORDER = {o: i for i, o in enumerate((Outcome.FAIL, Outcome.ERROR, Outcome.WARN, Outcome.WAIVED,
+                                     Outcome.NOT_APPLICABLE, Outcome.PASS))}
+FOLDED = (Outcome.PASS, Outcome.NOT_APPLICABLE)
 # background colours for white text, each at least 4.5:1 (WCAG AA; tests/test_html.py checks)
-COLOURS = {"fail": "#a61b1b", "error": "#6b2d8c", "warn": "#7a4f00", "pass": "#1e6b34",
-           "not-applicable": "#555555", "waived": "#1f5f94",
-           "READY": "#1e6b34", "COMPLETE": "#1e6b34", "NOT_READY": "#a61b1b",
-           "IN_PROGRESS": "#7a4f00", "CANNOT_DETERMINE": "#6b2d8c",
-           "complete": "#1e6b34", "in-progress": "#7a4f00", "next": "#1f5f94",
-           "pending": "#555555", "unknown": "#6b2d8c"}
+COLOURS = {Outcome.FAIL: "#a61b1b", Outcome.ERROR: "#6b2d8c", Outcome.WARN: "#7a4f00",
+           Outcome.PASS: "#1e6b34",
+           Outcome.NOT_APPLICABLE: "#555555", Outcome.WAIVED: "#1f5f94",
+           Verdict.READY: "#1e6b34", Verdict.COMPLETE: "#1e6b34", Verdict.NOT_READY: "#a61b1b",
+           Verdict.IN_PROGRESS: "#7a4f00", Verdict.CANNOT_DETERMINE: "#6b2d8c",
+           StepStatus.COMPLETE: "#1e6b34", StepStatus.IN_PROGRESS: "#7a4f00",
+           StepStatus.NEXT: "#1f5f94", StepStatus.PENDING: "#555555",
+           StepStatus.UNKNOWN: "#6b2d8c"}
 STYLE = """
 body{font:16px/1.45 system-ui,sans-serif;color:#1a1a1a;background:#fff;margin:0}
 main{max-width:60rem;margin:auto;padding:1rem}
@@ -98,8 +103,9 @@ def _row(row: Row, result: Result, causes: Causes, shared: dict[Cause, int]) -> 
                  + escape(_("cause {n}").format(n=shared[cause])) + "</a>",
             cause=escape(cause.short))
         parts.append(f"<div>{see}</div>")
-    elif result.outcome in ("fail", "warn", "error"):
-        fix = error_fix(row, result, cause) if result.outcome == "error" else fix_of(row, result)
+    elif result.outcome in (Outcome.FAIL, Outcome.WARN, Outcome.ERROR):
+        fix = (error_fix(row, result, cause) if result.outcome == Outcome.ERROR
+               else fix_of(row, result))
         why = escape(_("Not evaluated because {cause}. ").format(cause=cause.text)) \
             if cause is not None else ""
         label = escape(_("Fix:"))
@@ -121,7 +127,7 @@ def _site(title: str, key: str, rows: list[tuple[Row, Result]], causes: Causes,
         html.append('<ul class="rows">' + "".join(_row(r, x, causes, shared) for r, x in shown)
                     + "</ul>")
     if folded:
-        passed = sum(1 for _r, x in folded if x.outcome == "pass")
+        passed = sum(1 for _r, x in folded if x.outcome == Outcome.PASS)
         html.append("<details><summary>" + escape(_(
             "{passed} passed, {na} not applicable").format(passed=passed,
                                                           na=len(folded) - passed))
@@ -164,7 +170,7 @@ def render(report: RunReport) -> str:
                               for o in ORDER if counts.get(o))
     steps, judged_mark = [], escape(_(" (judged)"))
     for i, s in enumerate(p.steps, 1):
-        status = report.statuses.get(s.id, "pending")
+        status = report.statuses.get(s.id, StepStatus.PENDING)
         judged = s.id == report.step
         steps.append(f'<li class="{"judged" if judged else ""}"'
                      f'{" aria-current=step" if judged else ""} data-status="{status}">'
@@ -189,8 +195,8 @@ def render(report: RunReport) -> str:
         f"<li><strong>{escape(a.site or 'deployment')}</strong>: {escape(a.text)}"
         + (f"<br><code>{escape(a.command)}</code>" if a.command else "")
         + f' <a href="{escape(a.doc)}">{documentation}</a></li>' for a in report.next)
-    first = next(((r, x) for r, x in report.rows if x.outcome in ("fail", "error", "warn")),
-                 None)
+    first = next(((r, x) for r, x in report.rows
+                  if x.outcome in (Outcome.FAIL, Outcome.ERROR, Outcome.WARN)), None)
     act = ""
     if first is not None:
         row, result = first

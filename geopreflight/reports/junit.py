@@ -17,6 +17,7 @@ from pathlib import Path
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
+from ..catalog import Outcome
 from ..i18n import _, doc
 from ..textsafe import for_xml
 from .html import anchor
@@ -43,10 +44,10 @@ def _case(report: RunReport, row, result, causes: Causes) -> TestCase:
                        + _("blocking: {blocking}").format(blocking=str(row.blocking).lower())
                        + "\n" + link
                        + ("\n" + _("fix: {fix}").format(fix=fix_of(row, result))
-                          if result.outcome == "warn" else "")),
+                          if result.outcome == Outcome.WARN else "")),
     )
     cause = causes.of(result, row.site.name if row.site else None)
-    if result.outcome == "error":
+    if result.outcome == Outcome.ERROR:
         message = (_("not evaluated because {cause}").format(cause=cause.text)
                    if cause is not None else result.message)
         fix = error_fix(row, result, cause)
@@ -61,12 +62,12 @@ def _case(report: RunReport, row, result, causes: Causes) -> TestCase:
         if result.expected is not None else "",
         _("fix: {fix}").format(fix=fix), link, f"report: {page}" if page else ""])))
     message, fix = for_xml(message), for_xml(fix)
-    if result.outcome == "fail":
+    if result.outcome == Outcome.FAIL:
         case.add_failure_info(message=message, output=text, failure_type="fail")
-    elif result.outcome == "error":
+    elif result.outcome == Outcome.ERROR:
         case.add_error_info(message=f"{message}; fix: {fix}", output=text,
                             error_type="cannot-evaluate")
-    elif result.outcome == "not-applicable":
+    elif result.outcome == Outcome.NOT_APPLICABLE:
         reason = for_xml(_("not applicable: {reason}").format(reason=result.message))
         case.add_skipped_info(message=reason, output=reason)
     return case
@@ -84,7 +85,7 @@ def write(report: RunReport, path: Path) -> None:
     for name, rows in suites.items():
         if not rows:
             continue
-        warns = sum(1 for _row, r in rows if r.outcome == "warn")
+        warns = sum(1 for _row, r in rows if r.outcome == Outcome.WARN)
         label = f"{report.profile.name} {name}" + (
             f" (WARN: {warns} warning{'s' if warns != 1 else ''})" if warns else "")
         built.append(TestSuite(

@@ -10,7 +10,9 @@ from typing import Any
 from ..catalog import Result
 from ..i18n import _
 from ..inventory import Inventory
+from ..position import StepStatus
 from ..profiles import Profile, Row
+from ..verdict import Verdict
 
 
 @dataclass
@@ -20,12 +22,12 @@ class RunReport:
     profile: Profile
     requested_step: str
     step: str | None
-    verdict: str
+    verdict: Verdict
     exit_code: int
     started_at: datetime
     duration_s: float
     inventory: Inventory
-    statuses: dict[str, str]
+    statuses: dict[str, StepStatus]
     rows: list[tuple[Row, Result]]
     facts: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
@@ -57,7 +59,7 @@ class RunReport:
     def step_label(self) -> str:
         if self.step:
             return f"{self.step} ({self.profile.index(self.step) + 1}/{len(self.profile.steps)})"
-        return _("(all steps)") if self.verdict == "COMPLETE" else _("(position unknown)")
+        return _("(all steps)") if self.verdict == Verdict.COMPLETE else _("(position unknown)")
 
 
 def fix_of(row: Row, result: Result) -> str:

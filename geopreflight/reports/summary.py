@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..catalog import Outcome
 from ..i18n import _
+from ..position import StepStatus
 from ..textsafe import for_json
 from .run import RunReport, fix_of
 
@@ -25,7 +27,7 @@ def build(report: RunReport) -> dict[str, Any]:
         "inventory_sha256": report.inventory.sha256,
         "deployment": report.inventory.deployment,
         "notes": report.notes,
-        "steps": [{"id": s.id, "status": report.statuses.get(s.id, "pending")}
+        "steps": [{"id": s.id, "status": report.statuses.get(s.id, StepStatus.PENDING)}
                   for s in report.profile.steps],
         "content": report.content(),
         "checks": [{
@@ -40,7 +42,7 @@ def build(report: RunReport) -> dict[str, Any]:
             **({"observed": result.observed} if result.observed is not None else {}),
             **({"expected": result.expected} if result.expected is not None else {}),
             **({"remediation": fix_of(row, result)}
-               if result.outcome in ("fail", "warn", "error") else {}),
+               if result.outcome in (Outcome.FAIL, Outcome.WARN, Outcome.ERROR) else {}),
             "doc": row.check.doc,
         } for row, result in report.rows],
         **({"next": [action.as_dict() for action in report.next]} if report.next else {}),

@@ -14,17 +14,20 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..catalog import Result
+from ..catalog import Outcome, Result
 from ..i18n import N_, _, clip, doc, ljust, ngettext, width
+from ..position import StepStatus
 from ..profiles import KINDS, Profile, Row
 from ..textsafe import for_terminal
+from ..verdict import Verdict
 from .run import fix_of
 
 SAME_CAUSE = "same-cause"
 # outcome -> pytest's (category, letter, word) for the progress and the short summary
-WORDS = {"pass": ("passed", ".", "PASS"), "fail": ("failed", "F", "FAIL"),
-         "error": ("error", "E", "ERROR"), "warn": ("warn", "W", "WARN"),
-         "not-applicable": ("skipped", "s", "N/A"), "waived": ("waived", "w", "WAIVED"),
+WORDS = {Outcome.PASS: ("passed", ".", "PASS"), Outcome.FAIL: ("failed", "F", "FAIL"),
+         Outcome.ERROR: ("error", "E", "ERROR"), Outcome.WARN: ("warn", "W", "WARN"),
+         Outcome.NOT_APPLICABLE: ("skipped", "s", "N/A"),
+         Outcome.WAIVED: ("waived", "w", "WAIVED"),
          # an error row whose cause another row's section already explains: not repeated
          SAME_CAUSE: ("not evaluated", "E", "ERROR")}
 
@@ -96,11 +99,12 @@ def steps_listing(profile: Profile) -> str:
     return "\n".join(lines)
 
 
-VERDICT_WORDS = {"READY": N_("READY"), "COMPLETE": N_("COMPLETE"), "NOT_READY": N_("NOT READY"),
-                 "IN_PROGRESS": N_("IN PROGRESS"), "CANNOT_DETERMINE": N_("CANNOT DETERMINE")}
+VERDICT_WORDS = {Verdict.READY: N_("READY"), Verdict.COMPLETE: N_("COMPLETE"),
+                 Verdict.NOT_READY: N_("NOT READY"), Verdict.IN_PROGRESS: N_("IN PROGRESS"),
+                 Verdict.CANNOT_DETERMINE: N_("CANNOT DETERMINE")}
 
 
-def verdict_word(verdict: str) -> str:
+def verdict_word(verdict: Verdict) -> str:
     """The verdict as people read it, the same in every report (`NOT READY`, `判定: 準備未完了`)."""
     return _(VERDICT_WORDS[str(verdict)])
 
@@ -110,36 +114,36 @@ def verdict_reasons(report: Any, outcomes: list[tuple[Row, Result]],
     """What follows the verdict word: `, 1 blocking check failed (2 warnings)`; blocking rows
     that -k/-m deselected are named as such, not as rows that could not be evaluated."""
     deselected = set(deselected)
-    failed = sum(1 for row, r in outcomes if row.blocking and r.outcome == "fail")
-    errors = sum(1 for row, r in outcomes if row.blocking and r.outcome == "error"
+    failed = sum(1 for row, r in outcomes if row.blocking and r.outcome == Outcome.FAIL)
+    errors = sum(1 for row, r in outcomes if row.blocking and r.outcome == Outcome.ERROR
                  and row.test_id not in deselected)
-    skipped = [row.test_id for row, r in outcomes if row.blocking and r.outcome == "error"
+    skipped = [row.test_id for row, r in outcomes if row.blocking and r.outcome == Outcome.ERROR
                and row.test_id in deselected]
-    warns = sum(1 for _row, r in outcomes if r.outcome == "warn")
+    warns = sum(1 for _row, r in outcomes if r.outcome == Outcome.WARN)
     verdict = str(report.verdict)
     sep = _(", ")
     words = ""
-    if verdict == "IN_PROGRESS":
+    if verdict == Verdict.IN_PROGRESS:
         left = sum(1 for row, r in outcomes if row.kind == "completes"
-                   and r.outcome not in ("pass", "waived"))
+                   and r.outcome not in (Outcome.PASS, Outcome.WAIVED))
         words += sep + ngettext("{n} thing left to finish it", "{n} things left to finish it",
                                 left).format(n=left)
-    elif verdict == "NOT_READY":
+    elif verdict == Verdict.NOT_READY:
         words += sep + ngettext("{n} blocking check failed", "{n} blocking checks failed",
                                 failed).format(n=failed)
-    elif verdict == "CANNOT_DETERMINE" and report.step is None:
+    elif verdict == Verdict.CANNOT_DETERMINE and report.step is None:
         words += sep + _("the step's position could not be determined")
-    elif verdict == "CANNOT_DETERMINE" and errors:
+    elif verdict == Verdict.CANNOT_DETERMINE and errors:
         words += sep + ngettext("{n} blocking check could not be evaluated",
                                 "{n} blocking checks could not be evaluated",
                                 errors).format(n=errors)
-    if skipped and verdict != "IN_PROGRESS":
+    if skipped and verdict != Verdict.IN_PROGRESS:
         named = ", ".join(skipped[:3]) + (", ..." if len(skipped) > 3 else "")
-        words += (sep if verdict != "READY" else " ") + ngettext(
+        words += (sep if verdict != Verdict.READY else " ") + ngettext(
             "{n} blocking check not evaluated: deselected ({named})",
             "{n} blocking checks not evaluated: deselected ({named})",
             len(skipped)).format(n=len(skipped), named=named)
-    if warns and verdict in ("READY", "NOT_READY", "CANNOT_DETERMINE"):
+    if warns and verdict in (Verdict.READY, Verdict.NOT_READY, Verdict.CANNOT_DETERMINE):
         words += " " + ngettext("({n} warning)", "({n} warnings)", warns).format(n=warns)
     return words
 
@@ -285,7 +289,7 @@ class Causes:
         """The first failed fact the row read, as a cause; for a row of `site` that found a
         host file missing where gitlab.rb is missing too, the host's target or root (None:
         the row's error is its own)."""
-        if result.outcome != "error":
+        if result.outcome != Outcome.ERROR:
             return None
         for key in result.causes:
             fact = self._facts.get(key)
@@ -313,27 +317,30 @@ class Causes:
 
 
 # -- the summary after the run --------------------------------------------------------------
-MARKS = {"complete": "\u2713", "in-progress": "\u25b6", "next": "\u25b6", "pending": "\u00b7",
-         "unknown": "?"}
-NOT_PASSED = ("fail", "error", "warn", "waived")
+MARKS = {StepStatus.COMPLETE: "\u2713", StepStatus.IN_PROGRESS: "\u25b6",
+         StepStatus.NEXT: "\u25b6", StepStatus.PENDING: "\u00b7", StepStatus.UNKNOWN: "?"}
+NOT_PASSED = (Outcome.FAIL, Outcome.ERROR, Outcome.WARN, Outcome.WAIVED)
 # shown through _(...); the ids in summary.json never change
-SHOWN = {"fail": N_("FAIL"), "error": N_("ERROR"), "warn": N_("WARN"), "waived": N_("WAIVED"),
-         "not-applicable": N_("N/A"), "pass": N_("PASS")}
-COUNTED = {"pass": N_("pass"), "fail": N_("fail"), "warn": N_("warn"), "error": N_("error"),
-           "waived": N_("waived"), "not-applicable": N_("n/a"), "deselected": N_("deselected")}
-STATUSES = {"complete": N_("complete"), "in-progress": N_("in-progress"), "next": N_("next"),
-            "pending": N_("pending"), "unknown": N_("unknown")}
+SHOWN = {Outcome.FAIL: N_("FAIL"), Outcome.ERROR: N_("ERROR"), Outcome.WARN: N_("WARN"),
+         Outcome.WAIVED: N_("WAIVED"), Outcome.NOT_APPLICABLE: N_("N/A"),
+         Outcome.PASS: N_("PASS")}
+COUNTED = {Outcome.PASS: N_("pass"), Outcome.FAIL: N_("fail"), Outcome.WARN: N_("warn"),
+           Outcome.ERROR: N_("error"), Outcome.WAIVED: N_("waived"),
+           Outcome.NOT_APPLICABLE: N_("n/a"), "deselected": N_("deselected")}
+STATUSES = {StepStatus.COMPLETE: N_("complete"), StepStatus.IN_PROGRESS: N_("in-progress"),
+            StepStatus.NEXT: N_("next"), StepStatus.PENDING: N_("pending"),
+            StepStatus.UNKNOWN: N_("unknown")}
 FIX_WIDTH = 100
 
 
-def timeline(profile: Profile, statuses: dict[str, str]) -> str:
+def timeline(profile: Profile, statuses: dict[str, StepStatus]) -> str:
     """`\u2713 prerequisites \u2192 \u25b6 import-secondary \u2192 \u00b7 import-primary`;
     an in-progress step says so, an unknown one is `?`."""
     parts = []
     for step in profile.steps:
-        status = statuses.get(step.id, "pending")
+        status = statuses.get(step.id, StepStatus.PENDING)
         label = f"{MARKS.get(status, '?')} {step.id}"
-        if status in ("in-progress", "unknown"):
+        if status in (StepStatus.IN_PROGRESS, StepStatus.UNKNOWN):
             label += f" ({_(STATUSES[status])})"
         parts.append(label)
     return " \u2192 ".join(parts)
@@ -354,7 +361,7 @@ def shared_causes(outcomes: list[tuple[Row, Result]], causes: Causes
     return [(c, rows) for c, rows in by_cause.items() if len(rows) > 1]
 
 
-def summary(profile: Profile, statuses: dict[str, str], outcomes: list[tuple[Row, Result]],
+def summary(profile: Profile, statuses: dict[str, StepStatus], outcomes: list[tuple[Row, Result]],
             causes: Causes, outside: int = 0, deselected: Iterable[str] = (),
             next_actions: Iterable[Any] = ()) -> list[tuple[str, str]]:
     """The lines after the run, each with its colour (a markup word or ""): the shared causes,
@@ -382,14 +389,15 @@ def summary(profile: Profile, statuses: dict[str, str], outcomes: list[tuple[Row
             fix = _("see [{number}] {cause}").format(number=number[cause], cause=cause.short)
         elif cause is not None:
             fix = _line(_("fix: {fix}").format(fix=error_fix(row, result, cause)))
-        elif result.outcome == "waived":
+        elif result.outcome == Outcome.WAIVED:
             fix = _line(result.message)
         else:
             fix = _line(_("fix: {fix}").format(fix=fix_of(row, result)))
         word = _(SHOWN[result.outcome])
-        if not row.blocking and result.outcome == "error":
+        if not row.blocking and result.outcome == Outcome.ERROR:
             word = _("{outcome} (advisory)").format(outcome=word)
-        colour = {"fail": "red", "error": "red", "warn": "yellow"}.get(result.outcome, "")
+        colour = {Outcome.FAIL: "red", Outcome.ERROR: "red",
+                  Outcome.WARN: "yellow"}.get(result.outcome, "")
         entry = [word, row.check.id, where, _(row.check.title), fix, colour]
         same = next((e for e in table if cause in number and e[:2] == entry[:2]
                      and e[4] == fix), None)  # one check stopped by one cause: one line
@@ -428,8 +436,8 @@ def summary(profile: Profile, statuses: dict[str, str], outcomes: list[tuple[Row
     return [(for_terminal(text), colour) for text, colour in lines]
 
 
-VERDICT_COLOURS = {"READY": "green", "COMPLETE": "green", "NOT_READY": "red",
-                   "IN_PROGRESS": "yellow", "CANNOT_DETERMINE": "purple"}
+VERDICT_COLOURS = {Verdict.READY: "green", Verdict.COMPLETE: "green", Verdict.NOT_READY: "red",
+                   Verdict.IN_PROGRESS: "yellow", Verdict.CANNOT_DETERMINE: "purple"}
 
 
 # -- progress while probing ------------------------------------------------------------------
