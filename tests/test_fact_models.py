@@ -13,7 +13,7 @@ import pytest
 from geopreflight.facts import Fact, Facts, FactShapeError
 from geopreflight.probes.models import FACT_MODELS, DbServer, GeoSites, PrimaryApi, RegistryApi
 from lab.gitlab_api import site_object
-from standin import bundle_members, run_pytest, write_bundle
+from standin import ROOT, bundle_members, run_pytest, write_bundle
 
 SERVER = {
     "system_identifier": "7383", "in_recovery": False, "wal_receivers": 0, "downstream": 0,
@@ -24,6 +24,10 @@ SERVER = {
                "repositories": {"exists": False, "rows": 0},
                "schema_migrations": {"exists": None, "error": "permission denied"}},
 }
+
+RECORDED_HOST_CONFIG = next(
+    f["value"] for f in json.loads((ROOT / "geopreflight/checks/recorded/legacy-both.json")
+                                   .read_text())["facts"] if f["key"] == "host.config")
 
 
 def fact(key: str, value, site: str | None = "eu-primary", **kw) -> dict:
@@ -120,3 +124,110 @@ def test_a_bundle_whose_fact_does_not_fit_is_a_usage_error(deployment) -> None:
     assert f"fact gitlab.own_answer of {own['site']}: value.version: expected str" in r.stderr
     assert "1710" not in r.stderr and "Traceback" not in r.stderr
     assert not (d.tmp / "again").exists()
+
+
+# --- settings copied from a host's files: JSON as the file gave it ----------------------------
+
+HOST_INVENTORY = """\
+deployment: typed
+sites:
+  - name: eu-primary
+    role: primary
+    gitlab: {{url: "http://127.0.0.1:9", token_env: GP_TYPED_TOKEN}}
+    registry: {{url: "http://127.0.0.1:9"}}
+    host: {{target: "local://", root: "{root}"}}
+timeouts: {{connect_s: 1, read_s: 2}}
+"""
+# Odd but readable files: the probe passes each value on as the file holds it.
+ODD_CONFIG_YML = """\
+storage:
+  1: {rootdirectory: /srv}
+  maintenance: {readonly: {enabled: "yes"}}
+http: {addr: [":5000", ":5001"]}
+database: {enabled: true, host: db, port: "5432", _prefer_mode_overridden: {sslmode: 1.5}}
+auth: {token: {issuer: 42, realm: null}}
+notifications: {endpoints: [{name: 7, url: [u]}]}
+"""
+ODD_GITLAB_YML = """\
+production:
+  registry: {enabled: "true", issuer: [a], key: ""}
+  geo: {node_name: {name: eu}, registry_replication: {enabled: 1}}
+"""
+ODD_GITLAB_RB = """\
+roles ['geo_primary_role']
+registry['database'] = { 'host' => 'db', 'port' => 5432.0, 'user' => ENV['U'] }
+"""
+
+
+def host_config_fact(tmp, monkeypatch, config_yml: str) -> Fact:
+    """The real host.config probe over files under `tmp` (a `local://` host with a root)."""
+    from geopreflight.facts import observe
+    from geopreflight.http import Http
+    from geopreflight.inventory import load_inventory_text
+    from geopreflight.probes import Probe, ProbeContext
+    from geopreflight.probes.host import host_config
+    from geopreflight.redact import Redactor
+
+    monkeypatch.setenv("GP_TYPED_TOKEN", "glpat-typed")
+    files = {"var/opt/gitlab/registry/config.yml": config_yml,
+             "var/opt/gitlab/gitlab-rails/etc/gitlab.yml": ODD_GITLAB_YML,
+             "etc/gitlab/gitlab.rb": ODD_GITLAB_RB,
+             "etc/gitlab/gitlab-cluster.json": '{"primary": {"n": [1, null]}, "secondary": 0}'}
+    for path, text in files.items():
+        (tmp / "root" / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / "root" / path).write_text(text)
+    inv = load_inventory_text(HOST_INVENTORY.format(root=tmp / "root"), str(tmp / "inv.yml"))
+    return observe(Probe("host.config", "host", host_config), ProbeContext(inv, Http(1, 2)),
+                   inv.sites[0], Redactor())
+
+
+def test_odd_settings_of_a_hosts_files_load_back_as_the_probe_saw_them(tmp_path,
+                                                                       monkeypatch) -> None:
+    """Lists, mappings, numbers and strings where the checks expect a string or a flag: the
+    probe records them as they are, and the recorded fact loads back the same."""
+    got = host_config_fact(tmp_path, monkeypatch, ODD_CONFIG_YML)
+    assert got.error is None, got.error
+    cfg, yml, rb = got.value.config_yml, got.value.gitlab_yml, got.value.gitlab_rb
+    assert (cfg.storage_backend, cfg.storage_root, cfg.readonly) == (1, None, "yes")
+    assert cfg.http_addr == [":5000", ":5001"] and cfg.token_issuer == 42
+    assert cfg.database.port == "5432" and cfg.database.prefer_mode_overridden == {"sslmode": 1.5}
+    assert (cfg.notifications[0].name, cfg.notifications[0].url) == (7, ["u"])
+    assert yml.geo_node_name == {"name": "eu"} and yml.registry_issuer == ["a"]
+    assert got.value.cluster_json.primary == {"n": [1, None]}
+    assert rb.values["registry"]["database"] == {"host": "db", "port": 5432.0}
+    assert [(p.path, p.reason) for p in rb.problems] == [
+        (["registry", "database", "user"], "not a literal value: ENV")]
+    recorded = json.loads(json.dumps(got.as_dict()))
+    assert Facts.from_dicts([recorded]).all()[0].as_dict() == recorded
+
+
+def test_a_yaml_date_no_json_can_hold_is_the_facts_error_naming_the_setting(
+        tmp_path, monkeypatch) -> None:
+    """`port: 2026-01-01` is a date to YAML: no facts.json could hold it, so the fact fails
+    and says which setting, never a traceback or the value."""
+    got = host_config_fact(tmp_path, monkeypatch, "database: {port: 2026-01-01}\n")
+    assert got.value is None
+    assert got.error == ("probe host.config observed a value that does not fit its model: "
+                         "config_yml.database.port: expected JSON data, got date")
+
+
+@pytest.mark.parametrize("key, change, field, expected", [
+    ("host.config", lambda v: v["config_yml"].update(storage_backend=["s3"]),
+     "value.config_yml.storage_backend", "expected str | int | float | bool, got list"),
+    ("host.config", lambda v: v["gitlab_rb"]["problems"].append(
+        {"line": 1, "path": ["registry", 5], "reason": "r"}),
+     "value.gitlab_rb.problems[0].path[1]", "expected str, got int"),
+    ("attestations", lambda v: v["items"][0].update(site=["eu"]),
+     "value.items[0].site", "expected str, got list"),
+])
+def test_a_recorded_setting_of_a_shape_no_probe_writes_names_its_field(key, change, field,
+                                                                       expected) -> None:
+    value = {"attestations": {"file": "a.yml", "as_of": "2026-12-01T10:00:00Z", "items": [
+        {"item": "change-ticket", "site": None, "who": "jane", "when": "2026-11-30T00:00:00Z",
+         "ticket": "CHG-1", "evidence": "https://t/1", "expires": "2026-12-02T00:00:00Z"}]},
+        "host.config": copy.deepcopy(RECORDED_HOST_CONFIG)}[key]
+    assert Facts.from_dicts([fact(key, copy.deepcopy(value))])  # as recorded, it loads
+    change(value)
+    with pytest.raises(FactShapeError) as exc:
+        Facts.from_dicts([fact(key, value)])
+    assert str(exc.value).endswith(f": {field}: {expected}"), str(exc.value)

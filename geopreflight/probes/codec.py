@@ -4,7 +4,9 @@ A model is a dataclass. Its JSON is an object of its fields, except where a fiel
 otherwise in its metadata: `key(...)` names a JSON key that is not a Python name, `opt()` is
 left out while it is None, `when(pred)` is written (and required on load) only while `pred`
 holds, `root()` makes the model's JSON that one field's value, and `raw()` keeps the whole
-JSON object of a pass-through API answer, so unknown fields survive a round trip.
+JSON object of a pass-through API answer, so unknown fields survive a round trip. A field of
+type `JSON` holds plain data passed on as a source gave it (a YAML or JSON value): any JSON,
+checked to be JSON. A union names all its arms when the value fits none of them.
 
 >>> from dataclasses import dataclass
 >>> @dataclass(frozen=True)
@@ -21,6 +23,20 @@ JSON object of a pass-through API answer, so unknown fields survive a round trip
 Traceback (most recent call last):
 ...
 geopreflight.probes.codec.ShapeError: readable: expected bool, got str
+>>> @dataclass(frozen=True)
+... class Setting:
+...     value: JSON
+...     key: str | int | None = None
+>>> from_json(Setting, {"value": {"hosts": ["a", 1, None], "tls": {"on": True}}}).value
+{'hosts': ['a', 1, None], 'tls': {'on': True}}
+>>> from_json(Setting, {"value": {"hosts": [{1, 2}]}})
+Traceback (most recent call last):
+...
+geopreflight.probes.codec.ShapeError: value.hosts[0]: expected JSON data, got set
+>>> from_json(Setting, {"value": 1, "key": 2.5})
+Traceback (most recent call last):
+...
+geopreflight.probes.codec.ShapeError: key: expected str | int, got float
 """
 
 from __future__ import annotations
@@ -30,10 +46,14 @@ import types
 import typing
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
-_KEY, _WHEN, _ROOT, _RAW = ("geopreflight_key", "geopreflight_when", "geopreflight_root",
-                            "geopreflight_raw")
+_KEY, _WHEN, _ROOT, _RAW, _JSON = ("geopreflight_key", "geopreflight_when", "geopreflight_root",
+                                   "geopreflight_raw", "geopreflight_json")
+
+# Plain JSON data, passed on as a source gave it (a setting copied from YAML, a GitLab answer):
+# typed for readers as the recursive union, marked so `from_json` checks it as any JSON.
+JSON = Annotated[None | bool | int | float | str | list["JSON"] | dict[str, "JSON"], _JSON]
 
 
 class ShapeError(ValueError):
@@ -76,7 +96,7 @@ def raw() -> Any:
 
 @cache
 def _fields(cls: type) -> list[tuple[dataclasses.Field[Any], Any, str]]:
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)  # keeps the `JSON` mark
     return [(f, hints[f.name], f.metadata.get(_KEY) or f.name) for f in dataclasses.fields(cls)]
 
 
@@ -89,16 +109,22 @@ def from_json(tp: Any, data: Any, path: str = "") -> Any:
     if tp is Any:
         return data
     origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is Annotated and _JSON in tp.__metadata__:
+        return _plain(data, path)
     if origin in (typing.Union, types.UnionType):
         if data is None and type(None) in args:
             return None
         arms = [a for a in args if a is not type(None)]
-        for arm in arms[:-1]:
+        misses: list[ShapeError] = []
+        for arm in arms:
             try:
                 return from_json(arm, data, path)
-            except ShapeError:
-                continue
-        return from_json(arms[-1], data, path)
+            except ShapeError as exc:
+                misses.append(exc)
+        if len(arms) > 1 and all(m.path == path for m in misses):  # fits no arm at all
+            raise ShapeError(path, f"expected {' | '.join(map(_name, arms))}, "
+                                   f"got {type(data).__name__}")
+        raise misses[-1]
     if origin is list:
         if not isinstance(data, list):
             raise ShapeError(path, f"expected a list, got {type(data).__name__}")
@@ -118,6 +144,19 @@ def from_json(tp: Any, data: Any, path: str = "") -> Any:
                                                                isinstance(data, bool)):
         return data
     raise ShapeError(path, f"expected {_name(tp)}, got {type(data).__name__}")
+
+
+def _plain(data: Any, path: str) -> Any:
+    """`data` itself when it is JSON (keys are not checked: once written they are strings)."""
+    if isinstance(data, list):
+        for i, v in enumerate(data):
+            _plain(v, f"{path}[{i}]")
+    elif isinstance(data, dict):
+        for k, v in data.items():
+            _plain(v, f"{path}.{k}" if path else str(k))
+    elif data is not None and not isinstance(data, bool | int | float | str):
+        raise ShapeError(path, f"expected JSON data, got {type(data).__name__}")
+    return data
 
 
 def _model(cls: type, data: Any, path: str) -> Any:

@@ -4,15 +4,17 @@ The JSON form of each model (`codec.to_json`) is the fact's `value` in facts.jso
 facts load back as the same models (`Facts.from_dicts`). Models hold observations only: the
 rules that judge them live in the checks. GitLab's own answers (Geo sites and statuses) are
 pass-through models: the fields the checks read are typed, the rest is kept as it came.
+Settings copied from a host's YAML or JSON file are `JSON`: the probe passes on whatever plain
+value the file holds (a string, a number, a list...), and the checks judge it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from types import UnionType
 
-from .codec import key, opt, raw, root, when
+from .codec import JSON, key, opt, raw, root, when
 
 # --- the GitLab API --------------------------------------------------------------------------
 
@@ -26,7 +28,7 @@ class GeoSite:
     url: str | None
     internal_url: str | None
     primary: bool
-    raw: dict[str, Any] = raw()
+    raw: dict[str, JSON] = raw()
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ class GeoStatus:
     container_repositories_verified_count: int | None = None
     container_repositories_verification_failed_count: int | None = None
     container_repositories_checksum_failed_count: int | None = None
-    raw: dict[str, Any] = raw()
+    raw: dict[str, JSON] = raw()
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ class OwnAnswer:
     """What the site's own URL answers to `/api/v4/metadata` (or `/api/v4/version`)."""
 
     version: str
-    revision: Any  # GitLab's JSON, passed on as it came
+    revision: JSON  # GitLab's JSON, passed on as it came
 
 
 # --- the container registry ------------------------------------------------------------------
@@ -302,7 +304,7 @@ class HostVersion:
 @dataclass(frozen=True)
 class RbProblem:
     line: int
-    path: list[Any]
+    path: list[str]  # the setting's keys: registry, database, host
     reason: str
 
 
@@ -311,11 +313,11 @@ class GitlabRb:
     """gitlab.rb's literal settings (secrets as digests) and what could not be read."""
 
     present: bool
-    values: dict[str, Any]
+    values: dict[str, JSON]  # the kept settings, nested as written: scalars, lists, hashes
     problems: list[RbProblem]
 
 
-def _read(f: Any) -> bool:
+def _read(f: ClusterJson | ConfigYml | GitlabYml) -> bool:
     return bool(f.present) and f.error is None
 
 
@@ -323,26 +325,26 @@ def _read(f: Any) -> bool:
 class ClusterJson:
     present: bool
     error: str | None = opt()
-    primary: Any = when(_read)
-    secondary: Any = when(_read)
+    primary: JSON = when(_read)
+    secondary: JSON = when(_read)
 
 
 @dataclass(frozen=True)
 class ConfigDb:
     """config.yml's `database` section, values as YAML gave them."""
 
-    enabled: Any = None
-    host: Any = None
-    port: Any = None
-    user: Any = None
-    dbname: Any = None
-    prefer_mode_overridden: Any = key("_prefer_mode_overridden", default=None)
+    enabled: JSON = None
+    host: JSON = None
+    port: JSON = None
+    user: JSON = None
+    dbname: JSON = None
+    prefer_mode_overridden: JSON = key("_prefer_mode_overridden", default=None)
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    name: Any
-    url: Any
+    name: JSON
+    url: JSON
     auth_digest: str | None
 
 
@@ -352,32 +354,33 @@ class ConfigYml:
 
     present: bool
     error: str | None = opt()
-    storage_backend: Any = when(_read)
-    storage_root: Any = when(_read)
-    readonly: Any = when(_read)
-    http_addr: Any = when(_read)
+    # the driver: a key of the storage mapping (YAML keys are scalars)
+    storage_backend: str | int | float | bool | None = when(_read)
+    storage_root: JSON = when(_read)
+    readonly: JSON = when(_read)
+    http_addr: JSON = when(_read)
     database: ConfigDb | None = when(_read)
     database_rendered: bool | None = when(_read)
-    token_issuer: Any = when(_read)
-    token_realm: Any = when(_read)
-    rootcertbundle: Any = when(_read)
+    token_issuer: JSON = when(_read)
+    token_realm: JSON = when(_read)
+    rootcertbundle: JSON = when(_read)
     notifications: list[Endpoint] | None = when(_read)
-    storage_bucket: Any = opt()  # object storage: the bucket (Azure: container)
-    storage_endpoint: Any = opt()  # object storage: regionendpoint, else region
-    storage_rootdirectory: Any = opt()  # object storage: the driver's rootdirectory
+    storage_bucket: JSON = opt()  # object storage: the bucket (Azure: container)
+    storage_endpoint: JSON = opt()  # object storage: regionendpoint, else region
+    storage_rootdirectory: JSON = opt()  # object storage: the driver's rootdirectory
 
 
 @dataclass(frozen=True)
 class GitlabYml:
     present: bool
     error: str | None = opt()
-    registry_enabled: Any = when(_read)
+    registry_enabled: JSON = when(_read)
     notification_secret_digest: str | None = when(_read)
-    geo_node_name: Any = when(_read)
-    registry_replication_enabled: Any = when(_read)
-    registry_replication_primary_api_url: Any = when(_read)
-    registry_issuer: Any = opt()  # gitlab_rails['registry_issuer'], as Rails signs tokens
-    registry_key: Any = opt()  # the path of the token-signing key (gitlab-registry.key)
+    geo_node_name: JSON = when(_read)
+    registry_replication_enabled: JSON = when(_read)
+    registry_replication_primary_api_url: JSON = when(_read)
+    registry_issuer: JSON = opt()  # gitlab_rails['registry_issuer'], as Rails signs tokens
+    registry_key: JSON = opt()  # the path of the token-signing key (gitlab-registry.key)
 
 
 def _readable(lock: Lockfiles) -> bool:
@@ -492,10 +495,10 @@ class Attestations:
 
     file: str
     as_of: str
-    items: list[dict[str, Any]]
+    items: list[dict[str, str | None]]  # Attestation.as_dict(): site None, the rest text
 
 
-FACT_MODELS: dict[str, Any] = {
+FACT_MODELS: dict[str, type | UnionType] = {
     "geo.sites": GeoSites,
     "geo.statuses": GeoStatuses,
     "gitlab.own_answer": OwnAnswer,
