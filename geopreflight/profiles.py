@@ -5,7 +5,10 @@ must pass before it starts (`requires`, blocking), those worth reporting (`advis
 that show it is complete (`completes`), those that show its action has begun (`started`), and
 those that must hold while it is under way (`during`). An entry is a check id,
 `{check: ID, roles: [primary|secondary], method: one-step|three-step}` or `{group: NAME}`, a
-list declared once under `groups:` (the baseline every step repeats).
+named list declared once: in `profile_files/groups.yml`, the groups every profile may use (the
+baseline every step after Geo repeats), or under the profile's own `groups:` where one profile
+differs. A profile's group never redefines a shared one: the same name meaning two lists would
+let an edit of groups.yml silently miss a profile.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from .schema import Reader
 from .yamlfile import LineDict, LineList, load
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profile_files"
+GROUPS_FILE = "groups.yml"  # the groups the profiles share, beside them; not a profile
 KINDS = ("requires", "advises", "completes", "started", "during")
 METHODS = ("one-step", "three-step")
 
@@ -49,7 +53,8 @@ class Profile:
     doc: str
     steps: tuple[Step, ...]
     path: str
-    groups: tuple[tuple[str, tuple[Entry, ...]], ...] = ()  # named lists the steps share
+    # the named lists its steps share: the shared ones it uses, then its own
+    groups: tuple[tuple[str, tuple[Entry, ...]], ...] = ()
 
     def step(self, step_id: str) -> Step:
         return next(s for s in self.steps if s.id == step_id)
@@ -79,7 +84,7 @@ class Row:
 
 
 def available(directory: Path = PROFILE_DIR) -> list[str]:
-    return sorted(p.stem for p in directory.glob("*.yml"))
+    return sorted(p.stem for p in directory.glob("*.yml") if p.name != GROUPS_FILE)
 
 
 def listing(directory: Path = PROFILE_DIR) -> str:
@@ -106,12 +111,10 @@ def load_profile(name: str, directory: Path = PROFILE_DIR) -> Profile:
     if not doc.startswith("https://docs.gitlab.com/"):
         raise r.error("doc: expected a link to GitLab's page (https://docs.gitlab.com/...)",
                       top, "doc")
-    groups: dict[str, tuple[Entry, ...]] = {}
-    groups_node = r.get(top, "groups", LineDict, "", required=False, default=LineDict())
-    for group in groups_node:
-        if not isinstance(group, str):
-            raise r.error("groups: expected group names", groups_node, group)
-        groups[group] = _entries(r, groups_node, group, f"groups.{group}", groups)
+    shared = shared_groups(directory)
+    used: set[str] = set()
+    own = _groups(r, top, shared, used)
+    groups = {**shared, **own}
     steps_node = r.get(top, "steps", LineList, "")
     steps: list[Step] = []
     for i, node in enumerate(steps_node):
@@ -121,16 +124,46 @@ def load_profile(name: str, directory: Path = PROFILE_DIR) -> Profile:
         step_id = r.get(node, "id", str, where)
         if any(s.id == step_id for s in steps):
             raise r.error(f"{where}.id: duplicate step {step_id!r}", node, "id")
-        entries = {kind: _entries(r, node, kind, f"{where}.{kind}", groups) for kind in KINDS}
+        entries = {kind: _entries(r, node, kind, f"{where}.{kind}", groups, used)
+                   for kind in KINDS}
         steps.append(Step(step_id, r.get(node, "title", str, where), **entries))
     if not steps:
         raise r.error("steps: expected at least one step", top, "steps")
+    listed = [(n, g) for n, g in shared.items() if n in used] + list(own.items())
     return Profile(name, r.get(top, "title", str, ""), doc, tuple(steps), str(path),
-                   tuple(groups.items()))
+                   tuple(listed))
+
+
+def shared_groups(directory: Path = PROFILE_DIR) -> dict[str, tuple[Entry, ...]]:
+    """The groups of `groups.yml` beside the profiles, which every profile may use (none when
+    the directory has no such file)."""
+    path = directory / GROUPS_FILE
+    if not path.exists():
+        return {}
+    r = Reader(str(path))
+    top = r.mapping(load(path), "groups file")
+    r.only(top, {"groups"}, "")
+    return _groups(r, top, {}, set())
+
+
+def _groups(r: Reader, top: LineDict, shared: dict[str, tuple[Entry, ...]], used: set[str]
+            ) -> dict[str, tuple[Entry, ...]]:
+    """A file's `groups:`, each expanded; a group may use the shared ones and those above it."""
+    groups: dict[str, tuple[Entry, ...]] = {}
+    node = r.get(top, "groups", LineDict, "", required=False, default=LineDict())
+    for group in node:
+        if not isinstance(group, str):
+            raise r.error("groups: expected group names", node, group)
+        if group in shared:
+            raise r.error(f"groups.{group}: {group!r} is a shared group ({GROUPS_FILE}); name "
+                          "this profile's own group differently", node, group)
+        groups[group] = _entries(r, node, group, f"groups.{group}", {**shared, **groups}, used)
+    return groups
 
 
 def _entries(r: Reader, parent: LineDict, kind: str, where: str,
-             groups: dict[str, tuple[Entry, ...]]) -> tuple[Entry, ...]:
+             groups: dict[str, tuple[Entry, ...]], used: set[str]) -> tuple[Entry, ...]:
+    """One list's entries, its `{group: NAME}` expanded in place (and NAME added to `used`)."""
     node = r.get(parent, kind, LineList, where.rsplit(".", 1)[0], required=False, default=[])
     entries: list[Entry] = []
     for i, item in enumerate(node):
@@ -139,8 +172,9 @@ def _entries(r: Reader, parent: LineDict, kind: str, where: str,
             r.only(item, {"group"}, here)
             name = r.get(item, "group", str, here)
             if name not in groups:
-                raise r.error(f"{here}: unknown group {name!r} (declare it under groups: "
-                              "before the steps use it)", node, i)
+                raise r.error(f"{here}: unknown group {name!r} (declare it in {GROUPS_FILE} "
+                              "or under groups:, above where it is used)", node, i)
+            used.add(name)
             new = list(groups[name])
         else:
             new = [_entry(r, node, i, item, here)]

@@ -220,7 +220,7 @@ def test_list_steps_and_collect_only_probe_nothing(deployment) -> None:
     d = deployment()
     r = checker(d, "--list-steps")
     assert r.returncode == 0 and "1. prerequisites" in r.stdout
-    assert "requires  group baseline" in r.stdout and "     VER-001 GitLab 17.3" in r.stdout
+    assert "requires  group import-baseline" in r.stdout and "     VER-001 GitLab 17.3" in r.stdout
     r = run_pytest("--profile=migrate-legacy", f"--inventory={d.inventory()}", "--collect-only",
                    "-q", env=d.env())
     assert r.returncode == 0

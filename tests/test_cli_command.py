@@ -49,9 +49,9 @@ def test_list_steps_prints_the_shared_groups_once(tmp_path: Path) -> None:
     assert r.returncode == 0
     # DB-006 sits in the baseline every step repeats: its title once, the group named per step
     assert r.stdout.count("The inventory's database is the one the registry uses") == 1
-    assert len(re.findall(r"requires  group baseline \(\d+ checks, listed above\)",
+    assert len(re.findall(r"requires  group import-baseline \(\d+ checks, listed above\)",
                           r.stdout)) == 4
-    assert r.stdout.count("group baseline (") == 5  # defined once, named by the four steps
+    assert r.stdout.count("group import-baseline (") == 5  # defined once, named by the four steps
     assert len(r.stdout.splitlines()) < 130
 
 

@@ -29,6 +29,7 @@ def test_the_wheel_carries_checks_and_profiles_inside_the_package(wheel: Path) -
     names = zipfile.ZipFile(wheel).namelist()
     assert "geopreflight/checks/test_db.py" in names
     assert "geopreflight/profile_files/migrate-legacy.yml" in names
+    assert "geopreflight/profile_files/groups.yml" in names  # the groups profiles share
     # the Japanese catalog, compiled when the wheel was built, beside its source
     assert "geopreflight/locale/ja/LC_MESSAGES/geopreflight.mo" in names
     assert "geopreflight/locale/ja/LC_MESSAGES/geopreflight.po" in names

@@ -1,5 +1,6 @@
 """Profile validation: unknown check ids, duplicate steps, bad roles and malformed files are
-usage errors naming the file and the line; the shipped profiles all load."""
+usage errors naming the file and the line, in a profile as in the shared groups.yml; the
+shipped profiles all load."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from geopreflight.errors import UsageError
-from geopreflight.profiles import PROFILE_DIR, available, load_profile
+from geopreflight.profiles import GROUPS_FILE, PROFILE_DIR, available, load_profile
 from geopreflight.suite import load_catalog
 
 DESIGN_STEPS = {
@@ -95,3 +96,78 @@ def test_unknown_profile_lists_the_profiles() -> None:
 
 def test_profiles_dir_is_the_shipped_one() -> None:
     assert (PROFILE_DIR / "migrate-legacy.yml").is_file()
+
+
+SHARED = """\
+groups:
+  base: [VER-001, {check: GEO-003, roles: [secondary]}]
+  more: [{group: base}, GEO-001]
+  unused: [GEO-004]
+"""
+
+USES_SHARED = """\
+profile: p
+title: A profile on the shared groups
+doc: https://docs.gitlab.com/administration/
+groups:
+  own: [{group: base}, GEO-002]
+steps:
+  - id: one
+    title: First
+    requires: [{group: more}]
+  - id: two
+    title: Second
+    requires: [{group: own}]
+    completes: [GEO-002]
+"""
+
+
+def write_shared(tmp_path: Path, groups: str = SHARED, profile: str = USES_SHARED) -> Path:
+    (tmp_path / GROUPS_FILE).write_text(groups)
+    return write(tmp_path, profile)
+
+
+def test_profiles_use_the_shared_groups_and_extend_them(tmp_path: Path) -> None:
+    profile = load_profile("p", write_shared(tmp_path))
+    one, two = profile.steps
+    assert [(e.check.id, e.roles) for e in one.requires] == [
+        ("VER-001", ("primary", "secondary")), ("GEO-003", ("secondary",)),
+        ("GEO-001", ("primary", "secondary"))]
+    assert [e.check.id for e in two.requires] == ["VER-001", "GEO-003", "GEO-002"]
+    # --list-steps shows the shared groups the profile uses (not `unused`), then its own
+    assert [name for name, _ in profile.groups] == ["base", "more", "own"]
+    assert available(tmp_path) == ["p"]  # groups.yml is no profile (--profile=help)
+
+
+def test_the_shipped_profiles_share_the_baseline_from_one_file() -> None:
+    """Adding a check to the baseline is one edit of groups.yml, seen by every profile."""
+    using = [name for name in available()
+             if "baseline" in dict(load_profile(name).groups)]
+    assert len(using) == 5 and "migrate-legacy" not in using
+    assert "baseline:" in (PROFILE_DIR / GROUPS_FILE).read_text()
+    assert not any("baseline:" in (PROFILE_DIR / f"{name}.yml").read_text() for name in using)
+
+
+@pytest.mark.parametrize("file,old,new,line,expected", [
+    # a step naming a group declared nowhere
+    ("p.yml", "requires: [{group: more}]", "requires: [{group: mroe}]", 9,
+     "unknown group 'mroe'"),
+    # a shared group redefined by a profile: an error, never a silent override
+    ("p.yml", "  own: [", "  base: [", 5, "'base' is a shared group (groups.yml)"),
+    # in groups.yml: a group naming a group declared nowhere (or further down)
+    (GROUPS_FILE, "more: [{group: base}", "more: [{group: unused}", 3, "unknown group 'unused'"),
+    (GROUPS_FILE, "unused: [GEO-004]", "unused: [GEO-404]", 4, "unknown check id 'GEO-404'"),
+    (GROUPS_FILE, "  base: [VER-001,", "  base: [VER-001,,", 2, "not valid YAML"),
+    (GROUPS_FILE, "groups:", "group:", 1, "unknown key"),
+    (GROUPS_FILE, "{check: GEO-003, roles: [secondary]}", "{check: GEO-003, roles: [primary]}",
+     2, "applies to secondary only"),
+])
+def test_mistakes_in_the_shared_groups_name_file_and_line(
+        tmp_path: Path, file: str, old: str, new: str, line: int, expected: str) -> None:
+    texts = {GROUPS_FILE: SHARED, "p.yml": USES_SHARED}
+    assert old in texts[file]
+    texts[file] = texts[file].replace(old, new, 1)
+    with pytest.raises(UsageError) as exc:
+        load_profile("p", write_shared(tmp_path, texts[GROUPS_FILE], texts["p.yml"]))
+    assert str(exc.value).startswith(f"{tmp_path / file}:{line}: "), str(exc.value)
+    assert expected in str(exc.value)
