@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ..failures import Kind, ProbeFailure, request
-from ..http import Reply, Unreachable, Untrusted
+from ..http import Reply, Unreachable, Untrusted, shown
 from ..inventory import Site
 from ..urls import BadUrl, parse
 from . import ProbeContext, ProbeError, probe, request_error
@@ -80,7 +80,7 @@ def check_realm(site: Site, realm: str) -> None:
         why = (f"{site.name}'s registry names a token realm that {exc}; the token was not "
                f"sent there (expected a URL on {want})")
         raise ProbeError(why, site.registry.url if site.registry else "",
-                         ProbeFailure(Kind.NOT_SENT, why, realm)) from None
+                         ProbeFailure(Kind.NOT_SENT, why, shown(realm))) from None
     got, host = got_url.origin, got_url.host
     if got == want:
         return
@@ -89,7 +89,7 @@ def check_realm(site: Site, realm: str) -> None:
     why = (f"{site.name}'s registry names a token realm on {host} ({got}){downgrade}, not the "
            f"site's gitlab.url ({want}); the token was not sent there")
     raise ProbeError(why, site.registry.url if site.registry else "",
-                     ProbeFailure(Kind.NOT_SENT, why, realm))
+                     ProbeFailure(Kind.NOT_SENT, why, shown(realm)))
 
 
 def token(pc: ProbeContext, site: Site, realm: str, scope: str | None = None
