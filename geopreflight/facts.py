@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .errors import UsageError
+from .failures import Kind, ProbeFailure
 from .http import Http, Unreachable
 from .inventory import Inventory, Site
 from .probes import PROBES, Probe, ProbeContext, ProbeError
@@ -61,14 +62,18 @@ class Fact:
     started_at: str = ""
     duration_s: float = 0.0
     host: str | None = None  # the node of the site's `hosts:` a host fact was read on
+    failure: ProbeFailure | None = None  # `error` as fields (None in bundles from before)
 
     def as_dict(self) -> dict[str, Any]:
         """The fact as facts.json holds it: the model's JSON form as `value`; `host` only
-        for a node of `hosts:`, so a single-host run's facts.json is as before."""
+        for a node of `hosts:`, so a single-host run's facts.json is as before; `failure`
+        only for a failed fact."""
         return {"key": self.key, "site": self.site,
                 **({"host": self.host} if self.host is not None else {}),
                 "value": to_json(self.value),
-                "error": self.error, "source": self.source, "started_at": self.started_at,
+                "error": self.error,
+                **({"failure": self.failure.as_dict()} if self.failure is not None else {}),
+                "source": self.source, "started_at": self.started_at,
                 "duration_s": self.duration_s}
 
 
@@ -113,7 +118,8 @@ class Facts:
         return cls([_load(item, file) for item in items])
 
 
-FIELDS = ("key", "site", "host", "value", "error", "source", "started_at", "duration_s")
+FIELDS = ("key", "site", "host", "value", "error", "failure", "source", "started_at",
+          "duration_s")
 
 
 def _load(item: Any, file: str) -> Fact:
@@ -137,6 +143,12 @@ def _load(item: Any, file: str) -> Fact:
     duration = item.get("duration_s", 0.0)
     if not isinstance(duration, int | float) or isinstance(duration, bool):
         raise FactShapeError(key, site, "duration_s", "expected a number", file)
+    failure = None
+    if item.get("failure") is not None:
+        try:
+            failure = ProbeFailure.from_dict(item["failure"])
+        except ValueError as exc:
+            raise FactShapeError(key, site, "failure", str(exc), file) from None
     value = None
     if not (item.get("error") and item.get("value") is None):
         try:
@@ -145,7 +157,7 @@ def _load(item: Any, file: str) -> Fact:
             raise FactShapeError(key, site, "value" + (f".{exc.path}" if exc.path else ""),
                                  exc.expected, file) from None
     return Fact(key, site, value, item.get("error"), item.get("source") or "",
-                item.get("started_at") or "", float(duration), item.get("host"))
+                item.get("started_at") or "", float(duration), item.get("host"), failure)
 
 
 def observe(probe: Probe, pc: ProbeContext, site: Site | None, redactor: Redactor) -> Fact:
@@ -162,20 +174,22 @@ def observe(probe: Probe, pc: ProbeContext, site: Site | None, redactor: Redacto
         data = redactor.data(to_json(value))
         size = len(json.dumps(data))
         if size > FACT_CAP:
-            raise ProbeError(f"the fact {probe.key} would hold {size / 2**20:.1f} MiB, over the "
-                             f"{FACT_CAP // 2**20} MiB cap on one fact (a source far larger "
-                             "than any real one): not recorded", source)
+            why = (f"the fact {probe.key} would hold {size / 2**20:.1f} MiB, over the "
+                   f"{FACT_CAP // 2**20} MiB cap on one fact (a source far larger than any "
+                   "real one): not recorded")
+            raise ProbeError(why, source, ProbeFailure(Kind.TOO_LARGE, why, source))
         fact = replace(fact, source=source, value=from_json(FACT_MODELS[probe.key], data))
     except (ProbeError, Unreachable) as exc:
         fact = replace(fact, error=redactor.text(str(exc)),
+                       failure=exc.failure.redacted(redactor.text),
                        source=getattr(exc, "source", "") or "")
     except ShapeError as exc:
-        fact = replace(fact, error=f"probe {probe.key} observed a value that does not fit its "
-                                   f"model: {exc}")
+        why = f"probe {probe.key} observed a value that does not fit its model: {exc}"
+        fact = replace(fact, error=why, failure=ProbeFailure(Kind.PARSE, why))
     except Exception as exc:  # noqa: BLE001 - a probe bug is that fact's error, not a crash
         first = (str(exc).splitlines() or [""])[0]
-        fact = replace(fact, error=redactor.text(f"probe {probe.key} failed: "
-                                                 f"{type(exc).__name__}: {first}"))
+        why = redactor.text(f"probe {probe.key} failed: {type(exc).__name__}: {first}")
+        fact = replace(fact, error=why, failure=ProbeFailure(Kind.OTHER, why))
     return replace(fact, source=redactor.text(fact.source),
                    duration_s=round(time.monotonic() - t0, 4))
 

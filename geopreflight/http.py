@@ -31,6 +31,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from .cancel import Stops
+from .failures import Kind, ProbeFailure
 from .resolver import Unresolved, addresses
 from .urls import BadUrl, parse, same_origin
 
@@ -49,16 +50,32 @@ CREDENTIAL_HEADERS = ("authorization", "private-token")
 
 class Unreachable(Exception):  # noqa: N818
     """The request got no (complete) HTTP answer: refused, timed out, TLS or DNS failure, a
-    body over the cap, or a request this client refuses to send."""
+    body over the cap, or a request this client refuses to send. The message reads
+    `METHOD url: why`; `failure` holds the same as fields, and `plain` is the message without
+    errno numbers, for a probe that wraps it in a sentence of its own."""
+
+    def __init__(self, message: str, failure: ProbeFailure) -> None:
+        super().__init__(message)
+        self.failure = failure
+        self.plain = _ERRNO_TAG.sub("", message)
 
 
 class Untrusted(Unreachable):
     """The server's certificate did not verify against the CA bundle the request used;
     `reason` is OpenSSL's, in one line."""
 
-    def __init__(self, message: str, reason: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, failure: ProbeFailure, reason: str) -> None:
+        super().__init__(message, failure)
         self.reason = reason
+
+
+def _failed(method: str, url: str, kind: Kind, why: str,
+            cause: str | None = None) -> Unreachable:
+    """`METHOD url: why` as an exception whose failure's cause is `cause` (default `why`),
+    without errno numbers."""
+    failure = ProbeFailure(kind, _ERRNO_TAG.sub("", why if cause is None else cause), url,
+                           None, method)
+    return Unreachable(f"{method} {url}: {why}", failure)
 
 
 @dataclass(frozen=True)
@@ -267,7 +284,8 @@ class Http:
         _check_headers(method, url, headers)
         connect_s, read_s = self.timeout
         if self.stops.cancelled:
-            raise Unreachable(f"{method} {shown(url)}: not sent, the run was interrupted")
+            raise _failed(method, shown(url), Kind.INTERRUPTED,
+                          "not sent, the run was interrupted")
         watch = _Watch(time.monotonic() + self.deadline_s, self.stops)
         _current.watch = watch
         try:
@@ -280,32 +298,33 @@ class Http:
                     if watch.fired:
                         raise self._late(method, url) from None
                     if isinstance(exc, requests.exceptions.ReadTimeout):
-                        raise Unreachable(f"{method} {url}: connected, but no answer within "
-                                          f"{read_s:g} s (read timeout)") from None
+                        raise _failed(method, url, Kind.TIMEOUT, "connected, but no answer "
+                                      f"within {read_s:g} s (read timeout)") from None
                     if isinstance(exc, requests.exceptions.SSLError):
-                        raise Untrusted(f"{method} {url}: TLS verification failed "
-                                        f"({_first(exc)}); set gitlab.ca_bundle",
-                                        _first(exc)) from None
+                        failed = _failed(method, url, Kind.TLS, f"TLS verification failed "
+                                         f"({_first(exc)}); set gitlab.ca_bundle")
+                        raise Untrusted(str(failed), failed.failure, _first(exc)) from None
                     if isinstance(exc, requests.exceptions.ConnectTimeout):
                         if last:
-                            raise Unreachable(f"{method} {url}: no connection within "
-                                              f"{connect_s:g} s ({attempt} attempts)") from None
+                            raise _failed(method, url, Kind.TIMEOUT, "no connection within "
+                                          f"{connect_s:g} s ({attempt} attempts)") from None
                     elif isinstance(exc, requests.exceptions.ConnectionError):
                         dns = getattr(exc.args[0] if exc.args else None, "reason", None)
                         if isinstance(dns, NameResolutionError):  # not retried: no transient
                             m = _UNRESOLVED.search(str(dns))
                             why = f"{m.group(1)} does not resolve ({m.group(2)})" if m else (
                                 "the host name does not resolve")
-                            raise Unreachable(f"{method} {url}: {why}") from None
-                        if last:
-                            raise Unreachable(f"{method} {url}: cannot connect ({_first(exc)};"
-                                              f" {attempt} attempts)") from None
+                            raise _failed(method, url, Kind.DNS, why) from None
+                        if last:  # the reports show the reason inside "cannot connect (...)"
+                            raise _failed(method, url, Kind.REFUSED, f"cannot connect "
+                                          f"({_first(exc)}; {attempt} attempts)",
+                                          f"{_first(exc)}; {attempt} attempts") from None
                     else:
-                        raise Unreachable(f"{method} {url}: {_reason(exc)}") from None
+                        raise _failed(method, url, *_reason(exc)) from None
                 except _TooLarge:
-                    raise Unreachable(f"{method} {url}: body larger than "
-                                      f"{BODY_CAP // 2**20} MiB (the cap on every answer; "
-                                      "the checks read small JSON)") from None
+                    raise _failed(method, url, Kind.TOO_LARGE, f"body larger than "
+                                  f"{BODY_CAP // 2**20} MiB (the cap on every answer; "
+                                  "the checks read small JSON)") from None
                 else:
                     if reply.status not in RETRY_STATUSES or last:
                         return reply
@@ -340,9 +359,9 @@ class Http:
 
     def _late(self, method: str, url: str) -> Unreachable:
         if self.stops.cancelled:
-            return Unreachable(f"{method} {shown(url)}: the run was interrupted")
-        return Unreachable(f"{method} {url}: no complete answer within {self.deadline_s:g} s "
-                           "(the total deadline: connect_s + read_s)")
+            return _failed(method, shown(url), Kind.INTERRUPTED, "the run was interrupted")
+        return _failed(method, url, Kind.DEADLINE, f"no complete answer within "
+                       f"{self.deadline_s:g} s (the total deadline: connect_s + read_s)")
 
 
 def shown(url: str) -> str:
@@ -357,13 +376,13 @@ def guard(method: str, url: str, headers: dict[str, str] | None,
     try:
         target = parse(url)
     except BadUrl as exc:
-        raise Unreachable(f"{method} {shown(url)}: the URL {exc}; the request was not "
-                          "sent") from None
+        raise _failed(method, shown(url), Kind.NOT_SENT,
+                      f"the URL {exc}; the request was not sent") from None
     if auth is None and not any(k.lower() in CREDENTIAL_HEADERS for k in headers or {}):
         return
     if credentials_for is None or not same_origin(url, credentials_for):
-        raise Unreachable(f"{method} {shown(url)}: credentials meant for "
-                          f"{_origin_of(credentials_for)} were not sent to {target.origin}")
+        raise _failed(method, shown(url), Kind.NOT_SENT, f"credentials meant for "
+                      f"{_origin_of(credentials_for)} were not sent to {target.origin}")
 
 
 def _origin_of(url: str | None) -> str:
@@ -378,23 +397,26 @@ def _check_headers(method: str, url: str, headers: dict[str, str] | None) -> Non
     quote the value (a token with a newline) in its exception."""
     for name, value in (headers or {}).items():
         if not _HEADER_VALUE.fullmatch(value):
-            raise Unreachable(f"{method} {url}: the {name} header's value holds a character "
-                              "HTTP does not allow (a newline, a control character or "
-                              "surrounding spaces); the request was not sent")
+            raise _failed(method, url, Kind.NOT_SENT, f"the {name} header's value holds a "
+                          "character HTTP does not allow (a newline, a control character or "
+                          "surrounding spaces); the request was not sent")
 
 
-def _reason(exc: requests.exceptions.RequestException) -> str:
-    """A one-line reason; never an exception text that can quote a header value."""
+def _reason(exc: requests.exceptions.RequestException) -> tuple[Kind, str]:
+    """A one-line reason and its kind; never an exception text that can quote a header
+    value."""
     if isinstance(exc, requests.exceptions.InvalidHeader):
-        return "a request header is invalid; the request was not sent"
+        return Kind.NOT_SENT, "a request header is invalid; the request was not sent"
     if isinstance(exc, requests.exceptions.ContentDecodingError):
-        return "the answer's Content-Encoding does not decode"
+        return Kind.PARSE, "the answer's Content-Encoding does not decode"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return "the answer's body broke off (invalid chunked encoding or connection lost)"
-    return _first(exc)
+        return Kind.OTHER, ("the answer's body broke off (invalid chunked encoding or "
+                            "connection lost)")
+    return Kind.OTHER, _first(exc)
 
 
 _ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")]+")
+_ERRNO_TAG = re.compile(r"\[Errno -?\d+\] ")  # the number people need not read
 
 
 _UNRESOLVED = re.compile(r"Failed to resolve '([^']*)' \((.*)\)$")  # urllib3's wording

@@ -36,7 +36,8 @@ _JSON_TYPES: dict[str, Any] = {"string": str, "number": (int, float), "integer":
                                "array": list}
 _FACT_FIELDS = frozenset(f.name for f in fields(Fact))
 _FACT_TYPES: dict[str, Any] = {"site": (str, type(None)), "error": (str, type(None)),
-                               "source": str, "started_at": str, "duration_s": (int, float)}
+                               "failure": (dict, type(None)), "source": str,
+                               "started_at": str, "duration_s": (int, float)}
 
 
 def load(data: bytes, where: str) -> Any:

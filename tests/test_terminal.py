@@ -15,6 +15,7 @@ import yaml
 
 from geopreflight.catalog import CATALOG, Result
 from geopreflight.facts import Fact
+from geopreflight.failures import Kind, ProbeFailure
 from geopreflight.inventory import GitLab, Inventory, Registry, Secret, Site
 from geopreflight.profiles import Row, load_profile
 from geopreflight.reports.terminal import Causes, Progress, summary, timeline, verdict_line
@@ -40,7 +41,9 @@ def row(check: str, site: Site | None, blocking: bool = True) -> Row:
 
 
 def refused(key: str, site: str | None, url: str) -> dict[str, Any]:
-    return {"key": key, "site": site,
+    """A fact as facts.json records a refused request: its message and its failure."""
+    failure = ProbeFailure(Kind.REFUSED, "Connection refused; 3 attempts", url, None, "GET")
+    return {"key": key, "site": site, "failure": failure.as_dict(),
             "error": f"GET {url}: cannot connect ([Errno 111] Connection refused; 3 attempts)"}
 
 

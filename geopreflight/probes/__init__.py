@@ -2,27 +2,46 @@
 
 A probe is a function `(ProbeContext, Site | None) -> (value, source)` registered with
 `@probe(key, scope)`; the value is the key's typed model (`models.FACT_MODELS`). It raises
-`ProbeError` (or `Unreachable`) with a one-line reason when it cannot observe what it was
-asked for; the fact then records the error.
+`ProbeError` (or `Unreachable`) with a one-line reason and its `ProbeFailure` (kind, target,
+status, cause) when it cannot observe what it was asked for; the fact records both.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..http import Http
+from ..failures import Kind, ProbeFailure, request
+from ..http import Http, Unreachable
 from ..inventory import Inventory, Site
 from .models import FACT_MODELS
 
 
 class ProbeError(Exception):
-    """The probe could not observe its fact; the message says why, in one line."""
+    """The probe could not observe its fact; the message says why, in one line, and
+    `failure` the same as fields (by default an OTHER failure whose cause is the message)."""
 
-    def __init__(self, message: str, source: str = "") -> None:
+    def __init__(self, message: str, source: str = "",
+                 failure: ProbeFailure | None = None) -> None:
         super().__init__(message)
         self.source = source
+        self.failure = failure or ProbeFailure(Kind.OTHER, message)
+
+
+def request_error(method: str, url: str, cause: str, source: str | None = None, *,
+                  status: int | None = None, kind: Kind | None = None) -> ProbeError:
+    """`METHOD url: cause` as a ProbeError (source: the URL unless given), with its failure
+    (`failures.request`: the status decides the kind unless it is given)."""
+    failure = request(method, url, cause, status, kind)
+    return ProbeError(failure.line, url if source is None else source, failure)
+
+
+def wrapped(prefix: str, exc: Unreachable, source: str) -> ProbeError:
+    """A request's failure inside a probe's own sentence, `prefix: <the request's message>`:
+    that sentence (without errno numbers) is the failure's cause, no longer a request."""
+    return ProbeError(f"{prefix}: {exc}", source,
+                      replace(exc.failure, cause=f"{prefix}: {exc.plain}", method=""))
 
 
 @dataclass

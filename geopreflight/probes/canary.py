@@ -22,10 +22,11 @@ import json
 import tarfile
 import time
 
+from ..failures import Kind, ProbeFailure, status_kind
 from ..http import Http, Reply, Unreachable
 from ..inventory import Inventory, Site
 from ..urls import BadUrl, joined, parse, same_origin
-from . import ProbeContext, ProbeError
+from . import ProbeContext, ProbeError, request_error, wrapped
 from .registry import CATALOG_SCOPE, challenge, token
 
 REPOSITORY_SUFFIX = "geopreflight-canary"
@@ -85,12 +86,12 @@ class Canary:
         try:
             params = challenge(pc.http.get(f"{base}/v2/", verify=site.gitlab.verify))
         except Unreachable as exc:
-            raise ProbeError(f"{site.name}'s registry: {exc}", f"{base}/v2/") from None
+            raise wrapped(f"{site.name}'s registry", exc, f"{base}/v2/") from None
         if not params or not params.get("realm"):
             raise ProbeError(f"GET {base}/v2/ gives no Bearer challenge")
         bearer, why = token(pc, site, params["realm"], scope)
         if bearer is None:
-            raise ProbeError(why)
+            raise ProbeError(why.line, failure=why)
         return base, bearer
 
     def _send(self, site: Site, method: str, url: str, bearer: str,
@@ -107,7 +108,7 @@ class Canary:
             return http.write(method, url, headers=headers, data=data,
                               verify=site.gitlab.verify, credentials_for=base)
         except Unreachable as exc:
-            raise ProbeError(str(exc), url) from None
+            raise ProbeError(str(exc), url, exc.failure) from None
 
     def repository(self) -> str:
         site = self.inventory.primary
@@ -118,8 +119,9 @@ class Canary:
         except (ValueError, AttributeError):
             repos = None
         if not repos:
-            raise ProbeError(f"GET {base}/v2/_catalog?n=1: {r.status}, no repository to put "
-                             "the canary beside (it must land in an existing project)")
+            raise request_error("GET", f"{base}/v2/_catalog?n=1", f"{r.status}, no repository "
+                                "to put the canary beside (it must land in an existing "
+                                "project)", "", status=r.status)
         return f"{repos[0]}/{REPOSITORY_SUFFIX}"
 
     def push(self, repo: str, tag: str) -> str:
@@ -130,20 +132,24 @@ class Canary:
         for blob in blobs:
             r = self._send(site, "POST", f"{base}/v2/{repo}/blobs/uploads/", bearer)
             if r.status == 405:
-                raise ProbeError(f"POST {base}/v2/{repo}/blobs/uploads/: 405, the primary "
-                                 "registry is in read-only mode")
+                raise request_error("POST", f"{base}/v2/{repo}/blobs/uploads/", "405, the "
+                                    "primary registry is in read-only mode", "", status=405)
             if r.status != 202 or "Location" not in r.headers:
-                raise ProbeError(f"POST {base}/v2/{repo}/blobs/uploads/: {r.status}")
+                raise request_error("POST", f"{base}/v2/{repo}/blobs/uploads/", f"{r.status}",
+                                    "", status=r.status)
             loc = _upload_location(base, repo, r.headers["Location"])
             sep = "&" if "?" in loc else "?"
             r = self._send(site, "PUT", f"{loc}{sep}digest={_digest(blob)}", bearer, data=blob,
                            headers={"Content-Type": "application/octet-stream"})
             if r.status != 201:
-                raise ProbeError(f"PUT blob {_digest(blob)[:19]}: {r.status}")
+                why = f"PUT blob {_digest(blob)[:19]}: {r.status}"
+                raise ProbeError(why, failure=ProbeFailure(status_kind(r.status), why, loc,
+                                                           r.status))
         r = self._send(site, "PUT", f"{base}/v2/{repo}/manifests/{tag}", bearer, data=manifest,
                        headers={"Content-Type": OCI_MANIFEST})
         if r.status != 201:
-            raise ProbeError(f"PUT {base}/v2/{repo}/manifests/{tag}: {r.status}")
+            raise request_error("PUT", f"{base}/v2/{repo}/manifests/{tag}", f"{r.status}", "",
+                                status=r.status)
         return r.headers.get("Docker-Content-Digest") or _digest(manifest)
 
     def seen(self, site: Site, repo: str, tag: str, digest: str, deadline: float
@@ -152,7 +158,7 @@ class Canary:
         digest and the layer blob with its content, and where the blob came from;
         ProbeError at the deadline. In database mode the manifest comes from the database,
         so only the blob proves the storage was replicated."""
-        t0, last = time.monotonic(), "not asked"
+        t0, last, status = time.monotonic(), "not asked", None  # status: of the last answer
         layer = _digest(image(tag)[0][1])
         while True:
             try:
@@ -160,30 +166,31 @@ class Canary:
                 r = self._send(site, "HEAD", f"{base}/v2/{repo}/manifests/{tag}", bearer,
                                headers={"Accept": OCI_MANIFEST})
                 got = r.headers.get("Docker-Content-Digest")
-                last = f"{r.status}" + (f", digest {got}" if got else "")
+                last, status = f"{r.status}" + (f", digest {got}" if got else ""), r.status
                 if r.status == 200 and got == digest:
                     r = self._send(site, "GET", f"{base}/v2/{repo}/manifests/{digest}", bearer,
                                    headers={"Accept": OCI_MANIFEST})
-                    last = f"manifest by digest: {r.status}"
+                    last, status = f"manifest by digest: {r.status}", r.status
                     if r.status == 200 and _digest(r.body) == digest:
-                        via, problem = self._blob(site, base, bearer, repo, layer)
+                        via, problem, status = self._blob(site, base, bearer, repo, layer)
                         if problem is None:
                             return time.monotonic() - t0, via
                         last = f"layer blob {layer[:19]}: {problem}"
             except ProbeError as exc:
-                last = str(exc)
+                last, status = str(exc), exc.failure.status
             if time.monotonic() >= deadline:
-                raise ProbeError(f"{repo}:{tag} not on {site.name}'s registry after "
-                                 f"{time.monotonic() - t0:.0f} s (last answer: {last})")
+                why = (f"{repo}:{tag} not on {site.name}'s registry after "
+                       f"{time.monotonic() - t0:.0f} s (last answer: {last})")
+                raise ProbeError(why, failure=ProbeFailure(Kind.TIMEOUT, why, status=status))
             time.sleep(POLL_S)
 
 
     def _blob(self, site: Site, base: str, bearer: str, repo: str, layer: str
-              ) -> tuple[str, str | None]:
+              ) -> tuple[str, str | None, int | None]:
         """GET the layer blob, following at most MAX_REDIRECTS redirects (object storage
         answers through a pre-signed URL): the token goes only to the registry's own origin,
-        a redirect elsewhere is asked without it. Returns where the blob came from and the
-        problem (None: the content has its digest)."""
+        a redirect elsewhere is asked without it. Returns where the blob came from, the
+        problem (None: the content has its digest) and the last answer's status."""
         url, via = f"{base}/v2/{repo}/blobs/{layer}", "the registry"
         for _hop in range(MAX_REDIRECTS + 1):
             try:
@@ -192,32 +199,33 @@ class Canary:
                 else:
                     r = Http(*self.timeout).get(url, verify=site.gitlab.verify)
             except (ProbeError, Unreachable) as exc:
-                return via, str(exc)
+                return via, str(exc), exc.failure.status
             if r.status in (301, 302, 303, 307, 308) and r.headers.get("Location"):
                 try:
                     url = joined(url, r.headers["Location"])
                 except BadUrl as exc:
-                    return via, f"the blob's redirect {exc}"
+                    return via, f"the blob's redirect {exc}", r.status
                 via = f"a redirect to {parse(url).origin}"
                 continue
             if r.status != 200:
-                return via, f"{r.status} from {via}"
+                return via, f"{r.status} from {via}", r.status
             if _digest(r.body) != layer:
-                return via, f"content from {via} does not match its digest"
-            return via, None
-        return via, f"more than {MAX_REDIRECTS} redirects"
+                return via, f"content from {via} does not match its digest", r.status
+            return via, None, r.status
+        return via, f"more than {MAX_REDIRECTS} redirects", None
 
 
 def _upload_location(base: str, repo: str, location: str) -> str:
     """The upload URL the registry's `Location` names, on the registry's own origin only:
     the push token follows no Location elsewhere (a path, or the same scheme, host, port)."""
-    where = f"POST {base}/v2/{repo}/blobs/uploads/"
+    where = f"{base}/v2/{repo}/blobs/uploads/"
     try:
         url = joined(base, location)
     except BadUrl as exc:
-        raise ProbeError(f"{where}: the upload Location {exc}; the push token was not sent "
-                         "there") from None
+        raise request_error("POST", where, f"the upload Location {exc}; the push token was "
+                            "not sent there", "", kind=Kind.NOT_SENT) from None
     if not same_origin(url, base):
-        raise ProbeError(f"{where}: the upload Location is on another origin than the "
-                         f"registry ({base}); the push token was not sent there")
+        raise request_error("POST", where, "the upload Location is on another origin than "
+                            f"the registry ({base}); the push token was not sent there", "",
+                            kind=Kind.NOT_SENT)
     return url

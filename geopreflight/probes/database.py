@@ -33,6 +33,7 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any
 
 from ..cancel import Stops
+from ..failures import Kind, ProbeFailure
 from ..inventory import Site
 from . import ProbeContext, ProbeError, probe
 from .dns import resolve
@@ -86,8 +87,9 @@ TABLES = ("schema_migrations", "post_deploy_schema_migrations", "repositories", 
 
 def _conn_kwargs(pc: ProbeContext, site: Site, marker: str) -> dict[str, Any]:
     if site.metadata_db is None:
-        raise ProbeError(f"the inventory gives no metadata_db for {site.name}, so its "
-                         "registry metadata database cannot be checked")
+        why = (f"the inventory gives no metadata_db for {site.name}, so its registry "
+               "metadata database cannot be checked")
+        raise ProbeError(why, failure=ProbeFailure(Kind.MISSING, why))
     kw: dict[str, Any] = dict(site.metadata_db.conninfo())
     conninfo = kw.pop("conninfo", "")
     kw.update(conninfo=conninfo, application_name=marker, autocommit=False,
@@ -125,8 +127,9 @@ def _addressed(site: Site, kw: dict[str, Any], timeout_s: float) -> dict[str, An
         pass
     found = resolve(host, timeout_s)
     if found.error:
-        raise ProbeError(f"cannot connect to {site.name}'s registry metadata database "
-                         f"({_where(site)}): {found.error}", _where(site))
+        why = (f"cannot connect to {site.name}'s registry metadata database "
+               f"({_where(site)}): {found.error}")
+        raise ProbeError(why, _where(site), ProbeFailure(Kind.DNS, why, _where(site)))
     return {"host": ",".join([host] * len(found.addresses)),
             "hostaddr": ",".join(found.addresses)}
 
@@ -143,8 +146,11 @@ def connect(pc: ProbeContext, site: Site, marker: str,
     try:
         conn = psycopg.connect(**kw)
     except psycopg.Error as exc:
-        raise ProbeError(f"cannot connect to {site.name}'s registry metadata database "
-                         f"({_where(site)}): {_first(exc)}", _where(site)) from None
+        why = (f"cannot connect to {site.name}'s registry metadata database "
+               f"({_where(site)}): {_first(exc)}")
+        # refused, timed out, or not let in: the reports ask to make the database reachable
+        raise ProbeError(why, _where(site),
+                         ProbeFailure(Kind.REFUSED, why, _where(site))) from None
     read_s = pc.inventory.timeouts.read_s
     watch = _Deadline(conn, read_s + GRACE_S, pc.http.stops)
     try:
@@ -169,10 +175,10 @@ def connect(pc: ProbeContext, site: Site, marker: str,
                          "the connection during the probe (server stopped or restarted?)",
                          _where(site))
     if watch.fired:
-        raise ProbeError(f"{site.name}'s registry metadata database ({_where(site)}) gave no "
-                         f"answer within {read_s + GRACE_S:g} s of connecting (client-side "
-                         "deadline: read_s plus a grace; the server holds the query, a lock, "
-                         "or never answers)", _where(site))
+        why = (f"{site.name}'s registry metadata database ({_where(site)}) gave no answer "
+               f"within {read_s + GRACE_S:g} s of connecting (client-side deadline: read_s "
+               "plus a grace; the server holds the query, a lock, or never answers)")
+        raise ProbeError(why, _where(site), ProbeFailure(Kind.TIMEOUT, why, _where(site)))
 
 
 class _Deadline:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..failures import Kind
 from ..http import Reply
 from ..inventory import Site
-from . import ProbeContext, ProbeError, probe
+from . import ProbeContext, probe, request_error
 from .codec import ShapeError, from_json
 from .models import GeoSites, GeoStatuses, OwnAnswer
 
@@ -26,12 +27,12 @@ def api_get(pc: ProbeContext, site: Site, path: str) -> Reply:
                         verify=site.gitlab.verify, credentials_for=site.gitlab.url)
     who = site.gitlab.token.source
     if reply.status == 401:
-        raise ProbeError(f"GET {url}: 401, GitLab rejected the token from {who} (invalid, "
-                         "expired or revoked)", url)
+        raise request_error("GET", url, f"401, GitLab rejected the token from {who} "
+                            "(invalid, expired or revoked)", status=401)
     if reply.status == 403:
-        raise ProbeError(f"GET {url}: 403, the token from {who} is not allowed: it needs an "
-                         "administrator's token with read_api (or api), and the admin_mode "
-                         "scope when Admin Mode is on", url)
+        raise request_error("GET", url, f"403, the token from {who} is not allowed: it needs "
+                            "an administrator's token with read_api (or api), and the "
+                            "admin_mode scope when Admin Mode is on", status=403)
     return reply
 
 
@@ -39,8 +40,8 @@ def _json(reply: Reply) -> Any:
     try:
         return reply.json()
     except ValueError:
-        raise ProbeError(f"GET {reply.url}: {reply.status}, the answer is not JSON",
-                         reply.url) from None
+        raise request_error("GET", reply.url, f"{reply.status}, the answer is not JSON",
+                            status=reply.status, kind=Kind.PARSE) from None
 
 
 def _all_pages(pc: ProbeContext, site: Site, path: str) -> tuple[list[Any], str]:
@@ -50,16 +51,18 @@ def _all_pages(pc: ProbeContext, site: Site, path: str) -> tuple[list[Any], str]
     for _ in range(MAX_PAGES):
         reply = api_get(pc, site, f"{path}?per_page=100&page={page}")
         if reply.status != 200:
-            raise ProbeError(f"GET {reply.url}: {reply.status}, expected 200", source)
+            raise request_error("GET", reply.url, f"{reply.status}, expected 200", source,
+                                status=reply.status)
         body = _json(reply)
         if not isinstance(body, list):
-            raise ProbeError(f"GET {reply.url}: expected a JSON list", source)
+            raise request_error("GET", reply.url, "expected a JSON list", source,
+                                kind=Kind.PARSE)
         items.extend(body)
         next_page = reply.headers.get("X-Next-Page", "")
         if not next_page.isdigit():
             return items, source
         page = int(next_page)
-    raise ProbeError(f"GET {source}: more than {MAX_PAGES} pages", source)
+    raise request_error("GET", source, f"more than {MAX_PAGES} pages", kind=Kind.TOO_LARGE)
 
 
 def _typed(model: type, items: list[Any], source: str) -> Any:
@@ -67,7 +70,8 @@ def _typed(model: type, items: list[Any], source: str) -> Any:
     try:
         return from_json(model, items)
     except ShapeError as exc:
-        raise ProbeError(f"GET {source}: unexpected answer ({exc})", source) from None
+        raise request_error("GET", source, f"unexpected answer ({exc})",
+                            kind=Kind.PARSE) from None
 
 
 @probe("geo.sites", scope="deployment")
@@ -94,8 +98,9 @@ def own_answer(pc: ProbeContext, site: Site | None) -> tuple[OwnAnswer, str]:
     if reply.status == 404:
         reply = api_get(pc, site, "/api/v4/version")
     if reply.status != 200:
-        raise ProbeError(f"GET {reply.url}: {reply.status}, expected 200", reply.url)
+        raise request_error("GET", reply.url, f"{reply.status}, expected 200",
+                            status=reply.status)
     body = _json(reply)
     if not isinstance(body, dict) or not isinstance(body.get("version"), str):
-        raise ProbeError(f"GET {reply.url}: no version in the answer", reply.url)
+        raise request_error("GET", reply.url, "no version in the answer", kind=Kind.PARSE)
     return OwnAnswer(body["version"], body.get("revision")), reply.url

@@ -20,6 +20,7 @@ import threading
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from ..failures import Kind, ProbeFailure
 from ..inventory import Host, Site
 from . import ProbeContext, ProbeError, probe
 from .codec import from_json
@@ -64,16 +65,20 @@ _GC = ('r="$1"; shift 1; for p in "$@"; do f="$r$p"; [ -e "$f" ] || continue; '
 SSH_SCHEMES = ("ssh", "safe-ssh")
 # No prompt can hang a run (BatchMode); a dead connection ends within ~10 s (ServerAlive).
 SSH_ARGS = "-o BatchMode=yes -o ServerAliveInterval=5 -o ServerAliveCountMax=2"
-SSH_CAUSES = (  # ssh's stderr -> the cause, in the words an operator acts on
-    ("Connection refused", "connection refused (is sshd listening on that port?)"),
+SSH_CAUSES = (  # ssh's stderr -> the cause, in the words an operator acts on, and its kind
+    ("Connection refused", "connection refused (is sshd listening on that port?)",
+     Kind.REFUSED),
     ("Host key verification failed", "the host key is unknown or has changed (check "
-                                     "known_hosts or the ssh_config's UserKnownHostsFile)"),
-    ("REMOTE HOST IDENTIFICATION HAS CHANGED", "the host key has changed (known_hosts)"),
-    ("Permission denied", "authentication failed (the key or user is not accepted)"),
-    ("Could not resolve hostname", "the host name does not resolve"),
-    ("timed out", "the connection timed out (connect_s)"),
-    ("No route to host", "no route to host"),
-    ("Connection closed", "the server closed the connection"),
+                                     "known_hosts or the ssh_config's UserKnownHostsFile)",
+     Kind.AUTH),
+    ("REMOTE HOST IDENTIFICATION HAS CHANGED", "the host key has changed (known_hosts)",
+     Kind.AUTH),
+    ("Permission denied", "authentication failed (the key or user is not accepted)",
+     Kind.AUTH),
+    ("Could not resolve hostname", "the host name does not resolve", Kind.DNS),
+    ("timed out", "the connection timed out (connect_s)", Kind.TIMEOUT),
+    ("No route to host", "no route to host", Kind.REFUSED),
+    ("Connection closed", "the server closed the connection", Kind.OTHER),
 )
 _LOCK = threading.Lock()
 
@@ -88,13 +93,13 @@ def shown(target: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def ssh_cause(stderr: str) -> str:
-    """Why ssh could not run a command, from its stderr, in one line."""
-    for marker, cause in SSH_CAUSES:
+def ssh_cause(stderr: str) -> tuple[str, Kind]:
+    """Why ssh could not run a command, from its stderr, in one line, and its kind."""
+    for marker, cause, kind in SSH_CAUSES:
         if marker in stderr:
-            return cause
+            return cause, kind
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    return lines[-1] if lines else "ssh failed with no message"
+    return (lines[-1] if lines else "ssh failed with no message"), Kind.OTHER
 
 
 class HostFiles:
@@ -126,9 +131,9 @@ class HostFiles:
                 kwargs[key] = os.path.expanduser(getattr(host, key))
         if urlsplit(host.target).scheme in SSH_SCHEMES:
             if shutil.which("ssh") is None:  # else: "the read failed (exit 127)" per file
-                raise ProbeError(f"{self.where}: ssh is not installed where geopreflight runs "
-                                 "(install OpenSSH's client, e.g. apt-get install "
-                                 "openssh-client)")
+                why = (f"{self.where}: ssh is not installed where geopreflight runs (install "
+                       "OpenSSH's client, e.g. apt-get install openssh-client)")
+                raise ProbeError(why, failure=ProbeFailure(Kind.NO_TOOL, why, self.where))
             self._control = tempfile.mkdtemp(prefix="gp-ssh-")  # short: a socket path is short
             kwargs.update(controlpath=posixpath.join(self._control, "c"), controlpersist=60,
                           timeout=max(1, round(connect_s)), ssh_extra_args=SSH_ARGS)
@@ -166,8 +171,8 @@ class HostFiles:
                 return out
             except RuntimeError as exc:  # testinfra's ssh backend: exit 255, its CommandResult
                 out = exc.args[0] if exc.args else None
-                why = ssh_cause(getattr(out, "stderr", "") or "")
-                self._failed = ProbeError(f"{self.where}: cannot log in over SSH: {why}", full)
+                self._failed = self._refused(ssh_cause(getattr(out, "stderr", "") or ""),
+                                             full)
             except Exception as exc:  # noqa: BLE001
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 self._failed = ProbeError(f"{self.where}: cannot run a command: {first}", full)
@@ -195,13 +200,17 @@ class HostFiles:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-            return ProbeError(f"{self.where}: cannot log in over SSH: no session within "
-                              f"{self.login_s:g} s (connect_s + read_s: the name does not "
-                              "resolve in time, or the server stalls the login)", full)
+            return self._refused((f"no session within {self.login_s:g} s (connect_s + "
+                                  "read_s: the name does not resolve in time, or the server "
+                                  "stalls the login)", Kind.TIMEOUT), full)
         if proc.returncode == 255:
-            why = ssh_cause(err.decode(errors="replace"))
-            return ProbeError(f"{self.where}: cannot log in over SSH: {why}", full)
+            return self._refused(ssh_cause(err.decode(errors="replace")), full)
         return None
+
+    def _refused(self, cause: tuple[str, Kind], full: str) -> ProbeError:
+        """The login failed: `cause` is ssh's reason and its kind."""
+        why = f"{self.where}: cannot log in over SSH: {cause[0]}"
+        return ProbeError(why, full, ProbeFailure(cause[1], why, self.where))
 
     def read(self, path: str) -> str | None:
         """The file's text, or None when it does not exist; an error for anything but a
@@ -228,8 +237,8 @@ class HostFiles:
         out = self._run(url, _GET_HEADERS)
         kind, _, data = out.stdout_bytes.partition(b"\n")
         if out.rc == 124:
-            raise ProbeError(f"GET {url} from {self.where}: no answer within "
-                             f"{self.timeout_s:g} s (read_s)", url)
+            why = f"GET {url} from {self.where}: no answer within {self.timeout_s:g} s (read_s)"
+            raise ProbeError(why, url, ProbeFailure(Kind.TIMEOUT, why, url))
         if kind == b"no-curl":
             return None
         if kind != b"headers":
@@ -242,8 +251,9 @@ class HostFiles:
         without the root), and which place could not be read (None: every place was)."""
         out = self._run_args(_GC, self.root.rstrip("/"), *GC_PLACES)
         if out.rc == 124:
-            raise ProbeError(f"searching the schedules on {self.where}: no answer within "
-                             f"{self.timeout_s:g} s (read_s)", "/etc/cron.d")
+            why = (f"searching the schedules on {self.where}: no answer within "
+                   f"{self.timeout_s:g} s (read_s)")
+            raise ProbeError(why, "/etc/cron.d", ProbeFailure(Kind.TIMEOUT, why, self.where))
         head, _, found = out.stdout_bytes.decode(errors="replace").partition("found\n")
         blocked = [ln.split(" ", 1)[1] for ln in head.splitlines()
                    if ln.startswith("unreadable ")]
@@ -266,27 +276,34 @@ class HostFiles:
         limit = timeout_s or self.timeout_s
         problem = {124: f"no answer within {limit:g} s"
                         + ("" if timeout_s else " (read_s)")}.get(out.rc)
+        failed = Kind.TIMEOUT
         if problem is None and self.host.sudo and out.rc != 0 and kind == b"":
-            problem = f"sudo -n refused ({ssh_cause(out.stderr)}): {_SUDO_HINT}"
+            # the reports send a refused sudo, like a refused login, to the host's access
+            problem, failed = (f"sudo -n refused ({ssh_cause(out.stderr)[0]}): {_SUDO_HINT}",
+                               Kind.REFUSED)
         elif problem is None and kind == b"missing":
             return None
         elif problem is None and kind == b"unreadable":
             blocked = data.decode(errors="replace").strip() or full
-            problem = (f"permission denied on {blocked} for the login user: "
-                       + ("grant read access" if self.host.sudo else
-                          f"set sudo: true or grant read access ({_SUDO_HINT})"))
+            problem, failed = (f"permission denied on {blocked} for the login user: "
+                               + ("grant read access" if self.host.sudo else
+                                  f"set sudo: true or grant read access ({_SUDO_HINT})"),
+                               Kind.AUTH)
         elif problem is None and kind == b"not-a-file":
-            problem = "not a regular file (a FIFO, a device, a directory), so not read"
+            problem, failed = ("not a regular file (a FIFO, a device, a directory), so not "
+                               "read", Kind.OTHER)
         elif problem is None and (out.rc != 0 or kind != b"file"):
-            problem = f"the read failed (exit {out.rc})"
+            problem, failed = f"the read failed (exit {out.rc})", Kind.OTHER
         elif problem is None and len(data) > cap:
-            problem = f"larger than {cap // 2**20} MiB (the cap on this read)"
+            problem, failed = (f"larger than {cap // 2**20} MiB (the cap on this read)",
+                               Kind.TOO_LARGE)
         if problem is None:
             try:
                 return data.decode()
             except UnicodeDecodeError:
-                problem = "not UTF-8 text"
-        raise ProbeError(f"cannot read {full} on {self.where}: {problem}", full)
+                problem, failed = "not UTF-8 text", Kind.PARSE
+        why = f"cannot read {full} on {self.where}: {problem}"
+        raise ProbeError(why, full, ProbeFailure(failed, why, full))
 
     def close(self) -> None:
         """End the shared SSH connection (if one was opened) and remove its socket."""
@@ -327,8 +344,8 @@ def host_files(pc: ProbeContext, site: Site) -> HostFiles:
     """The site's host (`site.host`: the node a host probe was given, else the site's
     default node), one per node and run; an error when the inventory gives none."""
     if site.host is None:
-        raise ProbeError(f"the inventory gives no host for {site.name}, so its files cannot "
-                         "be read")
+        why = f"the inventory gives no host for {site.name}, so its files cannot be read"
+        raise ProbeError(why, failure=ProbeFailure(Kind.MISSING, why))
     key = ("host", site.name, site.host.label)
     with _LOCK:
         if key not in pc.cache:

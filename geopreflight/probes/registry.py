@@ -18,10 +18,11 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
-from ..http import Reply, Unreachable, Untrusted
+from ..failures import Kind, ProbeFailure, request
+from ..http import Reply, Unreachable, Untrusted, shown
 from ..inventory import Site
 from ..urls import BadUrl, parse
-from . import ProbeContext, ProbeError, probe
+from . import ProbeContext, ProbeError, probe, request_error
 from .codec import from_json
 from .gitlab import api_get
 from .models import PrimaryApi, RegistryApi, RegistryCatalog
@@ -55,14 +56,16 @@ def _username(pc: ProbeContext, site: Site) -> str:
     except ValueError:
         name = None
     if not name:
-        raise ProbeError(f"GET {reply.url}: {reply.status}, cannot learn the token's username "
-                         "(set gitlab.username in the inventory)", reply.url)
+        raise request_error("GET", reply.url, f"{reply.status}, cannot learn the token's "
+                            "username (set gitlab.username in the inventory)",
+                            status=reply.status, kind=Kind.PARSE)
     return name
 
 
 def _registry_url(site: Site) -> str:
     if site.registry is None:
-        raise ProbeError(f"the inventory gives no registry for {site.name}")
+        why = f"the inventory gives no registry for {site.name}"
+        raise ProbeError(why, failure=ProbeFailure(Kind.MISSING, why))
     return site.registry.url
 
 
@@ -74,21 +77,23 @@ def check_realm(site: Site, realm: str) -> None:
     try:
         got_url = parse(realm)
     except BadUrl as exc:
-        raise ProbeError(f"{site.name}'s registry names a token realm that {exc}; the token "
-                         f"was not sent there (expected a URL on {want})",
-                         site.registry.url if site.registry else "") from None
+        why = (f"{site.name}'s registry names a token realm that {exc}; the token was not "
+               f"sent there (expected a URL on {want})")
+        raise ProbeError(why, site.registry.url if site.registry else "",
+                         ProbeFailure(Kind.NOT_SENT, why, shown(realm))) from None
     got, host = got_url.origin, got_url.host
     if got == want:
         return
     downgrade = " over plain HTTP" if want.startswith("https:") and not got.startswith(
         "https:") else ""
-    raise ProbeError(f"{site.name}'s registry names a token realm on {host} ({got}){downgrade}, "
-                     f"not the site's gitlab.url ({want}); the token was not sent there",
-                     site.registry.url if site.registry else "")
+    why = (f"{site.name}'s registry names a token realm on {host} ({got}){downgrade}, not the "
+           f"site's gitlab.url ({want}); the token was not sent there")
+    raise ProbeError(why, site.registry.url if site.registry else "",
+                     ProbeFailure(Kind.NOT_SENT, why, shown(realm)))
 
 
-def token(pc: ProbeContext, site: Site, realm: str, scope: str | None = None) -> tuple[str | None,
-                                                                                     str]:
+def token(pc: ProbeContext, site: Site, realm: str, scope: str | None = None
+          ) -> tuple[str | None, ProbeFailure | None]:
     """A registry token from the realm, or None and why (GitLab's 404 and other meanings).
 
     The realm must be on the site's gitlab.url origin, or the credentials are not sent.
@@ -107,17 +112,20 @@ def token(pc: ProbeContext, site: Site, realm: str, scope: str | None = None) ->
             value = body.get("token") or body.get("access_token")
         except (ValueError, AttributeError):
             value = None
-        return (value, "") if value else (None, f"GET {realm}: 200 without a token")
+        return (value, None) if value else (
+            None, request("GET", realm, "200 without a token", 200, Kind.PARSE))
     who = site.gitlab.token.source
     refused = {401: f"GitLab rejected user {user} with the token from {who} (HTTP Basic: "
                     "Access denied: a wrong, expired or revoked token, or not that user's)",
                403: f"the token from {who} has no registry ability: it needs read_registry "
                     "(or api)"}.get(reply.status)
+    asked = f"{realm}?service={SERVICE}"
     if refused:
-        raise ProbeError(f"GET {realm}?service={SERVICE}: {reply.status}, {refused}", realm)
+        raise request_error("GET", asked, f"{reply.status}, {refused}", realm,
+                            status=reply.status)
     why = {404: "GitLab says the registry is not enabled (UNAVAILABLE)"}.get(
         reply.status, "unexpected answer")
-    return None, f"GET {realm}?service={SERVICE}: {reply.status}, {why}"
+    return None, request("GET", asked, f"{reply.status}, {why}", reply.status)
 
 
 def _get(pc: ProbeContext, site: Site, url: str, bearer: str | None = None) -> Reply:
@@ -127,25 +135,29 @@ def _get(pc: ProbeContext, site: Site, url: str, bearer: str | None = None) -> R
         return pc.http.get(url, headers=headers, verify=site.gitlab.verify,
                            credentials_for=_registry_url(site))
     except Unreachable as exc:
-        raise ProbeError(str(exc), url) from None
+        raise ProbeError(str(exc), url, exc.failure) from None
 
 
-def _challenge(pc: ProbeContext, site: Site) -> tuple[dict[str, Any], str | None]:
-    """`/v2/` without a token: the value so far and the token realm (None: a problem)."""
+def _challenge(pc: ProbeContext, site: Site) -> tuple[dict[str, Any], str | ProbeFailure]:
+    """`/v2/` without a token: the value so far and the token realm, or the problem (also
+    the value's `problem`) that leaves no realm to ask."""
     base = _registry_url(site)
     first = _get(pc, site, f"{base}/v2/")
     value: dict[str, Any] = {"url": base, "unauthenticated_status": first.status}
     if first.status == 200:
-        value["problem"] = ("GET /v2/ answers 200 without a token: the registry does not use "
-                            "GitLab's token authentication")
-        return value, None
-    params = challenge(first)
-    if params is None or not params.get("realm"):
-        value["problem"] = (f"GET {base}/v2/: {first.status} without a Bearer challenge "
-                            "(expected 401 with WWW-Authenticate: Bearer realm=...)")
-        return value, None
-    value["challenge"] = {"realm": params["realm"], "service": params.get("service")}
-    return value, params["realm"]
+        problem = ProbeFailure(Kind.AUTH, "GET /v2/ answers 200 without a token: the registry "
+                               "does not use GitLab's token authentication", f"{base}/v2/",
+                               first.status)
+    else:
+        params = challenge(first)
+        if params is not None and params.get("realm"):
+            value["challenge"] = {"realm": params["realm"], "service": params.get("service")}
+            return value, params["realm"]
+        problem = request("GET", f"{base}/v2/", f"{first.status} without a Bearer challenge "
+                          "(expected 401 with WWW-Authenticate: Bearer realm=...)",
+                          first.status)
+    value["problem"] = problem.line
+    return value, problem
 
 
 @probe("registry.api")
@@ -156,10 +168,10 @@ def registry_api(pc: ProbeContext, site: Site | None) -> tuple[RegistryApi, str]
     value, realm = _challenge(pc, site)
     base = value["url"]
     bearer = None
-    if realm is not None:
+    if isinstance(realm, str):
         bearer, why = token(pc, site, realm)
-        if bearer is None:
-            value["problem"] = why
+        if why is not None:
+            value["problem"] = why.line
     if bearer is None:
         return from_json(RegistryApi, value), f"{base}/v2/"
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="registry") as pool:
@@ -192,22 +204,25 @@ def registry_catalog(pc: ProbeContext, site: Site | None) -> tuple[RegistryCatal
     registry.api probe's own token, not after it."""
     assert site is not None
     value, realm = _challenge(pc, site)
-    if realm is None:
-        raise ProbeError(value["problem"], f"{value['url']}/v2/")
+    if isinstance(realm, ProbeFailure):
+        raise ProbeError(realm.line, f"{value['url']}/v2/", realm)
     bearer, why = token(pc, site, realm, CATALOG_SCOPE)
     if bearer is None:
-        raise ProbeError(why, realm)
+        assert why is not None
+        raise ProbeError(why.line, realm, why)
     url = f"{value['url']}/v2/_catalog?n=1"
     reply = _get(pc, site, url, bearer)
     if reply.status in (401, 403):
-        raise ProbeError(f"GET {url}: {reply.status}; GitLab grants registry:catalog:* only to "
-                         "administrators, so the inventory's token must belong to an admin", url)
+        raise request_error("GET", url, f"{reply.status}; GitLab grants registry:catalog:* "
+                            "only to administrators, so the inventory's token must belong to "
+                            "an admin", status=reply.status)
     if reply.status != 200:
-        raise ProbeError(f"GET {url}: {reply.status}, expected 200", url)
+        raise request_error("GET", url, f"{reply.status}, expected 200", status=reply.status)
     try:
         repos = reply.json().get("repositories") or []
     except (ValueError, AttributeError):
-        raise ProbeError(f"GET {url}: the answer is not the catalog's JSON", url) from None
+        raise request_error("GET", url, "the answer is not the catalog's JSON",
+                            kind=Kind.PARSE) from None
     return RegistryCatalog(len(repos), "Link" in reply.headers), url
 
 
@@ -224,8 +239,9 @@ def registry_primary_api(pc: ProbeContext, site: Site | None) -> tuple[PrimaryAp
     if site.role != "secondary":
         return None, "not a secondary"
     if site.host is None:
-        raise ProbeError(f"the inventory gives no host for {site.name}, so its "
-                         "geo_registry_replication_primary_api_url cannot be read")
+        why = (f"the inventory gives no host for {site.name}, so its "
+               "geo_registry_replication_primary_api_url cannot be read")
+        raise ProbeError(why, failure=ProbeFailure(Kind.MISSING, why))
     from .host import host_config, host_files
 
     cfg, _ = host_config(pc, site)

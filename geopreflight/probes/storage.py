@@ -19,7 +19,7 @@ from urllib.parse import quote
 from ..http import Unreachable
 from ..inventory import S3Storage, Site
 from ..registry_config import LOCKFILE_DIR, LOCKFILES
-from . import ProbeContext, ProbeError, probe
+from . import ProbeContext, probe, request_error, wrapped
 from .models import Lockfiles
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -76,10 +76,11 @@ def storage_lockfiles(pc: ProbeContext, site: Site | None) -> tuple[Lockfiles, s
             reply = pc.http.get(url, headers=signed_headers("HEAD", url, st), method="HEAD",
                                  credentials_for=st.endpoint)
         except Unreachable as exc:
-            raise ProbeError(f"{site.name}'s registry bucket: {exc}", url) from None
+            raise wrapped(f"{site.name}'s registry bucket", exc, url) from None
         if reply.status not in (200, 404):
             hint = " (the key needs s3:GetObject on the bucket)" if reply.status == 403 else ""
-            raise ProbeError(f"HEAD {url}: {reply.status}, expected 200 or 404{hint}", url)
+            raise request_error("HEAD", url, f"{reply.status}, expected 200 or 404{hint}",
+                                status=reply.status)
         found[name] = reply.status == 200
     where = object_url(st, "").rstrip("/")
     return (Lockfiles(True, dir=where, database_in_use=found["database-in-use"],

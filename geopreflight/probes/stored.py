@@ -25,9 +25,10 @@ import uuid
 import xml.etree.ElementTree as ET
 from urllib.parse import quote, urlencode
 
+from ..failures import Kind, ProbeFailure, status_kind
 from ..http import Unreachable
 from ..inventory import S3Storage, Site
-from . import ProbeContext, ProbeError, probe
+from . import ProbeContext, ProbeError, probe, wrapped
 from .models import DB_SAMPLE, DbContent, StorageContent, path_hash
 
 REPOS_DIR = "docker/registry/v2/repositories"
@@ -131,15 +132,18 @@ def _s3_content(pc: ProbeContext, site: Site, st: S3Storage) -> tuple[StorageCon
             reply = pc.http.get(url, headers=signed_headers("GET", url, st),
                                 credentials_for=st.endpoint)
         except Unreachable as exc:
-            raise ProbeError(f"{site.name}'s registry bucket: {exc}", base) from None
+            raise wrapped(f"{site.name}'s registry bucket", exc, base) from None
         if reply.status != 200:
             hint = " (the key needs s3:ListBucket on the bucket)" if reply.status == 403 else ""
-            raise ProbeError(f"ListObjectsV2 {base} prefix {prefix}: {reply.status}, expected "
-                             f"200{hint}", base)
+            why = (f"ListObjectsV2 {base} prefix {prefix}: {reply.status}, expected "
+                   f"200{hint}")
+            raise ProbeError(why, base, ProbeFailure(status_kind(reply.status), why, url,
+                                                     reply.status))
         try:
             doc = ET.fromstring(reply.body)
         except ET.ParseError as exc:
-            raise ProbeError(f"ListObjectsV2 {base}: not S3's XML ({exc})", base) from None
+            why = f"ListObjectsV2 {base}: not S3's XML ({exc})"
+            raise ProbeError(why, base, ProbeFailure(Kind.PARSE, why, url)) from None
         for item in doc.iter(f"{S3_NS}Contents"):
             _count_key((item.findtext(f"{S3_NS}Key") or "")[len(prefix):], found)
         token = doc.findtext(f"{S3_NS}NextContinuationToken")

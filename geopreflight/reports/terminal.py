@@ -6,7 +6,6 @@ a value from the deployment or a bundle never writes an escape sequence to the t
 
 from __future__ import annotations
 
-import re
 import textwrap
 import threading
 from collections.abc import Callable, Iterable
@@ -15,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..catalog import Outcome, Result
+from ..failures import UNREACHABLE, Kind, ProbeFailure
 from ..i18n import N_, _, clip, doc, ljust, ngettext, width
 from ..position import StepStatus
 from ..profiles import KINDS, Profile, Row
@@ -160,9 +160,6 @@ def verdict_line(report: Any, outcomes: list[tuple[Row, Result]],
 COMPONENTS = {"geo": N_("GitLab API"), "gitlab": N_("GitLab API"), "registry": N_("registry"),
               "db": N_("metadata database"), "host": N_("host files"), "canary": N_("canary"),
               "attestations": N_("attestations")}
-_REQUEST = re.compile(r"^(?:GET|HEAD|POST|PUT) (\S+): (.+)$", re.S)
-_UNREACHABLE = ("cannot connect", "no answer within", "timed out", "refused", "TLS",
-                "certificate", "resolve")
 FIXES = {
     "GitLab API": N_("make {where} reachable from where geopreflight runs (is GitLab up? DNS, "
                      "firewall, proxy, CA bundle) or correct the site's gitlab.url in the "
@@ -191,13 +188,16 @@ NO_SSH_FIX = N_("install OpenSSH's client where geopreflight runs (apt-get insta
 
 @dataclass(frozen=True)
 class Cause:
-    """One failed component of one site, and the rows it stopped from being evaluated."""
+    """One failed component of one site, and the rows it stopped from being evaluated;
+    `kind` and `status` are its probe failure's (None: a fact recorded without them)."""
 
     site: str
     component: str
     where: str
     reason: str
     unreachable: bool = False
+    kind: Kind | None = None
+    status: int | None = None
 
     @property
     def text(self) -> str:
@@ -223,9 +223,9 @@ class Cause:
     def fix(self) -> str:
         if self.reason == ROOTLESS:
             return _(ROOTLESS_FIX)
-        if "ssh is not installed where geopreflight runs" in self.reason:
+        if self.kind is Kind.NO_TOOL:  # ssh is the one program a probe runs here
             return _(NO_SSH_FIX)
-        if re.search(r"\b(401|403)\b", self.reason):
+        if self.status in (401, 403):
             return _(TOKEN_FIX)
         if not self.unreachable or self.component not in FIXES:
             return _(OTHER_FIX)
@@ -302,18 +302,20 @@ class Causes:
         return self._rootless.get(site) if site is not None else None
 
     def _cause(self, fact: dict[str, Any]) -> Cause:
+        """The fact's failure as a cause: a request names its origin (and through it the
+        site and component it belongs to); a fact recorded without the failure's fields (a
+        bundle from before them) is its message, named by its own site and key."""
         component = COMPONENTS.get(fact["key"].split(".")[0], fact["key"])
-        error = " ".join(str(fact["error"]).split())
-        site, where, reason = fact["site"] or "deployment", "", error
-        match = _REQUEST.match(error)
-        if match:
-            where, reason = _origin(match.group(1)), match.group(2)
+        site = fact["site"] or "deployment"
+        if fact.get("failure") is None:
+            return Cause(site, component, "", " ".join(str(fact["error"]).split()))
+        failure = ProbeFailure.from_dict(fact["failure"])
+        where = _origin(" ".join(failure.target.split())) if failure.method else ""
+        if where:
             site, component = self._origins.get(where, (site, component))
-        unreachable = component in FIXES and any(w in reason for w in _UNREACHABLE)
-        if unreachable and reason.startswith("cannot connect (") and reason.endswith(")"):
-            reason = reason[len("cannot connect ("):-1]
-        reason = re.sub(r"\[Errno -?\d+\] ", "", reason)
-        return Cause(site, component, where, reason, unreachable)
+        return Cause(site, component, where, " ".join(failure.cause.split()),
+                     component in FIXES and failure.kind in UNREACHABLE, failure.kind,
+                     failure.status)
 
 
 # -- the summary after the run --------------------------------------------------------------
