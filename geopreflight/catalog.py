@@ -74,7 +74,13 @@ class NotApplicable(Exception):  # noqa: N818
 
 
 class CannotEvaluate(Exception):  # noqa: N818
-    """The check could not be evaluated (a fact failed, data missing): an error, never a pass."""
+    """The check could not be evaluated (a fact failed, data missing): an error, never a pass.
+    `missing_on`: the site whose host lacks a file the check needs (the reports then name the
+    host's target or root, when gitlab.rb is missing there too)."""
+
+    def __init__(self, message: str, *, missing_on: str | None = None) -> None:
+        super().__init__(message)
+        self.missing_on = missing_on
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,7 @@ class Result:
     # mislead there (a database enabled before its import): see geopreflight/guidance.py
     fix: str | None = None
     probe_s: float = 0.0  # the longest probe among the facts the check read (JUnit's time)
+    missing_on: str | None = None  # CannotEvaluate's: the site whose host lacks a file
     # every failed fact the check read, whatever its outcome: a check that reads another's
     # outcome read these too (they become its causes when it errs)
     failed_reads: tuple[tuple[str, str | None], ...] = field(default=(), compare=False,
@@ -225,7 +232,8 @@ def _evaluate(meta: CheckMeta, ctx: Any, redact: Callable[[str], str]) -> Result
     except NotApplicable as exc:
         return Result(Outcome.NOT_APPLICABLE, redact(str(exc)))
     except (CannotEvaluate, FactError) as exc:
-        return Result(Outcome.ERROR, redact(str(exc)))
+        return Result(Outcome.ERROR, redact(str(exc)),
+                      missing_on=getattr(exc, "missing_on", None))
     except Exception as exc:  # noqa: BLE001 - a check bug must not crash the run
         first = (str(exc).splitlines() or [""])[0]
         return Result(Outcome.ERROR, redact(_("internal error in {id}: {error}: {detail}").format(

@@ -238,7 +238,7 @@ class GeoPreflight:
         row = self._row(item)
         if result.outcome in (Outcome.FAIL, Outcome.ERROR):
             report.outcome = "failed"
-            cause = self.causes.of(result, row.site.name if row and row.site else None)
+            cause = self.causes.of(result)
             stopped = [r.test_id for r in self._stopped().get(cause, [])] if cause else []
             if len(stopped) > 1 and row is not None and stopped[0] != row.test_id:
                 # one section per cause: the first row's names this one
@@ -264,7 +264,7 @@ class GeoPreflight:
             for row in self.rows:
                 if row.test_id in self.deselected:
                     continue
-                cause = self.causes.of(self._judge(row), row.site.name if row.site else None)
+                cause = self.causes.of(self._judge(row))
                 if cause is not None:
                     self._by_cause.setdefault(cause, []).append(row)
         return self._by_cause

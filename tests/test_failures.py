@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -17,7 +18,7 @@ from geopreflight.errors import UsageError
 from geopreflight.facts import Facts, load_probes, observe
 from geopreflight.failures import Kind, ProbeFailure
 from geopreflight.http import Http, Unreachable
-from geopreflight.inventory import GitLab, Inventory, Secret, Site, Timeouts
+from geopreflight.inventory import GitLab, Host, Inventory, Secret, Site, Timeouts
 from geopreflight.probes import PROBES, Probe, ProbeContext
 from geopreflight.profiles import Row, load_profile
 from geopreflight.redact import Redactor
@@ -161,3 +162,18 @@ def test_the_status_not_the_text_chooses_the_token_fix() -> None:
     other = causes.of(Result("error", "x", causes=(("gitlab.own_answer", "eu-primary"),)))
     assert token is not None and other is not None
     assert token.fix.startswith(TOKEN_FIX[:20]) and not other.fix.startswith(TOKEN_FIX[:20])
+
+
+def test_a_missing_host_file_is_found_by_its_field_in_any_language() -> None:
+    """A check that found gitlab.rb or config.yml missing says on which site's host
+    (`missing_on`); the terminal names that host's target and root from the inventory, whatever
+    language the message is in, and a message that merely says "does not exist" names none."""
+    node = Host("ssh://gl.us.example", "/srv/wrong", name="rails1")
+    us = replace(US, host=node, hosts=(node,))
+    causes = Causes([{"key": "host.config", "site": "us-secondary", "host": "rails1",
+                      "error": None, "value": {"gitlab_rb": {"present": False}}}],
+                    Inventory("inv.yml", "acme", (EU, us)))
+    found = causes.of(Result("error", "us-secondary: gitlab.rb がホストにありません",
+                             missing_on="us-secondary"))
+    assert found is not None and found.where == "ssh://gl.us.example/srv/wrong"
+    assert causes.of(Result("error", "us-secondary: /etc/gitlab/gitlab.rb does not exist")) is None

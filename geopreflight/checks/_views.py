@@ -65,7 +65,7 @@ def rb(ctx: CheckContext, site: Site | None = None) -> RubyConfig:
     g = host(ctx, s).gitlab_rb
     if not g.present:
         raise CannotEvaluate(_("{s}: /etc/gitlab/gitlab.rb does not exist on the host").format(
-                                 s=s.name))
+                                 s=s.name), missing_on=s.name)
     return RubyConfig(g.values, [Problem(p.line, tuple(p.path), p.reason) for p in g.problems])
 
 
@@ -102,7 +102,7 @@ def config_yml(ctx: CheckContext, site: Site | None = None) -> ConfigYml:
     if not c.present:
         raise CannotEvaluate(_("{s}: /var/opt/gitlab/registry/config.yml does not exist "
                                "(registry not enabled, or gitlab-ctl reconfigure not run)").format(
-                                 s=s.name))
+                                 s=s.name), missing_on=s.name)
     if c.error:
         raise CannotEvaluate(f"{s.name}: {c.error}")
     return c

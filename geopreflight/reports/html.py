@@ -83,7 +83,7 @@ def _doc_link(url: str, text: str) -> str:
 
 
 def _row(row: Row, result: Result, causes: Causes, shared: dict[Cause, int]) -> str:
-    check, cause = row.check, causes.of(result, row.site.name if row.site else None)
+    check, cause = row.check, causes.of(result)
     title = _(check.title)
     gate = _("blocking") if row.blocking else _("advisory")
     parts = [f'<li id="{escape(anchor(row))}">'
@@ -200,7 +200,7 @@ def render(report: RunReport) -> str:
     act = ""
     if first is not None:
         row, result = first
-        cause = causes.of(result, row.site.name if row.site else None)
+        cause = causes.of(result)
         label = escape(_("First to act on:"))
         act = (f'<p id="first"><strong>{label}</strong> <a href="#'
                f'{escape(anchor(row))}">{escape(row.check.id)} '

@@ -46,7 +46,7 @@ def _case(report: RunReport, row, result, causes: Causes) -> TestCase:
                        + ("\n" + _("fix: {fix}").format(fix=fix_of(row, result))
                           if result.outcome == Outcome.WARN else "")),
     )
-    cause = causes.of(result, row.site.name if row.site else None)
+    cause = causes.of(result)
     if result.outcome == Outcome.ERROR:
         message = (_("not evaluated because {cause}").format(cause=cause.text)
                    if cause is not None else result.message)

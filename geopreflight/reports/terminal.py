@@ -250,10 +250,6 @@ def error_fix(row: Row, result: Result, cause: Cause | None) -> str:
         cause=cause.short, reason=cause.reason)
 
 
-def _site(row: Row | None) -> str | None:
-    return row.site.name if row is not None and row.site is not None else None
-
-
 def _origin(url: str) -> str:
     """`scheme://host:port` of a URL; a URL that does not parse (`http://[x`, from a bundle's
     error text) is shown as it is."""
@@ -262,6 +258,14 @@ def _origin(url: str) -> str:
     except ValueError:
         return url
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme else url
+
+
+def _node(inventory: Any, site: str, name: str | None) -> Any:
+    """The inventory's node a host fact was read on: by its name, else the site's host."""
+    for s in getattr(inventory, "sites", []):
+        if s.name == site:
+            return next((h for h in s.hosts if name and h.name == name), s.host)
+    return None
 
 
 class Causes:
@@ -281,25 +285,22 @@ class Causes:
         for f in facts:
             rb = ((f.get("value") or {}) if f["key"] == "host.config" else {}).get("gitlab_rb")
             if f.get("site") and isinstance(rb, dict) and rb.get("present") is False:
-                where = str(f.get("source") or "").split(",")[0].rsplit("/etc/gitlab/", 1)[0]
+                node = _node(inventory, f["site"], f.get("host"))
+                where = f"{node.target}{node.root.rstrip('/')}" if node else f["site"]
                 self._rootless.setdefault(f["site"], Cause(
                     f["site"], "host files", where, ROOTLESS))
 
-    def of(self, result: Result, site: str | None = None) -> Cause | None:
-        """The first failed fact the row read, as a cause; for a row of `site` that found a
-        host file missing where gitlab.rb is missing too, the host's target or root (None:
-        the row's error is its own)."""
+    def of(self, result: Result) -> Cause | None:
+        """The first failed fact the row read, as a cause; for a row that found a host file
+        missing (`missing_on`) where gitlab.rb is missing too, the host's target or root
+        (None: the row's error is its own)."""
         if result.outcome != Outcome.ERROR:
             return None
         for key in result.causes:
             fact = self._facts.get(key)
             if fact is not None:
                 return self._cause(fact)
-        if "does not exist" not in result.message:
-            return None
-        if site is None:  # a deployment-wide row names the site it read first
-            site = next((s for s in self._rootless if result.message.startswith(f"{s}: ")), None)
-        return self._rootless.get(site) if site is not None else None
+        return self._rootless.get(result.missing_on) if result.missing_on else None
 
     def _cause(self, fact: dict[str, Any]) -> Cause:
         """The fact's failure as a cause: a request names its origin (and through it the
@@ -357,7 +358,7 @@ def shared_causes(outcomes: list[tuple[Row, Result]], causes: Causes
     """The causes that stopped more than one row, each with its rows, in the rows' order."""
     by_cause: dict[Cause, list[Row]] = {}
     for row, result in outcomes:
-        cause = causes.of(result, _site(row))
+        cause = causes.of(result)
         if cause is not None:
             by_cause.setdefault(cause, []).append(row)
     return [(c, rows) for c, rows in by_cause.items() if len(rows) > 1]
@@ -386,7 +387,7 @@ def summary(profile: Profile, statuses: dict[str, StepStatus], outcomes: list[tu
         site = row.site.name if row.site else "deployment"
         host = getattr(row, "host", None)
         where = f"{site}/{host}" if host else site
-        cause = causes.of(result, _site(row))
+        cause = causes.of(result)
         if cause in number:
             fix = _("see [{number}] {cause}").format(number=number[cause], cause=cause.short)
         elif cause is not None:
