@@ -8,8 +8,9 @@ the layout the importer walks (https://gitlab.com/gitlab-org/container-registry/
 registry/datastore/importer.go, and the storage driver's path mapper,
 https://gitlab.com/gitlab-org/container-registry/-/blob/master/registry/storage/paths.go).
 On filesystem storage the whole tree is walked by ONE command on the registry node (`find`,
-pruned at each repository's revisions, layers and uploads, tallied by `awk` there, so only one
-line per repository comes back), with its own deadline and cap; on S3 it is listed with
+pruned at each repository's revisions, layers, uploads and tags, each tags directory listed by
+`ls` without entering a tag, tallied by `awk` there, so only one line per repository comes
+back), with its own deadline and cap; on S3 it is listed with
 ListObjectsV2, at most `MAX_PAGES` pages of 1,000 keys. The metadata DB's counts come from its
 `repositories` and `tags` tables in a read-only transaction.
 
@@ -39,17 +40,23 @@ MAX_PAGES = 10_000  # S3 pages of 1,000 keys (about 2 million tags, at ~5 keys p
 S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
 # $1 the repositories directory, $2 the cap. Prints `file`, then "<tags>\t<repository>" per
-# repository; "!walk-failed" when find could not read part of the tree (counts would be short).
-# A tag is a directory under `_manifests/tags/`, listed but never entered (its current/link is
-# not stat'ed: at a million tags that halves the inodes the walk visits).
+# repository; "!walk-failed" when find (or ls) could not read part of the tree (counts would be
+# short). find never enters a repository's revisions, layers or uploads, nor its
+# `_manifests/tags/`: each tags directory is listed by `ls -fpN` (batched by `-exec ... +`,
+# with /dev/null first so every listing carries its "<dir>:" header), which reads its entries
+# without a stat and marks directories with "/". Entering each tag (the walk before this one)
+# cost fts a stat and an fd per tag: about a quarter of the CPU at 1,000,000 tags.
 _WALK = ('d="$1"; if [ ! -e "$d" ]; then echo missing; elif [ ! -d "$d" ] || [ ! -r "$d" ] '
          '|| [ ! -x "$d" ]; then echo unreadable; echo "$d"; else echo file; cd "$d" || exit 1; '
-         '{ find . -path "*/_manifests/tags/*" -type d -prune -print -o '
-         '\\( -path "*/_manifests/revisions" -o -name _layers -o -name _uploads \\) -prune '
-         '-o -type d -name _manifests -print 2>/dev/null || echo "!walk-failed"; } '
-         '| awk \'/^!/ {print; next} {p = substr($0, 3)} '
-         'p ~ /\\/_manifests$/ {r = substr(p, 1, length(p) - 11); if (!(r in n)) n[r] = 0; next} '
-         '{i = index(p, "/_manifests/tags/"); if (i > 0) n[substr(p, 1, i - 1)]++} '
+         '{ find . \\( -name _layers -o -name _uploads -o -name revisions '
+         '-path "*/_manifests/revisions" \\) -prune -o -name tags -path "*/_manifests/tags" '
+         '-type d -prune -exec ls -fpN /dev/null {} + -o -type d -name _manifests -print '
+         '2>/dev/null || echo "!walk-failed"; } '
+         '| awk \'$0 == "!walk-failed" {print; next} '
+         '/^\\.\\/.*\\/_manifests\\/tags:$/ {r = substr($0, 3, length($0) - 19); next} '
+         '/^\\.\\/.*\\/_manifests$/ {r = ""; p = substr($0, 3, length($0) - 13); '
+         'if (!(p in n)) n[p] = 0; next} '
+         'r != "" && /\\/$/ && $0 != "./" && $0 != "../" {n[r]++} '
          'END {for (r in n) print n[r] "\\t" r}\' | head -c "$2"; fi')
 
 
