@@ -69,4 +69,4 @@ class CanaryPlugin:
 
 
 def _url(site: Site) -> str:
-    return site.registry.url if site.registry else f"(no registry for {site.name})"
+    return site.registry.own_url if site.registry else f"(no registry for {site.name})"

@@ -77,6 +77,14 @@ class Registry:
     url: str
     storage: S3Storage | None = None
     location_aware: bool = False  # the URL is shared with another site (location-aware DNS)
+    # This site's registry at an address of its own, past the shared DNS: where the canary
+    # reads a location-aware site (else it cannot tell which site answered).
+    internal_url: str | None = None
+
+    @property
+    def own_url(self) -> str:
+        """Where this site's registry answers for itself alone: `internal_url`, else `url`."""
+        return self.internal_url or self.url
 
 
 @dataclass(frozen=True)
@@ -352,6 +360,17 @@ class _Loader:
                         "on both sites when the DNS is location-aware)",
                         sub if isinstance(sub, LineDict) else node,
                         "url" if isinstance(sub, LineDict) else section)
+            if not (site.registry and other.registry):
+                continue
+            mine_, theirs_ = site.registry, other.registry
+            for key, url, clash in (("internal_url", mine_.internal_url, theirs_.url),
+                                    ("internal_url", mine_.internal_url, theirs_.own_url),
+                                    ("url", mine_.url, theirs_.internal_url)):
+                if url and clash and same(url, clash):
+                    raise self.r.error(
+                        f"{where}.registry.{key}: {url} is also one of {other.name}'s registry "
+                        "URLs; registry.internal_url must reach its own site's registry only",
+                        node["registry"], key)
 
     def site(self, node: LineDict, where: str) -> Site:
         r = self.r
@@ -379,12 +398,15 @@ class _Loader:
         registry = None
         if node.get("registry") is not None:
             reg = r.mapping(node["registry"], f"{where}.registry")
-            r.only(reg, {"url", "storage", "location_aware"}, f"{where}.registry")
+            r.only(reg, {"url", "internal_url", "storage", "location_aware"},
+                   f"{where}.registry")
             registry = Registry(url=self.url(reg, "url", f"{where}.registry"),
                                 storage=self.storage(reg, f"{where}.registry"),
                                 location_aware=r.get(reg, "location_aware", bool,
                                                      f"{where}.registry", required=False,
-                                                     default=False))
+                                                     default=False),
+                                internal_url=self.url(reg, "internal_url", f"{where}.registry")
+                                if reg.get("internal_url") is not None else None)
         db = None
         if node.get("metadata_db") is not None:
             dw = f"{where}.metadata_db"

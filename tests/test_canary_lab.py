@@ -18,11 +18,12 @@ WRITES = ("POST", "PUT", "PATCH", "DELETE")
 NOTIFICATIONS = "/api/v4/container_registry_event/events"
 
 
-def judge(lab_, tmp_path: Path, *args: str) -> tuple[dict, dict, str]:
+def judge(lab_, tmp_path: Path, *args: str, inventory: Path | None = None
+          ) -> tuple[dict, dict, str]:
     reports = tmp_path / "reports"
     r = run_pytest("--profile=migrate-legacy", "--step=verify-replication",
-                   f"--inventory={lab_.inventory}", f"--report-dir={reports}", *args,
-                   env=lab_.environ())
+                   f"--inventory={inventory or lab_.inventory}", f"--report-dir={reports}",
+                   *args, env=lab_.environ())
     summary = json.loads((reports / "latest" / "summary.json").read_text())
     facts = json.loads((reports / "latest" / "facts.json").read_text())["facts"]
     rep = next(c for c in summary["checks"] if c["id"] == "REP-003")
@@ -109,3 +110,46 @@ def test_canary_with_the_primary_registry_unreachable_is_an_error_row(lab, tmp_p
     facts = json.loads((reports / "latest" / "facts.json").read_text())["facts"]
     pushed = next(f for f in facts if f["key"] == "canary.pushed")
     assert pushed["error"] and pushed["value"] is None
+
+
+def location_aware(lab_, tmp_path: Path) -> Path:
+    """The lab's inventory as location-aware DNS looks from where the checker runs: the
+    secondary's registry URL is the primary's (it would answer for both), marked
+    location_aware on both sites, and the secondary's own registry given as its
+    registry.internal_url."""
+    inv = yaml.safe_load(lab_.inventory.read_text())
+    primary = next(s for s in inv["sites"] if s["role"] == "primary")
+    secondary = next(s for s in inv["sites"] if s["role"] == "secondary")
+    secondary["registry"]["internal_url"] = secondary["registry"]["url"]
+    secondary["registry"]["url"] = primary["registry"]["url"]
+    for site in (primary, secondary):
+        site["registry"]["location_aware"] = True
+    path = tmp_path / "location-aware.yml"
+    path.write_text(yaml.safe_dump(inv, sort_keys=False))
+    return path
+
+
+def test_a_location_aware_secondary_is_read_through_its_internal_url(lab, tmp_path: Path
+                                                                     ) -> None:
+    """Two sites at one registry URL: the canary reads the secondary through its
+    registry.internal_url (its own registry's log has the blob GET), so REP-003 judges the
+    secondary, not the primary read back."""
+    lab_ = lab("both-imported", fresh=True)
+    rep, facts, _ = judge(lab_, tmp_path, "--canary", "--wait=20",
+                          inventory=location_aware(lab_, tmp_path))
+    assert rep["outcome"] == "pass" and rep["site"] == "us-secondary", rep
+    pushed = facts["canary.pushed@None"]["value"]
+    gets = [e["path"] for e in lab_.requests_log("us-secondary", "registry")
+            if e["method"] == "GET" and pushed["repository"] in e["path"]]
+    assert any("/blobs/sha256:" in g for g in gets), gets
+
+
+def test_a_location_aware_secondary_whose_blob_never_arrives_fails(lab, tmp_path: Path
+                                                                  ) -> None:
+    """The same, with the canary's blob lost on the secondary: read through the shared URL
+    the primary would answer (a false pass); through internal_url, REP-003 fails."""
+    lab_ = lab("canary-blob-lost", fresh=True)
+    rep, _, _ = judge(lab_, tmp_path, "--canary", "--wait=3",
+                      inventory=location_aware(lab_, tmp_path))
+    assert rep["outcome"] == "fail" and rep["site"] == "us-secondary", rep
+    assert "layer blob sha256:" in rep["message"], rep["message"]

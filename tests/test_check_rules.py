@@ -93,7 +93,7 @@ def test_the_canary_proves_nothing_through_a_location_aware_registry_url() -> No
     secondary may have been answered by the primary, so REP-003 is an error, never a pass."""
     from dataclasses import replace
 
-    from geopreflight.cases import load_base
+    from geopreflight.cases import FAILED, load_base, patch_facts
     from geopreflight.catalog import CATALOG, evaluate
     from geopreflight.context import CheckContext
     from geopreflight.facts import Facts
@@ -108,3 +108,12 @@ def test_the_canary_proves_nothing_through_a_location_aware_registry_url() -> No
     aware = replace(site, registry=replace(site.registry, location_aware=True))
     result = evaluate(CATALOG["REP-003"], replace(ctx, site=aware))
     assert result.outcome == "error" and "location-aware" in result.message
+    assert "add registry.internal_url" in result.message  # what to add to prove it
+    # with an address of its own, the canary read that registry: its answer is judged
+    own = replace(aware, registry=replace(aware.registry, internal_url="http://10.0.0.2:5000"))
+    assert evaluate(CATALOG["REP-003"], replace(ctx, site=own)).outcome == "pass"
+    lost = Facts.from_dicts(patch_facts(facts, {("canary.seen", "us-secondary"): FAILED(
+        "not on us-secondary's registry after 3 s (last answer: layer blob sha256:0123: 404 "
+        "from the registry)")}))
+    failed = evaluate(CATALOG["REP-003"], replace(ctx, site=own, facts=lost))
+    assert failed.outcome == "fail" and "layer blob" in failed.message

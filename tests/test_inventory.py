@@ -173,3 +173,25 @@ def test_two_sites_at_one_registry_url_are_refused_unless_location_aware(tmp_pat
                                      "      location_aware: true\n")
     inv = load_inventory(write(tmp_path, marked))
     assert all(s.registry.location_aware for s in inv.sites)
+
+
+def test_a_location_aware_registry_takes_an_internal_url_of_its_own(tmp_path: Path) -> None:
+    """registry.internal_url: the site's registry past the shared DNS (where the canary reads
+    it), validated like every URL, and never another site's registry URL."""
+    marked = SHARED_REGISTRY.replace("      url: https://registry.us.example.com\n",
+                                     "      url: https://registry.us.example.com\n"
+                                     "      location_aware: true\n")
+    own = marked.replace("      location_aware: true\n    metadata_db:",
+                         "      location_aware: true\n      internal_url: URL\n"
+                         "    metadata_db:")
+    inv = load_inventory(write(tmp_path, own.replace("URL", "https://10.1.2.3:5050/")))
+    primary, secondary = inv.sites
+    assert secondary.registry.own_url == "https://10.1.2.3:5050"
+    assert primary.registry.own_url == primary.registry.url  # none given: the shared URL
+    line = own.splitlines().index("      internal_url: URL") + 1
+    for bad, words in (("https://u:p@10.1.2.3", "holds credentials"),
+                       ("ftp://10.1.2.3", "expected an http(s) URL"),
+                       ("https://registry.us.example.com", "is also one of eu-primary's")):
+        message = error_of(tmp_path, own.replace("URL", bad))
+        assert f"inventory.yml:{line}" in message and "sites[1].registry.internal_url" in \
+            message and words in message, message

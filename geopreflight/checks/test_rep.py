@@ -167,12 +167,14 @@ def test_rep_003_canary_reaches_secondary(ctx: CheckContext) -> str:
                                  site=ctx.site.name, primary=ctx.inventory.primary.name,
                                  exc=exc)) from None
     name = f"{pushed.repository}:{pushed.tag}"
-    if ctx.site.registry and ctx.site.registry.location_aware:
+    if ctx.site.registry and ctx.site.registry.location_aware \
+            and not ctx.site.registry.internal_url:
         raise CannotEvaluate(_("{site}'s registry URL is location-aware (shared with another "
-                               "site): the canary cannot tell which site answered, so it "
-                               "proves nothing here; check the secondary's registry through "
-                               "its own node, or waive REP-003 with that evidence").format(
-                                 site=ctx.site.name))
+                               "site) and the inventory gives no registry.internal_url for "
+                               "it: the canary cannot tell which site answered, so it proves "
+                               "nothing here; add registry.internal_url (an address that "
+                               "reaches this site's registry only) under {site}, or waive "
+                               "REP-003 with other evidence").format(site=ctx.site.name))
     try:
         seen: CanarySeen = ctx.fact("canary.seen")
     except FactError as exc:

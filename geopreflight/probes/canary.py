@@ -78,10 +78,12 @@ class Canary:
         self.timeout = (inventory.timeouts.connect_s, inventory.timeouts.read_s)
 
     def _token(self, site: Site, scope: str) -> tuple[str, str]:
-        """The registry URL and a token for `scope`, through the site's Bearer challenge."""
+        """The registry URL and a token for `scope`, through the site's Bearer challenge. The
+        URL is the site's own (`registry.internal_url` where given: past a location-aware
+        DNS); the token comes from the realm it names, on the site's gitlab.url only."""
         if site.registry is None:
             raise ProbeError(f"the inventory gives no registry for {site.name}")
-        base = site.registry.url
+        base = site.registry.own_url
         pc = ProbeContext(self.inventory, Http(*self.timeout))  # fresh: no cached answers
         try:
             params = challenge(pc.http.get(f"{base}/v2/", verify=site.gitlab.verify))
@@ -100,7 +102,7 @@ class Canary:
         client each time, so a poll is asked again, not answered from a cache."""
         assert site.registry is not None
         headers = {"Authorization": f"Bearer {bearer}", **(headers or {})}
-        http, base = Http(*self.timeout), site.registry.url
+        http, base = Http(*self.timeout), site.registry.own_url
         try:
             if method in ("GET", "HEAD"):
                 return http.get(url, headers=headers, verify=site.gitlab.verify, method=method,
