@@ -5,6 +5,7 @@ next step and never COMPLETE, naming the site, the check and the shortfall."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,35 @@ def test_object_storage_is_counted_page_by_page(fresh_lab, monkeypatch):
     assert (got.read, got.repositories, got.tags) == ("s3", 3, 1203)
     assert got.requests >= 3  # 2,415 keys: three pages
     assert "ListObjectsV2" in facts.get("storage.content", SEC).source
+
+
+@pytest.mark.lab
+def test_object_storage_listing_skips_what_the_count_never_needs(fresh_lab, monkeypatch):
+    """A repository with 3,000 layer links and 1,000 tags (each with its index of past
+    digests): 5,000 more keys, which a flat listing takes at least 5 pages for. A page that
+    ends among the layer links is followed by a listing that starts after them, so the count
+    (still exact) takes at most 4."""
+    from geopreflight.facts import gather, load_probes
+    from geopreflight.inventory import load_inventory
+    from geopreflight.probes import PROBES
+    from geopreflight.redact import Redactor
+    from lab import s3
+
+    lab = fresh_lab("object-storage")
+    model = next(x for x in lab.model["sites"] if x["name"] == SEC)
+    client, bucket = s3.client(model["s3"]), model["s3"]["bucket"]
+    repo = "docker/registry/v2/repositories/group/many"
+    keys = [f"{repo}/_layers/sha256/{i:064x}/link" for i in range(3000)] + [
+        f"{repo}/_manifests/tags/t{i}/{tail}" for i in range(1000)
+        for tail in ("current/link", f"index/sha256/{i:064x}/link")]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: client.put_object(Bucket=bucket, Key=k, Body=b"sha256:0"),
+                      keys))
+    for key, value in lab.environ().items():
+        monkeypatch.setenv(key, value)
+    load_probes()
+    facts = gather(load_inventory(Path(lab.dir) / "inventory.yml"), Redactor([]),
+                   [p for p in PROBES if p.key == "storage.content"])
+    got = facts.value("storage.content", SEC)
+    assert (got.repositories, got.tags) == (3, 1003)
+    assert got.requests <= 4, got.requests

@@ -11,8 +11,10 @@ On filesystem storage the whole tree is walked by ONE command on the registry no
 pruned at each repository's revisions, layers, uploads and tags, each tags directory listed by
 `ls` without entering a tag, tallied by `awk` there, so only one line per repository comes
 back), with its own deadline and cap; on S3 it is listed with
-ListObjectsV2, at most `MAX_PAGES` pages of 1,000 keys. The metadata DB's counts come from its
-`repositories` and `tags` tables in a read-only transaction.
+ListObjectsV2, at most `MAX_PAGES` pages of 1,000 keys, starting after a subtree the count
+never needs (layers, revisions, uploads, a tag's index) when a page ends inside one. The
+metadata DB's counts come from its `repositories` and `tags` tables in a read-only
+transaction.
 
 Both sides sample the repositories whose md5(path) sorts first, so a check can compare them
 name by name without either side sending every name, and count repositories per first hex
@@ -130,10 +132,9 @@ def _s3_content(pc: ProbeContext, site: Site, st: S3Storage) -> tuple[StorageCon
     prefix = posixpath.join(st.root_directory.strip("/"), REPOS_DIR).lstrip("/") + "/"
     base = f"{st.endpoint.rstrip('/')}/{st.bucket}"
     found: dict[str, int] = {}
-    token: str | None = None
+    after: dict[str, str] = {}  # where the next page starts: a continuation token or a key
     for page in range(1, MAX_PAGES + 1):
-        query = {"list-type": "2", "max-keys": "1000", "prefix": prefix,
-                 **({"continuation-token": token} if token else {})}
+        query = {"list-type": "2", "max-keys": "1000", "prefix": prefix, **after}
         url = f"{base}?{urlencode(sorted(query.items()), quote_via=quote, safe='-_.~')}"
         try:
             reply = pc.http.get(url, headers=signed_headers("GET", url, st),
@@ -151,13 +152,45 @@ def _s3_content(pc: ProbeContext, site: Site, st: S3Storage) -> tuple[StorageCon
         except ET.ParseError as exc:
             why = f"ListObjectsV2 {base}: not S3's XML ({exc})"
             raise ProbeError(why, base, ProbeFailure(Kind.PARSE, why, url)) from None
+        last = ""
         for item in doc.iter(f"{S3_NS}Contents"):
-            _count_key((item.findtext(f"{S3_NS}Key") or "")[len(prefix):], found)
+            last = item.findtext(f"{S3_NS}Key") or ""
+            _count_key(last[len(prefix):], found)
         token = doc.findtext(f"{S3_NS}NextContinuationToken")
         if doc.findtext(f"{S3_NS}IsTruncated") != "true" or not token:
             return tally(found, "s3", page), f"ListObjectsV2 {base} prefix {prefix} ({page} pages)"
+        skip = _skip_past(last)
+        after = {"start-after": skip} if skip else {"continuation-token": token}
     raise ProbeError(f"{site.name}'s registry bucket holds more than {MAX_PAGES * 1000} keys "
                      f"under {prefix}: not counted (the cap on one listing)", base)
+
+
+# What a count never needs: a repository's layer and revision links, its uploads, and a tag's
+# index of past digests (often most of the keys). A page that ends inside one of them is
+# followed by a listing that starts after it (`start-after`), not by the rest of it. No
+# repository lies inside one (a path component starts with a letter or digit), and the
+# repository was already counted by the key that ended the page.
+_SKIPPED = ("/_layers/", "/_uploads/", "/_manifests/revisions/")
+
+
+def _skip_past(key: str) -> str | None:
+    """The key after which the subtree holding `key` ends ('0' sorts right after '/'), or
+    None when `key` is in nothing skipped.
+
+    >>> _skip_past("r/a/_layers/sha256/ab/link"), _skip_past("r/a/_manifests/tags/v/current/link")
+    ('r/a/_layers0', None)
+    >>> _skip_past("r/a/_manifests/tags/v1/index/sha256/ab/link")
+    'r/a/_manifests/tags/v1/index0'
+    """
+    head, sep, rest = key.partition("/_manifests/tags/")
+    if sep:
+        tag, _, tail = rest.partition("/")
+        return f"{head}{sep}{tag}/index0" if tail.startswith("index/") else None
+    for part in _SKIPPED:
+        i = key.find(part)
+        if i >= 0:
+            return key[:i + len(part) - 1] + "0"
+    return None
 
 
 def _count_key(rel: str, found: dict[str, int]) -> None:
