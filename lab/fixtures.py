@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import requests
 
-from lab import actions, deploy, inventory, state, teardown
+from lab import actions, deploy, inventory, scenario, state, teardown
 from lab.model import site_of
 
 
@@ -160,11 +160,16 @@ class _Null:
         pass
 
 
-def missing_tools() -> list[str]:
+def missing_tools(scenario_name: str | None = None) -> list[str]:
+    """The programs the lab (and `scenario_name`'s PostgreSQL majors) need that are missing."""
     from lab.postgres import pg_bin
 
     missing = [] if shutil.which("docker-registry") else ["docker-registry"]
-    return missing + [t for t in ("initdb", "pg_ctl", "pg_basebackup") if pg_bin(t) is None]
+    missing += [t for t in ("initdb", "pg_ctl", "pg_basebackup") if pg_bin(t) is None]
+    majors = {s["db"]["postgres"] for s in scenario.load(scenario_name)["sites"]} \
+        if scenario_name else set()
+    return missing + [f"PostgreSQL {m} (scripts/setup)" for m in sorted(majors - {None})
+                      if pg_bin("postgres", m) is None]
 
 
 class LabFactory:
@@ -178,7 +183,7 @@ class LabFactory:
     def __call__(self, scenario: str, fresh: bool = False) -> Lab:
         if not fresh and scenario in self.shared:
             return self.shared[scenario]
-        missing = missing_tools()
+        missing = missing_tools(scenario)
         if missing:
             msg = "the lab needs " + ", ".join(missing) + " (apt-get install docker-registry " \
                   "postgresql)"

@@ -106,14 +106,16 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
             clusters[s["name"]] = {"name": s["name"], "port": pick(),
                                    "data": str(pg_root / s["name"] / "data"),
                                    "password": new_secret(20), "replica_of": None,
-                                   "bundled_root": s["root"] if kind == "bundled" else None}
+                                   "bundled_root": s["root"] if kind == "bundled" else None,
+                                   "major": s["db"]["postgres"]}
     for s in sites:
         kind, _, other = str(s["db"]["placement"]).partition(":")
         if kind == "replica-of":
             clusters[s["name"]] = {"name": s["name"], "port": pick(),
                                    "data": str(pg_root / s["name"] / "data"),
                                    "password": clusters[other]["password"],
-                                   "replica_of": other, "bundled_root": None}
+                                   "replica_of": other, "bundled_root": None,
+                                   "major": clusters[other]["major"]}
         cl = clusters[other if kind == "shared-with" else s["name"]]
         dbname = "registry" if kind != "shared-with" else "registry_" + s["name"].replace("-", "_")
         s["db"].update({
@@ -194,7 +196,8 @@ def cluster(c: dict[str, Any], pg_root: Path) -> postgres.Cluster:
     extra = ()
     if c["bundled_root"]:
         extra = (Path(c["bundled_root"]) / hostroot.PG_DIR,)
-    return postgres.Cluster(c["name"], Path(c["data"]), c["port"], pg_root, extra)
+    return postgres.Cluster(c["name"], Path(c["data"]), c["port"], pg_root, extra,
+                            c.get("major"))
 
 
 def images(site: dict[str, Any]) -> list[tuple[str, str]]:

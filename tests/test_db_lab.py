@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lab import postgres
-from labrun import failing, finding, passing, row, run
+from labrun import expect, failing, finding, passing, row, run, run_now
 
 pytestmark = pytest.mark.lab
 
@@ -113,11 +113,37 @@ def test_db_settings_name_all_three_problems_and_leave_the_primary_alone(lab):
 
 
 def test_db_002_reads_the_registry_floor_on_postgresql_15(lab):
-    """PostgreSQL below 15 cannot run here (Debian 12 ships 15 only), so the failing side of
-    the floor is pinned by pg_floor's doctests in geopreflight/checks/test_db.py."""
+    """The passing side of the floor on the machine's PostgreSQL 15; the failing side runs on
+    a real PostgreSQL 14 below."""
     r = passing(run(lab("legacy-both")), "DB-002", "us-secondary")
     assert r["message"].startswith("PostgreSQL 15") and ">= the registry's 15" in r["message"]
     assert "(binding for GitLab 17." in r["message"]  # GitLab 17's own minimum is lower
+
+
+def test_a_postgresql_14_registry_db_blocks_where_the_registry_enforces_the_floor(lab):
+    """A real PostgreSQL 14 server (scripts/setup) under the secondary's registry DB on GitLab
+    18.5 / registry v4.39, which refuse it (from v4.24, GitLab 18.2): NOT READY at the first
+    step, naming the site, the check and the server's own version string."""
+    s = run_now(lab("pg14-registry-db"), "migrate-legacy")
+    expect(s, "prerequisites", "NOT_READY")
+    r = row(s, "DB-002", "us-secondary")
+    assert r["outcome"] == "fail" and r["blocking"], r
+    assert r["message"].startswith("us-secondary's registry metadata database runs PostgreSQL "
+                                   "14.1; registry 4.39.0-gitlab, GitLab 18.5.0-ee enforces 15 "
+                                   "or later"), r["message"]
+    assert r["observed"] == "14.1" and r["expected"] == ">= 15"
+    primary = row(s, "DB-002", "eu-primary")  # PostgreSQL 15 under GitLab 18's minimum 16
+    assert primary["outcome"] == "warn" and "minimum 16" in primary["message"], primary
+
+
+def test_a_postgresql_14_registry_db_only_warns_before_the_registry_enforces_the_floor(lab):
+    """The same PostgreSQL 14 under registry v4.23 (GitLab 17.10): the floor is documented,
+    not enforced; a warning that never blocks the step."""
+    s = run_now(lab("pg14-registry-db-old"), "migrate-legacy")
+    expect(s, "prerequisites", "READY")
+    r = row(s, "DB-002", "us-secondary")
+    assert r["outcome"] == "warn" and "PostgreSQL 14.1 is below the documented 15" in \
+        r["message"], r
 
 
 def test_unreachable_db_is_an_error_of_db_001_on_that_site(lab):
