@@ -145,11 +145,14 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
 
 def _node(lab_dir: Path, site: str, n: dict[str, Any]) -> dict[str, Any]:
     """Another node of a site: its roles, its root, and what its files set apart from the
-    site's (`registry`: read-only, another notification secret, its own token key pair)."""
+    site's (`registry`: read-only, another notification secret, its own token key pair;
+    `version`: another GitLab version installed)."""
     node = {"name": n["name"], "roles": list(n.get("roles") or ["rails"]),
             "drop": list(n.get("gitlab_rb_drop") or []),
             "registry": dict(n.get("registry") or {}),
             "root": str(lab_dir / "sites" / site / "nodes" / n["name"] / "root")}
+    if n.get("version"):  # a node the upgrade left behind: its own version file and manifest
+        node["version"] = str(n["version"])
     if node["registry"].get("notification_secret") == "differs":
         node["rails_notification_secret"] = new_secret(32)
     if node["registry"].get("token_key") == "own":

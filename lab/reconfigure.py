@@ -64,7 +64,7 @@ def render_site(lab: dict[str, Any], site: dict[str, Any]) -> None:
         lab.get("tls") and lab.get("trusted_certs", True)) else None
     hostroot.render(site, primary(lab), key, cert, ca)
     for node in site.get("nodes") or []:  # the site's other nodes: its files, as they differ
-        own = {k: node[k] for k in ("rails_notification_secret",) if k in node}
+        own = {k: node[k] for k in ("rails_notification_secret", "version") if k in node}
         hostroot.render({**site, "root": node["root"], **own,
                          "registry": {**site["registry"], **node.get("registry", {})},
                          "host": {**site["host"], "gitlab_rb_drop": node["drop"]}},

@@ -30,7 +30,8 @@ A scenario is YAML::
                nodes: []}            # more nodes of the site: [{name: sidekiq1, roles:
                                      # [sidekiq], gitlab_rb_drop: [<gitlab_rails key>],
                                      # registry: {read_only, notification_secret,
-                                     # token_key}: that node's files only}]
+                                     # token_key}: that node's files only,
+                                     # version: its installed GitLab}]
         geo_site_name: null          # the Geo site's name in the API (default: name)
     ssh: false                       # optional: the inventory reads hosts over the lab's sshd
     inventory_omit: []               # optional: Geo sites the lab runs but leaves out of the
@@ -192,13 +193,16 @@ def _check_knobs(s: dict[str, Any], names: list[str], where: str) -> None:
     nodes = s["host"]["nodes"]
     if not isinstance(nodes, list) or not all(
             isinstance(n, dict) and re.fullmatch(r"[a-z][a-z0-9-]*", str(n.get("name", "")))
-            and n["name"] != "main" and set(n) <= {"name", "roles", "gitlab_rb_drop", "registry"}
+            and n["name"] != "main"
+            and set(n) <= {"name", "roles", "gitlab_rb_drop", "registry", "version"}
+            and re.fullmatch(r"\d+\.\d+\.\d+(-[a-z0-9.-]+)?", str(n.get("version", "1.0.0")))
             and set(n.get("roles") or ["rails"]) <= set(NODE_ROLES)
             and isinstance(n.get("registry") or {}, dict)
             and set(n.get("registry") or {}) <= set(NODE_REGISTRY) for n in nodes):
         raise ScenarioError(f"{where}: host.nodes must be a list of {{name, roles, "
-                            f"gitlab_rb_drop, registry}} (name lower-case, not main; roles of "
-                            f"{NODE_ROLES}; registry keys of {NODE_REGISTRY})")
+                            f"gitlab_rb_drop, registry, version}} (name lower-case, not main; "
+                            f"roles of {NODE_ROLES}; registry keys of {NODE_REGISTRY}; version "
+                            f"a GitLab version such as 17.10.1-ee)")
 
 
 def load(name_or_file: str) -> dict[str, Any]:

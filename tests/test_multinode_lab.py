@@ -138,3 +138,22 @@ def test_a_sidekiq_node_signing_with_another_key_blocks_verify_replication(lab):
     assert row["outcome"] == "fail" and row["blocking"], row
     assert "different token-signing keys: us-secondary host sidekiq1 differs from " \
            "eu-primary" in row["message"], row["message"]
+
+
+@pytest.mark.lab
+def test_a_node_left_on_another_version_is_not_ready_naming_it(lab):
+    """The secondary's Sidekiq node still on 17.10.1 while the site reports 17.10.2 (its
+    version file, as a node the upgrade missed): NOT READY at the first step, VER-005 failing
+    on that node only, naming site, node and both versions."""
+    s = run_now(lab("multinode-node-other-version"), ML)
+    expect(s, "prerequisites", "NOT_READY")
+    rows = {c.get("host"): c for c in s["checks"]
+            if c["id"] == "VER-005" and c["site"] == "us-secondary"}
+    assert set(rows) == {"main", "sidekiq1"}
+    bad = rows["sidekiq1"]
+    assert bad["outcome"] == "fail" and bad["blocking"], bad
+    assert bad["message"] == ("us-secondary host sidekiq1 runs GitLab 17.10.1-ee (its version "
+                              "file); us-secondary reports 17.10.2-ee (from its Geo status "
+                              "(site id 2))"), bad["message"]
+    assert rows["main"]["outcome"] == "pass", rows["main"]
+    assert [c["id"] for c in s["checks"] if c["outcome"] == "fail"] == ["VER-005"]

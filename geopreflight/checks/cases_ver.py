@@ -82,3 +82,43 @@ CASES += [
     Case("VER-004", "error", S, "legacy-both", {geo_status(2, "version"): "nineteen"},
          "a version that is not one cannot be judged", name="garbage"),
 ]
+
+# multinode: the secondary lists two nodes (hosts:), main (every role) and sidekiq1 (sidekiq)
+MN, SK, MAIN = "multinode", f"{S}/sidekiq1", f"{S}/main"
+CASES += [
+    # VER-005: every Rails, Sidekiq and registry node on the version its site reports
+    Case("VER-005", "pass", SK, MN, {}, "the Sidekiq node's version file says the site's 17.10.2",
+         message="us-secondary host sidekiq1: 17.10.2-ee, as us-secondary reports (from its Geo "
+                 "status", name="sidekiq-node"),
+    Case("VER-005", "fail", SK, MN, {("host.gitlab_version", SK, "version"): "17.10.1-ee"},
+         "the Sidekiq node left on 17.10.1 while the site reports 17.10.2 (a node the upgrade "
+         "missed; multinode-node-other-version)",
+         message="us-secondary host sidekiq1 runs GitLab 17.10.1-ee (its version file); "
+                 "us-secondary reports 17.10.2-ee", name="sidekiq-node"),
+    Case("VER-005", "pass", MAIN, MN, {("host.gitlab_version", SK, "version"): "17.10.1-ee"},
+         "the node on the site's version passes: only the one left behind is named",
+         name="other-node-behind"),
+    Case("VER-005", "fail", MAIN, MN, {geo_status(2, "version"): "17.11.0-ee"},
+         "the site reports 17.11 (the upgraded node that ran the status update) while main "
+         "still runs 17.10.2", message="us-secondary reports 17.11.0-ee", name="site-ahead"),
+    Case("VER-005", "pass", S, "legacy-both", {}, "one host: its version file matches the "
+         "site's Geo status", name="one-host"),
+    Case("VER-005", "fail", S, "legacy-both", {("host.gitlab_version", S, "version"): OLD},
+         "one host whose installed package is not what the site runs (upgraded, not "
+         "restarted, or the reverse)", message="us-secondary runs GitLab 17.2.9-ee",
+         name="one-host"),
+    Case("VER-005", "pass", SK, MN, {geo_status(2, "version"): None},
+         "without a Geo status version the site's registry node's file is the reference",
+         message="the host's version file", name="no-status"),
+    Case("VER-005", "fail", SK, MN, {geo_status(2, "version"): None,
+                                     ("host.gitlab_version", SK, "version"): OLD},
+         "without a Geo status version, the Sidekiq node differs from the registry node's file",
+         message="us-secondary reports 17.10.2-ee (from the host's version file)",
+         name="no-status"),
+    Case("VER-005", "error", SK, MN, {("host.gitlab_version", SK, "version"): None},
+         "a node without a version file is not taken as agreeing (fail closed)",
+         message="no GitLab version file", name="no-file"),
+    Case("VER-005", "error", SK, MN, {("host.gitlab_version", SK): FAILED(
+        "host sidekiq1 (ssh://ops@sidekiq1): cannot log in over SSH: connection refused")},
+         "a node that cannot be read", name="unreadable"),
+]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from geopreflight.catalog import CannotEvaluate, Fail, NotApplicable, Warn, check
 from geopreflight.context import CheckContext
 from geopreflight.facts import FactError
@@ -10,6 +12,7 @@ from geopreflight.probes.models import GeoSites
 from geopreflight.versions import at_least, parse
 
 from . import GEO_PAGE, METADATA_DB_PAGE
+from . import _views as sv
 from ._geo import geo_match, own_version, status_of
 
 GEO_FLOOR = "17.3"
@@ -145,3 +148,41 @@ def test_ver_004_no_gitlab_19_0_0_or_19_0_1_with_geo(ctx: CheckContext) -> str:
                    observed=version,
                    expected=f">= {GEO_BROKEN[1]} (or before {GEO_BROKEN[0]})")
     return _("{version} (from {source})").format(version=version, source=source)
+
+
+NODE_ROLES = ("rails", "sidekiq", "registry")  # the nodes whose GitLab code serves the registry
+
+
+@check("VER-005", title="Every Rails, Sidekiq and registry node runs the site's version",
+       severity="high",
+       rationale="GitLab's version is per node: each node runs the package installed on it, "
+                 "and the Rails code reads its version from that node's VERSION file "
+                 "(Gitlab::VERSION in https://gitlab.com/gitlab-org/gitlab/-/blob/master/lib/"
+                 "gitlab.rb; /opt/gitlab/embedded/service/gitlab-rails/VERSION in a Linux "
+                 "package), while a site reports one version (its Geo status, https://"
+                 "docs.gitlab.com/api/geo_sites/, or /api/v4/metadata). A multi-node site is "
+                 "upgraded one node at a time (https://docs.gitlab.com/update/zero_downtime/), "
+                 "so a node can be left on another version: a Sidekiq node running Geo's "
+                 "registry sync, or a registry node, with other code than VER-001 to VER-004 "
+                 "judged on the site's report. Each node's version file is compared with the "
+                 "site's report (without a Geo status, the site's registry node's file).",
+       remediation="Finish the upgrade: install the site's GitLab version on the node named "
+                   "(every Rails, Sidekiq and registry node the same), reconfigure and restart "
+                   "it.",
+       doc="https://docs.gitlab.com/update/zero_downtime/", host_roles=NODE_ROLES)
+def test_ver_005_every_node_on_the_site_version(ctx: CheckContext) -> str:
+    where = sv.where(ctx)
+    own = own_version(replace(ctx, host=None), ctx.site)  # the site's, not this node's, report
+    node = ctx.fact("host.gitlab_version")
+    if not node.version:
+        raise CannotEvaluate(_("{where}: no GitLab version file on the node "
+                               "(/opt/gitlab/embedded/service/gitlab-rails/VERSION)").format(
+                                 where=where))
+    if node.version != own.version:
+        raise Fail(_("{where} runs GitLab {node_version} (its version file); {site} reports "
+                     "{version} (from {source})").format(
+                       where=where, node_version=node.version, site=ctx.site.name,
+                       version=own.version, source=own.source),
+                   observed=node.version, expected=f"{own.version} (the site's)")
+    return _("{where}: {version}, as {site} reports (from {source})").format(
+               where=where, version=node.version, site=ctx.site.name, source=own.source)
