@@ -220,6 +220,15 @@ CASES += [
          name="node"),
     Case("REG-013", "fail", None, MRW, R2_DB_MODE, "one node of a site in another mode",
          message="us-secondary host registry2: unclear", name="node"),
+    # REG-003 per registry node: each node's gitlab.rb decides whether it runs the registry
+    Case("REG-003", "pass", R2, MRW, {}, "the second registry node has it enabled too",
+         message="registry_external_url", name="node"),
+    Case("REG-003", "fail", R2, MRW, {rb(R2, "registry", "enable"): False},
+         "a registry node behind the site's load balancer with the registry switched off",
+         message="us-secondary host registry2: the registry is not enabled in gitlab.rb "
+                 "(registry['enable'] = false)", name="node"),
+    Case("REG-003", "pass", MAIN, MRW, {rb(R2, "registry", "enable"): False},
+         "the node that runs it passes: only the other node is named", name="other-node"),
 ]
 
 # REG-012: the registry that answers must be the primary's, asked from the secondary's node

@@ -32,6 +32,11 @@ FLOOR_SOURCES = ("https://gitlab.com/gitlab-org/container-registry/-/blob/master
                  "omnibus-gitlab/-/blob/master/config/software/registry.rb")
 
 
+# the clause of each rationale of a check that reads the site's one metadata database
+ONE_DB = ("Read once per site: a site's registry nodes share one metadata database, the "
+          "inventory's DSN (DB-006 fails a node whose config.yml names another).")
+
+
 @check("DB-001", title="The registry metadata database is reachable (read-only)",
        severity="critical",
        rationale="Every metadata-database step needs the site's registry PostgreSQL reachable "
@@ -365,7 +370,9 @@ def _addresses(ctx: CheckContext, host: str) -> set[str]:
                  "database answers with its backend's address and port, so where they differ the "
                  "probe follows config.yml's own host and port and accepts it when the same "
                  "server (system_identifier, database, postmaster start time) answers there; no "
-                 "DNS at check time.",
+                 "DNS at check time. Per registry node: a node naming another database than the "
+                 "row's fails first, so the route and the resolved host, read from the site's "
+                 "registry node's config.yml, stand for every node.",
        remediation="Make metadata_db in the inventory point at config.yml's database host, "
                    "port and dbname (or fix registry['database'] and reconfigure); every "
                    "registry node of a site must name the same database.",
@@ -509,7 +516,7 @@ def registry_setting(info: DbServer, name: str, user: str) -> tuple[str | None, 
                  "are the registry user's (pg_db_role_setting, https://www.postgresql.org/docs/"
                  "current/catalog-pg-db-role-setting.html: database and role level, from "
                  "config.yml's or gitlab.rb's user), not the checker's session, which may be a "
-                 "read-only monitoring role.",
+                 "read-only monitoring role. " + ONE_DB,
        remediation="ALTER DATABASE <db> SET default_transaction_read_only = off (and ALTER ROLE "
                    "<registry user> RESET it); ALTER DATABASE <db> SET bytea_output = 'hex'; "
                    "ALTER DATABASE <db> OWNER TO <registry user> (or GRANT CREATE ON DATABASE "
@@ -567,7 +574,7 @@ MIGRATE_STATUS = "sudo gitlab-ctl registry-database migrate status"
                  "gitlab.com/gitlab-org/container-registry/-/tree/master/registry/datastore/"
                  "migrations), shipped as data with the commit of each release. The release is "
                  "the site's Gitlab-Container-Registry-Version header. Batched background "
-                 "migrations still active, running or failed are pending work too.",
+                 "migrations still active, running or failed are pending work too. " + ONE_DB,
        remediation="Run sudo gitlab-ctl registry-database migrate up (before 18.7: sudo -u "
                    "registry gitlab-ctl registry-database migrate up) on the registry node, "
                    "post-deployment migrations included; for a failed background migration "
@@ -624,7 +631,7 @@ def test_db_008_migrations_applied(ctx: CheckContext) -> str:
        rationale="The tag import refuses to run when the tags table has rows ('tags already "
                  "present in database - this may be an imported registry!', https://gitlab.com/"
                  "gitlab-org/container-registry/-/blob/master/registry/datastore/importer.go); a "
-                 "missing table counts as empty.",
+                 "missing table counts as empty. " + ONE_DB,
        remediation="Do not import twice: if the site was already imported, continue with the "
                    "next step; otherwise point the registry at an empty, migrated database.",
        doc=METADATA_DB_PAGE)
@@ -647,7 +654,7 @@ def _count(t: DbTable) -> str:
                  "of its own (https://docs.gitlab.com/administration/packages/container_registry/"
                  "using_geo_with_the_container_registry/); a restored dump of another site's "
                  "database passes the system_identifier test but describes the other site's "
-                 "storage.",
+                 "storage. " + ONE_DB,
        remediation="Recreate the site's registry database empty (CREATE DATABASE ... OWNER "
                    "registry) and run the migrations; never restore another site's dump.",
        doc=GEO_PAGE)

@@ -109,7 +109,10 @@ def _rows(ctx: CheckContext, table: str) -> int:
                  "import fills tags, and a finished tag import replaces filesystem-in-use with "
                  "database-in-use (https://gitlab.com/gitlab-org/container-registry/-/blob/"
                  "master/registry/datastore/importer.go). Any of these means the step is under "
-                 "way, so the run says IN PROGRESS instead of judging the step from scratch.",
+                 "way, so the run says IN PROGRESS instead of judging the step from scratch. "
+                 "Read once per site: one metadata database (DB-006 holds every registry node's "
+                 "config.yml to the inventory's) and one storage behind all the site's registry "
+                 "nodes (REG-015 compares each node's bucket with the inventory's).",
        remediation="Nothing to do: this row only tells geopreflight that the import began.",
        doc=METADATA_DB_PAGE)
 def test_imp_003_import_has_begun(ctx: CheckContext) -> str:

@@ -87,22 +87,25 @@ def test_reg_002_is_gitlab_container_registry(ctx: CheckContext) -> str:
        rationale="registry_external_url in gitlab.rb enables the registry unless "
                  "registry['enable'] is false (https://gitlab.com/gitlab-org/omnibus-gitlab/-/"
                  "blob/master/files/gitlab-cookbooks/gitlab/libraries/registry.rb); and it must "
-                 "answer (REG-001).",
+                 "answer (REG-001). Per registry node, since that rule decides on each node "
+                 "whether it runs the registry (one node left disabled behind the site's load "
+                 "balancer fails its share of requests); the answer is the site's one registry "
+                 "URL.",
        remediation="Set registry_external_url (and registry['enable'] = true) in "
                    "/etc/gitlab/gitlab.rb and run gitlab-ctl reconfigure.",
-       doc=REGISTRY_ADMIN)
+       doc=REGISTRY_ADMIN, host_roles=REGISTRY)
 def test_reg_003_registry_enabled(ctx: CheckContext) -> str:
     why = sv.disabled_reason(ctx)
     url = sv.rb_get(ctx, "registry_external_url")
     if why:
         raise Fail(_("{site}: the registry is not enabled in gitlab.rb ({why})").format(
-                       site=ctx.site.name, why=why),
+                       site=sv.where(ctx), why=why),
                    observed=why, expected="registry_external_url set, registry enabled")
     value: RegistryApi = ctx.fact("registry.api")  # GitLab refusing the token: an error
     if value.problem or value.status != 200:
         raise Fail(_("{site}: enabled in gitlab.rb ({url}) but the registry does not answer: "
                      "{value}").format(
-                       site=ctx.site.name, url=url, value=value.problem or value.status),
+                       site=sv.where(ctx), url=url, value=value.problem or value.status),
                    observed="not answering", expected="an answering registry")
     return _("registry_external_url {url}, answering").format(url=url)
 
@@ -460,8 +463,10 @@ def _storage_of(ctx: CheckContext) -> str:
     directory, or the node and path of a filesystem storage."""
     cfg = sv.config_yml(ctx)
     if cfg.storage_backend == "filesystem":
-        node = ctx.site.hosts[0] if not ctx.host else next(
+        # the node whose config.yml this is: the row's, else the site's one `host:`
+        node = ctx.site.host if not ctx.host else next(
             h for h in ctx.site.hosts if h.name == ctx.host)
+        assert node is not None  # its config.yml was read
         path = f"{node.root.rstrip('/')}{cfg.storage_root}"
         return f"filesystem {node.target}{path}"
     if not cfg.storage_bucket:

@@ -56,7 +56,8 @@ def test_ver_001_gitlab_17_3_or_later(ctx: CheckContext) -> str:
                  "(https://docs.gitlab.com/administration/packages/"
                  "container_registry_metadata_database/), while the Geo page says 17.3; the "
                  "stricter floor applies to Linux package installs. The install type comes from "
-                 "the host's version manifest.",
+                 "the version manifest of the site's registry node, where the Linux package's "
+                 "registry-database commands run (VER-005 compares every node's version).",
        remediation="Upgrade Linux package installs to GitLab 17.5 or later (18.3 or later is "
                    "recommended) before enabling or importing the metadata database.",
        doc=METADATA_DB_PAGE)

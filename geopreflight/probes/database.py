@@ -369,7 +369,9 @@ ROUTE_AUTH = "scram-sha-256,none"
 def db_registry_route(pc: ProbeContext, site: Site | None) -> tuple[DbRoute, str]:
     """Follow config.yml's database host, port and dbname with the inventory's credentials
     and record the server's own identity there, so DB-006 can accept a pooler in front of
-    the database the inventory reaches (or the inventory reaching through one).
+    the database the inventory reaches (or the inventory reaching through one). Read on the
+    site's registry node (`site.host`): DB-006 first fails any other registry node whose
+    config.yml names another database, so one route stands for all.
 
     config.yml is the deployment's word, not the operator's: the route is followed only to
     an address of a host the inventory's metadata_db names (pinned with `hostaddr`, so a

@@ -22,7 +22,8 @@ def resolve(host: str, timeout_s: float) -> ResolvedHost:
 def registry_db_host(pc: ProbeContext, site: Site | None) -> tuple[ResolvedHost, str]:
     """The addresses of the database host the registry's rendered config.yml names (DB-006
     compares them with the server the inventory's DSN reaches). A socket path or an unset
-    host is not resolved."""
+    host is not resolved. Read on the site's registry node (`site.host`): DB-006 first fails
+    any other registry node whose config.yml names another database, so one stands for all."""
     from .host import CONFIG_YML, _config_yml, host_files
 
     assert site is not None
