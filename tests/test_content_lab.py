@@ -118,14 +118,24 @@ def test_the_canary_reads_the_layer_blob(lab):
     assert "its layer blob (from the registry) match" in r["message"], r["message"]
 
 
-@pytest.mark.lab
-def test_object_storage_is_counted_page_by_page(fresh_lab, monkeypatch):
-    """A registry on S3 (the lab's real S3 API): 1,200 more tags in the secondary's bucket
-    take several ListObjectsV2 pages of 1,000 keys, and every tag is counted."""
+def storage_content(lab, monkeypatch):
+    """The storage.content probe alone, run against a lab as the checker runs it."""
     from geopreflight.facts import gather, load_probes
     from geopreflight.inventory import load_inventory
     from geopreflight.probes import PROBES
     from geopreflight.redact import Redactor
+
+    for key, value in lab.environ().items():
+        monkeypatch.setenv(key, value)
+    load_probes()
+    return gather(load_inventory(Path(lab.dir) / "inventory.yml"), Redactor([]),
+                  [p for p in PROBES if p.key == "storage.content"])
+
+
+@pytest.mark.lab
+def test_object_storage_is_counted_page_by_page(fresh_lab, monkeypatch):
+    """A registry on S3 (the lab's real S3 API): 1,200 more tags in the secondary's bucket
+    take several ListObjectsV2 pages of 1,000 keys, and every tag is counted."""
     from lab import s3
 
     lab = fresh_lab("object-storage")
@@ -135,11 +145,7 @@ def test_object_storage_is_counted_page_by_page(fresh_lab, monkeypatch):
     for i in range(1200):
         for tail in ("current/link", f"index/sha256/{i:064x}/link"):
             client.put_object(Bucket=bucket, Key=f"{base}/t{i}/{tail}", Body=b"sha256:0")
-    for key, value in lab.environ().items():
-        monkeypatch.setenv(key, value)
-    load_probes()
-    facts = gather(load_inventory(Path(lab.dir) / "inventory.yml"), Redactor([]),
-                   [p for p in PROBES if p.key == "storage.content"])
+    facts = storage_content(lab, monkeypatch)
     got = facts.value("storage.content", SEC)
     assert (got.read, got.repositories, got.tags) == ("s3", 3, 1203)
     assert got.requests >= 3  # 2,415 keys: three pages
@@ -152,10 +158,6 @@ def test_object_storage_listing_skips_what_the_count_never_needs(fresh_lab, monk
     digests): 5,000 more keys, which a flat listing takes at least 5 pages for. A page that
     ends among the layer links is followed by a listing that starts after them, so the count
     (still exact) takes at most 4."""
-    from geopreflight.facts import gather, load_probes
-    from geopreflight.inventory import load_inventory
-    from geopreflight.probes import PROBES
-    from geopreflight.redact import Redactor
     from lab import s3
 
     lab = fresh_lab("object-storage")
@@ -168,11 +170,6 @@ def test_object_storage_listing_skips_what_the_count_never_needs(fresh_lab, monk
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda k: client.put_object(Bucket=bucket, Key=k, Body=b"sha256:0"),
                       keys))
-    for key, value in lab.environ().items():
-        monkeypatch.setenv(key, value)
-    load_probes()
-    facts = gather(load_inventory(Path(lab.dir) / "inventory.yml"), Redactor([]),
-                   [p for p in PROBES if p.key == "storage.content"])
-    got = facts.value("storage.content", SEC)
+    got = storage_content(lab, monkeypatch).value("storage.content", SEC)
     assert (got.repositories, got.tags) == (3, 1003)
     assert got.requests <= 4, got.requests

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import threading
-import time
 from pathlib import Path
 
-from test_wait import lagging
+from test_wait import catching_up, lagging
 
 from standin import run_pytest
 
@@ -49,16 +47,7 @@ def test_each_row_is_judged_once_in_a_round(deployment) -> None:
 def test_each_round_of_wait_judges_each_row_once(deployment) -> None:
     d = deployment()
     lagging(d, synced=1)
-
-    def catch_up() -> None:  # after the first round read the lagging status
-        deadline = time.monotonic() + 30
-        while d.servers["eu-primary"].count("/api/v4/geo_sites/status") < 1 and \
-                time.monotonic() < deadline:
-            time.sleep(0.05)
-        lagging(d, 3)
-
-    thread = threading.Thread(target=catch_up)
-    thread.start()
+    thread = catching_up(d)
     rounds = counts(d, "--profile=migrate-legacy", "--step=verify-replication", "--wait=20")
     thread.join()
     assert len(rounds) >= 2
