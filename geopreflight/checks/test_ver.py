@@ -178,7 +178,7 @@ def test_ver_005_every_node_on_the_site_version(ctx: CheckContext) -> str:
     if not node.version:
         raise CannotEvaluate(_("{where}: no GitLab version file on the node "
                                "(/opt/gitlab/embedded/service/gitlab-rails/VERSION)").format(
-                                 where=where))
+                                 where=where), missing_on=ctx.site.name)
     if node.version != own.version:
         raise Fail(_("{where} runs GitLab {node_version} (its version file); {site} reports "
                      "{version} (from {source})").format(
