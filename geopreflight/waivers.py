@@ -73,8 +73,8 @@ def apply(waivers: list[Waiver], check_id: str, site: str | None, result: Result
     """The waived result for a finding a live waiver covers; the expired waiver, if any.
 
     >>> w = Waiver("DB-003", None, "moving", "jane", datetime(2030, 1, 1, tzinfo=UTC))
-    >>> apply([w], "DB-003", "s", Result("fail", "shared"), datetime.now(UTC))[0].outcome
-    'waived'
+    >>> print(apply([w], "DB-003", "s", Result("fail", "shared"), datetime.now(UTC))[0].outcome)
+    waived
     """
     if result.outcome not in WAIVABLE:
         return None, None
