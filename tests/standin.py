@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -126,3 +127,10 @@ def run_pytest(*args: str, env: dict[str, str], cwd: Path = ROOT,
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+
+
+def as_foreground_job() -> None:
+    """`preexec_fn` for a checker a test will Ctrl-C: SIGINT at its default, as in a terminal's
+    foreground job (a CI runner started in the background, `cmd &`, ignores SIGINT, and a child
+    inherits that, so the Ctrl-C would never arrive)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

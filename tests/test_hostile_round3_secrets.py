@@ -25,7 +25,7 @@ from geopreflight.probes import Probe, ProbeContext, ProbeError
 from geopreflight.probes.database import db_registry_route
 from geopreflight.redact import MASK, Redactor
 from lab.hostile import FakePostgres, Hostile
-from standin import ROOT
+from standin import ROOT, as_foreground_job
 
 TOKEN = "glpat-R0und3AdminT0ken"
 DB_PASSWORD = "S3cret-Route-Passw0rd"
@@ -337,7 +337,8 @@ def test_ctrl_c_ends_a_run_hung_on_its_probes_at_once(tmp_path: Path,
                 [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
                  "--profile=migrate-legacy", f"--inventory={inv}",
                  f"--report-dir={tmp_path / 'reports'}"], cwd=ROOT, env=env,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                preexec_fn=as_foreground_job)
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and (len(hung.seen()) < 2 or pg.queries < 1):
                 time.sleep(0.05)
@@ -351,6 +352,13 @@ def test_ctrl_c_ends_a_run_hung_on_its_probes_at_once(tmp_path: Path,
                     proc.send_signal(signal.SIGINT)
             try:
                 out, _ = proc.communicate(timeout=20)
+            except subprocess.TimeoutExpired:  # say why, for the next reader: signal masks
+                masks = [ln for ln in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+                         if ln.startswith(("SigBlk", "SigIgn", "SigCgt"))]
+                proc.kill()
+                out, _ = proc.communicate(timeout=20)
+                raise AssertionError(f"no exit 20 s after SIGINT; {masks}; {out[-3000:]}"
+                                     ) from None
             finally:
                 proc.kill()
             took = time.monotonic() - t0

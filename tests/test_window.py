@@ -17,6 +17,7 @@ import pytest
 from geopreflight.estimate import Content, Run, estimate, runs_of
 from geopreflight.probes.models import ImportRun
 from projectfixtures import SUMMARY_SCHEMA
+from standin import as_foreground_job
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -209,7 +210,8 @@ def test_ctrl_c_ends_the_watch_with_the_last_verdict(fresh_lab, tmp_path):
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
              "--profile=migrate-legacy", f"--inventory={d.dir / 'inventory.yml'}",
              f"--report-dir={tmp_path / 'reports'}", "--watch=1"],
-            cwd=ROOT, env={**os.environ, **d.env}, stdout=subprocess.PIPE, text=True)
+            cwd=ROOT, env={**os.environ, **d.env}, stdout=subprocess.PIPE, text=True,
+            preexec_fn=as_foreground_job)
         lines = []
         for line in watch.stdout:
             lines.append(line)
