@@ -222,7 +222,8 @@ def gather(inventory: Inventory, redactor: Redactor, probes: list[Probe] | None 
     http = http or Http(inventory.timeouts.connect_s, inventory.timeouts.read_s)
     pc = ProbeContext(inventory, http)
     tasks = [(p, s) for p in (probes if probes is not None else PROBES)
-             for s in (inventory.sites if p.scope == "site" else
+             for s in ([x for x in inventory.sites if p.applies is None or p.applies(x)]
+                       if p.scope == "site" else
                        [n for site in inventory.sites for n in _nodes(site)]
                        if p.scope == "host" else (None,))]
     planned = [(p.key, s.name if s else None) for p, s in tasks]

@@ -112,6 +112,18 @@ class MetadataDB:
     user: str | None = None
     password: Secret | None = None
     sslmode: str | None = None
+    # The database the registry's data was moved from (pg_dump/pg_restore), when still
+    # running: DB-011 compares the two, since images pushed in database mode leave no tag
+    # links in storage and only the old database knows them.
+    moved_from: MetadataDB | None = None
+
+    @property
+    def label(self) -> str:
+        """Where the database is, without credentials: the DSN's variable or file, or
+        postgresql://host:port/dbname."""
+        if self.dsn is not None:
+            return f"postgresql DSN from {self.dsn.source}"
+        return f"postgresql://{self.host}:{self.port or 5432}/{self.dbname}"
 
     def conninfo(self) -> dict[str, str]:
         keys = {"host": self.host, "port": self.port, "dbname": self.dbname, "user": self.user,
@@ -409,26 +421,35 @@ class _Loader:
                                 if reg.get("internal_url") is not None else None)
         db = None
         if node.get("metadata_db") is not None:
-            dw = f"{where}.metadata_db"
-            d = r.mapping(node["metadata_db"], dw)
-            r.only(d, {"dsn_env", "dsn_file", "dsn", "host", "port", "dbname", "user",
-                       "password_env", "password_file", "password", "sslmode"}, dw)
-            dsn = self.dsn(d, dw)[0]
-            if dsn is None and d.get("host") is None:
-                raise r.error(f"{dw}: expected dsn_env (or dsn_file), or host with port, dbname "
-                              "and user", d)
-            port = r.get(d, "port", int, dw, required=False)
-            if port is not None and not 0 < port < 65536:
-                raise r.error(f"{dw}.port: expected a port number from 1 to 65535", d, "port")
-            db = MetadataDB(dsn=dsn, host=self.name(d, "host", dw, required=False), port=port,
-                            dbname=self.name(d, "dbname", dw, required=dsn is None),
-                            user=self.name(d, "user", dw, required=dsn is None),
-                            password=self.secret(d, "password", dw, required=False),
-                            sslmode=r.get(d, "sslmode", str, dw, required=False,
-                                          choices=SSLMODES))
+            db = self.metadata_db(node["metadata_db"], f"{where}.metadata_db", moved=True)
         host, hosts = self.hosts(node, where)
         return Site(name=name, role=role, gitlab=gitlab, registry=registry, metadata_db=db,
                     host=host, hosts=hosts)
+
+    def metadata_db(self, node: object, dw: str, *, moved: bool) -> MetadataDB:
+        """`metadata_db`, and with `moved` its `moved_from` (the same keys, one level deep:
+        the database the registry's data was moved from)."""
+        r = self.r
+        d = r.mapping(node, dw)
+        r.only(d, {"dsn_env", "dsn_file", "dsn", "host", "port", "dbname", "user",
+                   "password_env", "password_file", "password", "sslmode",
+                   *(("moved_from",) if moved else ())}, dw)
+        dsn = self.dsn(d, dw)[0]
+        if dsn is None and d.get("host") is None:
+            raise r.error(f"{dw}: expected dsn_env (or dsn_file), or host with port, dbname "
+                          "and user", d)
+        port = r.get(d, "port", int, dw, required=False)
+        if port is not None and not 0 < port < 65536:
+            raise r.error(f"{dw}.port: expected a port number from 1 to 65535", d, "port")
+        return MetadataDB(dsn=dsn, host=self.name(d, "host", dw, required=False), port=port,
+                          dbname=self.name(d, "dbname", dw, required=dsn is None),
+                          user=self.name(d, "user", dw, required=dsn is None),
+                          password=self.secret(d, "password", dw, required=False),
+                          sslmode=r.get(d, "sslmode", str, dw, required=False,
+                                        choices=SSLMODES),
+                          moved_from=self.metadata_db(d["moved_from"], f"{dw}.moved_from",
+                                                      moved=False)
+                          if moved and d.get("moved_from") is not None else None)
 
     def hosts(self, node: LineDict, where: str) -> tuple[Host | None, tuple[Host, ...]]:
         """`host:` (one node) or `hosts:` (named nodes with roles); the default host is the

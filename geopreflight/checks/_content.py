@@ -1,6 +1,7 @@
-"""How the metadata DB's content compares with the legacy storage's: pure functions of the
-`storage.content` and `db.content` facts, shared by the import's completion (IMP-007) and the
-moved database (DB-011).
+"""How the metadata DB's content compares with the legacy storage's (or with the database it
+was moved from): pure functions of the `storage.content`, `db.content` and
+`db.content_moved_from` facts, shared by the import's completion (IMP-007) and the moved
+database (DB-011).
 
 >>> from geopreflight.probes.stored import tally
 >>> from geopreflight.probes.models import DbContent
@@ -35,12 +36,20 @@ class Shortfall:
     def short(self) -> bool:
         return bool(self.repositories or self.tags or self.names)
 
-    def describe(self, storage: StorageContent, db: DbContent | None) -> str:
+    def describe(self, storage: StorageContent | DbContent, db: DbContent | None,
+                 old: str | None = None) -> str:
+        """The counts of both sides, then the shortfall; `old` names the database the data
+        was moved from when `storage` is its content."""
         held = _("{repositories} repositories, {tags} tags").format(
             repositories=db.repositories, tags=db.tags) if db else _("no tables")
-        parts = [_("storage holds {repositories} repositories and {tags} tags, the metadata "
-                   "database {held}").format(repositories=storage.repositories,
-                                             tags=storage.tags, held=held)]
+        if old is None:
+            first = _("storage holds {repositories} repositories and {tags} tags, the metadata "
+                      "database {held}")
+        else:
+            first = _("compared with the old database at {old}: it holds {repositories} "
+                      "repositories and {tags} tags, the metadata database {held}")
+        parts = [first.format(repositories=storage.repositories, tags=storage.tags, held=held,
+                              old=old)]
         if self.repositories:
             parts.append(_("at least {count} repositories missing").format(
                 count=self.repositories))
@@ -51,8 +60,9 @@ class Shortfall:
         return "; ".join(parts)
 
 
-def shortfall(storage: StorageContent, db: DbContent | None) -> Shortfall:
-    """The DB's shortfall against the storage: totals, per md5 bucket, and name by name for
+def shortfall(storage: StorageContent | DbContent, db: DbContent | None) -> Shortfall:
+    """The DB's shortfall against the storage (or against the database the data was moved
+    from, whose content has the same fields): totals, per md5 bucket, and name by name for
     the storage's sample (every sampled repository whose hash is within the DB's sample's
     range must be in the DB's sample, with at least as many tags)."""
     if db is None:

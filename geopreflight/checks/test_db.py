@@ -682,11 +682,17 @@ def test_db_010_new_database_empty(ctx: CheckContext) -> str:
                  "container-registry/-/blob/master/registry/storage/paths.go): at least as many "
                  "repositories and tags, per md5(path) bucket and for a named sample; a "
                  "registry with no data has nothing to restore. Images pushed in database mode "
-                 "leave no tag links in storage, so for them only a database of repositories "
-                 "without any tag fails.",
+                 "leave no tag links in storage (the database is the registry's only record of "
+                 "them), so with the inventory's "
+                 "metadata_db.moved_from the moved database is also compared, the same way, "
+                 "with the database it was moved from, which must still be readable; without "
+                 "it, for those images only a database of repositories without any tag fails.",
        remediation="Restore the registry database's dump into the new PostgreSQL (pg_dump/"
                    "pg_restore with both the public and partitions schemas, every table's "
-                   "rows) and point registry['database'] at it.",
+                   "rows), taken while the registry was read-only, so no push after the dump "
+                   "is lost, and point registry['database'] at it. Name the old database as "
+                   "metadata_db.moved_from in the inventory until the move is verified: only "
+                   "it knows the images pushed in database mode.",
        doc="https://docs.gitlab.com/administration/postgresql/moving/")
 def test_db_011_database_holds_registry_data(ctx: CheckContext) -> str:
     from ._content import shortfall
@@ -694,19 +700,35 @@ def test_db_011_database_holds_registry_data(ctx: CheckContext) -> str:
     storage = ctx.fact("storage.content")
     db = ctx.fact("db.content")
     short = shortfall(storage, db)
-    said = short.describe(storage, db)
-    if short.short:
-        raise Fail(_("{site}'s registry database lacks what the storage holds: {said}").format(
-                       site=ctx.site.name, said=said),
-                   observed=said, expected="every repository and tag of the storage")
+    said = [short.describe(storage, db)]
+    old_short = False
+    moved = ctx.site.metadata_db.moved_from if ctx.site.metadata_db else None
+    if moved is not None:  # an unreadable old database is an error, never a pass
+        old = ctx.fact("db.content_moved_from")
+        if old is None:
+            said.append(_("the old database at {old} has no repositories or tags table").format(
+                old=moved.label))
+        else:
+            against = shortfall(old, db)
+            said.append(against.describe(old, db, old=moved.label))
+            old_short = against.short
+    if short.short or old_short:
+        what, of = ((_("the storage and the old database"), "the storage and of the old database")
+                    if short.short and old_short else
+                    (_("the storage"), "the storage") if short.short else
+                    (_("the old database"), "the old database"))
+        raise Fail(_("{site}'s registry database lacks what {what} holds: {said}").format(
+                       site=ctx.site.name, what=what, said="; ".join(said)),
+                   observed="; ".join(said), expected=f"every repository and tag of {of}")
     if db and db.repositories and not db.tags:
         raise Fail(_("{site}'s registry database holds {count} repositories and no tag: a "
                      "restore without the tags' rows").format(site=ctx.site.name,
                                                               count=db.repositories),
-                   observed=said, expected="the registry's tags")
+                   observed="; ".join(said), expected="the registry's tags")
     if not storage.repositories and not (db and db.repositories):
-        return _("the registry holds no data (storage and database empty): nothing to restore")
-    return said
+        return "; ".join([_("the registry holds no data (storage and database empty): "
+                            "nothing to restore"), *said[1:]])
+    return "; ".join(said)
 
 
 @check("DB-012", title="Every site's metadata database is set up", severity="critical",

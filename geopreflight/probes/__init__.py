@@ -65,18 +65,23 @@ class Probe:
     key: str
     scope: str  # "site", "host" (once per node, the node as `site.host`) or "deployment"
     func: ProbeFunc
+    # a site probe only some sites' inventory asks for (None: every site's)
+    applies: Callable[[Site], bool] | None = None
 
 
 PROBES: list[Probe] = []
 
 
-def probe(key: str, scope: str = "site") -> Callable[[ProbeFunc], ProbeFunc]:
-    """Register a probe that every run gathers; its key must have a model."""
+def probe(key: str, scope: str = "site", applies: Callable[[Site], bool] | None = None
+          ) -> Callable[[ProbeFunc], ProbeFunc]:
+    """Register a probe that every run gathers (a site probe with `applies`: for the sites
+    it is true of, so a fact no check of that site reads is neither gathered nor recorded);
+    its key must have a model."""
     if key not in FACT_MODELS:
         raise ValueError(f"probe {key}: no model in probes/models.py FACT_MODELS")
 
     def register(func: ProbeFunc) -> ProbeFunc:
-        PROBES.append(Probe(key, scope, func))
+        PROBES.append(Probe(key, scope, func, applies))
         return func
 
     return register

@@ -100,12 +100,7 @@ def _conn_kwargs(pc: ProbeContext, site: Site, marker: str) -> dict[str, Any]:
 
 def _where(site: Site) -> str:
     """A source string without credentials: the inventory's variable or host/port/dbname."""
-    db = site.metadata_db
-    if db is None:
-        return ""
-    if db.dsn is not None:
-        return f"postgresql DSN from {db.dsn.source}"
-    return f"postgresql://{db.host}:{db.port or 5432}/{db.dbname}"
+    return site.metadata_db.label if site.metadata_db is not None else ""
 
 
 def _addressed(site: Site, kw: dict[str, Any], timeout_s: float) -> dict[str, Any]:

@@ -517,6 +517,8 @@ FACT_MODELS: dict[str, type | UnionType] = {
     "storage.lockfiles": Lockfiles,  # the bucket's, with registry.storage
     "storage.content": StorageContent,
     "db.content": DbContent | None,  # None: no repositories/tags tables (not migrated)
+    # the same of metadata_db.moved_from (gathered only for a site whose inventory gives it)
+    "db.content_moved_from": DbContent | None,
     "db.migrations": DbMigrations,
     "canary.pushed": CanaryPushed,
     "canary.seen": CanarySeen,

@@ -26,6 +26,7 @@ from __future__ import annotations
 import posixpath
 import uuid
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from urllib.parse import quote, urlencode
 
 from ..failures import Kind, ProbeFailure, status_kind
@@ -226,11 +227,37 @@ PARTITIONED = ("SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE ta
 @probe("db.content")
 def db_content(pc: ProbeContext, site: Site | None) -> tuple[DbContent | None, str]:
     """Count the metadata DB's repositories and tags (None: the tables do not exist yet)."""
+    assert site is not None
+    return _content(pc, site)
+
+
+def _moved(site: Site) -> bool:
+    """Whether the inventory names the database the site's registry data was moved from."""
+    return site.metadata_db is not None and site.metadata_db.moved_from is not None
+
+
+@probe("db.content_moved_from", applies=_moved)
+def db_content_moved_from(pc: ProbeContext, site: Site | None
+                          ) -> tuple[DbContent | None, str]:
+    """The same counts of the database the registry's data was moved from
+    (`metadata_db.moved_from`), read the same way: DB-011 compares the moved database with
+    it. Its failures say it is the old database, so no one looks for the fault in the new."""
+    assert site is not None and site.metadata_db is not None
+    old = replace(site, metadata_db=site.metadata_db.moved_from)
+    try:
+        return _content(pc, old)
+    except ProbeError as exc:
+        said = "the old database (metadata_db.moved_from)"
+        raise ProbeError(f"{said}: {exc}", exc.source,
+                         replace(exc.failure, cause=f"{said}: {exc.failure.cause}")) from None
+
+
+def _content(pc: ProbeContext, site: Site) -> tuple[DbContent | None, str]:
+    """`site.metadata_db`'s repositories and tags, counted in one read-only transaction."""
     import psycopg
 
     from .database import _first, _where, connect
 
-    assert site is not None
     with connect(pc, site, f"geopreflight-{uuid.uuid4().hex[:12]}") as conn:
         try:
             with conn.transaction():
