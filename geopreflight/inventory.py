@@ -421,16 +421,18 @@ class _Loader:
                                 if reg.get("internal_url") is not None else None)
         db = None
         if node.get("metadata_db") is not None:
-            db = self.metadata_db(node["metadata_db"], f"{where}.metadata_db", moved=True)
+            db = self.metadata_db(node, "metadata_db", where, moved=True)
         host, hosts = self.hosts(node, where)
         return Site(name=name, role=role, gitlab=gitlab, registry=registry, metadata_db=db,
                     host=host, hosts=hosts)
 
-    def metadata_db(self, node: object, dw: str, *, moved: bool) -> MetadataDB:
+    def metadata_db(self, parent: LineDict, key: str, where: str, *, moved: bool
+                    ) -> MetadataDB:
         """`metadata_db`, and with `moved` its `moved_from` (the same keys, one level deep:
         the database the registry's data was moved from)."""
         r = self.r
-        d = r.mapping(node, dw)
+        dw = f"{where}.{key}"
+        d = r.get(parent, key, LineDict, where)
         r.only(d, {"dsn_env", "dsn_file", "dsn", "host", "port", "dbname", "user",
                    "password_env", "password_file", "password", "sslmode",
                    *(("moved_from",) if moved else ())}, dw)
@@ -447,8 +449,7 @@ class _Loader:
                           password=self.secret(d, "password", dw, required=False),
                           sslmode=r.get(d, "sslmode", str, dw, required=False,
                                         choices=SSLMODES),
-                          moved_from=self.metadata_db(d["moved_from"], f"{dw}.moved_from",
-                                                      moved=False)
+                          moved_from=self.metadata_db(d, "moved_from", dw, moved=False)
                           if moved and d.get("moved_from") is not None else None)
 
     def hosts(self, node: LineDict, where: str) -> tuple[Host | None, tuple[Host, ...]]:

@@ -195,3 +195,55 @@ def test_a_location_aware_registry_takes_an_internal_url_of_its_own(tmp_path: Pa
         message = error_of(tmp_path, own.replace("URL", bad))
         assert f"inventory.yml:{line}" in message and "sites[1].registry.internal_url" in \
             message and words in message, message
+
+
+MOVED = GOOD.replace("      password_env: GP_INV_DBPASS\n", """\
+      password_env: GP_INV_DBPASS
+      moved_from:
+        host: old-db.us.example.com
+        port: 5433
+        dbname: registry
+        user: registry
+        password_env: GP_INV_OLD_DBPASS
+""")
+
+
+def test_metadata_db_moved_from_reads_like_metadata_db(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database the registry's data was moved from: the same keys, the same secrets (kept
+    for redaction, never in a repr), and a label without the password."""
+    monkeypatch.setenv("GP_INV_OLD_DBPASS", "old-db-password-456")
+    inv = load_inventory(write(tmp_path, MOVED))
+    old = inv.site("us-secondary").metadata_db.moved_from
+    assert old.conninfo() == {"host": "old-db.us.example.com", "port": "5433",
+                              "dbname": "registry", "user": "registry",
+                              "password": "old-db-password-456"}
+    assert old.label == "postgresql://old-db.us.example.com:5433/registry"
+    assert "old-db-password-456" in [s.reveal() for s in inv.secrets]
+    assert "old-db-password-456" not in repr(inv)
+    assert inv.site("eu-primary").metadata_db is None
+
+
+@pytest.mark.parametrize("old,new,line,expected", [
+    ("        port: 5433\n", "        port: 70000\n", 24,
+     "sites[1].metadata_db.moved_from.port: expected a port number from 1 to 65535"),
+    ("        host: old-db.us.example.com\n", "", 23,
+     "sites[1].metadata_db.moved_from: expected dsn_env (or dsn_file), or host with port"),
+    ("        user: registry\n", "        user: registry\n        moved_from: {host: x}\n", 27,
+     "sites[1].metadata_db.moved_from.moved_from: unknown key"),
+    ("        password_env: GP_INV_OLD_DBPASS\n", "        password_env: GP_INV_UNSET_OLD\n",
+     27, "sites[1].metadata_db.moved_from.password_env: the environment variable "
+     "GP_INV_UNSET_OLD is not set"),
+    (MOVED[MOVED.index("      moved_from:"):MOVED.index("    host:\n      target")],
+     "      moved_from: old\n", 22, "sites[1].metadata_db.moved_from: expected a mapping, "
+     "got a string"),
+])
+def test_a_bad_moved_from_names_file_line_and_expectation(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          old: str, new: str, line: int,
+                                                          expected: str) -> None:
+    monkeypatch.setenv("GP_INV_OLD_DBPASS", "old-db-password-456")
+    assert old in MOVED
+    message = error_of(tmp_path, MOVED.replace(old, new, 1))
+    assert message.startswith(f"{tmp_path / 'inventory.yml'}:{line}: "), message
+    assert expected in message and "old-db-password-456" not in message
