@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -258,13 +259,17 @@ def configure_replication(lab_dir: Path, out: Any = sys.stdout) -> None:
           + ", ".join(s["name"] for s in lab["sites"] if s["replicating"]), file=out)
 
 
-def move_db(lab_dir: Path, site_name: str, half: bool = False, out: Any = sys.stdout) -> None:
+def move_db(lab_dir: Path, site_name: str, half: bool = False, lose: tuple[str, ...] = (),
+            out: Any = sys.stdout) -> None:
     """Move a site's registry database from the bundled PostgreSQL to a new external one
     (scenario 5; "Moving GitLab databases to a different PostgreSQL instance": pg_dump,
     pg_restore, point `registry['database']` host/port/password at it, reconfigure; applying
     that page to the registry DB is an INFERENCE, fact sheet F2). GitLab's own PostgreSQL
-    keeps running. `half`: the restore stopped before the `tags` rows arrived (a half-moved
-    database: schema and other rows there, no tags)."""
+    keeps running, and the inventory names it as `metadata_db.moved_from`, as an operator
+    who verifies the move does. `half`: the restore stopped before the `tags` rows arrived (a
+    half-moved database: schema and other rows there, no tags). `lose`: images (`repo:tag`)
+    pushed after the dump was taken, with the registry still read-write: their rows never
+    reach the new database."""
     lab, site = _site(lab_dir, site_name)
     if not site["db"]["bundled"]:
         raise LabError(f"the registry database of {site_name} is not on the bundled "
@@ -283,6 +288,8 @@ def move_db(lab_dir: Path, site_name: str, half: bool = False, out: Any = sys.st
     postgres.create_registry_db(cl, db["dbname"], db["user"], new["password"])
     postgres.restore_dump(model.cluster(old, pg_root), db["dbname"], cl, db["dbname"],
                           db["user"], skip_data=("tags",) if half else ())
+    moved_from = {"host": "127.0.0.1", "port": old["port"], "dbname": db["dbname"],
+                  "user": db["user"], "password": old["password"]}
     dsn = (f"postgresql://{db['user']}:{new['password']}@127.0.0.1:{new['port']}/"
            f"{db['dbname']}?connect_timeout=5")
 
@@ -291,10 +298,14 @@ def move_db(lab_dir: Path, site_name: str, half: bool = False, out: Any = sys.st
         s = model.site_of(d, site_name)
         s["db"].update(placement="external", kind="external", bundled=False,
                        cluster=new["name"], port=new["port"], password=new["password"],
-                       dsn=dsn, inventory_dsn=dsn, half_moved=half)
+                       dsn=dsn, inventory_dsn=dsn, half_moved=half, moved_from=moved_from)
 
     lab = state.update(Path(lab["dir"]) / "lab.json", change)
     reconfigure(lab, [site_name], daemon=True)
+    # the new cluster is in lab.json now: a refusal here leaves nothing running unowned
+    missing = metadata.forget(cl.conninfo(db["dbname"]), [oci.split_ref(i) for i in lose])
+    if missing:
+        raise LabError(f"--lose: no tag {', '.join(missing)} in {site_name}'s database")
     print(f"{site_name}: registry database moved to 127.0.0.1:{new['port']}"
           + (" (half restored: no tags)" if half else ""), file=out)
 
@@ -322,20 +333,32 @@ def wait_sync(lab_dir: Path, site_name: str, image: str, timeout_s: float = 20.0
     raise LabError(f"{site_name}'s replicator did not handle {image} within {timeout_s:g} s")
 
 
-def push(lab_dir: Path, site_name: str, image: str, salt: str = "") -> str:
-    """Push a tiny image to a site's registry URL as the lab's user (`docker push`)."""
+def push(lab_dir: Path, site_name: str, image: str, salt: str = "", db_only: bool = False
+         ) -> str:
+    """Push a tiny image to a site's registry URL as the lab's user (`docker push`).
+    `db_only`: as a registry in database mode stores it: its rows in the metadata database
+    and its blobs in storage, but no `_manifests` (tag links) there, so only the database
+    knows the tag (the lab's registry writes them: they are removed)."""
     lab = model.load(lab_dir)
     site = model.site_of(lab, site_name)
     if not site["registry"]["enabled"]:
         raise LabError(f"the registry of {site_name} is not enabled")
     repo, tag = oci.split_ref(image)
+    tree = Path(site["root"]) / hostroot.STORAGE / hostroot.REPOSITORIES / repo
+    if db_only and (site.get("s3") or not _db_enabled(site)):
+        raise LabError(f"--db-only needs {site_name}'s registry in database mode on "
+                       "filesystem storage")
+    known = (tree / "_manifests").exists()
     client = oci.Client(site["registry_url"],
                         oci.basic_auth_tokens(site["username"], site["token"]))
     try:
-        return oci.push(client, repo, tag, salt)
+        digest = oci.push(client, repo, tag, salt)
     except oci.RegistryError as exc:
         hint = " (the registry is in read-only mode)" if exc.status == 405 else ""
         raise LabError(f"push {repo}:{tag} to {site_name} failed: {exc}{hint}") from exc
+    if db_only:  # a repository new to the storage leaves no trace under repositories/
+        shutil.rmtree(tree / "_manifests" / "tags" / tag if known else tree)
+    return digest
 
 
 # -- command lines ------------------------------------------------------------------------------
@@ -373,8 +396,12 @@ def add_parsers(sub: Any) -> None:
             "registry replication", site=False)
     p = command(sub, "move-db", "move a bundled registry database to a new external PostgreSQL")
     p.add_argument("--half", action="store_true", help="leave it half restored (no tags)")
+    p.add_argument("--lose", action="append", default=[], metavar="IMAGE:TAG",
+                   help="an image pushed after the dump: its rows never reach the new database")
     p = command(sub, "push", "push a tiny image to a site's registry")
     p.add_argument("image", help="IMAGE[:TAG]")
+    p.add_argument("--db-only", action="store_true",
+                   help="as database mode stores it: rows and blobs, no tag links in storage")
     p = command(sub, "wait-sync", "wait until a secondary's replicator handled a pushed image")
     p.add_argument("image", help="IMAGE:TAG")
 
@@ -408,11 +435,11 @@ def act(args: argparse.Namespace) -> None:
     elif args.cmd == "configure-replication":
         configure_replication(d)
     elif args.cmd == "move-db":
-        move_db(d, args.site, args.half)
+        move_db(d, args.site, args.half, tuple(args.lose))
     elif args.cmd == "wait-sync":
         wait_sync(d, args.site, args.image)
     elif args.cmd == "push":
-        print(push(d, args.site, args.image))
+        print(push(d, args.site, args.image, db_only=args.db_only))
 
 
 def run_line(lab_dir: Path, line: str) -> None:

@@ -26,6 +26,7 @@ KEY = "var/opt/gitlab/gitlab-rails/etc/gitlab-registry.key"
 CERT = "var/opt/gitlab/registry/gitlab-registry.crt"
 PG_DIR = "var/opt/gitlab/postgresql"
 LOCKFILES = f"{STORAGE}/docker/registry/lockfiles"
+REPOSITORIES = "docker/registry/v2/repositories"  # under STORAGE
 
 
 def rb(v: Any, indent: int = 0) -> str:

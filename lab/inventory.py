@@ -15,10 +15,27 @@ def env_vars(lab: dict[str, Any]) -> dict[str, str]:
     for s in lab["sites"]:
         out[s["token_env"]] = s["token"]
         out[s["dsn_env"]] = s["db"].get("inventory_dsn") or s["db"]["dsn"]
+        if s["db"].get("moved_from"):
+            out[_old_password_env(s)] = s["db"]["moved_from"]["password"]
         if s.get("s3"):
             out[f"{s['slug']}_S3_KEY"] = s["s3"]["accesskey"]
             out[f"{s['slug']}_S3_SECRET"] = s["s3"]["secretkey"]
     return out
+
+
+def _old_password_env(s: dict[str, Any]) -> str:
+    return f"{s['slug']}_OLD_REGISTRY_DB_PASSWORD"
+
+
+def _metadata_db(s: dict[str, Any]) -> dict[str, Any]:
+    """`metadata_db`, with `moved_from` (the bundled PostgreSQL it left, in discrete keys
+    and a password variable) for a site whose database `move-db` moved."""
+    old = s["db"].get("moved_from")
+    if not old:
+        return {"dsn_env": s["dsn_env"]}
+    return {"dsn_env": s["dsn_env"],
+            "moved_from": {"host": old["host"], "port": old["port"], "dbname": old["dbname"],
+                           "user": old["user"], "password_env": _old_password_env(s)}}
 
 
 def _host(lab: dict[str, Any], root: str) -> dict[str, Any]:
@@ -69,7 +86,7 @@ def inventory(lab: dict[str, Any]) -> dict[str, Any]:
             "gitlab": {"url": s["external_url"], "token_env": s["token_env"],
                        "username": s["username"], **_ca(lab)},
             "registry": {"url": s["registry_url"], **_storage(lab, s)},
-            "metadata_db": {"dsn_env": s["dsn_env"]},
+            "metadata_db": _metadata_db(s),
             **hosts(lab, s),
         })
     return {"deployment": lab["deployment"], "sites": sites,

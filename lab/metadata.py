@@ -152,6 +152,26 @@ def record_manifest(conn: psycopg.Connection, img: Image, tag: bool = True) -> N
                      (repo, man, img.tag))
 
 
+def forget(conninfo: str, images: list[tuple[str, str]]) -> list[str]:
+    """Delete the rows of tagged images, as a dump taken before they were pushed lacks them:
+    each tag, its manifest unless another tag names it, and its repository once no tag is
+    left in it. Returns the images it did not find."""
+    missing = []
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        for repo, tag in images:
+            gone = conn.execute("DELETE FROM tags t USING repositories r WHERE "
+                                "t.repository_id = r.id AND r.path = %s AND t.name = %s "
+                                "RETURNING r.id, t.manifest_id", (repo, tag)).fetchone()
+            if gone is None:
+                missing.append(f"{repo}:{tag}")
+                continue
+            conn.execute("DELETE FROM manifests m WHERE id = %s AND NOT EXISTS "
+                         "(SELECT 1 FROM tags t WHERE t.manifest_id = m.id)", (gone[1],))
+            conn.execute("DELETE FROM repositories r WHERE id = %s AND NOT EXISTS "
+                         "(SELECT 1 FROM tags t WHERE t.repository_id = r.id)", (gone[0],))
+    return missing
+
+
 class ImportRefused(Exception):
     """The import would harm data, as the real command refuses."""
 

@@ -46,8 +46,8 @@ class Shortfall:
             first = _("storage holds {repositories} repositories and {tags} tags, the metadata "
                       "database {held}")
         else:
-            first = _("compared with the old database at {old}: it holds {repositories} "
-                      "repositories and {tags} tags, the metadata database {held}")
+            first = _("compared with the old database at {old}, which holds {repositories} "
+                      "repositories and {tags} tags")
         parts = [first.format(repositories=storage.repositories, tags=storage.tags, held=held,
                               old=old)]
         if self.repositories:

@@ -24,6 +24,7 @@ MIGRATED = {"schema_migrations": expected("4.39.0-gitlab")["schema_migrations"],
 DB_FAILED = {("db.server", S): FAILED("connection to the server refused")}
 PG14 = {db(S, "version_num"): 140011, db(S, "version"): "14.11"}
 NO_CONFIG = {config_yml(S, "present"): False}
+OLD = "db.content_moved_from"  # metadata_db.moved_from's content (DB-011)
 PRIMARY_SYSID = SAME_AS(db(P, "system_identifier"))
 NO_MARKERS = {P: {"sees": []}, S: {"sees": []}}
 POOLER = {config_yml(S, "database", "port"): 6432}  # config.yml names PgBouncer's port
@@ -295,6 +296,22 @@ CASES: list[Case] = [
          message="holds no data", name="no-data"),
     Case("DB-011", "error", S, "both-imported", {("db.content", S): FAILED("statement timeout")},
          "the database cannot be counted", message="statement timeout"),
+    # DB-011 with metadata_db.moved_from (recorded: the primary's database moved, both
+    # holding 2 repositories and 2 tags, as the storage does)
+    Case("DB-011", "pass", P, "db-moved", {}, "the moved database holds what the old one did",
+         message="compared with the old database at postgresql://127.0.0.1:", name="moved"),
+    Case("DB-011", "fail", P, "db-moved",
+         {(OLD, P, "repositories"): 3, (OLD, P, "tags"): 3,
+          (OLD, P, "sample"): ["late/pushed", "platform/base", "group/project/app"],
+          (OLD, P, "sample_tags"): {"late/pushed": 1, "platform/base": 1,
+                                    "group/project/app": 1},
+          (OLD, P, "buckets"): [0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0]},
+         "an image pushed in database mode after the dump: the storage has no tag link of it, "
+         "so only the old database shows it lost (db-moved-stale-dump)",
+         message="lacks what the old database holds", name="moved"),
+    Case("DB-011", "error", P, "db-moved", {(OLD, P): FAILED("connection refused")},
+         "the old database is named but cannot be read: never a pass",
+         message="connection refused", name="moved"),
     # DB-012 (deployment): every site's metadata database reachable and migrated
     Case("DB-012", "pass", None, "legacy-both", {}, "both sites reachable and migrated",
          message="reachable and migrated"),
