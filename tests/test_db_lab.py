@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from lab import postgres
 from labrun import expect, failing, finding, passing, row, run, run_now
@@ -77,6 +78,12 @@ DB_FAILURES = [
      "us-secondary", "not empty"),
     ("moved-db-empty", "add-geo-default-db", "setup-geo", "DB-011", "eu-primary",
      "at least 2 tags missing"),
+    # an image pushed in database mode (no tag link in storage) after the dump: only the old
+    # database, named by metadata_db.moved_from, shows it lost
+    ("db-moved-stale-dump", "add-geo-default-db", "setup-geo", "DB-011", "eu-primary",
+     "lacks what the old database holds: storage holds 2 repositories and 2 tags, the "
+     "metadata database 2 repositories, 2 tags; compared with the old database at "
+     "postgresql://127.0.0.1:"),
 ]
 
 
@@ -97,6 +104,7 @@ def test_db_check_fails_on_the_right_site(lab, scenario, profile, step, check, s
      "eu-primary"),
     ("add-geo-external-db", "add-geo-default-db", "setup-geo", "DB-011", "eu-primary"),
     ("add-geo-external-db-no-data", "add-geo-default-db", "setup-geo", "DB-011", "eu-primary"),
+    ("db-moved", "add-geo-default-db", "setup-geo", "DB-011", "eu-primary"),
     ("legacy-both", "migrate-legacy", "import-secondary", "DB-002", "us-secondary"),
 ])
 def test_db_check_passes(lab, scenario, profile, step, check, site):
@@ -156,4 +164,36 @@ def test_unreachable_db_is_an_error_of_db_001_on_that_site(lab):
     r = row(s, "DB-001", "us-secondary")
     assert r["outcome"] == "error" and "connection" in r["message"].lower(), r
     passing(s, "DB-001", "eu-primary")
+    assert s["verdict"] == "CANNOT_DETERMINE"
+
+
+def test_db_011_finds_what_only_the_old_database_knew_and_never_passes_without_it(
+        fresh_lab, tmp_path):
+    """The stale dump lost an image pushed in database mode: the storage has no tag link of
+    it, so the storage's counts alone pass; the old database (metadata_db.moved_from) names
+    it (the FAIL is in DB_FAILURES). Once the old database stops, DB-011 cannot tell: an
+    error and CANNOT DETERMINE, never a pass."""
+    mine = fresh_lab("db-moved-stale-dump")
+    r = finding(run_now(mine, "add-geo-default-db", "--step=setup-geo"), "DB-011",
+                "eu-primary")
+    assert r["message"].endswith("which holds 3 repositories and 3 tags; at least 1 "
+                                 "repositories missing; at least 1 tags missing; for example "
+                                 "late/pushed"), r["message"]
+    assert r["expected"] == "every repository and tag of the old database"
+    inventory = yaml.safe_load(mine.inventory.read_text())
+    old = inventory["sites"][0]["metadata_db"].pop("moved_from")
+    storage_only = tmp_path / "storage-only.yml"
+    storage_only.write_text(yaml.safe_dump(inventory))
+    r = passing(run_now(mine, "add-geo-default-db", "--step=setup-geo",
+                        f"--inventory={storage_only}"), "DB-011", "eu-primary")
+    assert "old database" not in r["message"], r["message"]
+
+    cluster = next(c for c in mine.model["clusters"] if c["port"] == old["port"])
+    postgres.stop(Path(cluster["data"]))
+    s = run_now(mine, "add-geo-default-db", "--step=setup-geo")
+    r = row(s, "DB-011", "eu-primary")
+    assert r["outcome"] == "error", r
+    assert r["message"].startswith("the old database (metadata_db.moved_from): cannot connect "
+                                   f"to eu-primary's registry metadata database (postgresql://"
+                                   f"127.0.0.1:{old['port']}/registry)"), r["message"]
     assert s["verdict"] == "CANNOT_DETERMINE"

@@ -4,6 +4,7 @@ secret, the Geo notification token, the DB password in config.yml, the signing k
 
 from __future__ import annotations
 
+import json
 import re
 import tarfile
 from pathlib import Path
@@ -11,10 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lab import model, postgres
 from standin import run_pytest
 
 pytestmark = pytest.mark.lab
 
+OLD_DB_PASSWORD = "PLANT-old-db-6e2a8c4f1b3d"  # metadata_db.moved_from's
 PEM_LINE = re.compile(r"^[A-Za-z0-9+/=]{40,}$", re.M)
 
 
@@ -128,7 +131,8 @@ def _outputs(folder: Path) -> dict[str, str]:
 
 def test_planted_secrets_never_leave(fresh_lab, tmp_path: Path) -> None:
     """Secrets planted in every inventory field that can hold one (token_env, token_file,
-    inline token, dsn_env, dsn_file, password_file, inline password), in gitlab.rb (the
+    inline token, dsn_env, dsn_file, password_file, inline password, and metadata_db.moved_from's
+    password_file and inline password, read and refused), in gitlab.rb (the
     instance's key bases, passwords), the registry's config.yml (http.secret, notification
     token) and gitlab.yml, and through the error paths (a token file with a second line, a DSN
     libpq cannot parse): no form of any of them reaches stdout/stderr, a report, the bundle,
@@ -146,7 +150,13 @@ def test_planted_secrets_never_leave(fresh_lab, tmp_path: Path) -> None:
     lab_ = fresh_lab(str(scenario))
     eu, us = lab_.site("eu-primary"), lab_.site("us-secondary")
     db_password = re.match(r"postgresql://[^:/]+:([^@]+)@", us.dsn).group(1)
-    secrets = [eu.token, us.token, eu.dsn, us.dsn, db_password, *HOST_PLANTS.values()]
+    # metadata_db.moved_from (an old database) reaches the secondary's cluster as a role of
+    # its own, so its password is a secret nothing else holds
+    us_cluster = next(c for c in lab_.model["clusters"] if c["name"] == "us-secondary")
+    postgres.create_monitoring_role(model.cluster(us_cluster, Path(lab_.model["pg_root"])),
+                                    "old_reader", OLD_DB_PASSWORD)
+    secrets = [eu.token, us.token, eu.dsn, us.dsn, db_password, OLD_DB_PASSWORD,
+               *HOST_PLANTS.values()]
     for site in (eu, us):
         secrets += host_secrets(site.root)
         secrets.append(re.match(r"postgresql://[^:/]+:([^@]+)@", site.dsn).group(1))
@@ -157,6 +167,7 @@ def test_planted_secrets_never_leave(fresh_lab, tmp_path: Path) -> None:
     (files / "us-token").write_text(us.token + "\n")
     (files / "eu-dsn").write_text(eu.dsn + "\n")
     (files / "us-dbpass").write_text(db_password + "\n")
+    (files / "old-dbpass").write_text(OLD_DB_PASSWORD + "\n")
     inventory = yaml.safe_load(lab_.inventory.read_text())
     by_name = {s["name"]: s for s in inventory["sites"]}
     by_name["eu-primary"]["gitlab"]["token"] = eu.token  # inline: accepted, with a warning
@@ -168,11 +179,17 @@ def test_planted_secrets_never_leave(fresh_lab, tmp_path: Path) -> None:
     by_name["us-secondary"]["metadata_db"] = {"host": m.group(2), "port": int(m.group(3)),
                                               "dbname": m.group(4), "user": m.group(1),
                                               "password_file": str(files / "us-dbpass")}
+    old_db = {"host": m.group(2), "port": int(m.group(3)), "dbname": m.group(4),
+              "user": "old_reader", "password_file": str(files / "old-dbpass")}
+    by_name["eu-primary"]["metadata_db"]["moved_from"] = old_db
     planted_inv = tmp_path / "inventory.yml"
     planted_inv.write_text(yaml.safe_dump(inventory, sort_keys=False))
     inline_inv = tmp_path / "inline.yml"  # the DB password inline too
     by_name["us-secondary"]["metadata_db"]["password"] = db_password
     del by_name["us-secondary"]["metadata_db"]["password_file"]
+    # the old database's password inline too, on its error path (no such database)
+    old_db.update(password=OLD_DB_PASSWORD, dbname="registry_gone")
+    del old_db["password_file"]
     inline_inv.write_text(yaml.safe_dump(inventory, sort_keys=False))
 
     bad_token = tmp_path / "bad-token"  # the error paths
@@ -223,6 +240,10 @@ def test_planted_secrets_never_leave(fresh_lab, tmp_path: Path) -> None:
     kinds = {"facts.json", "junit.xml", "summary.json", "report.html", "debug",
              "cache", "inventory.yml", "SHA256SUMS"}
     assert all(any(k in name for name in blobs) for k in kinds), sorted(blobs)
+    moved = [f for name, text in blobs.items() if name.endswith("facts.json")
+             for f in json.loads(text)["facts"] if f["key"] == "db.content_moved_from"]
+    assert {(f["error"] is None, "registry_gone" in f["source"]) for f in moved} == {
+        (True, False), (False, True)}, moved  # the old database read, and refused
     assert "gitlab_rails['secret_key_base']" in (eu.root / "etc/gitlab/gitlab.rb").read_text()
     leaked = {name: found for name, text in blobs.items() if (found := _leaks(text, secrets))}
     print(f"secret placements: {len(secrets)} values x {len(blobs)} outputs; leaked: "
