@@ -151,6 +151,12 @@ def test_move_db_points_the_registry_at_a_new_external_database(fresh_lab, half)
     assert count(pri.dsn, "manifests") == 2
     assert count(pri.dsn, "tags") == (0 if half else 2)
     assert d.env["EU_PRIMARY_REGISTRY_DB_DSN"] == pri.dsn  # the inventory follows
+    old = yaml.safe_load(d.inventory.read_text())["sites"][0]["metadata_db"]["moved_from"]
+    assert old == {"host": "127.0.0.1", "port": before.db["port"], "dbname": "registry",
+                   "user": "registry", "password_env": "EU_PRIMARY_OLD_REGISTRY_DB_PASSWORD"}
+    old_dsn = (f"postgresql://registry:{d.env[old['password_env']]}@127.0.0.1:{old['port']}"
+               "/registry")
+    assert count(old_dsn, "tags") == 2  # the old database keeps what it held
     with pytest.raises(model.LabError, match="not on the bundled"):
         d.act(f"move-db --site {PRI}")
 
