@@ -167,8 +167,7 @@ def test_unreachable_db_is_an_error_of_db_001_on_that_site(lab):
     assert s["verdict"] == "CANNOT_DETERMINE"
 
 
-def test_db_011_on_a_moved_database_finds_what_only_the_old_one_knew(
-        fresh_lab, tmp_path):
+def test_db_011_on_a_moved_database_finds_what_only_the_old_one_knew(fresh_lab, tmp_path):
     """The stale dump lost an image pushed in database mode: the storage has no tag link of
     it, so the storage's counts alone pass; the old database (metadata_db.moved_from) names
     it (the FAIL is in DB_FAILURES). Once the old database stops, DB-011 cannot tell: an
