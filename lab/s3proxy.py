@@ -100,11 +100,13 @@ class _Handler(BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         query = urllib.parse.parse_qs(url.query)
         auth = self.headers.get("Authorization")
-        presigned = "X-Amz-Signature" in query
+        presigned = "X-Amz-Signature" in query or "Signature" in query  # SigV4 or V2
         bucket = url.path.lstrip("/").split("/", 1)[0]
         tamper = presigned and self.command == "GET" and bucket in self.server.tamper
         conn = http.client.HTTPConnection("127.0.0.1", self.server.upstream_port,
                                           timeout=TIMEOUT_S)
+        resp: http.client.HTTPResponse | None = None
+        failed = ""
         try:  # Host as the client sent it: SigV4 signs it
             conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
             for k, v in self.headers.items():
@@ -115,15 +117,20 @@ class _Handler(BaseHTTPRequestHandler):
             conn.endheaders()
             self._send_body(conn)
             resp = conn.getresponse()
-            self.server.record({
-                "t": time.time(), "method": self.command, "path": url.path[:512],
-                "presigned": presigned, "auth_scheme": auth.split(" ", 1)[0] if auth else None,
-                "auth_sha256": fingerprint(auth) if auth else None, "status": resp.status,
-                "tampered": tamper and resp.status == 200})
-            self._relay(resp, tamper)
         except OSError as exc:
-            self.close_connection = True
-            self.send_error(502, f"upstream: {exc}")
+            failed = f"upstream: {exc}"
+        self.server.record({  # every request, also one moto never answered
+            "t": time.time(), "method": self.command, "path": url.path[:512],
+            "presigned": presigned, "auth_scheme": auth.split(" ", 1)[0] if auth else None,
+            "auth_sha256": fingerprint(auth) if auth else None,
+            "status": resp.status if resp is not None else 502,
+            "tampered": tamper and resp is not None and resp.status == 200})
+        try:
+            if resp is None:
+                self.close_connection = True
+                self.send_error(502, failed)
+            else:
+                self._relay(resp, tamper)
         finally:
             conn.close()
 
