@@ -28,6 +28,7 @@ from lab import (
     postgres,
     registry,
     s3,
+    s3proxy,
     scenario,
     sshd,
     state,
@@ -158,6 +159,10 @@ def _start_services(lab: dict[str, Any], t0: float) -> None:
     buckets = [s["s3"] for s in lab["sites"] if s.get("s3")]
     if buckets:
         s3.start(run, buckets[0]["port"])
+        redirecting = [b for b in buckets if b.get("redirect")]
+        if redirecting:  # before the buckets: the lab's own client goes through it too
+            s3proxy.start(run, redirecting[0]["proxy_port"], buckets[0]["port"],
+                          sorted({b["bucket"] for b in redirecting if b["tampered"]}))
         for b in {b["bucket"]: b for b in buckets}.values():  # a shared bucket once
             s3.create_bucket(b)
         _log("S3 server and buckets", t0)

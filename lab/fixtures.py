@@ -121,12 +121,16 @@ class Lab:
 
     def requests_log(self, site: str, kind: str = "api") -> list[dict[str, Any]]:
         """What a site received: `api` (its GitLab stand-in) or `registry` (its front), one
-        entry per request: method, path, status (and `proxied` for the API)."""
+        entry per request: method, path, status (and `proxied` for the API, `auth_sha256`
+        for the front)."""
         name = {"api": "api.log", "registry": "front.log"}[kind]
-        path = self.site(site).run / name
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return _jsonl(self.site(site).run / name)
+
+    def s3_requests(self) -> list[dict[str, Any]]:
+        """What object storage received through the lab's recording proxy (sites with
+        `registry.redirect`; lab/s3proxy.py): method, path, presigned, auth_scheme,
+        auth_sha256, status, tampered."""
+        return _jsonl(self.dir / "run" / "s3-proxy.jsonl")
 
     def count_requests(self, site: str, path_prefix: str, kind: str = "api") -> int:
         """How many requests a site received under a path (query strings ignored)."""
@@ -150,6 +154,12 @@ class Lab:
 
     def down(self) -> None:
         teardown.down(self.dir, quiet=True)
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 class _Null:

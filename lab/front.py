@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from lab import hostroot
+from lab.tokens import fingerprint
 
 FEATURES = "tag_delete"
 HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection",
@@ -86,11 +87,15 @@ class Front(ThreadingHTTPServer):
             return not (self.root / hostroot.LOCKFILES / "filesystem-in-use").exists()
         return False
 
-    def record(self, method: str, path: str, status: int) -> None:
+    def record(self, method: str, path: str, status: int, auth: str | None) -> None:
+        """One line of front.log; of the Authorization header only its fingerprint (a test
+        compares it with what object storage saw, lab/s3proxy.py)."""
         if self.log_path:
             with self._lock, open(self.log_path, "a") as fh:
                 fh.write(json.dumps({"t": time.time(), "method": method, "path": path,
-                                     "status": status}) + "\n")
+                                     "status": status,
+                                     "auth_sha256": fingerprint(auth) if auth else None})
+                         + "\n")
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Stay quiet about clients that hang up (port probes); report anything else."""
@@ -159,7 +164,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(k, v)
         self.send_header("Content-Length", length if length is not None else str(len(body)))
         self.end_headers()
-        self.server.record(self.command, self.path, status)  # logged before the client has it
+        self.server.record(self.command, self.path, status,  # logged before the client has it
+                           self.headers.get("Authorization"))
         if self.command != "HEAD" and body:
             self.wfile.write(body)
 

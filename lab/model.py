@@ -56,7 +56,7 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
     geo_ids = iter(range(1, 100))
     ordered = sorted(scn["sites"], key=lambda s: s["geo"] != "primary")
     ids = {s["name"]: next(geo_ids) for s in ordered if s["geo"] != "none"}
-    s3_port = 0
+    s3_port = proxy_port = 0
     scheme = "https" if scn.get("tls") else "http"
     for spec in scn["sites"]:
         s = dict(spec)
@@ -92,6 +92,12 @@ def build_model(scn: dict[str, Any], lab_dir: Path, pg_root: Path) -> dict[str, 
                        "accesskey": "AKIA" + new_secret(16),
                        "secretkey": new_secret(40), "port": s3_port}
             s["ports"]["s3"] = s3_port
+            if s["registry"]["redirect"]:  # blob GETs: a 307 to the recording proxy
+                proxy_port = proxy_port or pick()
+                s["s3"].update(endpoint=f"http://127.0.0.1:{proxy_port}", redirect=True,
+                               proxy_port=proxy_port,
+                               tampered=s["registry"]["redirect"] == "tampered")
+                s["ports"]["s3_proxy"] = proxy_port
         # what gitlab.yml (Rails) expects in the geo_event endpoint's Authorization
         s["rails_notification_secret"] = (
             new_secret(32) if s["registry"]["notification_secret"] == "differs"

@@ -13,6 +13,7 @@ import json
 import re
 import tarfile
 from collections.abc import Callable
+from urllib.parse import urljoin
 
 import requests
 
@@ -112,7 +113,12 @@ class Client:
         return sorted(r.json().get("repositories") or [])
 
     def blob(self, repo: str, digest: str) -> bytes:
+        """The blob's bytes; a redirect (object storage's pre-signed URL) is followed once,
+        without the registry's token, as Geo's sync does."""
         r = self.request("GET", f"/v2/{repo}/blobs/{digest}", f"repository:{repo}:pull")
+        if r.is_redirect:
+            r = self.session.get(urljoin(r.url, r.headers["Location"]), timeout=self.timeout,
+                                 allow_redirects=False)
         if r.status_code != 200:
             raise RegistryError(f"GET blob {repo}@{digest}: {r.status_code}", r.status_code)
         if sha256(r.content) != digest:

@@ -94,7 +94,8 @@ def upstream_cfg(lab: dict[str, Any], site: dict[str, Any],
     if site.get("s3"):  # the site's bucket instead of the host's filesystem
         del cfg["storage"]["filesystem"]
         cfg["storage"]["s3"] = s3.driver_config(site["s3"])
-        cfg["storage"]["redirect"] = {"disable": True}  # blobs through the registry, no 307
+        # blobs through the registry, no 307, unless the scenario's `registry.redirect`
+        cfg["storage"]["redirect"] = {"disable": not site["s3"].get("redirect")}
     return cfg
 
 

@@ -70,7 +70,7 @@ SITE_DEFAULTS: dict[str, Any] = {
                  "version": "4.39.0-gitlab", "vendor": "gitlab", "lockfile": True,
                  "token_key": "shared", "notification_secret": "match",
                  "notifications": None, "storage": "filesystem", "bucket_of": None,
-                 "blobs_lost": []},
+                 "redirect": False, "blobs_lost": []},
     "db": {"placement": "external", "migrated": True, "settings": {}, "owner": None,
            "restore_from": None, "inventory_dbname": None, "empty": False, "pending": [],
            "pooler": None, "pooler_route": "both", "monitoring_role": False,
@@ -94,6 +94,7 @@ CHOICES = {("registry", "vendor"): ("gitlab", "upstream"),
            ("replication", "primary_api_url"): ("registry", "gitlab", "unset", "own"),
            ("host", "cluster_json"): (None, "primary", "secondary"),
            ("registry", "storage"): ("filesystem", "s3"),
+           ("registry", "redirect"): (False, True, "tampered"),
            ("db", "pooler"): (None, "pgbouncer"),
            ("db", "pooler_route"): ("both", "registry"),
            ("db", "monitoring_role"): (False, True),
@@ -181,6 +182,8 @@ def _check_knobs(s: dict[str, Any], names: list[str], where: str) -> None:
     if shared is not None and (shared not in names or s["registry"]["storage"] != "s3"):
         raise ScenarioError(f"{where}: registry.bucket_of names a site of the scenario, with "
                             "registry.storage s3")
+    if s["registry"]["redirect"] and s["registry"]["storage"] != "s3":
+        raise ScenarioError(f"{where}: registry.redirect is for registry.storage s3")
     src = s["db"]["restore_from"]
     if src is not None and (src not in names or src == s["name"]):
         raise ScenarioError(f"{where}: db.restore_from names unknown site {src!r}")

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import socket
+from hashlib import sha256
 from pathlib import Path
 
 import pytest
 import yaml
 
+from geopreflight.probes import canary
 from standin import run_pytest
 
 pytestmark = pytest.mark.lab
@@ -153,3 +155,59 @@ def test_a_location_aware_secondary_whose_blob_never_arrives_fails(lab, tmp_path
                       inventory=location_aware(lab_, tmp_path))
     assert rep["outcome"] == "fail" and rep["site"] == "us-secondary", rep
     assert "layer blob sha256:" in rep["message"], rep["message"]
+
+
+def redirected(lab_) -> tuple[str, list[dict]]:
+    """The secondary's object storage origin (the lab's recording proxy, what its registry's
+    307 names) and every request it saw."""
+    s3 = next(s["s3"] for s in lab_.model["sites"] if s["name"] == "us-secondary")
+    assert s3["redirect"] and s3["endpoint"] == f"http://127.0.0.1:{s3['proxy_port']}"
+    return s3["endpoint"], lab_.s3_requests()
+
+
+def test_canary_follows_the_redirect_to_object_storage_without_the_token(lab, tmp_path: Path
+                                                                         ) -> None:
+    """The registry on S3 with redirects on answers the blob GET with a 307 to a pre-signed
+    URL: the canary reads the layer from there, and asks it without an Authorization header
+    (the pre-signed query is the whole credential)."""
+    lab_ = lab("object-storage-redirect")
+    rep, facts, _ = judge(lab_, tmp_path, "--canary", "--wait=20")
+    origin, seen = redirected(lab_)
+    assert rep["outcome"] == "pass" and rep["site"] == "us-secondary", rep
+    assert f"its layer blob (from a redirect to {origin}) match" in rep["message"], rep
+    layer = canary.image(facts["canary.pushed@None"]["value"]["tag"])[0][1]
+    hexdigest = sha256(layer).hexdigest()
+    data = f"/registry-us-secondary/docker/registry/v2/blobs/sha256/{hexdigest[:2]}/" \
+           f"{hexdigest}/data"
+    gets = [e for e in seen if e["path"] == data and e["method"] == "GET" and e["presigned"]]
+    assert gets and all(e["auth_scheme"] is None and e["status"] == 200 for e in gets), gets
+
+
+def test_no_registry_token_reaches_object_storage(lab, tmp_path: Path) -> None:
+    """Object storage sees the registries' own SigV4-signed calls and pre-signed GETs, never
+    a Bearer: not one of the tokens the canary sent the secondary's registry (their
+    fingerprints in its front's log) is among the Authorization headers object storage saw."""
+    lab_ = lab("object-storage-redirect")
+    rep, facts, _ = judge(lab_, tmp_path, "--canary", "--wait=20")
+    assert rep["outcome"] == "pass", rep
+    repo = facts["canary.pushed@None"]["value"]["repository"]
+    tokens = {e["auth_sha256"] for e in lab_.requests_log("us-secondary", "registry")
+              if e["method"] == "GET" and f"/v2/{repo}/blobs/" in e["path"]
+              and e["auth_sha256"]}
+    _, seen = redirected(lab_)
+    assert tokens and any(e["presigned"] for e in seen)
+    assert {e["auth_scheme"] for e in seen} <= {"AWS4-HMAC-SHA256", None}, \
+        {e["auth_scheme"] for e in seen}
+    assert not tokens & {e["auth_sha256"] for e in seen}
+
+
+def test_a_redirect_to_the_wrong_content_fails_naming_its_origin(lab, tmp_path: Path) -> None:
+    """The secondary's object storage answers the pre-signed GET with other bytes (a CDN or
+    bucket serving the wrong content): the manifest is there, the blob is not what it says,
+    and REP-003 fails naming where the blob came from."""
+    lab_ = lab("object-storage-redirect-tampered")
+    rep, _, _ = judge(lab_, tmp_path, "--canary", "--wait=3")
+    origin, seen = redirected(lab_)
+    assert rep["outcome"] == "fail" and rep["site"] == "us-secondary", rep
+    assert f"content from a redirect to {origin} does not match its digest" in rep["message"]
+    assert any(e["tampered"] for e in seen)

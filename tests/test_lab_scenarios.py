@@ -33,6 +33,8 @@ def test_builtins_load_and_say_what_they_are():
     ("sites:\n- {name: a, role: primary, db: {settings: {work_mem: 1}}}", "db.settings"),
     ("sites:\n- {name: a, role: primary, db: {restore_from: zz}}", "db.restore_from"),
     ("sites:\n- {name: a, role: primary, host: {cluster_json: both}}", "host.cluster_json"),
+    ("sites:\n- {name: a, role: primary, registry: {redirect: true}}",
+     "registry.redirect is for registry.storage s3"),
     ("sites:\n- {name: a, role: primary, db: {postgres: 13}}", "db.postgres"),
     ("sites:\n- {name: a, role: primary}\n- {name: b, db: {placement: 'shared-with:a', "
      "postgres: 14}}", "db.postgres needs a cluster of the site's own"),
