@@ -173,8 +173,14 @@ def test_db_011_on_a_moved_database_finds_what_only_the_old_one_knew(fresh_lab, 
     it (the FAIL is in DB_FAILURES). Once the old database stops, DB-011 cannot tell: an
     error and CANNOT DETERMINE, never a pass."""
     mine = fresh_lab("db-moved-stale-dump")
-    r = finding(run_now(mine, "add-geo-default-db", "--step=setup-geo"), "DB-011",
-                "eu-primary")
+    s = run_now(mine, "add-geo-default-db", "--step=setup-geo")
+    r = finding(s, "DB-011", "eu-primary")
+    # the reports show the three sides' counts (the new database lost one of each)
+    content = next(c for c in s["content"] if c["site"] == "eu-primary")
+    assert (content["database"], content["moved_from"]) == (
+        {"repositories": 2, "tags": 2}, {"repositories": 3, "tags": 3}), content
+    html = (Path(s["report_dir"]) / "report.html").read_text()
+    assert "<th>old database tags</th>" in html and "<td>3</td><td>3</td></tr>" in html
     assert r["message"].endswith("which holds 3 repositories and 3 tags; at least 1 "
                                  "repositories missing; at least 1 tags missing; for example "
                                  "late/pushed"), r["message"]

@@ -137,7 +137,8 @@ def _site(title: str, key: str, rows: list[tuple[Row, Result]], causes: Causes,
 
 
 def _content(report: RunReport) -> str:
-    """The content counts that proved each import: storage beside the metadata DB."""
+    """The content counts that proved each import: storage beside the metadata DB (and the
+    database it was moved from, where the inventory names one)."""
     unread = escape(_("not read"))
 
     def cell(side: dict[str, Any] | None) -> str:
@@ -145,13 +146,17 @@ def _content(report: RunReport) -> str:
             return f"<td colspan=2>{unread}</td>"
         return f"<td>{side['repositories']}</td><td>{side['tags']}</td>"
 
+    content = report.content()
+    moved = any("moved_from" in c for c in content)  # a column pair only when one is named
     rows = "".join(f"<tr><th scope=row>{escape(c['site'])}</th>{cell(c['storage'])}"
-                   f"{cell(c['database'])}</tr>" for c in report.content())
+                   f"{cell(c['database'])}"
+                   + (cell(c.get("moved_from")) if moved else "") + "</tr>" for c in content)
     if not rows:
         return ""
     heads = "".join(f"<th>{escape(h)}</th>" for h in (
         _("site"), _("storage repositories"), _("storage tags"), _("database repositories"),
-        _("database tags")))
+        _("database tags"),
+        *((_("old database repositories"), _("old database tags")) if moved else ())))
     title = escape(_("Content: legacy storage and metadata database"))
     return f'<h2>{title}</h2><table id="content"><tr>{heads}</tr>{rows}</table>'
 

@@ -42,7 +42,8 @@ class RunReport:
     def content(self) -> list[dict[str, Any]]:
         """Per site, the content counts that prove (or disprove) an import: the legacy
         storage's and the metadata DB's repositories and tags, as the facts recorded them
-        (None where a side could not be read; `database` None also when it has no tables)."""
+        (None where a side could not be read; `database` None also when it has no tables),
+        and `moved_from`'s (the old database, DB-011) for a site whose inventory names it."""
         def counts(key: str, site: str) -> dict[str, Any] | None:
             fact = next((f for f in self.facts if f["key"] == key and f["site"] == site), None)
             value = fact.get("value") if fact and not fact.get("error") else None
@@ -53,6 +54,10 @@ class RunReport:
         names = [s.name for s in self.inventory.sites]
         out = [{"site": n, "storage": counts("storage.content", n),
                 "database": counts("db.content", n)} for n in names]
+        for c in out:  # the database it was moved from, where the inventory names one
+            if any(f["key"] == "db.content_moved_from" and f["site"] == c["site"]
+                   for f in self.facts):
+                c["moved_from"] = counts("db.content_moved_from", c["site"])
         return [c for c in out if c["storage"] or c["database"]]
 
     @property
