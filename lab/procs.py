@@ -14,6 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from lab import ports
+
 
 def spawn(name: str, argv: list[str], run_dir: Path, *, log: Path | None = None,
           env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
@@ -28,6 +30,21 @@ def spawn(name: str, argv: list[str], run_dir: Path, *, log: Path | None = None,
         out.close()
     (run_dir / f"{name}.pid").write_text(f"{proc.pid}\n")
     return proc.pid
+
+
+def spawn_listening(name: str, argv: list[str], run_dir: Path, port: int, what: str,
+                    timeout: float, cwd: Path | None = None) -> int:
+    """`spawn`, then wait until something listens on `port` (RuntimeError with the tail of
+    its log when it dies or the timeout passes first)."""
+    pid = spawn(name, argv, run_dir, cwd=cwd)
+    deadline = time.monotonic() + timeout
+    while not ports.listening(port):
+        if not alive(pid) or time.monotonic() > deadline:
+            log = run_dir / f"{name}.log"
+            raise RuntimeError(f"{what} did not listen on {port}: "
+                               + (log.read_text()[-800:] if log.exists() else ""))
+        time.sleep(0.05)
+    return pid
 
 
 def alive(pid: int) -> bool:

@@ -10,11 +10,10 @@ into the bucket where the registry's driver keeps them; the checker reads them w
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from lab import ports, procs
+from lab import procs
 
 REGION = "us-east-1"
 LOCKFILES = "docker/registry/lockfiles"
@@ -22,16 +21,9 @@ LOCKFILES = "docker/registry/lockfiles"
 
 def start(run_dir: Path, port: int, timeout: float = 20.0) -> int:
     """Start the S3 server and wait until it listens."""
-    pid = procs.spawn("s3", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                             str(port)], run_dir)
-    deadline = time.monotonic() + timeout
-    while not ports.listening(port):
-        if not procs.alive(pid) or time.monotonic() > deadline:
-            log = run_dir / "s3.log"
-            raise RuntimeError(f"the S3 server did not listen on {port}: "
-                               + (log.read_text()[-800:] if log.exists() else ""))
-        time.sleep(0.05)
-    return pid
+    return procs.spawn_listening("s3", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1",
+                                        "-p", str(port)], run_dir, port, "the S3 server",
+                                 timeout)
 
 
 def client(s3: dict[str, Any]) -> Any:

@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from lab import ports, procs
+from lab import procs
 from lab.tokens import fingerprint
 
 PIECE = 64 * 1024  # bytes held at once per request, either way
@@ -80,15 +80,13 @@ class _Handler(BaseHTTPRequestHandler):
                     conn.send(b"0\r\n\r\n")
                     return
                 conn.send(f"{size:x}\r\n".encode())
-                while size:
-                    piece = self.rfile.read(min(size, PIECE))
-                    if not piece:
-                        raise ConnectionError("the client hung up mid-body")
-                    conn.send(piece)
-                    size -= len(piece)
+                self._copy(conn, size)
                 self.rfile.readline(1024)
                 conn.send(b"\r\n")
-        left = int(self.headers.get("Content-Length") or 0)
+        self._copy(conn, int(self.headers.get("Content-Length") or 0))
+
+    def _copy(self, conn: http.client.HTTPConnection, left: int) -> None:
+        """`left` bytes of the request's body to moto, a piece at a time."""
         while left:
             piece = self.rfile.read(min(left, PIECE))
             if not piece:
@@ -165,15 +163,8 @@ def start(run_dir: Path, port: int, upstream_port: int, tamper: list[str],
             str(upstream_port), "--log", str(run_dir / "s3-proxy.jsonl")]
     for bucket in tamper:
         argv += ["--tamper", bucket]
-    pid = procs.spawn("s3-proxy", argv, run_dir, cwd=Path(__file__).resolve().parent.parent)
-    deadline = time.monotonic() + timeout
-    while not ports.listening(port):
-        if not procs.alive(pid) or time.monotonic() > deadline:
-            log = run_dir / "s3-proxy.log"
-            raise RuntimeError(f"the S3 proxy did not listen on {port}: "
-                               + (log.read_text()[-800:] if log.exists() else ""))
-        time.sleep(0.05)
-    return pid
+    return procs.spawn_listening("s3-proxy", argv, run_dir, port, "the S3 proxy", timeout,
+                                 cwd=Path(__file__).resolve().parent.parent)
 
 
 def main(argv: list[str] | None = None) -> None:
